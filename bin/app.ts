@@ -1,0 +1,15 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { RelayStack } from '../lib/relay-stack.ts';
+import { acknowledgeNagFindings } from '../lib/nag.ts';
+
+/** `npx cdk synth` / `npx cdk deploy`: the stack, checked by cdk-nag's AwsSolutions pack on every synth. */
+const app = new App();
+const stack = new RelayStack(app, 'ConversionRelay', {
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  alarmEmail: app.node.tryGetContext('alarmEmail'),
+  consentDefault: app.node.tryGetContext('consentDefault'),
+  cookieDomain: app.node.tryGetContext('cookieDomain'),
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+acknowledgeNagFindings(stack);

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/**
+ * The one shared type. Every source produces it, every destination consumes it, and it is what travels
+ * on the destination queues and sits in the DLQ — so it holds hashes and technical signals only, never
+ * raw e-mail, phone, name or address.
+ */
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest');
+
+/** Ad-platform click identifiers and first-party browser IDs, each with the time it was captured. */
+export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId'] as const;
+export type ClickKey = (typeof CLICK_KEYS)[number];
+
+export const CapturedValueSchema = z.object({
+  value: z.string().min(1).max(500),
+  /** Unix milliseconds when the value was first seen (for fbc: the click time). */
+  capturedAt: z.number().int().nonnegative(),
+});
+export type CapturedValue = z.infer<typeof CapturedValueSchema>;
+
+export const ClicksSchema = z.partialRecord(z.enum(CLICK_KEYS), CapturedValueSchema);
+export type Clicks = z.infer<typeof ClicksSchema>;
+
+/**
+ * Hashed identifiers. Where platforms normalize differently, each variant is hashed once at ingestion:
+ * - `email`: trim + lowercase (Meta, TikTok); `emailGoogle`: Google's form (gmail dots dropped), only when it differs.
+ * - `phone`: digits with country code, no '+' (Meta); `phoneE164`: '+' and digits (Google, TikTok, GA4).
+ * - names and address parts follow Meta's rules (lowercase, no punctuation; zip without the +4; ISO country code).
+ */
+export const UserSchema = z.object({
+  email: sha256Hex.optional(),
+  emailGoogle: sha256Hex.optional(),
+  phone: sha256Hex.optional(),
+  phoneE164: sha256Hex.optional(),
+  firstName: sha256Hex.optional(),
+  lastName: sha256Hex.optional(),
+  street: sha256Hex.optional(),
+  city: sha256Hex.optional(),
+  state: sha256Hex.optional(),
+  zip: sha256Hex.optional(),
+  country: sha256Hex.optional(),
+  /** ISO 3166-1 alpha-2, lowercase: not personal data, and Google wants it in clear. */
+  countryCode: z.string().regex(/^[a-z]{2}$/).optional(),
+  /** SHA-256 of the advertiser's stable customer ID (or the visitor ID). */
+  externalId: sha256Hex.optional(),
+  /** IP and user agent travel in clear: the platforms require them that way. */
+  ip: z.string().max(64).optional(),
+  userAgent: z.string().max(1024).optional(),
+});
+export type User = z.infer<typeof UserSchema>;
+
+/** Consent as the visitor gave it. `undefined` means no signal: the configured site default applies. */
+export const ConsentSchema = z.object({
+  /** Marketing / advertising use at all (Meta, TikTok). */
+  marketing: z.boolean().optional(),
+  /** Google's ad_user_data. */
+  adUserData: z.boolean().optional(),
+  /** Google's ad_personalization. */
+  adPersonalization: z.boolean().optional(),
+  analytics: z.boolean().optional(),
+});
+export type Consent = z.infer<typeof ConsentSchema>;
+
+export const ContentSchema = z.object({
+  id: z.string().min(1).max(200),
+  quantity: z.number().int().positive().optional(),
+  price: z.number().nonnegative().optional(),
+  name: z.string().max(200).optional(),
+});
+
+export const ACTION_SOURCES = ['website', 'system_generated', 'crm', 'email', 'phone_call', 'physical_store', 'app', 'chat', 'other'] as const;
+
+export const ConversionSchema = z.object({
+  /** Deterministic: the browser pixel can send the same ID, so the platform keeps one of the two. */
+  eventId: z.string().min(1).max(200),
+  /** Purchase, Lead, CompleteRegistration, StartTrial, Subscribe, Refund, Chargeback, or a custom name. */
+  eventName: z.string().min(1).max(64),
+  /** When the conversion happened (ISO 8601, UTC). */
+  occurredAt: z.iso.datetime(),
+  value: z.number().finite().nonnegative().optional(),
+  /** ISO 4217, upper case. */
+  currency: z.string().regex(/^[A-Z]{3}$/).optional(),
+  orderId: z.string().min(1).max(200).optional(),
+  actionSource: z.enum(ACTION_SOURCES),
+  eventSourceUrl: z.url().max(2048).optional(),
+  contents: z.array(ContentSchema).max(200).optional(),
+  user: UserSchema,
+  clicks: ClicksSchema,
+  consent: ConsentSchema,
+  visitorId: z.string().max(128).optional(),
+  /** Where it came from, for the ledger and for support. */
+  source: z.object({
+    name: z.string().min(1),
+    eventId: z.string().min(1),
+    eventType: z.string().min(1),
+    livemode: z.boolean().optional(),
+  }),
+});
+export type Conversion = z.infer<typeof ConversionSchema>;

@@ -1,0 +1,373 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { UserSchema } from './conversion.ts';
+import {
+  hashUser,
+  isSha256Hex,
+  normalizeCity,
+  normalizeCountry,
+  normalizeEmail,
+  normalizeEmailGoogle,
+  normalizeName,
+  normalizePhone,
+  normalizeState,
+  normalizeStreet,
+  normalizeZip,
+  sha256Hex,
+  splitFullName,
+} from './normalize.ts';
+
+/** Independent oracle: expected hashes are computed here from the documented normalized string. */
+const h = (normalized: string) => createHash('sha256').update(normalized, 'utf8').digest('hex');
+
+/** Vectors published by Meta (customer-information parameters) and re-checked against its Node SDK (platforms.md §1.7). */
+const META = {
+  email: '62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f', // john_smith@gmail.com
+  phoneUs: 'e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176', // 16505551212
+  phoneUk: 'dc008fda46e2e64002cf2f82a4906236282d431c4f75e5b60bfe79fc48546383', // 448444124653
+  countryUs: '79adb2a2fce5c6ba215fe5f27f532d4e7edbac4b6a5e09e1ef3a08084a904621', // us
+  mary: '6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec', // mary
+};
+
+describe('sha256Hex / isSha256Hex', () => {
+  it('hashes UTF-8 to lowercase hex, matching the documented vectors', () => {
+    expect(sha256Hex('john_smith@gmail.com')).toBe(META.email);
+    expect(sha256Hex('us')).toBe(META.countryUs);
+    expect(sha256Hex('sãopaulo')).toBe(h('sãopaulo'));
+  });
+  it('recognizes 64-hex strings in any case only', () => {
+    expect(isSha256Hex(META.email)).toBe(true);
+    expect(isSha256Hex(META.email.toUpperCase())).toBe(true);
+    expect(isSha256Hex(META.email.slice(1))).toBe(false);
+    expect(isSha256Hex(`${META.email.slice(1)}g`)).toBe(false);
+  });
+});
+
+describe('normalizeEmail (Meta, TikTok)', () => {
+  it('trims and lowercases (Meta doc example)', () => {
+    expect(normalizeEmail('  John_Smith@Gmail.com ')).toBe('john_smith@gmail.com');
+    expect(sha256Hex(normalizeEmail('  John_Smith@Gmail.com ')!)).toBe(META.email);
+  });
+  it('keeps dots and +tags, and unicode local parts', () => {
+    expect(normalizeEmail('Jane.Doe+News@Example.COM')).toBe('jane.doe+news@example.com');
+    expect(normalizeEmail('Jürgen@Example.de')).toBe('jürgen@example.de');
+  });
+  it.each(['', '   ', 'no-at-sign', '@example.com', 'a@b', 'a@@b.com', 'a@b@c.com', 'a b@c.com', 'a@.com', 'a@b.'])(
+    'rejects %j',
+    (bad) => expect(normalizeEmail(bad)).toBeUndefined(),
+  );
+  it('rejects null and undefined', () => {
+    expect(normalizeEmail(null)).toBeUndefined();
+    expect(normalizeEmail(undefined)).toBeUndefined();
+  });
+});
+
+describe('normalizeEmailGoogle', () => {
+  it('drops dots in the local part for gmail.com and googlemail.com', () => {
+    expect(normalizeEmailGoogle('  John.Smith@Gmail.com ')).toBe('johnsmith@gmail.com');
+    // platforms.md §3.5 example
+    expect(sha256Hex(normalizeEmailGoogle('John.Smith@Gmail.com')!)).toBe(
+      '3586de92bb3636d0885a12eff961429a32e4ebd764b96f50d85d016f9338d586',
+    );
+    expect(normalizeEmailGoogle('a.b.c@googlemail.com')).toBe('abc@googlemail.com');
+  });
+  it('keeps dots for other domains and keeps +tags everywhere', () => {
+    expect(normalizeEmailGoogle('John.Smith@Example.com')).toBe('john.smith@example.com');
+    expect(normalizeEmailGoogle('john.smith+ads@gmail.com')).toBe('johnsmith+ads@gmail.com');
+  });
+  it('rejects what normalizeEmail rejects', () => {
+    expect(normalizeEmailGoogle('john.smith@gmail')).toBeUndefined();
+    expect(normalizeEmailGoogle('...@gmail.com')).toBeUndefined();
+  });
+});
+
+describe('normalizePhone', () => {
+  it.each([
+    ['+1 (650) 555-1212', undefined, '16505551212'],
+    ['16505551212', undefined, '16505551212'],
+    ['16505551212', 'US', '16505551212'],
+    ['(650)555-1212', 'US', '16505551212'],
+    ['650.555.1212', 'US', '16505551212'],
+    ['650-555-1212', 'us', '16505551212'],
+    ['+44 844 412 4653', undefined, '448444124653'],
+    ['0044 844 412 4653', undefined, '448444124653'],
+    ['0044 844 412 4653', 'US', '448444124653'],
+    ['011 44 844 412 4653', 'US', '448444124653'],
+    ['07700 900123', 'GB', '447700900123'],
+    ['+49 (0)30 1234567', undefined, '49301234567'],
+    ['030 1234567', 'DE', '49301234567'],
+    ['06 12 34 56 78', 'FR', '33612345678'],
+    ['+1 650 555 1212 ext. 12', undefined, '16505551212'],
+  ])('%j (default %s) → %s', (raw, country, digits) => {
+    expect(normalizePhone(raw, country)).toEqual({ digits, e164: `+${digits}` });
+  });
+  it('matches Meta doc vectors for the digits form', () => {
+    expect(sha256Hex(normalizePhone('+1 (650) 555-1212')!.digits)).toBe(META.phoneUs);
+    expect(sha256Hex(normalizePhone('(650)555-1212', 'US')!.digits)).toBe(META.phoneUs);
+    expect(sha256Hex(normalizePhone('+44 844 412 4653')!.digits)).toBe(META.phoneUk);
+    expect(sha256Hex(normalizePhone('0044 844 412 4653')!.digits)).toBe(META.phoneUk);
+  });
+  it('gives the E.164 form Google and TikTok hash', () => {
+    // platforms.md §3.5: +16505551212 → 1e231c66…0ffbc8
+    expect(sha256Hex(normalizePhone('+1 650-555-1212')!.e164)).toBe(
+      '1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8',
+    );
+  });
+  it.each([
+    ['12345', 'US'],
+    ['12345', undefined],
+    ['07700 900123', undefined], // national format, no country to resolve it
+    ['(650)555-1212', undefined],
+    ['not a phone', 'US'],
+    ['', 'US'],
+    ['+1 555', undefined],
+  ])('rejects %j (default %s)', (raw, country) => {
+    expect(normalizePhone(raw, country)).toBeUndefined();
+  });
+  it('ignores an unknown default country', () => {
+    expect(normalizePhone('+44 844 412 4653', 'XX')?.digits).toBe('448444124653');
+    expect(normalizePhone('(650)555-1212', 'XX')).toBeUndefined();
+  });
+});
+
+describe('normalizeName', () => {
+  it('lowercases and trims (Meta doc example)', () => {
+    expect(normalizeName(' Mary ')).toBe('mary');
+    expect(sha256Hex(normalizeName(' Mary ')!)).toBe(META.mary);
+  });
+  it('keeps accented and non-Latin letters, NFC-composed', () => {
+    expect(normalizeName('José')).toBe('josé');
+    expect(normalizeName('Jose\u0301')).toBe('jos\u00e9'); // decomposed input composes to the same string
+    expect(sha256Hex(normalizeName('Jose\u0301')!)).toBe(h('josé'));
+    expect(normalizeName('Łukasz')).toBe('łukasz');
+    expect(normalizeName('Müller-Lüdenscheidt')).toBe('müllerlüdenscheidt');
+    expect(normalizeName('Владимир')).toBe('владимир');
+  });
+  it('removes punctuation, digits and spaces', () => {
+    expect(normalizeName("O'Brien")).toBe('obrien');
+    expect(normalizeName('Mary Ann')).toBe('maryann');
+    expect(normalizeName('John2.')).toBe('john');
+    expect(normalizeName('123 !')).toBeUndefined();
+  });
+});
+
+describe('splitFullName', () => {
+  it.each([
+    ['John Smith', 'John', 'Smith'],
+    ['  John   Michael Smith ', 'John', 'Smith'],
+    ['Smith, John', 'John', 'Smith'],
+    ['Dr. Jane Doe Jr.', 'Jane', 'Doe'],
+    ['Maria van der Berg', 'Maria', 'van der Berg'],
+    ['Cher', 'Cher', undefined],
+  ])('%j → %s / %s', (raw, firstName, lastName) => {
+    const out = splitFullName(raw);
+    expect(out.firstName).toBe(firstName);
+    expect(out.lastName).toBe(lastName);
+  });
+});
+
+describe('normalizeCity', () => {
+  it.each([
+    ['St. Louis', 'stlouis'],
+    ['São Paulo', 'sãopaulo'],
+    ["O'Fallon", 'ofallon'],
+    ['Menlo Park', 'menlopark'],
+    ['  NEW YORK 10 ', 'newyork'],
+  ])('%j → %s', (raw, out) => {
+    expect(normalizeCity(raw)).toBe(out);
+    expect(sha256Hex(normalizeCity(raw)!)).toBe(h(out));
+  });
+});
+
+describe('normalizeState', () => {
+  it('maps US state names to the lowercase 2-letter code', () => {
+    expect(normalizeState('California')).toBe('ca');
+    expect(normalizeState('New York', 'US')).toBe('ny');
+    expect(normalizeState('New-York 12')).toBe('ny');
+    expect(normalizeState('district of columbia', 'United States')).toBe('dc');
+    expect(normalizeState('West Virginia', 'us')).toBe('wv');
+    expect(normalizeState('CA')).toBe('ca');
+    expect(normalizeState('N.Y.')).toBe('ny');
+  });
+  it('leaves non-US states as lowercase letters only', () => {
+    expect(normalizeState('Georgia', 'ge')).toBe('georgia');
+    expect(normalizeState('Île-de-France', 'FR')).toBe('îledefrance');
+    expect(normalizeState('Nordrhein-Westfalen', 'DE')).toBe('nordrheinwestfalen');
+  });
+  it('covers all 50 states and DC', () => {
+    const names = [
+      'Alabama', 'Alaska', 'Arizona', 'Arkansas', 'California', 'Colorado', 'Connecticut', 'Delaware', 'Florida',
+      'Georgia', 'Hawaii', 'Idaho', 'Illinois', 'Indiana', 'Iowa', 'Kansas', 'Kentucky', 'Louisiana', 'Maine',
+      'Maryland', 'Massachusetts', 'Michigan', 'Minnesota', 'Mississippi', 'Missouri', 'Montana', 'Nebraska', 'Nevada',
+      'New Hampshire', 'New Jersey', 'New Mexico', 'New York', 'North Carolina', 'North Dakota', 'Ohio', 'Oklahoma',
+      'Oregon', 'Pennsylvania', 'Rhode Island', 'South Carolina', 'South Dakota', 'Tennessee', 'Texas', 'Utah',
+      'Vermont', 'Virginia', 'Washington', 'West Virginia', 'Wisconsin', 'Wyoming', 'District of Columbia',
+    ];
+    const codes = names.map((n) => normalizeState(n, 'US'));
+    expect(codes.every((c) => c !== undefined && /^[a-z]{2}$/.test(c))).toBe(true);
+    expect(new Set(codes).size).toBe(51);
+  });
+});
+
+describe('normalizeZip', () => {
+  it.each([
+    ['94035-1234', undefined, '94035'],
+    ['94035-1234', 'US', '94035'],
+    ['940351234', 'US', '94035'],
+    [' 94035 ', 'us', '94035'],
+    ['M1 1AE', 'GB', 'm11ae'],
+    ['M1 1AE', undefined, 'm11ae'],
+    ['123-4567', 'JP', '1234567'],
+    ['10115', 'DE', '10115'],
+  ])('%j (%s) → %s', (raw, country, out) => {
+    expect(normalizeZip(raw, country)).toBe(out);
+  });
+  it('drops unusable values', () => {
+    expect(normalizeZip('1')).toBeUndefined();
+    expect(normalizeZip('2134', 'US')).toBeUndefined();
+    expect(normalizeZip('  ')).toBeUndefined();
+  });
+});
+
+describe('normalizeCountry', () => {
+  it.each([
+    ['US', 'us'],
+    ['us', 'us'],
+    [' United States ', 'us'],
+    ['USA', 'us'],
+    ['United States of America', 'us'],
+    ['United Kingdom', 'gb'],
+    ['UK', 'gb'],
+    ['gb', 'gb'],
+    ['Germany', 'de'],
+    ['Deutschland', 'de'],
+    ['DEU', 'de'],
+    ['France', 'fr'],
+    ['Brazil', 'br'],
+    ['Brasil', 'br'],
+    ["Côte d'Ivoire", 'ci'],
+    ['Japan', 'jp'],
+  ])('%j → %s', (raw, out) => {
+    expect(normalizeCountry(raw)).toBe(out);
+  });
+  it('matches the Meta vector for us', () => {
+    expect(sha256Hex(normalizeCountry('US')!)).toBe(META.countryUs);
+  });
+  it.each(['XX', 'Narnia', '', 'ZZZ'])('rejects %j', (raw) => expect(normalizeCountry(raw)).toBeUndefined());
+});
+
+describe('normalizeStreet', () => {
+  it('trims, lowercases and collapses whitespace', () => {
+    expect(normalizeStreet('  1600  Amphitheatre\tPkwy ')).toBe('1600 amphitheatre pkwy');
+    expect(normalizeStreet('Rua Augusta, 1500')).toBe('rua augusta, 1500');
+    expect(normalizeStreet('   ')).toBeUndefined();
+  });
+});
+
+describe('hashUser', () => {
+  const raw = {
+    email: '  John.Smith@Gmail.com ',
+    phone: '(650) 555-1212',
+    fullName: 'John Smith',
+    street: '1600 Amphitheatre Parkway',
+    city: 'Mountain View',
+    state: 'California',
+    zip: '94043-1351',
+    country: 'United States',
+    externalId: 'cus_ABC123xyz',
+    ip: '203.0.113.7',
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
+  };
+
+  it('hashes every field with its documented normalized form', () => {
+    const user = hashUser(raw);
+    expect(user).toEqual({
+      email: h('john.smith@gmail.com'),
+      emailGoogle: h('johnsmith@gmail.com'),
+      phone: META.phoneUs,
+      phoneE164: h('+16505551212'),
+      firstName: h('john'),
+      lastName: h('smith'),
+      street: h('1600 amphitheatre parkway'),
+      city: h('mountainview'),
+      state: h('ca'),
+      zip: h('94043'),
+      country: META.countryUs,
+      countryCode: 'us',
+      externalId: h('cus_ABC123xyz'),
+      ip: '203.0.113.7',
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64)',
+    });
+    expect(UserSchema.parse(user)).toEqual(user);
+  });
+
+  it('contains no raw or normalized input value anywhere', () => {
+    const json = JSON.stringify(hashUser(raw)).toLowerCase();
+    const secrets = [
+      raw.email, raw.phone, raw.fullName, raw.street, raw.city, raw.state, raw.zip, raw.externalId,
+      'john.smith@gmail.com', 'johnsmith@gmail.com', 'gmail', '6505551212', 'john', 'smith', 'amphitheatre',
+      'mountain', 'california', '94043', 'cus_abc123xyz', 'united states',
+    ];
+    for (const s of secrets) expect(json).not.toContain(s.trim().toLowerCase());
+  });
+
+  it('uses the Meta doc vectors for the simple case', () => {
+    expect(hashUser({ email: '  John_Smith@Gmail.com ', phone: '+1 (650) 555-1212', firstName: ' Mary ', country: 'US' })).toEqual({
+      email: META.email,
+      phone: META.phoneUs,
+      phoneE164: h('+16505551212'),
+      firstName: META.mary,
+      country: META.countryUs,
+      countryCode: 'us',
+    });
+  });
+
+  it('omits emailGoogle when it equals the Meta form', () => {
+    const user = hashUser({ email: 'Jane.Doe@Example.com' });
+    expect(user).toEqual({ email: h('jane.doe@example.com') });
+  });
+
+  it('passes already-hashed values through lowercased, never re-hashing them', () => {
+    const upper = META.email.toUpperCase();
+    const user = hashUser({ email: upper, phone: ` ${META.phoneUs.toUpperCase()} `, firstName: META.mary, lastName: h('smith') });
+    expect(user).toEqual({ email: META.email, phone: META.phoneUs, firstName: META.mary, lastName: h('smith') });
+  });
+
+  it('uses the address country, then opts.defaultCountry, for national phone numbers', () => {
+    expect(hashUser({ phone: '07700 900123', country: 'GB' }).phone).toBe(h('447700900123'));
+    expect(hashUser({ phone: '07700 900123' }, { defaultCountry: 'GB' }).phone).toBe(h('447700900123'));
+    expect(hashUser({ phone: '(650)555-1212', country: 'US' }, { defaultCountry: 'GB' }).phone).toBe(META.phoneUs);
+    expect(hashUser({ phone: '07700 900123' }).phone).toBeUndefined();
+  });
+
+  it('prefers explicit first/last names over fullName', () => {
+    const user = hashUser({ firstName: 'Mary', lastName: 'Major', fullName: 'Somebody Else' });
+    expect(user).toEqual({ firstName: META.mary, lastName: h('major') });
+  });
+
+  it('hashes externalId after trim with case kept', () => {
+    expect(hashUser({ externalId: '  AbC-123 ' }).externalId).toBe(h('AbC-123'));
+  });
+
+  it('omits empty and invalid values', () => {
+    expect(
+      hashUser({
+        email: 'not-an-email',
+        phone: '12',
+        firstName: '   ',
+        lastName: null,
+        city: '123',
+        zip: '1',
+        country: 'Narnia',
+        externalId: '',
+        ip: 'not-an-ip',
+        userAgent: undefined,
+      }),
+    ).toEqual({});
+  });
+
+  it('keeps IPv6 and the first address of a forwarded list', () => {
+    expect(hashUser({ ip: '2001:db8::1' }).ip).toBe('2001:db8::1');
+    expect(hashUser({ ip: '198.51.100.1, 10.0.0.1' }).ip).toBe('198.51.100.1');
+  });
+});

@@ -1,0 +1,52 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { RequestError } from '#core/errors.ts';
+import type { IncomingRequest } from '#sources/types.ts';
+import { logger } from './powertools.ts';
+
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** Webhook bodies larger than this are refused (Stripe's events are a few KB; ClickBank's and CRMs' smaller). */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/** HTTP API payload v2 → the raw request a source verifies: exact body bytes, lower-case headers. */
+export function toIncomingRequest(event: APIGatewayProxyEventV2, maxBytes = MAX_BODY_BYTES): IncomingRequest {
+  const body = event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (body.length > maxBytes) throw new RequestError(413, 'body_too_large', `the body is ${body.length} bytes; at most ${maxBytes} are accepted`);
+  const headers: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
+  if (event.cookies?.length) headers.cookie = event.cookies.join('; ');
+  return {
+    method: event.requestContext.http.method,
+    path: event.rawPath,
+    headers,
+    query: { ...event.queryStringParameters },
+    body,
+    sourceIp: event.requestContext.http.sourceIp,
+  };
+}
+
+export function json(statusCode: number, body: unknown, extra: Partial<HttpResult> = {}): HttpResult {
+  return {
+    statusCode,
+    ...extra,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', ...extra.headers },
+    body: JSON.stringify(body),
+  };
+}
+
+/**
+ * Turns what a handler throws into the answer its caller needs: a `RequestError` becomes its 4xx with a JSON error
+ * saying what failed (the sender must not retry); anything else is a 500, so Stripe, ClickBank and CRMs retry.
+ */
+export async function answer(route: string, run: () => Promise<HttpResult>): Promise<HttpResult> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof RequestError) {
+      logger.warn('request rejected', { route, status: err.status, error: err.code, reason: err.message });
+      return json(err.status, { error: err.code, message: err.message });
+    }
+    logger.error('request failed; the sender should retry', { route, error: err as Error });
+    return json(500, { error: 'internal_error', message: 'the relay could not process this request now; retry later' });
+  }
+}

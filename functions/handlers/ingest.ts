@@ -1,0 +1,77 @@
+import middy from '@middy/core';
+import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import { parseConsentDefault } from '#core/consent.ts';
+import type { Conversion } from '#core/conversion.ts';
+import { ingest, type EnqueueReceipt, type Route } from '#core/ingest.ts';
+import { destinations } from '#registry';
+import type { Source } from '#sources/types.ts';
+import { enqueueOnce, idempotencyConfig } from '#store/idempotency.ts';
+import { DynamoLedger } from '#store/ledger.ts';
+import { publish } from '#store/queues.ts';
+import { loadSettings } from '#store/settings.ts';
+import { DynamoVisitorStore } from '#store/visitors.ts';
+import { answer, json, toIncomingRequest } from './http.ts';
+import { logger, metrics } from './powertools.ts';
+
+/**
+ * The Lambda entry point of one source: verify and read the request (the source's job), then the shared ingest
+ * pipeline. Answers 2xx only once every destination message is durably enqueued.
+ */
+export function createIngestHandler(source: Source) {
+  const visitors = new DynamoVisitorStore();
+  const ledger = new DynamoLedger();
+
+  // The ledger row is written before the message, so a fast sender's "delivered" is never overwritten by "queued".
+  const enqueue = enqueueOnce(async (conversion: Conversion, routes: Route[], invocationId: string): Promise<EnqueueReceipt> => {
+    await ledger.recordRoutes(conversion, routes);
+    await Promise.all(routes.filter((r) => r.status === 'queued').map((r) => publish(r.destination, conversion)));
+    return { eventId: conversion.eventId, routes, invocationId };
+  });
+
+  return middy(async (event: APIGatewayProxyEventV2, context: Context) =>
+    answer(source.name, async () => {
+      const invocationId = context.awsRequestId;
+      idempotencyConfig.registerLambdaContext(context);
+      const request = toIncomingRequest(event);
+      const settings = await loadSettings();
+      const result = await source.read(request, settings, new Date());
+      try {
+        const outcome = await ingest(source.name, result, { visitors, enqueue, recordSkip: ledger.recordSkip.bind(ledger) }, {
+          consentDefault: parseConsentDefault(settings.CONSENT_DEFAULT),
+          destinations: destinations.map((d) => ({ name: d.name, blocks: d.consentBlocks })),
+        }, invocationId);
+        if (outcome.kind === 'skipped') {
+          logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
+          metrics.addMetric('SourceEventsSkipped', MetricUnit.Count, 1);
+          return json(200, { status: 'skipped', reason: outcome.reason });
+        }
+        for (const r of outcome.receipts) {
+          logger.info(r.duplicate ? 'duplicate delivery: conversion already enqueued' : 'conversion enqueued', {
+            source: source.name,
+            sourceEventId: outcome.sourceEventId,
+            eventType: outcome.eventType,
+            eventId: r.eventId,
+            routes: r.routes,
+          });
+        }
+        metrics.addMetric('ConversionsAccepted', MetricUnit.Count, outcome.receipts.filter((r) => !r.duplicate).length);
+        return json(200, {
+          status: outcome.receipts.every((r) => r.duplicate) ? 'duplicate' : 'accepted',
+          conversions: outcome.receipts.map((r) => ({ eventId: r.eventId, routes: r.routes })),
+        });
+      } catch (err) {
+        if (err instanceof IdempotencyAlreadyInProgressError) {
+          // The same conversion is being enqueued by a concurrent delivery: a retry will get its receipt.
+          return json(503, { error: 'in_progress', message: 'this conversion is being processed; retry shortly' }, { headers: { 'retry-after': '5' } });
+        }
+        throw err;
+      }
+    }),
+  )
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}

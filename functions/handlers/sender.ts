@@ -1,0 +1,128 @@
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BASE_SECONDS, MAX_ATTEMPTS_ENV, RETRY_BASE_ENV } from '#core/names.ts';
+import { deliver, type DeliveryResult } from '#destinations/deliver.ts';
+import { fetchTransport } from '#destinations/http.ts';
+import type { Destination } from '#destinations/types.ts';
+import { DynamoLedger } from '#store/ledger.ts';
+import { delayRetries, sendToDeadLetterQueue } from '#store/queues.ts';
+import { loadSettings } from '#store/settings.ts';
+import { logger, metrics } from './powertools.ts';
+
+const MAX_DELAY_SECONDS = 6 * 3600;
+
+/** Retry n waits base × 2^(n−1) seconds, capped: a platform outage is not hammered in a hot loop. */
+export const retryDelaySeconds = (attempt: number, base: number) => Math.min(MAX_DELAY_SECONDS, Math.round(base * 2 ** Math.max(0, attempt - 1)));
+
+class RetryLater extends Error {}
+
+/**
+ * The Lambda entry point of one destination: a batch of queue messages becomes as few platform requests as the
+ * platform allows. Each message ends delivered, skipped (with the reason), retried later (reported as a batch item
+ * failure, its visibility stretched) or — permanently failed, or out of attempts — written to the DLQ by this
+ * function with the reason as message attributes and removed from the queue.
+ */
+export function createSenderHandler<C>(dest: Destination<C>) {
+  const ledger = new DynamoLedger();
+  const transport = fetchTransport();
+  const processor = new BatchProcessor(EventType.SQS);
+  const maxAttempts = Number(process.env[MAX_ATTEMPTS_ENV] ?? DEFAULT_MAX_ATTEMPTS);
+  const retryBase = Number(process.env[RETRY_BASE_ENV] ?? DEFAULT_RETRY_BASE_SECONDS);
+
+  return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const now = new Date();
+    const { config, missing } = dest.configure(await loadSettings());
+    const records = event.Records;
+    const attempts = records.map((r) => Number(r.attributes.ApproximateReceiveCount ?? '1'));
+
+    // A message that is not a Conversion can never be delivered: straight to the DLQ.
+    const parsed = records.map((r) => parseConversion(r));
+    const valid = parsed.flatMap((p, i) => (p.ok ? [i] : []));
+    const delivered = await deliver(dest, config, valid.map((i) => (parsed[i] as { ok: true; conversion: Conversion }).conversion), transport, now, {
+      requests: 0,
+    });
+    const results: DeliveryResult[] = parsed.map((p) => (p.ok ? (undefined as never) : { status: 'failed', error: { code: 'malformed_message', message: p.error } }));
+    valid.forEach((i, k) => (results[i] = delivered[k]));
+
+    // Out of attempts: dead-letter it ourselves, with the last error, rather than let SQS redrive it silently.
+    results.forEach((r, i) => {
+      if (r.status === 'retry' && attempts[i] >= maxAttempts) {
+        results[i] = { status: 'failed', error: { code: r.error.code, message: `gave up after ${attempts[i]} attempts; last error: ${r.error.message}` } };
+      }
+    });
+
+    const unwritten = await sendToDeadLetterQueue(
+      dest.name,
+      records.flatMap((record, i) => {
+        const r = results[i];
+        if (r.status !== 'failed') return [];
+        const conversion = parsed[i].ok ? (parsed[i] as { conversion: Conversion }).conversion : undefined;
+        return [{ id: record.messageId, body: record.body, errorCode: r.error.code, errorMessage: r.error.message, attempts: attempts[i], conversionId: conversion?.eventId, firstFailureAt: firstReceive(record) }];
+      }),
+    );
+    // A failure we could not write to the DLQ stays on the queue (retried), so nothing is lost.
+    records.forEach((record, i) => {
+      const r = results[i];
+      if (r.status === 'failed' && unwritten.has(record.messageId)) results[i] = { status: 'retry', error: r.error };
+    });
+
+    await delayRetries(
+      dest.name,
+      records.flatMap((record, i) => (results[i].status === 'retry' ? [{ receiptHandle: record.receiptHandle, delaySeconds: retryDelaySeconds(attempts[i], retryBase) }] : [])),
+    ).catch((err) => logger.warn('could not delay retries; they come back after the queue visibility timeout', { error: err as Error }));
+
+    const ledgerRows = records.flatMap((_, i) => (parsed[i].ok ? [{ conversion: (parsed[i] as { conversion: Conversion }).conversion, result: results[i], attempts: attempts[i] }] : []));
+    await ledger.recordDeliveries(dest.name, ledgerRows).catch((err) => logger.error('ledger write failed', { error: err as Error }));
+
+    report(dest.name, records, results, attempts, missing);
+    return processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        const r = results[records.indexOf(record)];
+        if (r.status === 'retry') throw new RetryLater(`${r.error.code}: ${r.error.message}`);
+      },
+      processor,
+      { context, throwOnFullBatchFailure: false },
+    );
+  })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
+}
+
+function parseConversion(record: SQSRecord): { ok: true; conversion: Conversion } | { ok: false; error: string } {
+  try {
+    const res = ConversionSchema.safeParse(JSON.parse(record.body));
+    return res.success ? { ok: true, conversion: res.data } : { ok: false, error: `not a Conversion: ${res.error.issues[0]?.path.join('.')}: ${res.error.issues[0]?.message}` };
+  } catch {
+    return { ok: false, error: 'body is not JSON' };
+  }
+}
+
+function firstReceive(record: SQSRecord): string | undefined {
+  const ms = Number(record.attributes.ApproximateFirstReceiveTimestamp);
+  return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
+}
+
+/** One log line per message (IDs, status, reason; never the payload's identifiers) and one set of metrics per batch. */
+function report(destination: string, records: SQSRecord[], results: DeliveryResult[], attempts: number[], missing: string[]) {
+  const counts: Record<string, number> = {};
+  records.forEach((record, i) => {
+    const r = results[i];
+    counts[r.status] = (counts[r.status] ?? 0) + 1;
+    const conversionId = record.messageAttributes?.conversionId?.stringValue;
+    const detail = r.status === 'skipped' ? { reason: r.reason } : 'error' in r ? { errorCode: r.error.code, error: r.error.message } : 'signals' in r ? { signals: r.signals } : {};
+    const line = { destination, conversionId, messageId: record.messageId, attempt: attempts[i], status: r.status, ...detail };
+    if (r.status === 'failed') logger.error('conversion dead-lettered', line);
+    else if (r.status === 'retry') logger.warn('conversion will be retried', line);
+    else if (r.status === 'dry_run') logger.info('dry run: not sent', { ...line, missingSettings: missing, request: r.request });
+    else logger.info(`conversion ${r.status}`, line);
+  });
+  metrics.addDimension('destination', destination);
+  for (const [status, n] of Object.entries(counts)) metrics.addMetric(`Conversions_${status}`, MetricUnit.Count, n);
+  metrics.addMetric('BatchSize', MetricUnit.Count, records.length);
+}

@@ -1,0 +1,27 @@
+import type { Destination } from '#destinations/types.ts';
+import { metaDestination } from '#destinations/meta/index.ts';
+
+/**
+ * The list of sources and destinations. The CDK stack and the local runner both read it: adding a platform or a
+ * source is one folder (with its `lambda.ts` entry point) and one line here.
+ *
+ * Sources are listed by metadata only, so that reading the registry never loads every source's dependencies
+ * (each source's Lambda bundles only its own).
+ */
+export interface SourceEntry {
+  name: string;
+  routes: { method: 'GET' | 'POST'; path: string }[];
+  /** Settings that are secrets: kept in the source's Secrets Manager secret in AWS. */
+  secretKeys: string[];
+}
+
+export const sources: readonly SourceEntry[] = [
+  { name: 'stripe', routes: [{ method: 'POST', path: '/webhooks/stripe' }], secretKeys: ['STRIPE_WEBHOOK_SECRET'] },
+];
+
+export const destinations: readonly Destination<any>[] = [metaDestination];
+
+/** Where each Lambda's code lives, by convention: one `lambda.ts` per source and destination folder. */
+export const sourceEntry = (name: string) => `functions/sources/${name}/lambda.ts`;
+export const destinationEntry = (name: string) => `functions/destinations/${name}/lambda.ts`;
+export const COLLECT_ENTRY = 'functions/handlers/collect.ts';

@@ -1,0 +1,38 @@
+import Stripe from 'stripe';
+import { RequestError } from '#core/errors.ts';
+import type { Source } from '#sources/types.ts';
+import { mapStripeEvent } from './map.ts';
+
+/**
+ * Stripe webhooks: `Stripe-Signature` verified over the raw body by the `stripe` package (HMAC-SHA256, 300 s
+ * tolerance). `STRIPE_WEBHOOK_SECRET` may hold several comma-separated secrets so a rolled secret keeps working.
+ */
+export const stripeSource: Source = {
+  name: 'stripe',
+  async read(request, settings) {
+    const secrets = (settings.STRIPE_WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    if (secrets.length === 0) throw new Error('STRIPE_WEBHOOK_SECRET is not configured');
+    const header = request.headers['stripe-signature'];
+    if (!header) throw new RequestError(400, 'missing_signature', 'the Stripe-Signature header is missing');
+    let event: Stripe.Event | undefined;
+    let failure = '';
+    for (const secret of secrets) {
+      try {
+        event = await Stripe.webhooks.constructEventAsync(request.body, header, secret);
+        break;
+      } catch (err) {
+        // The signature matched but the body is not JSON: no other secret will do better.
+        if (err instanceof SyntaxError) throw new RequestError(400, 'malformed_body', 'the signed body is not valid JSON');
+        failure = err instanceof Error ? err.message : String(err);
+      }
+    }
+    if (!event) {
+      // Stripe's own messages name what failed (no match, timestamp outside tolerance, unparsable header) and never the secret.
+      throw new RequestError(400, 'invalid_signature', `Stripe signature verification failed: ${failure.split('\n')[0]}`);
+    }
+    if (typeof event !== 'object' || !event.type || !event.id) {
+      throw new RequestError(400, 'malformed_event', 'the body is not a Stripe event');
+    }
+    return mapStripeEvent(event);
+  },
+};

@@ -1,0 +1,110 @@
+import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Conversion } from '#core/conversion.ts';
+import type { Route } from '#core/ingest.ts';
+import { TABLE_ENV, requireEnv } from '#core/names.ts';
+import type { DeliveryResult } from '#destinations/deliver.ts';
+import { dynamo } from './clients.ts';
+
+/**
+ * The ledger answers "what happened to this conversion?": one row per conversion × destination
+ * (`C#<eventId>` / `D#<destination>`) with its status, attempts, last error and the signals sent, and one row per
+ * source event that was deliberately not a conversion (`S#<source>#<eventId>` / `source`).
+ */
+export type LedgerStatus = 'queued' | 'skipped' | 'delivered' | 'dry_run' | 'retrying' | 'dead_lettered';
+
+export interface LedgerRow {
+  pk: string;
+  sk: string;
+  status: LedgerStatus;
+  updatedAt: string;
+  [k: string]: unknown;
+}
+
+const RETENTION_DAYS = 400;
+const conversionKey = (eventId: string, destination: string) => ({ pk: `C#${eventId}`, sk: `D#${destination}` });
+
+export class DynamoLedger {
+  constructor(private readonly table = requireEnv(TABLE_ENV.ledger)) {}
+
+  async recordRoutes(conversion: Conversion, routes: Route[], now = new Date()): Promise<void> {
+    await this.putAll(
+      routes.map((r) => ({
+        ...conversionKey(conversion.eventId, r.destination),
+        status: r.status,
+        reason: r.status === 'skipped' ? r.reason : undefined,
+        ...describe(conversion),
+        attempts: 0,
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+        ttl: ttl(now),
+      })),
+    );
+  }
+
+  async recordSkip(source: string, sourceEventId: string, eventType: string, reason: string, now = new Date()): Promise<void> {
+    await dynamo.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: { pk: `S#${source}#${sourceEventId}`, sk: 'source', status: 'skipped', reason, source, eventType, updatedAt: now.toISOString(), ttl: ttl(now) },
+      }),
+    );
+  }
+
+  async recordDeliveries(
+    destination: string,
+    outcomes: { conversion: Conversion; result: DeliveryResult; attempts: number }[],
+    now = new Date(),
+  ): Promise<void> {
+    await this.putAll(
+      outcomes.map(({ conversion, result, attempts }) => ({
+        ...conversionKey(conversion.eventId, destination),
+        status: LEDGER_STATUS[result.status],
+        ...describe(conversion),
+        attempts,
+        reason: result.status === 'skipped' ? result.reason : undefined,
+        errorCode: 'error' in result ? result.error.code : undefined,
+        errorMessage: 'error' in result ? result.error.message : undefined,
+        signals: 'signals' in result ? result.signals : undefined,
+        // Dry-run keeps the exact request that would have been sent, so a new user can see it.
+        request: result.status === 'dry_run' ? JSON.stringify(result.request) : undefined,
+        updatedAt: now.toISOString(),
+        ttl: ttl(now),
+      })),
+    );
+  }
+
+  /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed. */
+  private async putAll(items: Record<string, unknown>[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 25) {
+      let requests = items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt === 5) throw new Error(`ledger: ${requests.length} rows left unprocessed after 5 attempts`);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        const res = await dynamo.send(new BatchWriteCommand({ RequestItems: { [this.table]: requests } }));
+        requests = (res.UnprocessedItems?.[this.table] ?? []) as typeof requests;
+      }
+    }
+  }
+}
+
+const LEDGER_STATUS: Record<DeliveryResult['status'], LedgerStatus> = {
+  delivered: 'delivered',
+  dry_run: 'dry_run',
+  skipped: 'skipped',
+  retry: 'retrying',
+  failed: 'dead_lettered',
+};
+
+function describe(c: Conversion) {
+  return {
+    eventName: c.eventName,
+    orderId: c.orderId,
+    occurredAt: c.occurredAt,
+    source: c.source.name,
+    sourceEventId: c.source.eventId,
+  };
+}
+
+function ttl(now: Date): number {
+  return Math.floor(now.getTime() / 1000) + RETENTION_DAYS * 86400;
+}

@@ -1,0 +1,86 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  type MessageAttributeValue,
+} from '@aws-sdk/client-sqs';
+import type { Conversion } from '#core/conversion.ts';
+import { dlqUrlEnv, queueUrlEnv, requireEnv } from '#core/names.ts';
+import { sqs } from './clients.ts';
+
+const str = (StringValue: string): MessageAttributeValue => ({ DataType: 'String', StringValue });
+
+/** Puts a conversion on one destination's queue. The body is the Conversion itself (hashes only). */
+export async function publish(destination: string, conversion: Conversion): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: requireEnv(queueUrlEnv(destination)),
+      MessageBody: JSON.stringify(conversion),
+      MessageAttributes: {
+        destination: str(destination),
+        conversionId: str(conversion.eventId),
+        eventName: str(conversion.eventName),
+      },
+    }),
+  );
+}
+
+export interface DeadLetter {
+  /** Caller's key for the entry (the SQS message ID of the original). */
+  id: string;
+  body: string;
+  errorCode: string;
+  errorMessage: string;
+  attempts: number;
+  conversionId?: string;
+  firstFailureAt?: string;
+}
+
+/**
+ * Writes failures to the destination's DLQ with the reason as message attributes (an SQS redrive carries none),
+ * so the console shows why each message is there. Returns the IDs that could not be written: those must not be
+ * deleted from the source queue.
+ */
+export async function sendToDeadLetterQueue(destination: string, letters: DeadLetter[]): Promise<Set<string>> {
+  const failed = new Set<string>();
+  const url = requireEnv(dlqUrlEnv(destination));
+  for (let i = 0; i < letters.length; i += 10) {
+    const chunk = letters.slice(i, i + 10);
+    try {
+      const res = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: url,
+          Entries: chunk.map((l, k) => ({
+            Id: String(k),
+            MessageBody: l.body,
+            MessageAttributes: {
+              destination: str(destination),
+              errorCode: str(l.errorCode.slice(0, 256)),
+              errorMessage: str(l.errorMessage.slice(0, 1024) || '(no message)'),
+              attempts: { DataType: 'Number', StringValue: String(l.attempts) },
+              ...(l.conversionId ? { conversionId: str(l.conversionId) } : {}),
+              ...(l.firstFailureAt ? { firstFailureAt: str(l.firstFailureAt) } : {}),
+            },
+          })),
+        }),
+      );
+      for (const f of res.Failed ?? []) failed.add(chunk[Number(f.Id)].id);
+    } catch {
+      for (const l of chunk) failed.add(l.id);
+    }
+  }
+  return failed;
+}
+
+/** Delays the next attempt of transiently failed messages (growing visibility timeouts). Best effort. */
+export async function delayRetries(destination: string, retries: { receiptHandle: string; delaySeconds: number }[]): Promise<void> {
+  const url = requireEnv(queueUrlEnv(destination));
+  for (let i = 0; i < retries.length; i += 10) {
+    await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: url,
+        Entries: retries.slice(i, i + 10).map((r, k) => ({ Id: String(k), ReceiptHandle: r.receiptHandle, VisibilityTimeout: r.delaySeconds })),
+      }),
+    );
+  }
+}

@@ -1,0 +1,375 @@
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { COLLECT_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
+import { PROJECT_ROOT } from '../constructs/relay-function.ts';
+import { startSqsServer } from './sqs-server.ts';
+
+/**
+ * The relay on a laptop: the same Lambda handlers, unchanged, behind a local HTTP server, with dynalite for
+ * DynamoDB, our small SQS-compatible server for the queues (both on disk under the data directory) and pollers
+ * that do what Lambda's SQS event source mapping does. The AWS SDK clients inside the handlers find these through
+ * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS, so no handler knows it runs locally.
+ */
+export interface RunnerOptions {
+  port?: number;
+  host?: string;
+  dataDir: string;
+  /** How long a poller waits to fill a batch (Lambda's batching window); shorter locally. */
+  batchingWindowMs?: number;
+  /** Queue visibility timeout: how long a message stays hidden after a crash mid-batch. */
+  visibilityTimeoutSeconds?: number;
+  log?: (line: string) => void;
+}
+
+export interface Runner {
+  url: string;
+  port: number;
+  /** Each destination's queue and DLQ URLs. */
+  queues: Record<string, { url: string; dlqUrl: string }>;
+  close(): Promise<void>;
+}
+
+type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+const MAX_REQUEST_BYTES = 1024 * 1024;
+const REGION = 'us-east-1';
+
+export async function startRunner(opts: RunnerOptions): Promise<Runner> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  mkdirSync(opts.dataDir, { recursive: true });
+
+  const dynamoServer = await startDynalite(path.join(opts.dataDir, 'dynamodb'));
+  const sqsServer = await startSqsServer({ dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION });
+
+  // Environment the handlers read; real AWS credentials are never needed nor used.
+  Object.assign(process.env, {
+    AWS_REGION: process.env.AWS_REGION ?? REGION,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoServer.url,
+    AWS_ENDPOINT_URL_SQS: sqsServer.url,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+    [TABLE_ENV.visitors]: 'visitors',
+    [TABLE_ENV.ledger]: 'ledger',
+    [TABLE_ENV.idempotency]: 'idempotency',
+  });
+  delete process.env.RELAY_SECRET_ARN;
+  const maxAttempts = Number(process.env[MAX_ATTEMPTS_ENV] ?? DEFAULT_MAX_ATTEMPTS);
+  process.env[MAX_ATTEMPTS_ENV] = String(maxAttempts);
+
+  const dynamo = new DynamoDBClient({ endpoint: dynamoServer.url, region: REGION });
+  await createTables(dynamo);
+  const sqs = new SQSClient({ endpoint: sqsServer.url, region: REGION });
+  const visibility = opts.visibilityTimeoutSeconds ?? 60;
+  const queues: Runner['queues'] = {};
+  for (const d of destinations) {
+    const dlqUrl = (await sqs.send(new CreateQueueCommand({ QueueName: `${d.name}-dlq` }))).QueueUrl!;
+    const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
+    const url = (
+      await sqs.send(
+        new CreateQueueCommand({
+          QueueName: d.name,
+          Attributes: {
+            VisibilityTimeout: String(visibility),
+            RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: redriveMaxReceiveCount(maxAttempts) }),
+          },
+        }),
+      )
+    ).QueueUrl!;
+    queues[d.name] = { url, dlqUrl };
+    process.env[queueUrlEnv(d.name)] = url;
+    process.env[dlqUrlEnv(d.name)] = dlqUrl;
+  }
+
+  // Only now, with the environment complete, load the handlers (they create their clients at import).
+  const load = async <T>(entry: string): Promise<T> => (await import(pathToFileURL(path.join(PROJECT_ROOT, entry)).href)).handler as T;
+  const routes = new Map<string, HttpHandler>();
+  routes.set('POST /collect', await load<HttpHandler>(COLLECT_ENTRY));
+  for (const s of sources) {
+    const h = await load<HttpHandler>(sourceEntry(s.name));
+    for (const r of s.routes) routes.set(`${r.method} ${r.path}`, h);
+  }
+
+  const server = createServer((req, res) => {
+    serve(routes, req, res).catch((err) => {
+      log(`local runner: ${req.method} ${req.url} failed: ${(err as Error).message}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'internal_error' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+
+  const pollers: Poller[] = [];
+  for (const d of destinations) {
+    const handler = await load<SqsHandler>(destinationEntry(d.name));
+    const poller = new Poller(sqs, d.name, queues[d.name].url, Math.min(d.maxBatchSize, 10_000), opts.batchingWindowMs ?? 250, visibility, handler, log);
+    pollers.push(poller);
+    poller.start();
+  }
+
+  return {
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    port,
+    queues,
+    async close() {
+      await Promise.all(pollers.map((p) => p.stop()));
+      await closeServer(server);
+      await sqsServer.close();
+      await dynamoServer.close();
+    },
+  };
+}
+
+async function startDynalite(dir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const { default: dynalite } = await import('dynalite');
+  const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => closeServer(server) };
+}
+
+/** The same key schemas as lib/constructs/tables.ts. */
+async function createTables(dynamo: DynamoDBClient): Promise<void> {
+  const tables: CreateTableCommandInput[] = [
+    { TableName: 'visitors', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }] },
+    {
+      TableName: 'ledger',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+    },
+    { TableName: 'idempotency', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }] },
+  ];
+  for (const t of tables) {
+    try {
+      await dynamo.send(new CreateTableCommand({ ...t, BillingMode: 'PAY_PER_REQUEST' }));
+    } catch (err) {
+      if (!(err instanceof ResourceInUseException)) throw err;
+    }
+  }
+}
+
+function lambdaContext(functionName: string): Context {
+  const deadline = Date.now() + 30_000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** An HTTP request → the HTTP API (payload v2) event API Gateway would build, and the result back. */
+async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://local');
+  const routeKey = `${req.method} ${url.pathname}`;
+  if (req.method === 'GET' && url.pathname === '/health') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    return;
+  }
+  const handler = routes.get(routeKey);
+  if (!handler) {
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not_found', message: `no route for ${routeKey}` }));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    // API Gateway refuses large payloads before any function runs; so do we.
+    if (size > MAX_REQUEST_BYTES) {
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: 'body_too_large' }));
+      req.destroy();
+      return;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const body = Buffer.concat(chunks);
+  const text = body.toString('utf8');
+  const isText = Buffer.from(text, 'utf8').equals(body);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && k !== 'cookie') headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const event: APIGatewayProxyEventV2 = {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    cookies: req.headers.cookie ? req.headers.cookie.split(/;\s*/).filter(Boolean) : undefined,
+    headers,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: req.headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: req.method ?? 'GET',
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        userAgent: req.headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    body: body.length ? (isText ? text : body.toString('base64')) : undefined,
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+  const result = await handler(event, lambdaContext(routeKey.replace(/\W+/g, '-')));
+  const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
+  if (result.cookies?.length) outHeaders['set-cookie'] = result.cookies;
+  res.writeHead(result.statusCode ?? 200, outHeaders).end(result.body ?? '');
+}
+
+/**
+ * What Lambda's SQS event source mapping does: gather a batch (up to the batch size, within the batching window),
+ * invoke the sender, delete what it did not report as failed. A failed or crashed invocation leaves the messages
+ * for SQS to hand out again after their visibility timeout.
+ */
+class Poller {
+  private running = false;
+  private loop?: Promise<void>;
+  private abort = new AbortController();
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly name: string,
+    private readonly queueUrl: string,
+    private readonly batchSize: number,
+    private readonly windowMs: number,
+    private readonly visibility: number,
+    private readonly handler: SqsHandler,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  start() {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop() {
+    this.running = false;
+    this.abort.abort();
+    await this.loop;
+  }
+
+  private async run() {
+    while (this.running) {
+      try {
+        const batch = await this.gather();
+        if (batch.length) await this.invoke(batch);
+      } catch (err) {
+        if (!this.running) return;
+        this.log(`local runner: poller ${this.name}: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async gather(): Promise<Message[]> {
+    const batch: Message[] = [];
+    const deadline = Date.now() + this.windowMs;
+    while (this.running && batch.length < this.batchSize) {
+      const waitSeconds = batch.length === 0 ? 1 : 0;
+      const res = await this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.queueUrl,
+          MaxNumberOfMessages: Math.min(10, this.batchSize - batch.length),
+          WaitTimeSeconds: waitSeconds,
+          VisibilityTimeout: this.visibility,
+          MessageSystemAttributeNames: ['All'],
+          MessageAttributeNames: ['All'],
+        }),
+        { abortSignal: this.abort.signal },
+      );
+      const got = res.Messages ?? [];
+      batch.push(...got);
+      if (batch.length > 0 && (got.length === 0 || Date.now() >= deadline)) break;
+    }
+    return batch;
+  }
+
+  private async invoke(batch: Message[]) {
+    const arn = `arn:aws:sqs:${REGION}:000000000000:${this.name}`;
+    const event: SQSEvent = {
+      Records: batch.map((m) => ({
+        messageId: m.MessageId!,
+        receiptHandle: m.ReceiptHandle!,
+        body: m.Body ?? '',
+        attributes: {
+          ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+          SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+        },
+        messageAttributes: Object.fromEntries(
+          Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+            k,
+            { dataType: v.DataType ?? 'String', stringValue: v.StringValue, stringListValues: [], binaryListValues: [] },
+          ]),
+        ),
+        md5OfBody: m.MD5OfBody ?? '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: arn,
+        awsRegion: REGION,
+      })),
+    };
+    let failed: Set<string>;
+    try {
+      const res = await this.handler(event, lambdaContext(`send-${this.name}`));
+      failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    } catch (err) {
+      this.log(`local runner: sender ${this.name} threw; ${batch.length} messages will be retried: ${(err as Error).message}`);
+      return;
+    }
+    const done = batch.filter((m) => !failed.has(m.MessageId!));
+    for (let i = 0; i < done.length; i += 10) {
+      await this.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: done.slice(i, i + 10).map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })),
+        }),
+      );
+    }
+  }
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
+  });
+}
