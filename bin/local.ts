@@ -29,6 +29,7 @@ try {
   const lines = [
     `conversion-relay listening on ${runner.url}`,
     `data kept in ${dataDir}`,
+    `storage: dynamodb ${runner.endpoints.dynamodb}  sqs ${runner.endpoints.sqs}`,
     'routes:',
     `  POST ${runner.url}/collect`,
     ...sources.flatMap((s) => s.routes.map((r) => `  ${r.method} ${runner.url}${r.path}   (${s.name})`)),

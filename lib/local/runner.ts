@@ -41,6 +41,8 @@ export interface Runner {
   port: number;
   /** Each destination's queue and DLQ URLs. */
   queues: Record<string, { url: string; dlqUrl: string }>;
+  /** Where the embedded DynamoDB-compatible and SQS-compatible servers listen (for the CLI and tests). */
+  endpoints: { dynamodb: string; sqs: string };
   close(): Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     port,
     queues,
+    endpoints: { dynamodb: dynamoServer.url, sqs: sqsServer.url },
     async close() {
       await Promise.all(pollers.map((p) => p.stop()));
       await closeServer(server);

@@ -1,0 +1,119 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * The relay as a user runs it: `npm start`'s entry point (bin/local.ts) in its own process, on an ephemeral port,
+ * with its data in a directory the test owns. Every line it writes is kept (logs are checked for PII and secrets).
+ */
+export interface RelayProcess {
+  url: string;
+  dynamodbUrl: string;
+  sqsUrl: string;
+  output: string[];
+  child: ChildProcess;
+  /** Graceful stop (SIGTERM). */
+  stop(): Promise<void>;
+  /** Crash: SIGKILL, nothing flushed. */
+  kill(): Promise<void>;
+  ledger(): Promise<Record<string, any>[]>;
+  ledgerFor(eventId: string): Promise<Record<string, any>[]>;
+  queueDepth(destination: string): Promise<number>;
+  dlqMessages(destination: string): Promise<{ body: any; attributes: Record<string, string> }[]>;
+  waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
+}
+
+export async function startRelay(env: Record<string, string | undefined>, dataDir: string): Promise<RelayProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+    cwd: PROJECT_ROOT,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      RELAY_DATA_DIR: dataDir,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let pending = '';
+  const onData = (buf: Buffer) => {
+    pending += buf.toString('utf8');
+    const lines = pending.split('\n');
+    pending = lines.pop()!;
+    output.push(...lines);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const started = Date.now();
+  while (!output.some((l) => l.startsWith('storage:'))) {
+    if (child.exitCode !== null) throw new Error(`relay exited during start:\n${output.join('\n')}`);
+    if (Date.now() - started > 30_000) throw new Error(`relay did not start in 30 s:\n${output.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const url = /listening on (\S+)/.exec(output.join('\n'))![1];
+  const [, dynamodbUrl, sqsUrl] = /storage: dynamodb (\S+)\s+sqs (\S+)/.exec(output.join('\n'))!;
+  const clientOpts = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOpts, endpoint: dynamodbUrl }));
+  const sqs = new SQSClient({ ...clientOpts, endpoint: sqsUrl });
+  const queueUrl = (name: string) => `${sqsUrl}/000000000000/${name}`;
+
+  const relay: RelayProcess = {
+    url,
+    dynamodbUrl,
+    sqsUrl,
+    output,
+    child,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async ledger() {
+      return (await ddb.send(new ScanCommand({ TableName: 'ledger' }))).Items ?? [];
+    },
+    async ledgerFor(eventId) {
+      const res = await ddb.send(
+        new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `C#${eventId}` } }),
+      );
+      return res.Items ?? [];
+    },
+    async queueDepth(destination) {
+      const res = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: queueUrl(destination), AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
+      return Number(res.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    },
+    async dlqMessages(destination) {
+      // Peek: a zero visibility timeout leaves them in the DLQ for the next look.
+      const res = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl(`${destination}-dlq`), MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageAttributeNames: ['All'] }),
+      );
+      return (res.Messages ?? []).map((m) => ({
+        body: JSON.parse(m.Body ?? 'null'),
+        attributes: Object.fromEntries(Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [k, v.StringValue ?? ''])),
+      }));
+    },
+    async waitFor(probe, timeoutMs = 15_000, what = 'condition') {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await probe();
+        if (v) return v as never;
+        if (Date.now() > until) throw new Error(`timed out waiting for ${what}\nrelay output:\n${output.slice(-40).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
+  return relay;
+}
