@@ -89,6 +89,21 @@ export const ConversionSchema = z.object({
   clicks: ClicksSchema,
   consent: ConsentSchema,
   visitorId: z.string().max(128).optional(),
+  /** A refund or chargeback: it corrects an earlier conversion, found by its order ID. */
+  adjustment: z
+    .object({
+      kind: z.enum(['refund', 'chargeback']),
+      originalOrderId: z.string().min(1).max(200),
+      originalEventId: z.string().min(1).max(200).optional(),
+      /** The whole order was reversed (a retraction) or only part of it (a restatement to `remainingValue`). */
+      full: z.boolean(),
+      remainingValue: z.number().finite().nonnegative().optional(),
+    })
+    .optional(),
+  /** A lead ID issued by the platform (Meta lead ads' `lead_id`), for CRM-reported conversions. */
+  leadId: z.string().max(100).optional(),
+  /** A source's test event: processed and recorded with the exact payload, never sent to a platform. */
+  test: z.boolean().optional(),
   /** Where it came from, for the ledger and for support. */
   source: z.object({
     name: z.string().min(1),

@@ -1,16 +1,16 @@
 import type { Conversion } from '#core/conversion.ts';
-import type { Destination, PlatformError, PlatformRequest, PlatformResponse, ResponseVerdict } from './types.ts';
+import type { Destination, PlatformError, PlatformRequest, ResponseVerdict, Transport } from './types.ts';
+
+export type { Transport } from './types.ts';
 
 /** What became of one conversion in one delivery attempt. */
 export type DeliveryResult =
   | { status: 'delivered'; signals: string[] }
-  | { status: 'dry_run'; signals: string[]; request: PlatformRequest }
+  /** Built but not sent: no credentials (dry-run), or a source's test event (`reason` says which). */
+  | { status: 'dry_run'; signals: string[]; request: PlatformRequest; reason: string }
   | { status: 'skipped'; reason: string }
   | { status: 'retry'; error: PlatformError }
   | { status: 'failed'; error: PlatformError };
-
-/** Sends one request; throws on network failure or timeout. */
-export type Transport = (request: PlatformRequest) => Promise<PlatformResponse>;
 
 export interface DeliveryStats {
   requests: number;
@@ -18,9 +18,10 @@ export interface DeliveryStats {
 
 /**
  * Delivers a batch of conversions to one platform in as few requests as its batch limit allows.
- * Conversions the platform would refuse (too old, consent) are skipped with the reason before sending. When the
- * platform rejects a whole request for bad data (Meta does, for one invalid event), the batch is split in halves
- * and retried until the bad events stand alone, so one bad conversion never holds back or dead-letters the rest.
+ * Conversions the platform would refuse (too old, consent, an adjustment it cannot take) are skipped with the
+ * reason before sending. When the platform rejects a whole request for bad data (Meta does, for one invalid event),
+ * the batch is split in halves and retried until the bad events stand alone, so one bad conversion never holds back
+ * or dead-letters the rest. Per-event answers (`partial`) fail only the events named.
  */
 export async function deliver<C>(
   dest: Destination<C>,
@@ -31,23 +32,34 @@ export async function deliver<C>(
   stats: DeliveryStats = { requests: 0 },
 ): Promise<DeliveryResult[]> {
   const results: DeliveryResult[] = new Array(conversions.length);
-  const sendable: number[] = [];
+  const groups = new Map<string, number[]>();
   conversions.forEach((c, i) => {
     const reason = skipReason(dest, c, now);
-    if (reason) results[i] = { status: 'skipped', reason };
-    else sendable.push(i);
-  });
-
-  if (config === undefined) {
-    for (const i of sendable) {
-      const c = conversions[i];
-      results[i] = { status: 'dry_run', signals: dest.signals(c), request: dest.buildRequest([c], undefined, now) };
+    if (reason) {
+      results[i] = { status: 'skipped', reason };
+    } else if (config === undefined || c.test) {
+      const why = c.test ? 'test event: recorded with its exact payload, never sent' : `dry-run: ${dest.name} has no credentials`;
+      results[i] = { status: 'dry_run', signals: dest.signals(c), request: dest.buildRequest([c], config, now), reason: why };
+    } else {
+      const key = dest.groupKey?.(c) ?? '';
+      groups.set(key, [...(groups.get(key) ?? []), i]);
     }
+  });
+  if (groups.size === 0 || config === undefined) return results;
+
+  let ready: C;
+  try {
+    ready = dest.prepare ? await dest.prepare(config, transport, now) : config;
+  } catch (err) {
+    // No token, no request: everything waiting is retried later (a bad refresh token shows up as a DLQ reason
+    // once the attempts run out).
+    const error = { code: 'prepare_failed', message: errorMessage(err) };
+    for (const idx of groups.values()) for (const i of idx) results[i] = { status: 'retry', error };
     return results;
   }
 
   const send = async (indexes: number[]): Promise<void> => {
-    const request = dest.buildRequest(indexes.map((i) => conversions[i]), config, now);
+    const request = dest.buildRequest(indexes.map((i) => conversions[i]), ready, now);
     stats.requests++;
     let verdict: ResponseVerdict;
     try {
@@ -60,11 +72,21 @@ export async function deliver<C>(
       await Promise.all([send(indexes.slice(0, mid)), send(indexes.slice(mid))]);
       return;
     }
+    if (verdict.kind === 'partial') {
+      for (const i of indexes) results[i] = { status: 'delivered', signals: dest.signals(conversions[i]) };
+      for (const f of verdict.failures) {
+        const i = indexes[f.index];
+        if (i !== undefined) results[i] = f.transient ? { status: 'retry', error: f.error } : { status: 'failed', error: f.error };
+      }
+      return;
+    }
     for (const i of indexes) results[i] = resultOf(verdict, dest, conversions[i]);
   };
 
   const chunks: number[][] = [];
-  for (let k = 0; k < sendable.length; k += dest.maxBatchSize) chunks.push(sendable.slice(k, k + dest.maxBatchSize));
+  for (const indexes of groups.values()) {
+    for (let k = 0; k < indexes.length; k += dest.maxBatchSize) chunks.push(indexes.slice(k, k + dest.maxBatchSize));
+  }
   await Promise.all(chunks.map(send));
   return results;
 }
@@ -74,10 +96,10 @@ function skipReason(dest: Destination<unknown>, c: Conversion, now: Date): strin
   if (age > dest.maxEventAgeMs) {
     return `too old for ${dest.name}: occurred ${Math.floor(age / 3600_000)} h ago, the platform accepts at most ${Math.floor(dest.maxEventAgeMs / 3600_000)} h`;
   }
-  return dest.consentBlocks?.(c);
+  return dest.skipReason?.(c);
 }
 
-function resultOf(verdict: ResponseVerdict, dest: Destination<unknown>, c: Conversion): DeliveryResult {
+function resultOf(verdict: Exclude<ResponseVerdict, { kind: 'partial' }>, dest: Destination<unknown>, c: Conversion): DeliveryResult {
   switch (verdict.kind) {
     case 'ok':
       return { status: 'delivered', signals: dest.signals(c) };

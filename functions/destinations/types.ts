@@ -1,12 +1,17 @@
 import type { Conversion } from '#core/conversion.ts';
 import type { Settings } from '#sources/types.ts';
 
+/** Sends one request; throws on network failure or timeout. */
+export type Transport = (request: PlatformRequest) => Promise<PlatformResponse>;
+
 /** The exact HTTP request a destination would make; what dry-run records. */
 export interface PlatformRequest {
   method: 'POST';
   url: string;
   headers: Record<string, string>;
   body: unknown;
+  /** How `body` goes on the wire: JSON (default) or an HTML form (OAuth token endpoints). */
+  encoding?: 'json' | 'form';
 }
 
 export interface PlatformResponse {
@@ -28,10 +33,13 @@ export interface PlatformError {
  * - `rejected-batch`: nothing in it can succeed until someone fixes configuration (bad token, unknown pixel):
  *   every event goes to the DLQ;
  * - `rejected-data`: something in the events is invalid; the platform rejected the whole batch for it, so a
- *   batch of more than one is split to find the culprit(s).
+ *   batch of more than one is split to find the culprit(s);
+ * - `partial`: the platform answered per event (Google's partial failures, TikTok's per-row errors): the listed
+ *   events failed (by their index in the request), every other one was accepted.
  */
 export type ResponseVerdict =
   | { kind: 'ok' }
+  | { kind: 'partial'; failures: { index: number; transient: boolean; error: PlatformError }[] }
   | { kind: 'transient'; error: PlatformError }
   | { kind: 'rejected-batch'; error: PlatformError }
   | { kind: 'rejected-data'; error: PlatformError };
@@ -47,8 +55,18 @@ export interface Destination<Config = unknown> {
   settingKeys: readonly string[];
   /** Parse settings; `undefined` config with the missing keys means dry-run. Throws on an invalid value. */
   configure(settings: Settings): { config: Config; missing: [] } | { config: undefined; missing: string[] };
-  /** Whether this conversion may go to this platform at all given consent (else: skipped with the reason). */
-  consentBlocks?(conversion: Conversion): string | undefined;
+  /**
+   * A reason not to send this conversion to this platform at all (consent, an adjustment the platform cannot
+   * take): it is skipped and the ledger records the reason. Checked at ingest and again before sending.
+   */
+  skipReason?(conversion: Conversion): string | undefined;
+  /**
+   * Conversions that cannot share a request (GA4: one client per request; Google Ads: uploads vs adjustments)
+   * get different keys; each key's conversions are batched separately.
+   */
+  groupKey?(conversion: Conversion): string;
+  /** Runs once per batch before sending (not in dry-run): e.g. obtain or refresh an OAuth access token. */
+  prepare?(config: Config, transport: Transport, now: Date): Promise<Config>;
   /** Build the one request for a batch (length ≤ maxBatchSize). Dry-run builds it with placeholder config. */
   buildRequest(conversions: Conversion[], config: Config | undefined, now: Date): PlatformRequest;
   classify(response: PlatformResponse): ResponseVerdict;

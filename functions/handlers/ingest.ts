@@ -42,7 +42,7 @@ export function createIngestHandler(source: Source) {
       try {
         const outcome = await ingest(source.name, result, { visitors, enqueue, recordSkip: ledger.recordSkip.bind(ledger) }, {
           consentDefault: parseConsentDefault(settings.CONSENT_DEFAULT),
-          destinations: destinations.map((d) => ({ name: d.name, blocks: d.consentBlocks })),
+          destinations: destinations.map((d) => ({ name: d.name, blocks: d.skipReason?.bind(d) })),
         }, invocationId);
         if (outcome.kind === 'skipped') {
           logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });

@@ -115,11 +115,16 @@ function report(destination: string, records: SQSRecord[], results: DeliveryResu
     const r = results[i];
     counts[r.status] = (counts[r.status] ?? 0) + 1;
     const conversionId = record.messageAttributes?.conversionId?.stringValue;
-    const detail = r.status === 'skipped' ? { reason: r.reason } : 'error' in r ? { errorCode: r.error.code, error: r.error.message } : 'signals' in r ? { signals: r.signals } : {};
+    const detail =
+      r.status === 'skipped' || r.status === 'dry_run'
+        ? { reason: r.reason }
+        : 'error' in r
+          ? { errorCode: r.error.code, error: r.error.message }
+          : { signals: r.signals };
     const line = { destination, conversionId, messageId: record.messageId, attempt: attempts[i], status: r.status, ...detail };
     if (r.status === 'failed') logger.error('conversion dead-lettered', line);
     else if (r.status === 'retry') logger.warn('conversion will be retried', line);
-    else if (r.status === 'dry_run') logger.info('dry run: not sent', { ...line, missingSettings: missing, request: r.request });
+    else if (r.status === 'dry_run') logger.info('dry run: not sent', { ...line, missingSettings: missing.length ? missing : undefined, request: r.request });
     else logger.info(`conversion ${r.status}`, line);
   });
   metrics.addDimension('destination', destination);

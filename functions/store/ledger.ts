@@ -61,7 +61,7 @@ export class DynamoLedger {
         status: LEDGER_STATUS[result.status],
         ...describe(conversion),
         attempts,
-        reason: result.status === 'skipped' ? result.reason : undefined,
+        reason: result.status === 'skipped' || result.status === 'dry_run' ? result.reason : undefined,
         errorCode: 'error' in result ? result.error.code : undefined,
         errorMessage: 'error' in result ? result.error.message : undefined,
         signals: 'signals' in result ? result.signals : undefined,

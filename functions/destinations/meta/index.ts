@@ -43,7 +43,11 @@ export const metaDestination: Destination<MetaConfig> = {
     };
   },
 
-  consentBlocks: (c) => (c.consent.marketing === false ? 'consent: marketing not granted' : undefined),
+  skipReason(c) {
+    if (c.consent.marketing === false) return 'consent: marketing not granted';
+    if (c.adjustment) return `Meta has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent`;
+    return undefined;
+  },
 
   buildRequest(conversions, config, now) {
     const base = config?.baseUrl ?? DEFAULT_BASE_URL;
