@@ -28,6 +28,10 @@ const FBP = /^fb\.[0-2]\.(\d{13})\.(\d{1,30})(\.[^.\s]+)?$/;
 /** Google Analytics' `_ga` cookie: `GA1.<n>.<client id: two dot-separated numbers>`. */
 const GA = /^GA\d\.\d+\.(\d+\.\d+)$/;
 
+/** `CapturedValueSchema`'s limit: a longer stored value would make every later conversion of the visitor fail validation. */
+const MAX_VALUE_LENGTH = 500;
+const fits = (v: string) => v.length <= MAX_VALUE_LENGTH;
+
 const URL_CLICK_PARAMS = { gclid: 'gclid', gbraid: 'gbraid', wbraid: 'wbraid', ttclid: 'ttclid', msclkid: 'msclkid' } as const;
 const CLICK_ID = /^[A-Za-z0-9._~\-]{1,500}$/;
 
@@ -52,9 +56,10 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   const clicks: Clicks = {};
   const setCookies: Landing['setCookies'] = {};
 
-  const knownFbc = [body.fbc, cookies._fbc].find((v) => v && FBC.test(v));
+  const knownFbc = [body.fbc, cookies._fbc].find((v) => v && fits(v) && FBC.test(v));
   const fbclid = params.get('fbclid');
-  if (fbclid && CLICK_ID.test(fbclid)) {
+  // An fbclid is never shortened (Meta: never modify it); one too long to fit in fbc is ignored.
+  if (fbclid && CLICK_ID.test(fbclid) && fits(`fb.1.${nowMs}.${fbclid}`)) {
     if (knownFbc && FBC.exec(knownFbc)![2] === fbclid) clicks.fbc = { value: knownFbc, capturedAt: Number(FBC.exec(knownFbc)![1]) };
     else clicks.fbc = { value: `fb.1.${nowMs}.${fbclid}`, capturedAt: nowMs };
   } else if (knownFbc) {
@@ -62,7 +67,7 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   }
   if (clicks.fbc && clicks.fbc.value !== cookies._fbc) setCookies._fbc = clicks.fbc.value;
 
-  const knownFbp = [body.fbp, cookies._fbp].find((v) => v && FBP.test(v));
+  const knownFbp = [body.fbp, cookies._fbp].find((v) => v && fits(v) && FBP.test(v));
   if (knownFbp) clicks.fbp = { value: knownFbp, capturedAt: Number(FBP.exec(knownFbp)![1]) };
   else {
     clicks.fbp = { value: `fb.1.${nowMs}.${Math.floor(1e9 + random() * 9e9)}`, capturedAt: nowMs };
