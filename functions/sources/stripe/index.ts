@@ -9,16 +9,19 @@ import { mapStripeEvent } from './map.ts';
  */
 export const stripeSource: Source = {
   name: 'stripe',
-  async read(request, settings) {
+  async read(request, settings, now) {
     const secrets = (settings.STRIPE_WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     if (secrets.length === 0) throw new Error('STRIPE_WEBHOOK_SECRET is not configured');
     const header = request.headers['stripe-signature'];
     if (!header) throw new RequestError(400, 'missing_signature', 'the Stripe-Signature header is missing');
     let event: Stripe.Event | undefined;
+    let verified = false;
     let failure = '';
     for (const secret of secrets) {
       try {
-        event = await Stripe.webhooks.constructEventAsync(request.body, header, secret);
+        // The timestamp is checked against the `now` the caller passes (Stripe's default 300 s tolerance).
+        event = await Stripe.webhooks.constructEventAsync(request.body, header, secret, undefined, undefined, now.getTime());
+        verified = true;
         break;
       } catch (err) {
         // The signature matched but the body is not JSON: no other secret will do better.
@@ -26,11 +29,12 @@ export const stripeSource: Source = {
         failure = err instanceof Error ? err.message : String(err);
       }
     }
-    if (!event) {
+    if (!verified) {
       // Stripe's own messages name what failed (no match, timestamp outside tolerance, unparsable header) and never the secret.
       throw new RequestError(400, 'invalid_signature', `Stripe signature verification failed: ${failure.split('\n')[0]}`);
     }
-    if (typeof event !== 'object' || !event.type || !event.id) {
+    // A signed body that parses to null, a string or an object without id/type is not an event.
+    if (!event || typeof event !== 'object' || !event.type || !event.id) {
       throw new RequestError(400, 'malformed_event', 'the body is not a Stripe event');
     }
     return mapStripeEvent(event);
