@@ -6,8 +6,12 @@ import type { PlatformResponse, ResponseVerdict } from '#destinations/types.ts';
  * limiting page. `is_transient: true` in the body wins.
  */
 const TRANSIENT_CODES = new Set([1, 2, 4, 17, 32, 341, 368, 613]);
-/** Token, permission and unknown-pixel errors: nothing in the batch can succeed until the configuration is fixed. */
-const CONFIGURATION_CODES = new Set([102, 190, 803]);
+/**
+ * Token, permission and unknown-pixel errors, a missing token (104) and a sunset API version (2635, "You are calling
+ * a deprecated version of the Ads API"): nothing in the batch can succeed until the configuration is fixed, and
+ * splitting the batch would only multiply the requests.
+ */
+const CONFIGURATION_CODES = new Set([102, 104, 190, 803, 2635]);
 
 interface GraphError {
   message?: string;

@@ -1,0 +1,303 @@
+import { describe, expect, it } from 'vitest';
+import { metaDestination } from '#destinations/meta/index.ts';
+import type { ConversionDraft, SourceResult } from '#sources/types.ts';
+import { NOW, conversionFactory, sha256 } from '../../test/support/factories.ts';
+import { ConversionSchema, type Conversion } from './conversion.ts';
+import { attachVisitor, ingest, planRoutes, type EnqueueReceipt, type IngestPorts, type Route, type RoutingRule } from './ingest.ts';
+import type { Visitor, VisitorLookup } from './visitor.ts';
+
+// ------------------------------------------------------------------------------------------- in-memory ports
+
+/** The visitors table in memory: visitors by ID, and hashed e-mails pointing at a visitor ID. */
+class MemoryVisitors implements VisitorLookup {
+  readonly byId = new Map<string, Visitor>();
+  readonly byEmail = new Map<string, string>();
+
+  add(visitor: Visitor): this {
+    this.byId.set(visitor.visitorId, visitor);
+    return this;
+  }
+
+  async find({ visitorId, emailHash }: { visitorId?: string; emailHash?: string }): Promise<Visitor | undefined> {
+    const direct = visitorId ? this.byId.get(visitorId) : undefined;
+    if (direct) return direct;
+    const linked = emailHash ? this.byEmail.get(emailHash) : undefined;
+    return linked ? this.byId.get(linked) : undefined;
+  }
+
+  async linkEmail(emailHash: string, visitorId: string): Promise<void> {
+    this.byEmail.set(emailHash, visitorId);
+  }
+}
+
+/** Enqueue and ledger in memory, idempotent on eventId like the real one (first receipt wins). */
+function memoryPorts(visitors = new MemoryVisitors()) {
+  const receipts = new Map<string, EnqueueReceipt>();
+  const enqueued: { conversion: Conversion; routes: Route[]; invocationId: string }[] = [];
+  const skips: { source: string; sourceEventId: string; eventType: string; reason: string }[] = [];
+  const ports: IngestPorts = {
+    visitors,
+    async enqueue(conversion, routes, invocationId) {
+      const first = receipts.get(conversion.eventId);
+      if (first) return first;
+      enqueued.push({ conversion, routes, invocationId });
+      const receipt = { eventId: conversion.eventId, routes, invocationId };
+      receipts.set(conversion.eventId, receipt);
+      return receipt;
+    },
+    async recordSkip(source, sourceEventId, eventType, reason) {
+      skips.push({ source, sourceEventId, eventType, reason });
+    },
+  };
+  return { ports, visitors, enqueued, skips };
+}
+
+// ------------------------------------------------------------------------------------------------ factories
+
+const EMAIL_HASH = sha256('jenny.rosen@example.com');
+const VISITOR_ID = 'b6f1c1d2-9a4e-4c1e-8f3a-2d7e5c9b0a11';
+const LANDING_MS = NOW.getTime() - 3600_000;
+
+/** A draft as a source builds it: hashed identifiers, no clicks, no consent, no action source. */
+function draftFactory(overrides: Partial<ConversionDraft> = {}): ConversionDraft {
+  const { clicks: _c, consent: _k, actionSource: _a, eventSourceUrl: _u, visitorId: _v, ...c } = conversionFactory();
+  return { ...c, user: { email: EMAIL_HASH, externalId: sha256('cus_123') }, ...overrides };
+}
+
+function visitorFactory(overrides: Partial<Visitor> = {}): Visitor {
+  return {
+    visitorId: VISITOR_ID,
+    clicks: {
+      fbc: { value: `fb.1.${LANDING_MS}.IwAR2abc`, capturedAt: LANDING_MS },
+      fbp: { value: `fb.1.${LANDING_MS}.1234567890`, capturedAt: LANDING_MS },
+      gclid: { value: 'Cj0KCQiA', capturedAt: LANDING_MS },
+    },
+    ip: '198.51.100.23',
+    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15',
+    landingUrl: 'https://shop.example/landing?fbclid=IwAR2abc',
+    firstSeenAt: LANDING_MS,
+    lastSeenAt: LANDING_MS,
+    ...overrides,
+  };
+}
+
+const metaRule: RoutingRule = { name: 'meta', blocks: (c) => metaDestination.skipReason?.(c) };
+const OPTS = { consentDefault: 'granted' as const, destinations: [metaRule] };
+
+const conversionsResult = (...drafts: ConversionDraft[]): SourceResult => ({
+  kind: 'conversions',
+  sourceEventId: 'evt_test_1',
+  eventType: 'checkout.session.completed',
+  conversions: drafts,
+});
+
+// ----------------------------------------------------------------------------------------------------- tests
+
+describe('attachVisitor', () => {
+  it('joins the visitor’s clicks, IP, user agent and landing URL, making it a website event', () => {
+    // Prepare
+    const visitor = visitorFactory();
+
+    // Act
+    const conversion = attachVisitor(draftFactory({ visitorId: VISITOR_ID }), visitor, 'granted');
+
+    // Assess
+    expect(conversion.clicks).toEqual(visitor.clicks);
+    expect(conversion.user.ip).toBe('198.51.100.23');
+    expect(conversion.user.userAgent).toBe(visitor.userAgent);
+    expect(conversion.eventSourceUrl).toBe('https://shop.example/landing?fbclid=IwAR2abc');
+    expect(conversion.actionSource).toBe('website');
+    expect(conversion.visitorId).toBe(VISITOR_ID);
+  });
+
+  it('without a visitor is a system_generated event with no clicks and no browser signals', () => {
+    const conversion = attachVisitor(draftFactory(), undefined, 'granted');
+
+    expect(conversion.actionSource).toBe('system_generated');
+    expect(conversion.clicks).toEqual({});
+    expect(conversion.user.ip).toBeUndefined();
+    expect(conversion.user.userAgent).toBeUndefined();
+    expect(conversion.eventSourceUrl).toBeUndefined();
+  });
+
+  it('is not a website event when the visitor has no user agent (Meta requires one for website events)', () => {
+    const conversion = attachVisitor(draftFactory(), visitorFactory({ userAgent: undefined }), 'granted');
+
+    expect(conversion.actionSource).toBe('system_generated');
+  });
+
+  it('keeps the IP and user agent the source itself provided', () => {
+    const draft = draftFactory({ user: { email: EMAIL_HASH, ip: '203.0.113.9', userAgent: 'CheckoutBrowser/1.0' } });
+
+    const conversion = attachVisitor(draft, visitorFactory(), 'granted');
+
+    expect(conversion.user.ip).toBe('203.0.113.9');
+    expect(conversion.user.userAgent).toBe('CheckoutBrowser/1.0');
+  });
+
+  it('uses the hashed visitor ID as external ID when the source has none', () => {
+    const draft = draftFactory({ user: { email: EMAIL_HASH } });
+
+    const conversion = attachVisitor(draft, visitorFactory(), 'granted');
+
+    expect(conversion.user.externalId).toBe(sha256(VISITOR_ID));
+  });
+
+  it('grants everything when the visitor gave no consent signal and the site default is granted', () => {
+    const conversion = attachVisitor(draftFactory(), visitorFactory(), 'granted');
+
+    expect(conversion.consent).toEqual({ marketing: true, adUserData: true, adPersonalization: true, analytics: true });
+  });
+
+  it('denies everything when the visitor gave no consent signal and the site default is denied', () => {
+    const conversion = attachVisitor(draftFactory(), visitorFactory(), 'denied');
+
+    expect(conversion.consent).toEqual({ marketing: false, adUserData: false, adPersonalization: false, analytics: false });
+  });
+
+  it('lets the visitor’s own choice override the site default', () => {
+    const visitor = visitorFactory({ consent: { marketing: false } });
+
+    const conversion = attachVisitor(draftFactory(), visitor, 'granted');
+
+    expect(conversion.consent.marketing).toBe(false);
+    expect(conversion.consent.adUserData).toBe(false); // Google's signals follow marketing when not given
+  });
+
+  it('returns a Conversion that satisfies the schema', () => {
+    expect(ConversionSchema.safeParse(attachVisitor(draftFactory(), visitorFactory(), 'granted')).success).toBe(true);
+    expect(ConversionSchema.safeParse(attachVisitor(draftFactory(), undefined, 'denied')).success).toBe(true);
+  });
+});
+
+describe('planRoutes', () => {
+  it('queues a conversion for Meta when marketing consent is granted', () => {
+    const routes = planRoutes(conversionFactory(), [metaRule]);
+
+    expect(routes).toEqual([{ destination: 'meta', status: 'queued' }]);
+  });
+
+  it('skips Meta, with the reason, when marketing consent is false', () => {
+    const conversion = conversionFactory({ consent: { marketing: false } });
+
+    const routes = planRoutes(conversion, [metaRule]);
+
+    expect(routes).toHaveLength(1);
+    expect(routes[0]).toMatchObject({ destination: 'meta', status: 'skipped' });
+    expect((routes[0] as { reason: string }).reason).toMatch(/consent/);
+  });
+
+  it('routes to every destination without a blocking rule', () => {
+    const routes = planRoutes(conversionFactory({ consent: { marketing: false } }), [metaRule, { name: 'ga4' }]);
+
+    expect(routes.map((r) => [r.destination, r.status])).toEqual([
+      ['meta', 'skipped'],
+      ['ga4', 'queued'],
+    ]);
+  });
+});
+
+describe('ingest', () => {
+  it('finds the visitor by the visitor ID the source carried and attaches the clicks', async () => {
+    // Prepare
+    const { ports, visitors, enqueued } = memoryPorts();
+    visitors.add(visitorFactory());
+
+    // Act
+    await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-1');
+
+    // Assess
+    expect(enqueued).toHaveLength(1);
+    expect(enqueued[0].conversion.clicks.fbc?.value).toBe(`fb.1.${LANDING_MS}.IwAR2abc`);
+    expect(enqueued[0].conversion.actionSource).toBe('website');
+  });
+
+  it('finds the visitor through the hashed e-mail when the source carried no visitor ID', async () => {
+    const { ports, visitors, enqueued } = memoryPorts();
+    visitors.add(visitorFactory());
+    visitors.byEmail.set(EMAIL_HASH, VISITOR_ID);
+
+    await ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, 'inv-1');
+
+    expect(enqueued[0].conversion.visitorId).toBe(VISITOR_ID);
+    expect(enqueued[0].conversion.clicks.gclid?.value).toBe('Cj0KCQiA');
+  });
+
+  it('links the e-mail to the visitor, so a later conversion with only the e-mail gets the clicks', async () => {
+    // Prepare
+    const { ports, visitors, enqueued } = memoryPorts();
+    visitors.add(visitorFactory());
+
+    // Act
+    await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-1');
+    const later = draftFactory({ eventId: 'order_2', orderId: 'order_2' });
+    await ingest('stripe', { ...conversionsResult(later), sourceEventId: 'evt_test_2' }, ports, OPTS, 'inv-2');
+
+    // Assess
+    expect(visitors.byEmail.get(EMAIL_HASH)).toBe(VISITOR_ID);
+    expect(enqueued[1].conversion.visitorId).toBe(VISITOR_ID);
+    expect(enqueued[1].conversion.clicks.fbc?.value).toBe(`fb.1.${LANDING_MS}.IwAR2abc`);
+  });
+
+  it('attaches nothing when neither the visitor ID nor the e-mail is known', async () => {
+    const { ports, enqueued } = memoryPorts();
+
+    await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-1');
+
+    expect(enqueued[0].conversion.clicks).toEqual({});
+    expect(enqueued[0].conversion.actionSource).toBe('system_generated');
+  });
+
+  it('records a skipped source event with its reason and enqueues nothing', async () => {
+    // Prepare
+    const { ports, enqueued, skips } = memoryPorts();
+    const result: SourceResult = { kind: 'skipped', sourceEventId: 'evt_9', eventType: 'customer.created', reason: 'event type customer.created is not a conversion' };
+
+    // Act
+    const outcome = await ingest('stripe', result, ports, OPTS, 'inv-1');
+
+    // Assess
+    expect(skips).toEqual([{ source: 'stripe', sourceEventId: 'evt_9', eventType: 'customer.created', reason: 'event type customer.created is not a conversion' }]);
+    expect(enqueued).toHaveLength(0);
+    expect(outcome).toMatchObject({ kind: 'skipped', reason: 'event type customer.created is not a conversion' });
+  });
+
+  it('flags a second delivery of the same event (same eventId, another invocation) as a duplicate', async () => {
+    const { ports, enqueued } = memoryPorts();
+
+    const first = await ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, 'inv-1');
+    const second = await ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, 'inv-2');
+
+    expect(first.kind === 'accepted' && first.receipts.map((r) => r.duplicate)).toEqual([false]);
+    expect(second.kind === 'accepted' && second.receipts.map((r) => r.duplicate)).toEqual([true]);
+    expect(enqueued).toHaveLength(1);
+  });
+
+  it('does not flag a retry of the same invocation as a duplicate', async () => {
+    const { ports } = memoryPorts();
+
+    await ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, 'inv-1');
+    const again = await ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, 'inv-1');
+
+    expect(again.kind === 'accepted' && again.receipts[0].duplicate).toBe(false);
+  });
+
+  it('passes enqueue a Conversion that satisfies ConversionSchema, with its routes', async () => {
+    const { ports, visitors, enqueued } = memoryPorts();
+    visitors.add(visitorFactory({ consent: { marketing: false } }));
+
+    await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-1');
+
+    expect(ConversionSchema.safeParse(enqueued[0].conversion).success).toBe(true);
+    expect(enqueued[0].routes).toEqual([{ destination: 'meta', status: 'skipped', reason: expect.stringMatching(/consent/) }]);
+  });
+
+  it('applies the site’s consent default to conversions without a visitor', async () => {
+    const { ports, enqueued } = memoryPorts();
+
+    await ingest('stripe', conversionsResult(draftFactory()), ports, { ...OPTS, consentDefault: 'denied' }, 'inv-1');
+
+    expect(enqueued[0].conversion.consent.marketing).toBe(false);
+    expect(enqueued[0].routes[0].status).toBe('skipped');
+  });
+});
