@@ -17,6 +17,7 @@ export interface SourceEntry {
 
 export const sources: readonly SourceEntry[] = [
   { name: 'stripe', routes: [{ method: 'POST', path: '/webhooks/stripe' }], secretKeys: ['STRIPE_WEBHOOK_SECRET'] },
+  { name: 'clickbank', routes: [{ method: 'POST', path: '/webhooks/clickbank' }], secretKeys: ['CLICKBANK_SECRET_KEY'] },
 ];
 
 export const destinations: readonly Destination<any>[] = [metaDestination];

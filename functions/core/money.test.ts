@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromMinorUnits, minorUnitDigits } from './money.ts';
+import { fromMajorUnits, fromMinorUnits, minorUnitDigits } from './money.ts';
 
 // Expected values follow Stripe's currency docs (https://docs.stripe.com/currencies, sources.md §2.6):
 // amounts are integer minor units; zero-decimal currencies are whole units; three-decimal ones are ×1000;
@@ -56,5 +56,25 @@ describe('minorUnitDigits', () => {
     ['ISK', 2],
   ])('%s has %i minor-unit digits in Stripe amounts', (currency, digits) => {
     expect(minorUnitDigits(currency)).toBe(digits);
+  });
+});
+
+describe('fromMajorUnits', () => {
+  it('keeps a decimal amount in major units, rounded to the currency’s digits', () => {
+    expect(fromMajorUnits(47, 'USD')).toBe(47);
+    expect(fromMajorUnits(19.999, 'USD')).toBe(20);
+    expect(fromMajorUnits(500.4, 'JPY')).toBe(500);
+    expect(fromMajorUnits(5.1234, 'KWD')).toBe(5.123);
+  });
+
+  it('reads plain decimal strings, as postbacks send them', () => {
+    expect(fromMajorUnits('12.50', 'USD')).toBe(12.5);
+    expect(fromMajorUnits(' 3 ', 'EUR')).toBe(3);
+  });
+
+  it('refuses what is not a decimal number', () => {
+    for (const bad of ['', 'abc', '1e3', '12,50', '0x10', Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => fromMajorUnits(bad, 'USD'), String(bad)).toThrow(RangeError);
+    }
   });
 });

@@ -19,3 +19,15 @@ export function fromMinorUnits(amount: number, currency: string): number {
   const digits = minorUnitDigits(currency);
   return Number((amount / 10 ** digits).toFixed(digits));
 }
+
+/**
+ * A decimal amount already in major units (ClickBank's `47.00`, a network's `payout=12.5`), as a number rounded to
+ * the currency's digits. Accepts a number or a plain decimal string; throws RangeError for anything else.
+ */
+export function fromMajorUnits(amount: number | string, currency: string): number {
+  const n = typeof amount === 'number' ? amount : /^\s*-?\d+(\.\d+)?\s*$/.test(amount) ? Number(amount) : Number.NaN;
+  if (!Number.isFinite(n)) throw new RangeError(`amount must be a decimal number, got ${JSON.stringify(amount)}`);
+  const digits = minorUnitDigits(currency);
+  // toFixed rounds the binary float; +0 turns -0 into 0.
+  return Number(n.toFixed(digits)) + 0;
+}

@@ -1,0 +1,95 @@
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+
+/**
+ * ClickBank's side of an Instant Notification, written from ClickBank's published algorithm independently of the
+ * relay's decrypt code (so the two cannot share a bug unnoticed; the real vector in clickbank-ins-kat.json guards the
+ * decrypt side): key = first 32 characters of hex SHA-1(secret key) as ASCII bytes, AES-256-CBC, PKCS#7 padding, IV
+ * of 16 upper-case hex characters, both base64 in a JSON body `{"notification", "iv"}`.
+ */
+export function clickbankEncrypt(notification: unknown, secretKey: string, iv?: Buffer): { notification: string; iv: string } {
+  const keyHex = createHash('sha1').update(Buffer.from(secretKey, 'utf8')).digest('hex');
+  const key = Buffer.from(keyHex.substring(0, 32), 'ascii');
+  const ivBytes = iv ?? Buffer.from(randomBytes(8).toString('hex').toUpperCase(), 'ascii');
+  const cipher = createCipheriv('aes-256-cbc', key, ivBytes);
+  const ciphertext = Buffer.concat([cipher.update(Buffer.from(JSON.stringify(notification), 'utf8')), cipher.final()]);
+  return { notification: ciphertext.toString('base64'), iv: ivBytes.toString('base64') };
+}
+
+/** ClickBank's compact transaction time, `yyyyMMdd'T'HHmmss±hhmm`, in Pacific-like fixed offset −0700. */
+export function clickbankTime(date: Date, offsetMinutes = -420): string {
+  const local = new Date(date.getTime() + offsetMinutes * 60_000);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const sign = offsetMinutes < 0 ? '-' : '+';
+  const off = Math.abs(offsetMinutes);
+  return (
+    `${local.getUTCFullYear()}${p(local.getUTCMonth() + 1)}${p(local.getUTCDate())}T` +
+    `${p(local.getUTCHours())}${p(local.getUTCMinutes())}${p(local.getUTCSeconds())}${sign}${p(Math.floor(off / 60))}${p(off % 60)}`
+  );
+}
+
+export interface ClickbankNotificationOverrides {
+  [key: string]: unknown;
+}
+
+/**
+ * A v7.0 notification shaped like the real one in clickbank-ins-kat.json (same fields and nesting), for a SALE of
+ * one $47.00 product to a customer with a full billing address.
+ */
+export function clickbankNotification(overrides: ClickbankNotificationOverrides = {}, at = new Date()): Record<string, unknown> {
+  return {
+    transactionTime: clickbankTime(at),
+    receipt: 'XK4JQ7PL',
+    transactionType: 'SALE',
+    vendor: 'relaytest',
+    affiliate: 'someaff',
+    role: 'VENDOR',
+    totalAccountAmount: 35.12,
+    paymentMethod: 'VISA',
+    totalOrderAmount: 47.0,
+    totalTaxAmount: 0.0,
+    totalShippingAmount: 0.0,
+    currency: 'USD',
+    orderLanguage: 'EN',
+    trackingCodes: [],
+    lineItems: [
+      {
+        itemNo: '1',
+        productTitle: 'Relay Test Product',
+        shippable: false,
+        recurring: false,
+        accountAmount: 35.12,
+        quantity: 1,
+        lineItemType: 'ORIGINAL',
+        productPrice: 47.0,
+        productDiscount: 0.0,
+        taxAmount: 0.0,
+        shippingAmount: 0.0,
+        shippingLiable: false,
+      },
+    ],
+    customer: {
+      shipping: {
+        firstName: 'Maria',
+        lastName: 'Gonzalez',
+        fullName: 'Maria Gonzalez',
+        phoneNumber: '(512) 555-0147',
+        email: 'Maria.Gonzalez@Example.net',
+        address: { address1: '742 Evergreen Terrace', city: 'Austin', state: 'TX', postalCode: '78701-2001', country: 'US' },
+      },
+      billing: {
+        firstName: 'Maria',
+        lastName: 'Gonzalez',
+        fullName: 'Maria Gonzalez',
+        phoneNumber: '(512) 555-0147',
+        email: 'Maria.Gonzalez@Example.net',
+        address: { state: 'TX', postalCode: '78701-2001', country: 'US' },
+      },
+    },
+    upsell: null,
+    hopfeed: null,
+    vendorVariables: null,
+    version: 7.0,
+    attemptCount: 1,
+    ...overrides,
+  };
+}
