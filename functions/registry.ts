@@ -18,6 +18,14 @@ export interface SourceEntry {
 export const sources: readonly SourceEntry[] = [
   { name: 'stripe', routes: [{ method: 'POST', path: '/webhooks/stripe' }], secretKeys: ['STRIPE_WEBHOOK_SECRET'] },
   { name: 'clickbank', routes: [{ method: 'POST', path: '/webhooks/clickbank' }], secretKeys: ['CLICKBANK_SECRET_KEY'] },
+  {
+    name: 'postback',
+    routes: [
+      { method: 'GET', path: '/postback' },
+      { method: 'POST', path: '/postback' },
+    ],
+    secretKeys: ['POSTBACK_TOKEN'],
+  },
 ];
 
 export const destinations: readonly Destination<any>[] = [metaDestination];
