@@ -146,6 +146,29 @@ describe('deliver: dry-run (no credentials)', () => {
   });
 });
 
+describe('deliver: a source’s test events', () => {
+  it('sends a test conversion nowhere, even with credentials, and records its exact payload without the credentials', async () => {
+    // Prepare
+    const [real, test] = conversions(2);
+    const meta = metaLikeTransport();
+
+    // Act
+    const testConversion = { ...test, test: true };
+    const results = await deliver(metaDestination, { ...CONFIG, testEventCode: 'TEST123' }, [real, testConversion], meta.transport, NOW);
+
+    // Assess
+    expect(statuses(results)).toEqual(['delivered', 'dry_run']);
+    expect(meta.sentIds()).toEqual([real.eventId]);
+    const record = results[1];
+    if (record.status !== 'dry_run') throw new Error('unreachable');
+    expect(record.reason).toMatch(/test event/);
+    // The events are exactly what Meta would have received; only the pixel ID and token are placeholders.
+    expect((record.request.body as MetaBody).data).toEqual((metaDestination.buildRequest([testConversion], CONFIG, NOW).body as MetaBody).data);
+    expect(record.request.url).toBe('https://graph.facebook.com/v24.0/<META_PIXEL_ID>/events');
+    expect(JSON.stringify(record.request)).not.toContain(CONFIG.accessToken);
+  });
+});
+
 describe('deliver: whole-request failures', () => {
   it('retries every conversion when the transport throws (network, timeout)', async () => {
     const failing: Transport = async () => {

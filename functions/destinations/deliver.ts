@@ -39,7 +39,9 @@ export async function deliver<C>(
       results[i] = { status: 'skipped', reason };
     } else if (config === undefined || c.test) {
       const why = c.test ? 'test event: recorded with its exact payload, never sent' : `dry-run: ${dest.name} has no credentials`;
-      results[i] = { status: 'dry_run', signals: dest.signals(c), request: dest.buildRequest([c], config, now), reason: why };
+      // Built without credentials (placeholders in their place): the record is logged and kept in the ledger, and a
+      // source's test event arrives while the destination is live, so the real config would put its token there.
+      results[i] = { status: 'dry_run', signals: dest.signals(c), request: dest.buildRequest([c], undefined, now), reason: why };
     } else {
       const key = dest.groupKey?.(c) ?? '';
       groups.set(key, [...(groups.get(key) ?? []), i]);

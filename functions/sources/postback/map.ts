@@ -65,6 +65,8 @@ export function mapPostback(params: Readonly<Record<string, string | undefined>>
     }
     if (value < 0) throw new RequestError(400, 'invalid_payout', 'payout must not be negative');
   }
+  // Platforms refuse a Purchase without a value (Meta: "value is required for Purchase events"): an unpaid one is 0.
+  if (value === undefined && eventName === 'Purchase') value = 0;
 
   const draft: ConversionDraft = {
     eventId: eventIdFor(key, eventName),

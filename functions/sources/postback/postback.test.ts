@@ -67,17 +67,18 @@ describe('postback source: conversions', () => {
     expect((await rejection(read(approved({ event: 'drop table' })))).code).toBe('invalid_event');
   });
 
-  it('defaults the currency to USD and sends no value without a payout', async () => {
+  it('defaults the currency to USD; without a payout a Purchase is worth 0 (platforms require a value) and a Lead has none', async () => {
     expect(onlyConversion(await read(approved({ currency: '' })))).toMatchObject({ value: 12.5, currency: 'USD' });
-    const free = onlyConversion(await read(approved({ payout: '' })));
-    expect(free.value).toBeUndefined();
-    expect(free.currency).toBeUndefined();
+    expect(onlyConversion(await read(approved({ payout: '', currency: '' })))).toMatchObject({ value: 0, currency: 'USD' });
+    const lead = onlyConversion(await read(approved({ payout: '', event: 'lead' })));
+    expect(lead.value).toBeUndefined();
+    expect(lead.currency).toBeUndefined();
   });
 
   it('treats a macro the network did not fill in as absent', async () => {
     const conversion = onlyConversion(await read(approved({ txid: '{txid}', payout: '{payout}', currency: '[currency]', status: '{status}' })));
     expect(conversion.orderId).toBeUndefined();
-    expect(conversion.value).toBeUndefined();
+    expect(conversion.value).toBe(0);
     // Without a txid the click is the key: one Purchase per visitor.
     expect(conversion.eventId).toBe(VISITOR_ID);
   });
