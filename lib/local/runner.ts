@@ -229,7 +229,7 @@ async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res
     rawQueryString: url.search.slice(1),
     cookies: req.headers.cookie ? req.headers.cookie.split(/;\s*/).filter(Boolean) : undefined,
     headers,
-    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    queryStringParameters: url.search ? queryParameters(url.searchParams) : undefined,
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -255,6 +255,13 @@ async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res
   const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
   if (result.cookies?.length) outHeaders['set-cookie'] = result.cookies;
   res.writeHead(result.statusCode ?? 200, outHeaders).end(result.body ?? '');
+}
+
+/** As API Gateway's payload v2 does it: a parameter given more than once arrives once, its values comma-joined. */
+function queryParameters(params: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of params) out[k] = k in out ? `${out[k]},${v}` : v;
+  return out;
 }
 
 /**

@@ -235,6 +235,9 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
     const missing = await fetch(`${relay.url}/postback?clickid=${visitorId}&txid=${txid}&payout=5`);
     expect(missing.status).toBe(401);
     expect(await missing.json()).toMatchObject({ error: 'missing_token' });
+    // A repeated parameter arrives comma-joined (API Gateway's rule, which the runner follows): no token guessing by repetition.
+    const repeated = await fetch(`${relay.url}/postback?clickid=${visitorId}&txid=${txid}&token=guess&token=${POSTBACK_TOKEN}`);
+    expect(repeated.status).toBe(401);
     expect(await relay.queueDepth('meta')).toBe(0);
     expect(await relay.ledgerFor(txid)).toEqual([]);
   });
