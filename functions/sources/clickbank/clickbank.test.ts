@@ -333,6 +333,13 @@ describe('clickbank source: bad requests', () => {
     expect(err.message).not.toMatch(/maria|gonzalez/i);
   });
 
+  it('answers 400 for a sale or rebill with a negative amount (a refund comes as RFND)', async () => {
+    for (const transactionType of ['SALE', 'BILL', 'TEST']) {
+      const err = await rejection(deliver({ transactionType, totalOrderAmount: -47 }));
+      expect([err.status, err.code], transactionType).toEqual([400, 'invalid_notification']);
+    }
+  });
+
   it('answers 400 for a sale without a receipt', async () => {
     const err = await rejection(deliver({ receipt: null }));
     expect([err.status, err.code]).toEqual([400, 'invalid_notification']);

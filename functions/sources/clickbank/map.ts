@@ -84,12 +84,14 @@ export function mapNotification(n: Notification, settings: Settings): SourceResu
     case 'purchase':
     case 'rebill': {
       const rebill = treatment.kind === 'rebill';
+      const value = saleValue(n, currency, settings);
+      if (value !== undefined && value < 0) throw new RequestError(400, 'invalid_notification', `a ${type} notification's amount must not be negative`);
       const draft: ConversionDraft = {
         ...common,
         // The thank-you page knows the receipt (ClickBank passes `cbreceipt`): a SALE's event ID is the receipt itself.
         eventId: rebill ? rebillEventId(orderId!, n) : eventIdFor(orderId!),
         eventName: 'Purchase',
-        value: saleValue(n, currency, settings),
+        value,
         currency,
         orderId: orderId!,
         contents: contentsOf(n),
