@@ -178,6 +178,16 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
     expect(rows.find((r) => r.pk === `S#clickbank#${receipt}:CANCEL-REBILL`)).toMatchObject({ status: 'skipped', eventType: 'CANCEL-REBILL' });
   });
 
+  it('stores an unknown transaction type as skipped, logs it as such, and forwards nothing', async () => {
+    const receipt = newReceipt();
+    const res = await notify({ receipt, transactionType: 'JV_SALE' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'skipped', reason: 'unknown transaction type JV_SALE: recorded, not forwarded' });
+    expect((await relay.ledger()).find((r) => r.pk === `S#clickbank#${receipt}:JV_SALE`)).toMatchObject({ status: 'skipped', eventType: 'JV_SALE' });
+    await relay.waitFor(() => relay.output.some((l) => l.includes('source event skipped') && l.includes(`${receipt}:JV_SALE`) && l.includes('unknown transaction type')), 5_000, 'the log line');
+    expect(await relay.ledgerFor(receipt)).toEqual([]);
+  });
+
   it('answers 400 to a notification encrypted with another secret and keeps nothing', async () => {
     const receipt = newReceipt();
     const res = await notify({ receipt }, 'NOTTHESECRET0000');
