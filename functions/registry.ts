@@ -17,6 +17,7 @@ export interface SourceEntry {
 
 export const sources: readonly SourceEntry[] = [
   { name: 'stripe', routes: [{ method: 'POST', path: '/webhooks/stripe' }], secretKeys: ['STRIPE_WEBHOOK_SECRET'] },
+  { name: 'crm', routes: [{ method: 'POST', path: '/webhooks/crm' }], secretKeys: ['CRM_WEBHOOK_SECRET'] },
 ];
 
 export const destinations: readonly Destination<any>[] = [metaDestination];
