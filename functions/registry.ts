@@ -17,6 +17,7 @@ export interface SourceEntry {
 
 export const sources: readonly SourceEntry[] = [
   { name: 'stripe', routes: [{ method: 'POST', path: '/webhooks/stripe' }], secretKeys: ['STRIPE_WEBHOOK_SECRET'] },
+  { name: 'hubspot', routes: [{ method: 'POST', path: '/webhooks/hubspot' }], secretKeys: ['HUBSPOT_CLIENT_SECRET', 'HUBSPOT_ACCESS_TOKEN'] },
   { name: 'crm', routes: [{ method: 'POST', path: '/webhooks/crm' }], secretKeys: ['CRM_WEBHOOK_SECRET'] },
 ];
 

@@ -6,6 +6,8 @@ export interface IncomingRequest {
   path: string;
   headers: Record<string, string | undefined>;
   query: Record<string, string | undefined>;
+  /** The query string exactly as sent, without '?' (signatures over the URL need its original order). */
+  rawQuery?: string;
   body: Buffer;
   sourceIp?: string;
 }
