@@ -164,6 +164,21 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       expect(((await malformed.json()) as { message: string }).message).toMatch(/event_id or order_id/);
     });
 
+    it('refuses a wrong content type with 400 and a body over 256 KB with 413, keeping nothing', async () => {
+      const id = unique('lead');
+      const raw = JSON.stringify({ event: 'Lead', event_id: id, email: 'a@example.com' });
+      const ts = String(Math.floor(Date.now() / 1000));
+      const sig = `sha256=${createHmac('sha256', CRM_SECRET).update(`${ts}.${raw}`).digest('hex')}`;
+      const form = await fetch(`${relay.url}/webhooks/crm`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-relay-timestamp': ts, 'x-relay-signature': sig }, body: raw });
+      expect(form.status).toBe(400);
+      expect(await form.json()).toMatchObject({ error: 'unsupported_content_type' });
+
+      const big = await postCrm({ event: 'Lead', event_id: id, email: 'a@example.com', name: 'x'.repeat(300 * 1024) });
+      expect(big.status).toBe(413);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await relay.ledgerFor(id)).toEqual([]);
+    });
+
     it('records a conversion outside Meta’s allowlist (RELAY_MAPPING) as skipped with the reason', async () => {
       const id = unique('demo');
       expect((await postCrm({ event: 'Demo Booked', event_id: id, email: 'a@example.com' })).status).toBe(200);
@@ -193,6 +208,23 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
         user_data: { em: [sha256('buyer@example.org')], fn: [sha256('bea')], external_id: [sha256('701')] },
       });
       expect(hubspot.requests.every((r) => r.authorization === `Bearer ${HUBSPOT_TOKEN}`)).toBe(true);
+    });
+
+    it('turns contact.creation into a Lead, and a redelivered batch into no second event', async () => {
+      const contactId = String(Math.floor(Math.random() * 1e9));
+      hubspot.contacts.set(contactId, { email: 'lead@example.org', firstname: 'Lee', lastname: null, phone: null });
+      const batch = [{ eventId: 7, subscriptionId: 2, portalId: 62515, appId: 3, occurredAt: Date.now() - 1000, subscriptionType: 'contact.creation', attemptNumber: 0, objectId: Number(contactId), changeSource: 'FORM', changeFlag: 'NEW' }];
+
+      const first = await postHubSpot(batch);
+      const again = await postHubSpot(batch.map((e) => ({ ...e, attemptNumber: 1 })));
+
+      expect(await first.json()).toMatchObject({ status: 'accepted' });
+      expect(await again.json()).toMatchObject({ status: 'duplicate' });
+      const eventId = `hubspot-62515-contact-${contactId}:lead`;
+      const [lead] = await waitForMeta(eventId);
+      expect(lead).toMatchObject({ event_name: 'Lead', action_source: 'system_generated', user_data: { em: [sha256('lead@example.org')] } });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(eventsFor(eventId)).toHaveLength(1);
     });
 
     it('refuses a HubSpot request signed with another secret: 401', async () => {
@@ -262,6 +294,13 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       await new Promise((r) => setTimeout(r, 800));
       expect(meta.requests.filter((r) => JSON.stringify(r.body).includes(refundId))).toEqual([]);
     });
+  });
+
+  it('writes none of the raw e-mails, phones or names it received to its logs', () => {
+    const logs = relay.output.join('\n').toLowerCase();
+    for (const raw of ['jane.doe@example.com', 'buyer@example.org', 'lead@example.org', 'sub@example.com', 'once@example.com', 'refund@example.com', '555 0100', '5550100']) {
+      expect(logs, raw).not.toContain(raw);
+    }
   });
 });
 

@@ -166,6 +166,15 @@ describe('hubspot source: deal won', () => {
     expect(result).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('deal.dealstage=appointmentscheduled is not mapped') });
   });
 
+  it('never puts the new value of a personal property (an e-mail) in a skip reason', async () => {
+    const { read } = setup();
+
+    const result = await read(signed([hsEvent({ subscriptionType: 'contact.propertyChange', objectId: 51, propertyName: 'email', propertyValue: 'jane.doe@example.com' })]));
+
+    expect(result).toMatchObject({ kind: 'skipped', reason: expect.stringContaining('contact.email=<value> is not mapped') });
+    expect(JSON.stringify(result)).not.toContain('jane.doe');
+  });
+
   it('without HUBSPOT_ACCESS_TOKEN records a won deal as skipped, saying why', async () => {
     const { read, crm } = setup();
 

@@ -64,15 +64,24 @@ function plan(e: HubSpotEvent, mapping: Mapping): Planned | SkippedEvent {
   if (!t) return skip(`subscription type ${e.subscriptionType} is not a conversion`);
   for (const key of t.keys) {
     const name = conversionNameFor(mapping, 'hubspot', key);
-    if (name === null) return skip(`RELAY_MAPPING turns hubspot trigger ${key} off`);
+    if (name === null) return skip(`RELAY_MAPPING turns hubspot trigger ${printable(key, e.propertyName)} off`);
     if (name === undefined) continue;
     const base = `hubspot-${e.portalId}-${t.object}-${e.objectId}`;
     // A value-specific trigger (a stage) happens once per object; an any-value trigger once per value.
     const key_ = key.includes('=') || t.kind === 'creation' ? base : `${base}:${e.propertyName}:${sha256Hex(String(e.propertyValue ?? '')).slice(0, 16)}`;
     return { event: e, object: t.object, name, key: key_ };
   }
-  const what = t.keys.length ? `${t.keys[0]} is not mapped to a conversion` : `subscription type ${e.subscriptionType} is not a conversion`;
+  const what = t.keys.length ? `${printable(t.keys[0], e.propertyName)} is not mapped to a conversion` : `subscription type ${e.subscriptionType} is not a conversion`;
   return skip(`${what} (RELAY_MAPPING.sources.hubspot)`);
+}
+
+/**
+ * Skip reasons are stored and logged: a property's new value appears in them only for the pipeline and lifecycle
+ * properties, whose values are stage IDs; any other value (an e-mail, a name) is replaced by `<value>`.
+ */
+const STAGE_PROPERTIES = new Set(['dealstage', 'pipeline', 'lifecyclestage', 'hs_lead_status', 'hs_pipeline', 'hs_pipeline_stage']);
+function printable(key: string, property: string | undefined): string {
+  return property && !STAGE_PROPERTIES.has(property) && key.includes('=') ? `${key.slice(0, key.indexOf('='))}=<value>` : key;
 }
 
 export interface HubSpotSourceOptions {
