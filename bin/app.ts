@@ -10,6 +10,13 @@ const stack = new RelayStack(app, 'ConversionRelay', {
   alarmEmail: app.node.tryGetContext('alarmEmail'),
   consentDefault: app.node.tryGetContext('consentDefault'),
   cookieDomain: app.node.tryGetContext('cookieDomain'),
+  mapping: mappingContext(app.node.tryGetContext('mapping')) ?? process.env.RELAY_MAPPING,
 });
+/** `-c mapping='{…}'` arrives as a string; a `mapping` object in cdk.json arrives parsed. */
+function mappingContext(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 acknowledgeNagFindings(stack);

@@ -26,6 +26,8 @@ export const sources: readonly SourceEntry[] = [
     ],
     secretKeys: ['POSTBACK_TOKEN'],
   },
+  { name: 'hubspot', routes: [{ method: 'POST', path: '/webhooks/hubspot' }], secretKeys: ['HUBSPOT_CLIENT_SECRET', 'HUBSPOT_ACCESS_TOKEN'] },
+  { name: 'crm', routes: [{ method: 'POST', path: '/webhooks/crm' }], secretKeys: ['CRM_WEBHOOK_SECRET'] },
 ];
 
 export const destinations: readonly Destination<any>[] = [metaDestination];

@@ -5,6 +5,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { MAPPING_SETTING, parseMapping } from '../functions/core/mapping.ts';
 import { COLLECT_ENTRY, destinations, sources } from '../functions/registry.ts';
 import { Destination } from './constructs/destination.ts';
 import { IngestEndpoint } from './constructs/ingest-endpoint.ts';
@@ -18,6 +19,8 @@ export interface RelayStackProps extends StackProps {
   consentDefault?: string;
   /** Domain for the visitor cookie, e.g. `example.com` when the API is served on `t.example.com` (context `cookieDomain`). */
   cookieDomain?: string;
+  /** The mapping configuration as JSON (context `mapping`, else `RELAY_MAPPING` at synth); validated here. */
+  mapping?: string;
 }
 
 /**
@@ -59,9 +62,14 @@ export class RelayStack extends Stack {
     tables.visitors.grantWriteData(collect);
     this.api.addRoutes({ path: '/collect', methods: [HttpMethod.POST], integration: new HttpLambdaIntegration('CollectIntegration', collect) });
 
+    // A bad mapping fails the synth, naming the key; a good one reaches every ingest function as-is.
+    const mapping = props.mapping?.trim();
+    if (mapping) parseMapping(mapping, { sources: sources.map((s) => s.name), destinations: destinations.map((d) => d.name) });
+    const ingestEnvironment = mapping ? { ...environment, [MAPPING_SETTING]: mapping } : environment;
+
     const queues = destinations.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));
     for (const source of sources) {
-      new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, destinations: queues, environment });
+      new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, destinations: queues, environment: ingestEnvironment });
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });

@@ -102,6 +102,8 @@ export const ConversionSchema = z.object({
     .optional(),
   /** A lead ID issued by the platform (Meta lead ads' `lead_id`), for CRM-reported conversions. */
   leadId: z.string().max(100).optional(),
+  /** The CRM the lead is tracked in (`HubSpot`, `Salesforce`, …): Meta's `lead_event_source` for CRM lead events. */
+  leadEventSource: z.string().min(1).max(100).optional(),
   /** A source's test event: processed and recorded with the exact payload, never sent to a platform. */
   test: z.boolean().optional(),
   /** Where it came from, for the ledger and for support. */

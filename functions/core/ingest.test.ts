@@ -301,3 +301,35 @@ describe('ingest', () => {
     expect(enqueued[0].routes[0].status).toBe('skipped');
   });
 });
+
+describe('ingest: batches with events that are not conversions', () => {
+  it('records each skipped event of a batch and still enqueues its conversions', async () => {
+    // Prepare
+    const { ports, enqueued, skips } = memoryPorts();
+    const result: SourceResult = {
+      ...conversionsResult(draftFactory()),
+      skipped: [{ sourceEventId: 'hs_2', eventType: 'deal.propertyChange', reason: 'stage not mapped' }],
+    };
+
+    // Act
+    const outcome = await ingest('hubspot', result, ports, OPTS, 'inv-1');
+
+    // Assess
+    expect(enqueued).toHaveLength(1);
+    expect(skips).toEqual([{ source: 'hubspot', sourceEventId: 'hs_2', eventType: 'deal.propertyChange', reason: 'stage not mapped' }]);
+    expect(outcome.kind === 'accepted' && outcome.skipped).toEqual(result.skipped);
+  });
+
+  it('records every event of an all-skipped batch once, not the batch summary on top', async () => {
+    const { ports, skips } = memoryPorts();
+    const skipped = [
+      { sourceEventId: 'hs_1', eventType: 'contact.propertyChange', reason: 'not mapped' },
+      { sourceEventId: 'hs_2', eventType: 'contact.propertyChange', reason: 'not mapped' },
+    ];
+
+    const outcome = await ingest('hubspot', { kind: 'skipped', sourceEventId: 'hs_1', eventType: 'batch', reason: '2 events, none a conversion', skipped }, ports, OPTS, 'inv-1');
+
+    expect(skips.map((s) => s.sourceEventId)).toEqual(['hs_1', 'hs_2']);
+    expect(outcome).toEqual({ kind: 'skipped', sourceEventId: 'hs_1', eventType: 'batch', reason: '2 events, none a conversion' });
+  });
+});

@@ -1,8 +1,9 @@
 import { resolveConsent, type ConsentDefault } from './consent.ts';
 import { ConversionSchema, type Conversion } from './conversion.ts';
+import { allowlistReason, type Mapping } from './mapping.ts';
 import { sha256Hex } from './normalize.ts';
 import type { Visitor, VisitorLookup } from './visitor.ts';
-import type { ConversionDraft, SourceResult } from '#sources/types.ts';
+import type { ConversionDraft, SkippedEvent, SourceResult } from '#sources/types.ts';
 
 /** Where one conversion goes: queued for a destination, or deliberately not sent there (with the reason). */
 export type Route = { destination: string; status: 'queued' } | { destination: string; status: 'skipped'; reason: string };
@@ -34,11 +35,20 @@ export interface IngestPorts {
 export interface IngestOptions {
   consentDefault: ConsentDefault;
   destinations: readonly RoutingRule[];
+  /** The mapping configuration: its per-destination allowlists apply before each destination's own rules. */
+  mapping?: Mapping;
 }
 
 export type IngestOutcome =
   | { kind: 'skipped'; sourceEventId: string; eventType: string; reason: string }
-  | { kind: 'accepted'; sourceEventId: string; eventType: string; receipts: (EnqueueReceipt & { duplicate: boolean })[] };
+  | {
+      kind: 'accepted';
+      sourceEventId: string;
+      eventType: string;
+      receipts: (EnqueueReceipt & { duplicate: boolean })[];
+      /** Events of the same request that were not conversions (already recorded). */
+      skipped?: SkippedEvent[];
+    };
 
 /** Joins a conversion drafted from a source event with what the visitor's landing told us. */
 export function attachVisitor(draft: ConversionDraft, visitor: Visitor | undefined, consentDefault: ConsentDefault): Conversion {
@@ -61,9 +71,9 @@ export function attachVisitor(draft: ConversionDraft, visitor: Visitor | undefin
   return ConversionSchema.parse(conversion);
 }
 
-export function planRoutes(conversion: Conversion, destinations: readonly RoutingRule[]): Route[] {
+export function planRoutes(conversion: Conversion, destinations: readonly RoutingRule[], mapping?: Mapping): Route[] {
   return destinations.map((d) => {
-    const reason = d.blocks?.(conversion);
+    const reason = allowlistReason(mapping, d.name, conversion.eventName) ?? d.blocks?.(conversion);
     return reason ? { destination: d.name, status: 'skipped', reason } : { destination: d.name, status: 'queued' };
   });
 }
@@ -79,9 +89,11 @@ export async function ingest(
   opts: IngestOptions,
   invocationId: string,
 ): Promise<IngestOutcome> {
+  // A batch (HubSpot, CRM) may mix conversions and events that are not: each of those is recorded with its reason.
+  for (const s of result.skipped ?? []) await ports.recordSkip(source, s.sourceEventId, s.eventType, s.reason);
   if (result.kind === 'skipped') {
-    await ports.recordSkip(source, result.sourceEventId, result.eventType, result.reason);
-    return result;
+    if (!result.skipped?.length) await ports.recordSkip(source, result.sourceEventId, result.eventType, result.reason);
+    return { kind: 'skipped', sourceEventId: result.sourceEventId, eventType: result.eventType, reason: result.reason };
   }
   const receipts = [];
   for (const draft of result.conversions) {
@@ -89,9 +101,9 @@ export async function ingest(
     const conversion = attachVisitor(draft, visitor, opts.consentDefault);
     // Remember which visitor this e-mail belongs to, so a later conversion with only the e-mail finds the clicks.
     if (visitor && conversion.user.email && draft.visitorId) await ports.visitors.linkEmail(conversion.user.email, visitor.visitorId);
-    const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations), invocationId);
+    const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId);
     receipts.push({ ...receipt, duplicate: receipt.invocationId !== invocationId });
   }
-  return { kind: 'accepted', sourceEventId: result.sourceEventId, eventType: result.eventType, receipts };
+  return { kind: 'accepted', sourceEventId: result.sourceEventId, eventType: result.eventType, receipts, skipped: result.skipped };
 }
 

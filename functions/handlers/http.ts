@@ -20,6 +20,7 @@ export function toIncomingRequest(event: APIGatewayProxyEventV2, maxBytes = MAX_
     path: event.rawPath,
     headers,
     query: { ...event.queryStringParameters },
+    rawQuery: event.rawQueryString || undefined,
     body,
     sourceIp: event.requestContext.http.sourceIp,
   };

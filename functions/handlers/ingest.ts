@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { parseConsentDefault } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { ingest, type EnqueueReceipt, type Route } from '#core/ingest.ts';
+import { mappingFrom } from '#core/mapping.ts';
 import { destinations } from '#registry';
 import type { Source } from '#sources/types.ts';
 import { enqueueOnce, idempotencyConfig } from '#store/idempotency.ts';
@@ -43,6 +44,7 @@ export function createIngestHandler(source: Source) {
         const outcome = await ingest(source.name, result, { visitors, enqueue, recordSkip: ledger.recordSkip.bind(ledger) }, {
           consentDefault: parseConsentDefault(settings.CONSENT_DEFAULT),
           destinations: destinations.map((d) => ({ name: d.name, blocks: d.skipReason?.bind(d) })),
+          mapping: mappingFrom(settings),
         }, invocationId);
         if (outcome.kind === 'skipped') {
           logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
@@ -62,6 +64,7 @@ export function createIngestHandler(source: Source) {
         return json(200, {
           status: outcome.receipts.every((r) => r.duplicate) ? 'duplicate' : 'accepted',
           conversions: outcome.receipts.map((r) => ({ eventId: r.eventId, routes: r.routes })),
+          ...(outcome.skipped?.length ? { skipped: outcome.skipped.map((s) => ({ sourceEventId: s.sourceEventId, reason: s.reason })) } : {}),
         });
       } catch (err) {
         if (err instanceof IdempotencyAlreadyInProgressError) {

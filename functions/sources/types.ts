@@ -6,6 +6,8 @@ export interface IncomingRequest {
   path: string;
   headers: Record<string, string | undefined>;
   query: Record<string, string | undefined>;
+  /** The query string exactly as sent, without '?' (signatures over the URL need its original order). */
+  rawQuery?: string;
   body: Buffer;
   sourceIp?: string;
 }
@@ -20,10 +22,20 @@ export type Settings = Readonly<Record<string, string | undefined>>;
 export type ConversionDraft = Omit<Conversion, 'clicks' | 'consent' | 'actionSource' | 'eventSourceUrl'> &
   Partial<Pick<Conversion, 'actionSource' | 'eventSourceUrl' | 'consent'>>;
 
-/** What a verified source event turned out to be. */
+/** One event of a batch that is deliberately not a conversion. */
+export interface SkippedEvent {
+  sourceEventId: string;
+  eventType: string;
+  reason: string;
+}
+
+/**
+ * What a verified source event turned out to be. A request carrying several events (HubSpot, CRM batches) lists
+ * in `skipped` each event that is not a conversion; each is recorded with its reason.
+ */
 export type SourceResult =
-  | { kind: 'conversions'; sourceEventId: string; eventType: string; conversions: ConversionDraft[] }
-  | { kind: 'skipped'; sourceEventId: string; eventType: string; reason: string };
+  | { kind: 'conversions'; sourceEventId: string; eventType: string; conversions: ConversionDraft[]; skipped?: SkippedEvent[] }
+  | { kind: 'skipped'; sourceEventId: string; eventType: string; reason: string; skipped?: SkippedEvent[] };
 
 export interface Source {
   /** Also the folder name under functions/sources and the key in the registry. */

@@ -102,6 +102,10 @@ function describe(c: Conversion) {
     occurredAt: c.occurredAt,
     source: c.source.name,
     sourceEventId: c.source.eventId,
+    // A refund or chargeback row points at the conversion it corrects.
+    adjustment: c.adjustment?.kind,
+    originalOrderId: c.adjustment?.originalOrderId,
+    originalEventId: c.adjustment?.originalEventId,
   };
 }
 

@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import { COLLECT_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
@@ -54,6 +55,8 @@ const REGION = 'us-east-1';
 
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const log = opts.log ?? ((line: string) => console.log(line));
+  // A bad mapping fails here, naming the key, rather than on the first webhook.
+  parseMapping(process.env[MAPPING_SETTING], { sources: sources.map((s) => s.name), destinations: destinations.map((d) => d.name) });
   mkdirSync(opts.dataDir, { recursive: true });
 
   const dynamoServer = await startDynalite(path.join(opts.dataDir, 'dynamodb'));

@@ -27,10 +27,12 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/stripe/checkout.session.json'), 'utf8'));
 let sessionCounter = 0;
 function checkoutCompleted(overrides: Record<string, unknown> = {}) {
-  const id = `cs_test_e2e_${Date.now()}_${++sessionCounter}`;
+  // The purchase is keyed on the PaymentIntent (what payment_intent.succeeded reports too): one per checkout here.
+  const id = `pi_e2e_${Date.now()}_${++sessionCounter}`;
   const session = {
     ...fixture,
-    id,
+    id: `cs_test_e2e_${id}`,
+    payment_intent: id,
     amount_total: 4999,
     amount_subtotal: 4999,
     currency: 'usd',

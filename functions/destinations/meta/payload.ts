@@ -5,7 +5,10 @@ import type { Conversion } from '#core/conversion.ts';
  * same JSON). Field rules: https://developers.facebook.com/docs/marketing-api/conversions-api/parameters
  * - `event_time` in Unix seconds, never in the future;
  * - hashed `user_data` values are arrays of SHA-256 hex (already normalized and hashed at ingestion);
- * - `fbc`, `fbp`, IP and user agent are sent in clear, exactly as captured.
+ * - `fbc`, `fbp`, IP and user agent are sent in clear, exactly as captured;
+ * - a conversion with a Lead Ads `lead_id` follows the Conversions API for CRM payload specification
+ *   (conversion-leads-integration/payload-specification): `user_data.lead_id` unhashed, `action_source`
+ *   `system_generated`, `custom_data.event_source` `crm` and `custom_data.lead_event_source` = the CRM's name.
  */
 export interface MetaServerEvent {
   event_name: string;
@@ -42,6 +45,8 @@ export function metaUserData(c: Conversion): Record<string, string | string[]> {
   if (c.user.userAgent) user.client_user_agent = c.user.userAgent;
   if (c.clicks.fbc) user.fbc = c.clicks.fbc.value;
   if (c.clicks.fbp) user.fbp = c.clicks.fbp.value;
+  // Lead Ads' lead ID, in clear (Meta: "Do not hash").
+  if (c.leadId) user.lead_id = c.leadId;
   return user;
 }
 
@@ -52,7 +57,8 @@ export function toMetaEvent(c: Conversion, now: Date): MetaServerEvent {
     // A clock a little ahead must not make Meta reject the whole batch.
     event_time: Math.min(occurred, Math.floor(now.getTime() / 1000)),
     event_id: c.eventId,
-    action_source: ACTION_SOURCE[c.actionSource] ?? c.actionSource,
+    // Meta's CRM (Conversion Leads) events are system_generated, whatever the source said.
+    action_source: c.leadId ? 'system_generated' : (ACTION_SOURCE[c.actionSource] ?? c.actionSource),
     user_data: metaUserData(c),
   };
   if (c.eventSourceUrl) event.event_source_url = c.eventSourceUrl;
@@ -64,6 +70,11 @@ export function toMetaEvent(c: Conversion, now: Date): MetaServerEvent {
     custom.contents = c.contents.map((item) => ({ id: item.id, quantity: item.quantity ?? 1, item_price: item.price }));
     custom.content_type = 'product';
     custom.num_items = c.contents.reduce((n, item) => n + (item.quantity ?? 1), 0);
+  }
+  if (c.leadId) {
+    // Conversions API for CRM: event_source "crm" and the CRM's name, both under custom_data.
+    custom.event_source = 'crm';
+    custom.lead_event_source = c.leadEventSource ?? c.source.name;
   }
   if (Object.keys(custom).length) event.custom_data = custom;
   return event;

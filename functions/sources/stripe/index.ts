@@ -1,5 +1,6 @@
 import Stripe from 'stripe';
 import { RequestError } from '#core/errors.ts';
+import { mappingFrom } from '#core/mapping.ts';
 import type { Source } from '#sources/types.ts';
 import { mapStripeEvent } from './map.ts';
 
@@ -37,6 +38,6 @@ export const stripeSource: Source = {
     if (!event || typeof event !== 'object' || !event.type || !event.id) {
       throw new RequestError(400, 'malformed_event', 'the body is not a Stripe event');
     }
-    return mapStripeEvent(event);
+    return mapStripeEvent(event, mappingFrom(settings));
   },
 };

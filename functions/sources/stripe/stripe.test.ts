@@ -69,8 +69,17 @@ describe('stripe source: checkout.session.completed', () => {
     expect(purchase.currency).toBe('USD');
   });
 
-  it('uses the Checkout Session ID as order ID and as event ID (what the thank-you page knows)', async () => {
+  it('uses the PaymentIntent ID as order ID and event ID (payment_intent.succeeded carries the same one)', async () => {
     const session = paidSession();
+
+    const purchase = onlyConversion(await deliver(stripeEvent('checkout.session.completed', session)));
+
+    expect(purchase.orderId).toBe('pi_1PgafyB7WZ01zgkWSjxsAJo3');
+    expect(purchase.eventId).toBe(eventIdFor('pi_1PgafyB7WZ01zgkWSjxsAJo3'));
+  });
+
+  it('falls back to the Checkout Session ID when the session has no PaymentIntent (nothing else reports it)', async () => {
+    const session = paidSession({ payment_intent: null });
 
     const purchase = onlyConversion(await deliver(stripeEvent('checkout.session.completed', session)));
 
