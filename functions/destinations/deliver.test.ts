@@ -117,6 +117,20 @@ describe('deliver: conversions the platform would refuse', () => {
 
     expect(meta.requests).toHaveLength(0);
   });
+
+  it('dead-letters a conversion the destination rejects as invalid, without sending it, and sends the rest', async () => {
+    // Prepare: a destination whose platform would silently drop an event without currency (GA4 does).
+    const strict = { ...metaDestination, rejectReason: (c: Conversion) => (c.currency ? undefined : { code: 'invalid_payload', message: 'currency is required' }) };
+    const meta = metaLikeTransport();
+
+    // Act
+    const results = await deliver(strict, CONFIG, [conversionFactory({ eventId: 'no-currency', currency: undefined }), conversionFactory({ eventId: 'ok' })], meta.transport, NOW);
+
+    // Assess
+    expect(results[0]).toEqual({ status: 'failed', error: { code: 'invalid_payload', message: 'currency is required' } });
+    expect(results[1].status).toBe('delivered');
+    expect(meta.sentIds()).toEqual(['ok']);
+  });
 });
 
 describe('deliver: dry-run (no credentials)', () => {

@@ -35,8 +35,11 @@ export async function deliver<C>(
   const groups = new Map<string, number[]>();
   conversions.forEach((c, i) => {
     const reason = skipReason(dest, c, now);
+    const rejected = reason ? undefined : dest.rejectReason?.(c, now);
     if (reason) {
       results[i] = { status: 'skipped', reason };
+    } else if (rejected) {
+      results[i] = { status: 'failed', error: rejected };
     } else if (config === undefined || c.test) {
       const why = c.test ? 'test event: recorded with its exact payload, never sent' : `dry-run: ${dest.name} has no credentials`;
       // Built without credentials (placeholders in their place): the record is logged and kept in the ledger, and a

@@ -61,6 +61,11 @@ export interface Destination<Config = unknown> {
    */
   skipReason?(conversion: Conversion): string | undefined;
   /**
+   * A payload the platform would refuse or silently drop (GA4 answers 2xx even to invalid data): the conversion is
+   * not sent and goes to the DLQ with this error, to be fixed and redriven. Checked before sending (and in dry-run).
+   */
+  rejectReason?(conversion: Conversion, now: Date): PlatformError | undefined;
+  /**
    * Conversions that cannot share a request (GA4: one client per request; Google Ads: uploads vs adjustments)
    * get different keys; each key's conversions are batched separately.
    */

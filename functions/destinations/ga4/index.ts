@@ -1,0 +1,89 @@
+import type { Conversion } from '#core/conversion.ts';
+import type { Destination } from '#destinations/types.ts';
+import { classifyGa4Response } from './classify.ts';
+import { ga4ClientId, ga4UserData, ga4UserFields, ga4UserId, toGa4Event, toGa4Request } from './payload.ts';
+import { MAX_EVENTS_PER_REQUEST, ga4Problem } from './schema.ts';
+
+export interface Ga4Config {
+  measurementId: string;
+  apiSecret: string;
+  baseUrl: string;
+  /** GA4's test mode: send to the validation server, which checks events and records none. */
+  validate: boolean;
+}
+
+const DEFAULT_BASE_URL = 'https://www.google-analytics.com';
+
+/** GA4 Measurement Protocol: https://developers.google.com/analytics/devguides/collection/protocol/ga4 */
+export const ga4Destination: Destination<Ga4Config> = {
+  name: 'ga4',
+  // "Requests can have a maximum of 25 events."
+  maxBatchSize: MAX_EVENTS_PER_REQUEST,
+  // timestamp_micros may be back-dated up to 72 hours; an hour of margin for queueing and clock skew.
+  maxEventAgeMs: 72 * 3600_000 - 3600_000,
+  settingKeys: ['GA4_MEASUREMENT_ID', 'GA4_API_SECRET', 'GA4_API_BASE_URL', 'GA4_VALIDATE'],
+
+  configure(settings) {
+    const validateRaw = settings.GA4_VALIDATE?.trim().toLowerCase() || 'false';
+    if (!['true', 'false', '1', '0'].includes(validateRaw)) throw new Error(`GA4_VALIDATE must be true or false, got "${settings.GA4_VALIDATE}"`);
+    const missing = ['GA4_MEASUREMENT_ID', 'GA4_API_SECRET'].filter((k) => !settings[k]?.trim());
+    if (missing.length) return { config: undefined, missing };
+    const measurementId = settings.GA4_MEASUREMENT_ID!.trim();
+    if (!/^G-[A-Z0-9]{4,20}$/.test(measurementId)) throw new Error('GA4_MEASUREMENT_ID must be the web stream’s measurement ID, like G-XXXXXXXXXX');
+    return {
+      missing: [],
+      config: {
+        measurementId,
+        apiSecret: settings.GA4_API_SECRET!.trim(),
+        baseUrl: (settings.GA4_API_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, ''),
+        validate: validateRaw === 'true' || validateRaw === '1',
+      },
+    };
+  },
+
+  skipReason(c) {
+    // Analytics consent is enough for GA4; ad identifiers (user_data) additionally need ad_user_data (payload.ts).
+    if (c.consent.analytics === false) return 'consent: analytics not granted';
+    if (!ga4ClientId(c)) return 'GA4 needs a client ID: no _ga cookie, visitor ID or customer ID is known for this conversion';
+    return undefined;
+  },
+
+  rejectReason(c, now) {
+    const problem = ga4Problem({ ...ga4UserFields(c), events: [toGa4Event(c, now)] });
+    return problem ? { code: 'ga4_invalid_payload', message: `GA4 would drop this event silently: ${problem}` } : undefined;
+  },
+
+  // One client (and one set of user fields) per request.
+  groupKey(c) {
+    return JSON.stringify(ga4UserFields(c));
+  },
+
+  buildRequest(conversions, config, now) {
+    const base = config?.baseUrl ?? DEFAULT_BASE_URL;
+    const query = new URLSearchParams({
+      measurement_id: config?.measurementId ?? '<GA4_MEASUREMENT_ID>',
+      // GA4 takes the secret only as a query parameter; it is never logged (dry-run records the placeholder).
+      api_secret: config?.apiSecret ?? '<GA4_API_SECRET>',
+    });
+    return {
+      method: 'POST',
+      url: `${base}${config?.validate ? '/debug' : ''}/mp/collect?${query}`,
+      headers: { 'content-type': 'application/json' },
+      body: toGa4Request(conversions, now, config?.validate ?? false),
+    };
+  },
+
+  classify: classifyGa4Response,
+
+  signals(c: Conversion) {
+    const client = ga4ClientId(c);
+    const signals = [client?.derivedFrom ? `client_id_from_${client.derivedFrom}` : 'client_id'];
+    if (ga4UserId(c)) signals.push('user_id');
+    if (c.user.ip) signals.push('ip_override');
+    const data = ga4UserData(c);
+    if (data?.sha256_email_address) signals.push('sha256_email_address');
+    if (data?.sha256_phone_number) signals.push('sha256_phone_number');
+    for (const key of Object.keys(data?.address?.[0] ?? {})) signals.push(`address.${key}`);
+    return signals;
+  },
+};
