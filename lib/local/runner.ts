@@ -119,6 +119,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       res.end(JSON.stringify({ error: 'internal_error' }));
     });
   });
+  // Idle keep-alive sockets are closed by the client first (fetch/undici: 4 s), never by us while a client reuses one
+  // (Node's default 5 s races with that under load and fails a request with "other side closed").
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve) => server.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 
