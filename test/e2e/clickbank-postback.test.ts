@@ -45,7 +45,7 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
   const eventsFor = (eventId: string) => meta.events().filter((e) => e.event_id === eventId);
   const requestsFor = (eventId: string) => meta.requests.filter((r) => JSON.stringify(r.body ?? '').includes(eventId));
   const ledgerRow = (eventId: string, status: string) =>
-    relay.waitFor(async () => (await relay.ledgerFor(eventId)).find((r) => r.status === status), 15_000, `ledger ${status} for ${eventId}`);
+    relay.waitFor(async () => (await relay.ledgerFor(eventId, 'meta')).find((r) => r.status === status), 15_000, `ledger ${status} for ${eventId}`);
 
   beforeAll(async () => {
     meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
@@ -158,10 +158,10 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
     expect(res.status).toBe(200);
     const body = (await res.json()) as { conversions: { eventId: string; routes: unknown[] }[] };
     const refundId = `${receipt}:rfnd`;
-    expect(body.conversions).toEqual([{ eventId: refundId, routes: [{ destination: 'meta', status: 'skipped', reason: expect.stringMatching(/no way to retract/) }] }]);
+    expect(body.conversions).toEqual([{ eventId: refundId, routes: expect.arrayContaining([{ destination: 'meta', status: 'skipped', reason: expect.stringMatching(/no way to retract/) }]) }]);
 
-    const [refund] = await relay.ledgerFor(refundId);
-    const [sale] = await relay.ledgerFor(receipt);
+    const [refund] = await relay.ledgerFor(refundId, 'meta');
+    const [sale] = await relay.ledgerFor(receipt, 'meta');
     expect(refund).toMatchObject({ status: 'skipped', eventName: 'Refund', orderId: receipt, sourceEventId: `${receipt}:RFND` });
     expect(refund.orderId).toBe(sale.orderId);
     await new Promise((r) => setTimeout(r, 800));

@@ -27,9 +27,11 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/stripe/checkout.session.json'), 'utf8'));
 let counter = 0;
 function checkoutCompleted(overrides: Record<string, unknown> = {}) {
-  const id = `cs_test_ttga_${Date.now()}_${++counter}`;
-  const session = { ...fixture, id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
-  const event = { id: `evt_${id}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
+  const sessionId = `cs_test_ttga_${Date.now()}_${++counter}`;
+  // Purchases are keyed on the PaymentIntent (one ID for every Stripe event about the same payment).
+  const id = `pi_ttga_${Date.now()}_${counter}`;
+  const session = { ...fixture, id: sessionId, payment_intent: id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
+  const event = { id: `evt_${sessionId}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
   return { id, payload: JSON.stringify(event) };
 }
 
