@@ -27,6 +27,7 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
   let meta: MetaFake;
   let relay: RelayProcess;
   let dataDir: string;
+  let stopping = false;
 
   async function land(url: string) {
     const res = await fetch(`${relay.url}/collect`, {
@@ -62,8 +63,13 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
       },
       dataDir,
     );
+    // If the relay ever dies mid-suite, every later test fails on ECONNREFUSED: say why, once, with its last lines.
+    relay.child.once('exit', (code, signal) => {
+      if (!stopping) console.error(`relay exited unexpectedly (code ${code}, signal ${signal}):\n${relay.output.slice(-40).join('\n')}`);
+    });
   });
   afterAll(async () => {
+    stopping = true;
     await relay?.stop();
     await meta?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
