@@ -291,7 +291,8 @@ describe('without Meta credentials (dry-run)', () => {
     expect(request.url).toMatch(/\/v\d+\.\d+\/<META_PIXEL_ID>\/events$/);
     expect(request.body.data).toHaveLength(1);
     expect(request.body.data[0]).toMatchObject({ event_name: 'Purchase', event_id: id, custom_data: { value: 49.99, currency: 'USD' } });
-    expect(relay.output.some((l) => l.includes('dry run: not sent') && l.includes(id))).toBe(true);
+    // The log line is written just after the ledger row: wait for it rather than race it.
+    await relay.waitFor(() => relay.output.some((l) => l.includes('dry run: not sent') && l.includes(id)), 5_000, 'the dry-run log line');
   });
 
   function postStripe(r: RelayProcess, payload: string) {
