@@ -65,7 +65,10 @@ export class RelayStack extends Stack {
     }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });
+    // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).
+    new CfnOutput(this, 'LedgerTableName', { value: tables.ledger.tableName, description: 'conversion-relay status <id> reads it' });
     for (const q of queues) {
+      new CfnOutput(this, `${q.name}QueueUrl`, { value: q.queue.queueUrl });
       new CfnOutput(this, `${q.name}DeadLetterQueueUrl`, { value: q.deadLetterQueue.queueUrl });
       new CfnOutput(this, `${q.name}SecretArn`, { value: q.secret.secretArn, description: `put ${q.name} credentials here` });
     }

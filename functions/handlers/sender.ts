@@ -62,7 +62,7 @@ export function createSenderHandler<C>(dest: Destination<C>) {
         const r = results[i];
         if (r.status !== 'failed') return [];
         const conversion = parsed[i].ok ? (parsed[i] as { conversion: Conversion }).conversion : undefined;
-        return [{ id: record.messageId, body: record.body, errorCode: r.error.code, errorMessage: r.error.message, attempts: attempts[i], conversionId: conversion?.eventId, firstFailureAt: firstReceive(record) }];
+        return [{ id: record.messageId, body: record.body, errorCode: r.error.code, errorMessage: r.error.message, attempts: attempts[i], conversionId: conversion?.eventId, firstFailureAt: firstFailure(record) }];
       }),
     );
     // A failure we could not write to the DLQ stays on the queue (retried), so nothing is lost.
@@ -103,7 +103,10 @@ function parseConversion(record: SQSRecord): { ok: true; conversion: Conversion 
   }
 }
 
-function firstReceive(record: SQSRecord): string | undefined {
+/** When this conversion first failed: kept across redrives (the attribute travels with the message), else its first receive. */
+function firstFailure(record: SQSRecord): string | undefined {
+  const earlier = record.messageAttributes?.firstFailureAt?.stringValue;
+  if (earlier) return earlier;
   const ms = Number(record.attributes.ApproximateFirstReceiveTimestamp);
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
 }

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import { COLLECT_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
+import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { startSqsServer } from './sqs-server.ts';
 
 /**
@@ -127,12 +128,19 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     poller.start();
   }
 
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };
+  // How the operator CLI (bin/cli.ts) finds this runner: ports are ephemeral, the data directory is not.
+  const discoveryFile = path.join(opts.dataDir, RUNNER_DISCOVERY_FILE);
+  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' } };
+  writeFileSync(discoveryFile, JSON.stringify(discovery, null, 2));
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    url,
     port,
     queues,
-    endpoints: { dynamodb: dynamoServer.url, sqs: sqsServer.url },
+    endpoints,
     async close() {
+      rmSync(discoveryFile, { force: true });
       await Promise.all(pollers.map((p) => p.stop()));
       await closeServer(server);
       await sqsServer.close();
