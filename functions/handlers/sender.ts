@@ -29,7 +29,8 @@ class RetryLater extends Error {}
  */
 export function createSenderHandler<C>(dest: Destination<C>) {
   const ledger = new DynamoLedger();
-  const transport = fetchTransport();
+  // How long to wait for the platform before counting the attempt as a transient failure (default 10 s).
+  const transport = fetchTransport(Number(process.env.RELAY_PLATFORM_TIMEOUT_MS) || undefined);
   const processor = new BatchProcessor(EventType.SQS);
   const maxAttempts = Number(process.env[MAX_ATTEMPTS_ENV] ?? DEFAULT_MAX_ATTEMPTS);
   const retryBase = Number(process.env[RETRY_BASE_ENV] ?? DEFAULT_RETRY_BASE_SECONDS);

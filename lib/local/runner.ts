@@ -182,8 +182,11 @@ async function createTables(dynamo: DynamoDBClient): Promise<void> {
   }
 }
 
-function lambdaContext(functionName: string): Context {
-  const deadline = Date.now() + 30_000;
+/** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts): it bounds an idempotency lock. */
+const HTTP_FUNCTION_TIMEOUT_MS = 15_000;
+
+function lambdaContext(functionName: string, timeoutMs = 30_000): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -259,7 +262,7 @@ async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res
     body: body.length ? (isText ? text : body.toString('base64')) : undefined,
     isBase64Encoded: body.length > 0 && !isText,
   };
-  const result = await handler(event, lambdaContext(routeKey.replace(/\W+/g, '-')));
+  const result = await handler(event, lambdaContext(routeKey.replace(/\W+/g, '-'), HTTP_FUNCTION_TIMEOUT_MS));
   const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
   if (result.cookies?.length) outHeaders['set-cookie'] = result.cookies;
   res.writeHead(result.statusCode ?? 200, outHeaders).end(result.body ?? '');

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
-import { PROJECT_ROOT, startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { cli } from '../support/cli.ts';
+import { startRelay, type RelayProcess } from '../support/relay-process.ts';
 import { driverEnv, send, sourceDrivers } from '../support/source-requests.ts';
 
 /**
@@ -15,20 +15,6 @@ import { driverEnv, send, sourceDrivers } from '../support/source-requests.ts';
 const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-cli-test-token';
 const stripe = sourceDrivers.stripe;
-
-function cli(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin/conversion-relay.mjs'), ...args, '--data-dir', dataDir], {
-      cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b) => (stdout += b));
-    child.stderr.on('data', (b) => (stderr += b));
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe('conversion-relay CLI against the local runner', () => {
   let meta: MetaFake;

@@ -1,10 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
-import { PROJECT_ROOT, startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { cli as runCli } from '../support/cli.ts';
+import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+
+const cli = async (args: string[], dataDir: string) => {
+  const r = await runCli(args, dataDir);
+  return r.stdout + r.stderr;
+};
 import { driverEnv, driverSecrets, send, sourceDrivers, type Customer } from '../support/source-requests.ts';
 import { readAllQueues, scanAllTables } from '../support/storage.ts';
 
@@ -102,16 +107,6 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
     const p = path.join(dir, f);
     return statSync(p).isDirectory() ? filesUnder(p) : [p];
-  });
-}
-
-function cli(args: string[], dataDir: string): Promise<string> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin/conversion-relay.mjs'), ...args, '--data-dir', dataDir], { cwd: PROJECT_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
-    let out = '';
-    child.stdout.on('data', (b) => (out += b));
-    child.stderr.on('data', (b) => (out += b));
-    child.on('exit', () => resolve(out));
   });
 }
 
