@@ -6,6 +6,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { COLLECT_ENTRY, destinations, sources } from '../functions/registry.ts';
+import { RelayDashboard } from './constructs/dashboard.ts';
 import { Destination } from './constructs/destination.ts';
 import { IngestEndpoint } from './constructs/ingest-endpoint.ts';
 import { RelayFunction } from './constructs/relay-function.ts';
@@ -63,6 +64,9 @@ export class RelayStack extends Stack {
     for (const source of sources) {
       new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, destinations: queues, environment });
     }
+
+    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, alarmTopic });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName, description: 'CloudWatch → Dashboards' });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });
     // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).

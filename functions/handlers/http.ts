@@ -1,7 +1,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { RequestError } from '#core/errors.ts';
 import type { IncomingRequest } from '#sources/types.ts';
-import { logger } from './powertools.ts';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SOURCE_METRICS } from '#core/metric-names.ts';
+import { logger, metrics } from './powertools.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
@@ -44,9 +46,18 @@ export async function answer(route: string, run: () => Promise<HttpResult>): Pro
   } catch (err) {
     if (err instanceof RequestError) {
       logger.warn('request rejected', { route, status: err.status, error: err.code, reason: err.message });
+      count(SOURCE_METRICS.rejected, { source: route, reason: err.code });
       return json(err.status, { error: err.code, message: err.message });
     }
     logger.error('request failed; the sender should retry', { route, error: err as Error });
+    count(SOURCE_METRICS.errors, { source: route });
     return json(500, { error: 'internal_error', message: 'the relay could not process this request now; retry later' });
   }
+}
+
+/** One metric with its own dimensions, emitted at once (Powertools' single metric), so it never waits for a flush. */
+export function count(name: string, dimensions: Record<string, string>, value = 1): void {
+  const single = metrics.singleMetric();
+  for (const [k, v] of Object.entries(dimensions)) single.addDimension(k, v);
+  single.addMetric(name, MetricUnit.Count, value);
 }

@@ -22,6 +22,8 @@ const META_TOKEN = 'EAAB-fault-suite-token';
 const VISIBILITY_S = 6;
 const drivers = sources.filter((s) => sourceDrivers[s.name]).map((s) => [s.name, sourceDrivers[s.name]] as [string, SourceDriver]);
 
+/** Per scenario: the small ones finish in seconds, the full ones in minutes. */
+const SCENARIO_TIMEOUT_MS = bySize(90_000, 1_800_000);
 const SIZES = {
   webhooks: bySize(120, 10_000),
   concurrency: bySize(8, 24),
@@ -87,7 +89,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     await relay?.stop();
     await meta?.close();
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it(`${SIZES.webhooks} webhooks with 10 % duplicates, out of order, refunds before their purchase: each conversion delivered once`, async () => {
     const promises = newPromises();
@@ -114,7 +116,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     expect(r.delivered).toBe(SIZES.webhooks);
     expect(r.dlq.size).toBe(0);
     console.log(`duplicates scenario: ${deliveries.length} webhooks ingested in ${ingestS.toFixed(1)} s (${(deliveries.length / ingestS).toFixed(0)}/s), ${r.platformRequests} Meta requests`);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it(`a platform outage (${SIZES.outagePhaseS * 2}${FULL_SUITE ? ` + ${SIZES.outagePhaseS}` : ''} s: 5xx, connection refused${FULL_SUITE ? ', timeouts' : ''}) then recovery: all delivered, none in the DLQ, retries spaced out`, async () => {
     const promises = newPromises();
@@ -149,7 +151,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     }
     const rows = (await relay.ledger()).filter((x) => promises.conversions.has(x.pk.slice(2)));
     expect(Math.max(...rows.map((x) => x.attempts))).toBeGreaterThan(1);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it('429 storms and Meta throttling codes (4, 17, 613, 80004): backoff honoured, all delivered', async () => {
     const promises = newPromises();
@@ -169,7 +171,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
       const next = after.find((q) => q.at > t.at && (q.body?.data ?? []).some((e: any) => ids.has(e.event_id)));
       if (next) expect(next.at - t.at).toBeGreaterThanOrEqual(800);
     }
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it('a sender killed after the platform accepted its batch, before the queue delete: the redelivery carries the same event IDs, the platform keeps one', async () => {
     const promises = newPromises();
@@ -185,7 +187,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     expect(r.delivered).toBe(SIZES.killEvents);
     // The batch the platform accepted was sent again (its deletion never happened) and de-duplicated there.
     expect(r.redeliveredDeduplicated).toBeGreaterThanOrEqual(acceptedFirst.size);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it('the runner killed and restarted with messages in flight: nothing accepted is lost', async () => {
     const promises = newPromises();
@@ -204,7 +206,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     expect(promises.conversions.size).toBe(SIZES.killEvents);
     expect(r.delivered).toBe(SIZES.killEvents);
     expect(r.dlq.size).toBe(0);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it('permanent errors: in the DLQ after one attempt, saying why; after the fix, `dlq redrive` delivers each once', async () => {
     const promises = newPromises();
@@ -232,6 +234,6 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     expect(fixed.delivered).toBe(bad.size);
     expect(fixed.dlq.size).toBe(0);
     for (const id of bad) expect(meta.events().filter((e) => e.event_id === id)).toHaveLength(1);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 });
 
