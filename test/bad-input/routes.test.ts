@@ -219,7 +219,7 @@ describe('bad input on every route', () => {
       expect(again.status).toBe(200);
       expect(((await again.json()) as { status: string }).status).toBe('duplicate');
       tally.acceptedEventIds.add(id);
-      const rows = (await relay.ledger()).filter((r) => r.pk === `C#${id}`);
+      const rows = await relay.ledgerFor(id);
       expect(rows.length).toBe(1);
     });
 

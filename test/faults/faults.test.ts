@@ -7,6 +7,7 @@ import { META_THROTTLE_CODES, metaError, metaThrottle, startMetaFake, type MetaF
 import { cli } from '../support/cli.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
 import { driverEnv, sourceDrivers, type SourceDriver } from '../support/source-requests.ts';
+import { scanAllTables } from '../support/storage.ts';
 import { FULL_SUITE, bySize } from '../support/suite-size.ts';
 import { deliverWebhook, newPromises, pool, reconcile, reconciliationTable, settle, type Promises, type Reconciliation } from './reconcile.ts';
 
@@ -149,7 +150,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
       expect(gaps.every((g) => g >= 800), `${id} retried ${gaps.join(', ')} ms apart`).toBe(true);
       expect(times.length, `${id}: ${times.length} requests in a ${outageS} s outage`).toBeLessThanOrEqual(maxAttempts);
     }
-    const rows = (await relay.ledger()).filter((x) => promises.conversions.has(x.pk.slice(2)));
+    const rows = (await scanAllTables(relay)).ledger.filter((x) => promises.conversions.has(x.pk.slice(2)));
     expect(Math.max(...rows.map((x) => x.attempts))).toBeGreaterThan(1);
   }, SCENARIO_TIMEOUT_MS);
 

@@ -1,7 +1,12 @@
 import type { MetaFake } from '../fakes/meta-server.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
 import { send, type SourceRequest } from '../support/source-requests.ts';
-import { readAllQueues } from '../support/storage.ts';
+import { readAllQueues, scanAllTables } from '../support/storage.ts';
+
+/** Every ledger row (paginated: a single Scan stops at 1 MB, a few thousand rows). */
+async function ledgerRows(relay: RelayProcess): Promise<Record<string, any>[]> {
+  return (await scanAllTables(relay)).ledger ?? [];
+}
 
 /**
  * The fault suite's bookkeeping: what the "sources" were told (each 2xx is a promise the relay made), and, once the
@@ -78,20 +83,24 @@ export interface Reconciliation {
 
 /** Waits until every promised conversion reached a final state and the destination queue is empty. */
 export async function settle(relay: RelayProcess, promises: Promises, timeoutMs: number): Promise<void> {
-  await relay.waitFor(
-    async () => {
-      if ((await relay.queueDepth('meta')) > 0) return false;
-      const rows = await relay.ledger();
+  const until = Date.now() + timeoutMs;
+  // A full scan per look: look once a second, not ten times.
+  for (;;) {
+    if ((await relay.queueDepth('meta')) === 0) {
+      const rows = await ledgerRows(relay);
       const final = new Set(rows.filter((r) => r.sk === 'D#meta' && TERMINAL.has(r.status)).map((r) => r.pk.slice(2)));
-      return [...promises.conversions].every((id) => final.has(id));
-    },
-    timeoutMs,
-    'every accepted conversion to reach a final state',
-  );
+      const pending = [...promises.conversions].filter((id) => !final.has(id));
+      if (pending.length === 0) return;
+      if (Date.now() > until) throw new Error(`${pending.length} accepted conversions not final after ${timeoutMs / 1000} s, e.g. ${pending.slice(0, 3).join(', ')}\n${relay.output.slice(-20).join('\n')}`);
+    } else if (Date.now() > until) {
+      throw new Error(`the meta queue still holds ${await relay.queueDepth('meta')} messages after ${timeoutMs / 1000} s\n${relay.output.slice(-20).join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 export async function reconcile(scenario: string, relay: RelayProcess, meta: MetaFake, promises: Promises, requestsBefore = 0): Promise<Reconciliation> {
-  const rows = new Map((await relay.ledger()).filter((r) => r.sk === 'D#meta').map((r) => [r.pk.slice(2), r]));
+  const rows = new Map((await ledgerRows(relay)).filter((r) => r.sk === 'D#meta').map((r) => [r.pk.slice(2), r]));
   const atPlatform = meta.uniqueEvents();
   const platformIds = new Set(atPlatform.map((e) => e.event_id));
   const counts = meta.acceptCounts();
