@@ -1,9 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { RequestError } from '#core/errors.ts';
 import type { IncomingRequest } from '#sources/types.ts';
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SOURCE_METRICS } from '#core/metric-names.ts';
-import { logger, metrics } from './powertools.ts';
+import { count, logger } from './powertools.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
@@ -55,9 +54,3 @@ export async function answer(route: string, run: () => Promise<HttpResult>): Pro
   }
 }
 
-/** One metric with its own dimensions, emitted at once (Powertools' single metric), so it never waits for a flush. */
-export function count(name: string, dimensions: Record<string, string>, value = 1): void {
-  const single = metrics.singleMetric();
-  for (const [k, v] of Object.entries(dimensions)) single.addDimension(k, v);
-  single.addMetric(name, MetricUnit.Count, value);
-}

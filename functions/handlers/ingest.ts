@@ -15,8 +15,8 @@ import { publish } from '#store/queues.ts';
 import { loadSettings } from '#store/settings.ts';
 import { DynamoVisitorStore } from '#store/visitors.ts';
 import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
-import { answer, count, json, toIncomingRequest } from './http.ts';
-import { logger, metrics } from './powertools.ts';
+import { answer, json, toIncomingRequest } from './http.ts';
+import { count, logger, metrics } from './powertools.ts';
 
 /**
  * The Lambda entry point of one source: verify and read the request (the source's job), then the shared ingest

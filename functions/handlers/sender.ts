@@ -13,8 +13,7 @@ import type { Destination, Transport } from '#destinations/types.ts';
 import { DynamoLedger } from '#store/ledger.ts';
 import { delayRetries, sendToDeadLetterQueue } from '#store/queues.ts';
 import { loadSettings } from '#store/settings.ts';
-import { count } from './http.ts';
-import { logger, metrics } from './powertools.ts';
+import { count, logger, metrics } from './powertools.ts';
 
 const MAX_DELAY_SECONDS = 6 * 3600;
 
