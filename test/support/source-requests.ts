@@ -66,6 +66,9 @@ const stripe: SourceDriver = {
     const session = {
       ...stripeFixture,
       id,
+      // Stripe keys a one-off payment by its PaymentIntent where there is one; the driver makes it the same ID, so
+      // the event ID is `id` whichever the source uses, and a refund of the charge points back at this purchase.
+      payment_intent: id,
       amount_total: cents,
       amount_subtotal: cents,
       currency: 'usd',
@@ -101,7 +104,7 @@ const stripe: SourceDriver = {
       paid: true,
       status: 'succeeded',
       created: Math.floor(at.getTime() / 1000),
-      payment_intent: `pi_${id}`,
+      payment_intent: id,
       metadata: {},
       billing_details: { email: null, phone: null, name: null, address: null },
     };
