@@ -25,7 +25,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 }
 
 try {
-  const runner = await startRunner({ dataDir, port });
+  // Test and tuning knob: how long a message stays hidden after a crash mid-batch (default 60 s).
+  const visibility = process.env.RELAY_VISIBILITY_TIMEOUT_SECONDS ? Number(process.env.RELAY_VISIBILITY_TIMEOUT_SECONDS) : undefined;
+  const runner = await startRunner({ dataDir, port, visibilityTimeoutSeconds: visibility });
   const lines = [
     `conversion-relay listening on ${runner.url}`,
     `data kept in ${dataDir}`,

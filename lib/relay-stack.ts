@@ -7,6 +7,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { MAPPING_SETTING, parseMapping } from '../functions/core/mapping.ts';
 import { COLLECT_ENTRY, destinations, sources } from '../functions/registry.ts';
+import { RelayDashboard } from './constructs/dashboard.ts';
 import { Destination } from './constructs/destination.ts';
 import { IngestEndpoint } from './constructs/ingest-endpoint.ts';
 import { RelayFunction } from './constructs/relay-function.ts';
@@ -72,8 +73,14 @@ export class RelayStack extends Stack {
       new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, destinations: queues, environment: ingestEnvironment });
     }
 
+    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, alarmTopic });
+    new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName, description: 'CloudWatch → Dashboards' });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });
+    // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).
+    new CfnOutput(this, 'LedgerTableName', { value: tables.ledger.tableName, description: 'conversion-relay status <id> reads it' });
     for (const q of queues) {
+      new CfnOutput(this, `${q.name}QueueUrl`, { value: q.queue.queueUrl });
       new CfnOutput(this, `${q.name}DeadLetterQueueUrl`, { value: q.deadLetterQueue.queueUrl });
       new CfnOutput(this, `${q.name}SecretArn`, { value: q.secret.secretArn, description: `put ${q.name} credentials here` });
     }

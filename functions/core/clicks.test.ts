@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CollectBodySchema, parseCookies, readLanding } from './clicks.ts';
+import { CollectBodySchema, parseCookies, readLanding, scrubUrl } from './clicks.ts';
 import { ClicksSchema } from './conversion.ts';
 
 // Formats from Meta's fbp-and-fbc page (platforms.md §1.5): fbc = fb.{subdomainIndex}.{creation time, ms}.{fbclid},
@@ -211,6 +211,22 @@ describe('readLanding: UTM, URL, referrer and consent', () => {
 
     expect(landing.landingUrl).toBe('https://shop.example/a?b=1');
     expect(landing.referrer).toBe('https://www.facebook.com/');
+  });
+
+  it('drops personal data from the landing URL and the referrer, keeping click IDs and UTM parameters', () => {
+    const url = 'https://shop.example/a?fbclid=IwAR1&utm_source=fb&email=jane%40example.com&Phone=%2B14155550100&first_name=Jane&q=shoes';
+    const landing = readLanding(body(url, { referrer: 'https://mail.example/inbox?to=jane@example.com&x=1' }), {}, NOW_MS);
+
+    expect(landing.landingUrl).toBe('https://shop.example/a?fbclid=IwAR1&utm_source=fb&q=shoes');
+    expect(landing.referrer).toBe('https://mail.example/inbox?x=1');
+    expect(landing.clicks.fbc?.value).toMatch(/\.IwAR1$/);
+  });
+
+  it('scrubUrl leaves a URL without personal data exactly as it was, and removes credentials in the URL', () => {
+    expect(scrubUrl('https://shop.example')).toBe('https://shop.example');
+    expect(scrubUrl('https://shop.example/?b=1&a=%20')).toBe('https://shop.example/?b=1&a=%20');
+    expect(scrubUrl('https://jane:pw@shop.example/')).toBe('https://shop.example/');
+    expect(scrubUrl('not a url with jane@example.com')).toBe('');
   });
 
   it('maps consent booleans to the Conversion’s consent names', () => {

@@ -89,7 +89,31 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   const consent: Consent | undefined = c
     ? { marketing: c.marketing, adUserData: c.ad_user_data, adPersonalization: c.ad_personalization, analytics: c.analytics }
     : undefined;
-  return { clicks, consent, utm, landingUrl: body.url.slice(0, 2048), referrer: body.referrer?.slice(0, 2048) || undefined, setCookies };
+  const referrer = body.referrer ? scrubUrl(body.referrer) : undefined;
+  return { clicks, consent, utm, landingUrl: scrubUrl(body.url).slice(0, 2048), referrer: referrer?.slice(0, 2048) || undefined, setCookies };
+}
+
+/** Query parameters that name personal data (forms that submit by GET, e-mail links with the address in them). */
+const PERSONAL_PARAM = /e-?mail|phone|^tel$|mobile|name$|^name|address|street|^city$|^zip|postal|birth|^dob$/i;
+
+/**
+ * A page URL without the query parameters that carry personal data: a parameter named like it, or whose value is
+ * an e-mail address. Landing and referrer URLs are stored and sent to the platforms (event_source_url), which ask
+ * for no personal data in URLs. A URL with nothing to remove is returned exactly as it was.
+ */
+export function scrubUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return raw.includes('@') ? '' : raw;
+  }
+  const personal = [...url.searchParams].filter(([k, v]) => PERSONAL_PARAM.test(k) || /[^\s@]+@[^\s@]+\.[^\s@]+/.test(v)).map(([k]) => k);
+  if (personal.length === 0 && !url.username && !url.password) return raw;
+  for (const k of personal) url.searchParams.delete(k);
+  url.username = '';
+  url.password = '';
+  return url.toString();
 }
 
 /** Parses `a=1; b=2` cookie strings (HTTP API v2 delivers them as an array of such pairs). */

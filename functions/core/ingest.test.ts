@@ -300,6 +300,36 @@ describe('ingest', () => {
     expect(enqueued[0].conversion.consent.marketing).toBe(false);
     expect(enqueued[0].routes[0].status).toBe('skipped');
   });
+
+  it('refuses a conversion the schema rejects (a negative value) with a 422 and enqueues nothing', async () => {
+    const { ports, enqueued } = memoryPorts();
+
+    const err = await ingest('stripe', conversionsResult(draftFactory({ value: -5 })), ports, OPTS, 'inv-1').catch((e) => e);
+
+    expect(err).toMatchObject({ status: 422, code: 'invalid_conversion' });
+    expect(err.message).toMatch(/value/);
+    expect(enqueued).toEqual([]);
+  });
+
+  it('refuses a conversion dated more than an hour in the future with a 422 and enqueues nothing', async () => {
+    const { ports, enqueued } = memoryPorts();
+    const draft = draftFactory({ occurredAt: new Date(NOW.getTime() + 2 * 3600_000).toISOString() });
+
+    const err = await ingest('stripe', conversionsResult(draft), ports, { ...OPTS, now: NOW }, 'inv-1').catch((e) => e);
+
+    expect(err).toMatchObject({ status: 422, code: 'event_in_future' });
+    expect(enqueued).toEqual([]);
+  });
+
+  it('refuses a source event ID too long to be a ledger key, recording nothing', async () => {
+    const { ports, skips } = memoryPorts();
+    const result: SourceResult = { kind: 'skipped', sourceEventId: 'e'.repeat(3000), eventType: 'x', reason: 'r' };
+
+    const err = await ingest('stripe', result, ports, OPTS, 'inv-1').catch((e) => e);
+
+    expect(err).toMatchObject({ status: 422, code: 'invalid_event' });
+    expect(skips).toEqual([]);
+  });
 });
 
 describe('ingest: batches with events that are not conversions', () => {

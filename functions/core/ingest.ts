@@ -1,6 +1,7 @@
 import { resolveConsent, type ConsentDefault } from './consent.ts';
 import { ConversionSchema, type Conversion } from './conversion.ts';
 import { allowlistReason, type Mapping } from './mapping.ts';
+import { RequestError } from './errors.ts';
 import { sha256Hex } from './normalize.ts';
 import type { Visitor, VisitorLookup } from './visitor.ts';
 import type { ConversionDraft, SkippedEvent, SourceResult } from '#sources/types.ts';
@@ -37,6 +38,8 @@ export interface IngestOptions {
   destinations: readonly RoutingRule[];
   /** The mapping configuration: its per-destination allowlists apply before each destination's own rules. */
   mapping?: Mapping;
+  /** The relay's clock (default: now). */
+  now?: Date;
 }
 
 export type IngestOutcome =
@@ -68,8 +71,17 @@ export function attachVisitor(draft: ConversionDraft, visitor: Visitor | undefin
     // A website event needs the browser's user agent and page URL (Meta's rule); without them it is server-generated.
     actionSource: draft.actionSource ?? (user.userAgent && eventSourceUrl ? 'website' : 'system_generated'),
   };
-  return ConversionSchema.parse(conversion);
+  // A genuine (signed) event whose values no platform could take will not get better on a retry: 422, not 500.
+  const parsed = ConversionSchema.safeParse(conversion);
+  if (!parsed.success) {
+    const why = parsed.error.issues.map((i) => `${i.path.join('.') || 'conversion'}: ${i.message}`).join('; ');
+    throw new RequestError(422, 'invalid_conversion', `the event cannot be a conversion: ${why}`.slice(0, 500));
+  }
+  return parsed.data;
 }
+
+/** Clock skew tolerated between a source and the relay; a conversion further in the future is refused. */
+export const MAX_FUTURE_SKEW_MS = 3600_000;
 
 export function planRoutes(conversion: Conversion, destinations: readonly RoutingRule[], mapping?: Mapping): Route[] {
   return destinations.map((d) => {
@@ -89,6 +101,12 @@ export async function ingest(
   opts: IngestOptions,
   invocationId: string,
 ): Promise<IngestOutcome> {
+  // They become ledger keys (DynamoDB keys are at most 2 KB) and log fields: only short strings will do.
+  for (const [field, v] of [['source event ID', result.sourceEventId], ['event type', result.eventType]] as const) {
+    if (typeof v !== 'string' || v.length === 0 || v.length > 255) {
+      throw new RequestError(422, 'invalid_event', `the ${field} must be a string of 1 to 255 characters`);
+    }
+  }
   // A batch (HubSpot, CRM) may mix conversions and events that are not: each of those is recorded with its reason.
   for (const s of result.skipped ?? []) await ports.recordSkip(source, s.sourceEventId, s.eventType, s.reason);
   if (result.kind === 'skipped') {
@@ -99,6 +117,10 @@ export async function ingest(
   for (const draft of result.conversions) {
     const visitor = await ports.visitors.find({ visitorId: draft.visitorId, emailHash: draft.user.email });
     const conversion = attachVisitor(draft, visitor, opts.consentDefault);
+    // Every platform refuses events from the future: better a 422 the source sees than a dead letter later.
+    if (Date.parse(conversion.occurredAt) > (opts.now ?? new Date()).getTime() + MAX_FUTURE_SKEW_MS) {
+      throw new RequestError(422, 'event_in_future', `the event occurred at ${conversion.occurredAt}, in the future`);
+    }
     // Remember which visitor this e-mail belongs to, so a later conversion with only the e-mail finds the clicks.
     if (visitor && conversion.user.email && draft.visitorId) await ports.visitors.linkEmail(conversion.user.email, visitor.visitorId);
     const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId);

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { RequestError } from '#core/errors.ts';
 import type { IncomingRequest } from '#sources/types.ts';
-import { logger } from './powertools.ts';
+import { SOURCE_METRICS } from '#core/metric-names.ts';
+import { count, logger } from './powertools.ts';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
@@ -45,9 +46,12 @@ export async function answer(route: string, run: () => Promise<HttpResult>): Pro
   } catch (err) {
     if (err instanceof RequestError) {
       logger.warn('request rejected', { route, status: err.status, error: err.code, reason: err.message });
+      count(SOURCE_METRICS.rejected, { source: route, reason: err.code });
       return json(err.status, { error: err.code, message: err.message });
     }
     logger.error('request failed; the sender should retry', { route, error: err as Error });
+    count(SOURCE_METRICS.errors, { source: route });
     return json(500, { error: 'internal_error', message: 'the relay could not process this request now; retry later' });
   }
 }
+

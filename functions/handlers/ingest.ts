@@ -15,8 +15,9 @@ import { DynamoLedger } from '#store/ledger.ts';
 import { publish } from '#store/queues.ts';
 import { loadSettings } from '#store/settings.ts';
 import { DynamoVisitorStore } from '#store/visitors.ts';
+import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { answer, json, toIncomingRequest } from './http.ts';
-import { logger, metrics } from './powertools.ts';
+import { count, logger, metrics } from './powertools.ts';
 
 /**
  * The Lambda entry point of one source: verify and read the request (the source's job), then the shared ingest
@@ -36,6 +37,7 @@ export function createIngestHandler(source: Source) {
   return middy(async (event: APIGatewayProxyEventV2, context: Context) =>
     answer(source.name, async () => {
       const invocationId = context.awsRequestId;
+      metrics.addDimension('source', source.name);
       idempotencyConfig.registerLambdaContext(context);
       const request = toIncomingRequest(event);
       const settings = await loadSettings();
@@ -48,7 +50,7 @@ export function createIngestHandler(source: Source) {
         }, invocationId);
         if (outcome.kind === 'skipped') {
           logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
-          metrics.addMetric('SourceEventsSkipped', MetricUnit.Count, 1);
+          count(SOURCE_METRICS.skipped, { source: source.name, reason: reasonCategory(outcome.reason) });
           return json(200, { status: 'skipped', reason: outcome.reason });
         }
         for (const r of outcome.receipts) {
@@ -60,7 +62,8 @@ export function createIngestHandler(source: Source) {
             routes: r.routes,
           });
         }
-        metrics.addMetric('ConversionsAccepted', MetricUnit.Count, outcome.receipts.filter((r) => !r.duplicate).length);
+        metrics.addMetric(SOURCE_METRICS.accepted, MetricUnit.Count, outcome.receipts.filter((r) => !r.duplicate).length);
+        metrics.addMetric(SOURCE_METRICS.duplicates, MetricUnit.Count, outcome.receipts.filter((r) => r.duplicate).length);
         return json(200, {
           status: outcome.receipts.every((r) => r.duplicate) ? 'duplicate' : 'accepted',
           conversions: outcome.receipts.map((r) => ({ eventId: r.eventId, routes: r.routes })),

@@ -5,14 +5,15 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import { DESTINATION_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BASE_SECONDS, MAX_ATTEMPTS_ENV, RETRY_BASE_ENV } from '#core/names.ts';
 import { deliver, type DeliveryResult } from '#destinations/deliver.ts';
 import { fetchTransport } from '#destinations/http.ts';
-import type { Destination } from '#destinations/types.ts';
+import type { Destination, Transport } from '#destinations/types.ts';
 import { DynamoLedger } from '#store/ledger.ts';
 import { delayRetries, sendToDeadLetterQueue } from '#store/queues.ts';
 import { loadSettings } from '#store/settings.ts';
-import { logger, metrics } from './powertools.ts';
+import { count, logger, metrics } from './powertools.ts';
 
 const MAX_DELAY_SECONDS = 6 * 3600;
 
@@ -29,12 +30,24 @@ class RetryLater extends Error {}
  */
 export function createSenderHandler<C>(dest: Destination<C>) {
   const ledger = new DynamoLedger();
-  const transport = fetchTransport();
+  // How long to wait for the platform before counting the attempt as a transient failure (default 10 s).
+  const http = fetchTransport(Number(process.env.RELAY_PLATFORM_TIMEOUT_MS) || undefined);
+  // Every platform request is timed: the dashboard shows the platform's latency next to its failures.
+  const transport: Transport = async (request) => {
+    const started = performance.now();
+    try {
+      return await http(request);
+    } finally {
+      metrics.addMetric(DESTINATION_METRICS.platformLatency, MetricUnit.Milliseconds, Math.round(performance.now() - started));
+      metrics.addMetric(DESTINATION_METRICS.platformRequests, MetricUnit.Count, 1);
+    }
+  };
   const processor = new BatchProcessor(EventType.SQS);
   const maxAttempts = Number(process.env[MAX_ATTEMPTS_ENV] ?? DEFAULT_MAX_ATTEMPTS);
   const retryBase = Number(process.env[RETRY_BASE_ENV] ?? DEFAULT_RETRY_BASE_SECONDS);
 
   return middy(async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    metrics.addDimension('destination', dest.name);
     const now = new Date();
     const { config, missing } = dest.configure(await loadSettings());
     const records = event.Records;
@@ -62,7 +75,7 @@ export function createSenderHandler<C>(dest: Destination<C>) {
         const r = results[i];
         if (r.status !== 'failed') return [];
         const conversion = parsed[i].ok ? (parsed[i] as { conversion: Conversion }).conversion : undefined;
-        return [{ id: record.messageId, body: record.body, errorCode: r.error.code, errorMessage: r.error.message, attempts: attempts[i], conversionId: conversion?.eventId, firstFailureAt: firstReceive(record) }];
+        return [{ id: record.messageId, body: record.body, errorCode: r.error.code, errorMessage: r.error.message, attempts: attempts[i], conversionId: conversion?.eventId, firstFailureAt: firstFailure(record) }];
       }),
     );
     // A failure we could not write to the DLQ stays on the queue (retried), so nothing is lost.
@@ -103,7 +116,10 @@ function parseConversion(record: SQSRecord): { ok: true; conversion: Conversion 
   }
 }
 
-function firstReceive(record: SQSRecord): string | undefined {
+/** When this conversion first failed: kept across redrives (the attribute travels with the message), else its first receive. */
+function firstFailure(record: SQSRecord): string | undefined {
+  const earlier = record.messageAttributes?.firstFailureAt?.stringValue;
+  if (earlier) return earlier;
   const ms = Number(record.attributes.ApproximateFirstReceiveTimestamp);
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
 }
@@ -127,7 +143,15 @@ function report(destination: string, records: SQSRecord[], results: DeliveryResu
     else if (r.status === 'dry_run') logger.info('dry run: not sent', { ...line, missingSettings: missing.length ? missing : undefined, request: r.request });
     else logger.info(`conversion ${r.status}`, line);
   });
-  metrics.addDimension('destination', destination);
-  for (const [status, n] of Object.entries(counts)) metrics.addMetric(`Conversions_${status}`, MetricUnit.Count, n);
-  metrics.addMetric('BatchSize', MetricUnit.Count, records.length);
+  const metricOf: Record<Exclude<DeliveryResult['status'], 'skipped'>, string> = {
+    delivered: DESTINATION_METRICS.delivered,
+    retry: DESTINATION_METRICS.failedTransient,
+    failed: DESTINATION_METRICS.failedPermanent,
+    dry_run: DESTINATION_METRICS.dryRun,
+  };
+  for (const [status, n] of Object.entries(counts)) if (status !== 'skipped') metrics.addMetric(metricOf[status as keyof typeof metricOf], MetricUnit.Count, n);
+  const skippedBy: Record<string, number> = {};
+  for (const r of results) if (r.status === 'skipped') skippedBy[reasonCategory(r.reason)] = (skippedBy[reasonCategory(r.reason)] ?? 0) + 1;
+  for (const [reason, n] of Object.entries(skippedBy)) count(DESTINATION_METRICS.skipped, { destination, reason }, n);
+  metrics.addMetric(DESTINATION_METRICS.batchSize, MetricUnit.Count, records.length);
 }

@@ -8,7 +8,8 @@ import { dynamo } from './clients.ts';
 /**
  * The ledger answers "what happened to this conversion?": one row per conversion × destination
  * (`C#<eventId>` / `D#<destination>`) with its status, attempts, last error and the signals sent, and one row per
- * source event that was deliberately not a conversion (`S#<source>#<eventId>` / `source`).
+ * source event that was deliberately not a conversion (`S#<source>#<eventId>` / `source`). Rows not (yet)
+ * delivered also keep the Conversion (`conversion`, JSON) for replay.
  */
 export type LedgerStatus = 'queued' | 'skipped' | 'delivered' | 'dry_run' | 'retrying' | 'dead_lettered';
 
@@ -33,6 +34,7 @@ export class DynamoLedger {
         status: r.status,
         reason: r.status === 'skipped' ? r.reason : undefined,
         ...describe(conversion),
+        conversion: replayable(conversion),
         attempts: 0,
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
@@ -60,6 +62,7 @@ export class DynamoLedger {
         ...conversionKey(conversion.eventId, destination),
         status: LEDGER_STATUS[result.status],
         ...describe(conversion),
+        conversion: result.status === 'delivered' ? undefined : replayable(conversion),
         attempts,
         reason: result.status === 'skipped' || result.status === 'dry_run' ? result.reason : undefined,
         errorCode: 'error' in result ? result.error.code : undefined,
@@ -107,6 +110,14 @@ function describe(c: Conversion) {
     originalOrderId: c.adjustment?.originalOrderId,
     originalEventId: c.adjustment?.originalEventId,
   };
+}
+
+/**
+ * The Conversion itself (hashes, IP and user agent only, as on the queues) is kept on a row until it is delivered,
+ * so that `conversion-relay replay` can send it again after a configuration fix; a delivered row drops it.
+ */
+function replayable(c: Conversion): string {
+  return JSON.stringify(c);
 }
 
 function ttl(now: Date): number {

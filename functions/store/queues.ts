@@ -6,15 +6,21 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { Conversion } from '#core/conversion.ts';
 import { dlqUrlEnv, queueUrlEnv, requireEnv } from '#core/names.ts';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { sqs } from './clients.ts';
 
 const str = (StringValue: string): MessageAttributeValue => ({ DataType: 'String', StringValue });
 
 /** Puts a conversion on one destination's queue. The body is the Conversion itself (hashes only). */
 export async function publish(destination: string, conversion: Conversion): Promise<void> {
-  await sqs.send(
+  await publishTo(sqs, requireEnv(queueUrlEnv(destination)), destination, conversion);
+}
+
+/** The same, with an explicit client and queue (the operator CLI's replay). */
+export async function publishTo(client: SQSClient, queueUrl: string, destination: string, conversion: Conversion): Promise<void> {
+  await client.send(
     new SendMessageCommand({
-      QueueUrl: requireEnv(queueUrlEnv(destination)),
+      QueueUrl: queueUrl,
       MessageBody: JSON.stringify(conversion),
       MessageAttributes: {
         destination: str(destination),

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -18,6 +18,7 @@ import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import { COLLECT_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
+import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { startSqsServer } from './sqs-server.ts';
 
 /**
@@ -134,12 +135,19 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     poller.start();
   }
 
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };
+  // How the operator CLI (bin/cli.ts) finds this runner: ports are ephemeral, the data directory is not.
+  const discoveryFile = path.join(opts.dataDir, RUNNER_DISCOVERY_FILE);
+  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' } };
+  writeFileSync(discoveryFile, JSON.stringify(discovery, null, 2));
   return {
-    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
+    url,
     port,
     queues,
-    endpoints: { dynamodb: dynamoServer.url, sqs: sqsServer.url },
+    endpoints,
     async close() {
+      rmSync(discoveryFile, { force: true });
       await Promise.all(pollers.map((p) => p.stop()));
       await closeServer(server);
       await sqsServer.close();
@@ -181,8 +189,11 @@ async function createTables(dynamo: DynamoDBClient): Promise<void> {
   }
 }
 
-function lambdaContext(functionName: string): Context {
-  const deadline = Date.now() + 30_000;
+/** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts): it bounds an idempotency lock. */
+const HTTP_FUNCTION_TIMEOUT_MS = 15_000;
+
+function lambdaContext(functionName: string, timeoutMs = 30_000): Context {
+  const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: false,
     functionName,
@@ -258,7 +269,7 @@ async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res
     body: body.length ? (isText ? text : body.toString('base64')) : undefined,
     isBase64Encoded: body.length > 0 && !isText,
   };
-  const result = await handler(event, lambdaContext(routeKey.replace(/\W+/g, '-')));
+  const result = await handler(event, lambdaContext(routeKey.replace(/\W+/g, '-'), HTTP_FUNCTION_TIMEOUT_MS));
   const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
   if (result.cookies?.length) outHeaders['set-cookie'] = result.cookies;
   res.writeHead(result.statusCode ?? 200, outHeaders).end(result.body ?? '');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { DESTINATION_METRICS, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
 import { destinations, sources } from '../../functions/registry.ts';
 import { Destination } from '../../lib/constructs/destination.ts';
 import { IngestEndpoint } from '../../lib/constructs/ingest-endpoint.ts';
@@ -440,6 +441,72 @@ describe('RelayStack', () => {
       const alarm = Object.values(te.findResources('AWS::CloudWatch::Alarm'))[0];
       te.resourceCountIs('AWS::SNS::Subscription', 1);
       te.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: alarm.Properties.AlarmActions[0] });
+    });
+  });
+
+  describe('monitoring: dashboard and alarms', () => {
+    const dashboardBody = () => {
+      const dashboards = Object.values(t.findResources('AWS::CloudWatch::Dashboard'));
+      expect(dashboards).toHaveLength(1);
+      // The body is a Fn::Join of literal text and resource references: keep the text, name the references.
+      const parts: unknown[] = dashboards[0].Properties.DashboardBody['Fn::Join'][1];
+      return parts.map((p) => (typeof p === 'string' ? p : JSON.stringify(p))).join('');
+    };
+    const alarmsTo = (topicId: string) =>
+      Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter((a) => (a.Properties.AlarmActions ?? []).some((x: Json) => x.Ref === topicId));
+    const topicId = () => Object.keys(t.findResources('AWS::SNS::Topic'))[0];
+    /** Whether the dashboard graphs the relay metric `name` with these dimensions (in any order). */
+    const graphs = (body: string, name: string, dims: Record<string, string>) =>
+      [...body.matchAll(new RegExp(`\\["ConversionRelay","${name}",((?:"[^"]*",?)*)`, 'g'))].some((m) => {
+        const flat: string[] = JSON.parse(`[${m[1].replace(/,$/, '')}]`);
+        const pairs = Object.fromEntries(flat.flatMap((v, i) => (i % 2 === 0 ? [[v, flat[i + 1]]] : [])));
+        return Object.entries({ service: 'conversion-relay', ...dims }).every(([k, v]) => pairs[k] === v);
+      });
+
+    it('has one dashboard showing each source’s and each destination’s metrics, the DLQ depths and the API’s 5xx', () => {
+      const body = dashboardBody();
+      for (const s of sources) {
+        for (const name of [SOURCE_METRICS.accepted, SOURCE_METRICS.errors]) expect(graphs(body, name, { source: s.name }), name).toBe(true);
+        expect(body).toContain(`MetricName=\\"${SOURCE_METRICS.rejected}\\" source=\\"${s.name}\\"`);
+      }
+      for (const d of destinations) {
+        for (const name of [DESTINATION_METRICS.delivered, DESTINATION_METRICS.failedTransient, DESTINATION_METRICS.failedPermanent, DESTINATION_METRICS.batchSize, DESTINATION_METRICS.platformLatency]) {
+          expect(graphs(body, name, { destination: d.name }), name).toBe(true);
+        }
+        expect(body).toContain(`MetricName=\\"${DESTINATION_METRICS.skipped}\\" destination=\\"${d.name}\\"`);
+        expect(body).toContain(`"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","${JSON.stringify({ 'Fn::GetAtt': [ids.destinations[d.name].dlq, 'QueueName'] })}"`);
+      }
+      expect(body).toMatch(/"AWS\/ApiGateway","5xx"/);
+    });
+
+    it('alarms to the SNS topic on ingest 5xx', () => {
+      const alarms = alarmsTo(topicId()).filter((a) => a.Properties.Namespace === 'AWS/ApiGateway' && a.Properties.MetricName === '5xx');
+      expect(alarms).toHaveLength(1);
+      expect(alarms[0].Properties).toMatchObject({ Statistic: 'Sum', Period: 300, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    });
+
+    it('alarms to the SNS topic, per destination, on failures sustained for 15 minutes with nothing delivered', () => {
+      for (const d of destinations) {
+        const alarms = alarmsTo(topicId()).filter((a) => JSON.stringify(a.Properties.Metrics ?? []).includes(`"Value":"${d.name}"`) && JSON.stringify(a.Properties.Metrics).includes(DESTINATION_METRICS.failedTransient));
+        expect(alarms, d.name).toHaveLength(1);
+        expect(alarms[0].Properties).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 1 });
+        expect(JSON.stringify(alarms[0].Properties.Metrics)).toContain(DESTINATION_METRICS.delivered);
+      }
+    });
+
+    it('sends every alarm to the topic (DLQ depth, sustained failures, ingest 5xx)', () => {
+      const all = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
+      expect(all).toHaveLength(destinations.length * 2 + 1);
+      expect(alarmsTo(topicId())).toHaveLength(all.length);
+    });
+
+    it('outputs what the operator CLI reads: the ledger table and each destination’s queue and DLQ', () => {
+      const outputs = t.toJSON().Outputs as Json;
+      expect(outputs.LedgerTableName.Value).toEqual(ref(ids.tables.ledger));
+      for (const d of destinations) {
+        expect(outputs[`${d.name}QueueUrl`.replace(/[^A-Za-z0-9]/g, '')].Value).toEqual(ref(ids.destinations[d.name].queue));
+        expect(outputs[`${d.name}DeadLetterQueueUrl`.replace(/[^A-Za-z0-9]/g, '')].Value).toEqual(ref(ids.destinations[d.name].dlq));
+      }
     });
   });
 

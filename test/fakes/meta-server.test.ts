@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { metaError, startMetaFake, type MetaFake } from './meta-server.js';
+import { metaError, metaThrottle, startMetaFake, type MetaFake } from './meta-server.js';
 
 const PIXEL = '1234567890';
 const TOKEN = 'EAAtest-token';
@@ -201,5 +201,29 @@ describe('Meta CAPI fake', () => {
     res = await send([purchase({ event_id: 'ok-1' })]);
     expect(res.status).toBe(200);
     expect(meta.events().map((e) => e.event_id)).toEqual(['ok-1']);
+  });
+
+  it("outage('refused') closes the port until the outage ends; acceptCounts shows Meta de-duplicating", async () => {
+    await meta.outage('refused');
+    await expect(send([purchase({ event_id: 'o-1' })])).rejects.toThrow();
+    await meta.outage(null);
+    expect((await send([purchase({ event_id: 'o-1' })])).status).toBe(200);
+    expect((await send([purchase({ event_id: 'o-1' })])).status).toBe(200);
+    expect([...meta.acceptCounts().values()]).toEqual([2]);
+    expect(meta.uniqueEvents()).toHaveLength(1);
+  });
+
+  it("outage with a reply answers every request with it; 'accept-then-hang' counts the events but never answers", async () => {
+    await meta.outage(metaThrottle(17));
+    for (let i = 0; i < 3; i++) {
+      const res = await send([purchase({ event_id: 't-1' })]);
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.code).toBe(17);
+    }
+    await meta.outage(null);
+    meta.failNext(1, 'accept-then-hang');
+    const hung = fetch(`${meta.baseUrl}/${VERSION}/${PIXEL}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: [purchase({ event_id: 'h-1' })], access_token: TOKEN }), signal: AbortSignal.timeout(300) });
+    await expect(hung).rejects.toThrow();
+    expect(meta.events().map((e) => e.event_id)).toEqual(['h-1']);
   });
 });

@@ -22,12 +22,22 @@ import { randomBytes } from 'node:crypto';
 
 export interface MetaFakeOptions { pixelId?: string; accessToken?: string; apiVersion?: string /* e.g. 'v24.0' */ }
 export interface ReceivedMetaRequest { at: number; pixelId: string; query: Record<string, string>; body: any; accessToken?: string; status: number; response: any }
-export type MetaFailReply = { status: number; body?: any } | 'drop' | 'hang';
+/**
+ * 'drop' destroys the connection, 'hang' never answers; 'accept-then-hang' validates and accepts the events (Meta
+ * counts them) but never answers: what a sender sees when it dies, or times out, after Meta accepted its batch.
+ */
+export type MetaFailReply = { status: number; body?: any } | 'drop' | 'hang' | 'accept-then-hang';
+/** An outage: every request gets this reply until it ends; 'refused' closes the port (connection refused). */
+export type MetaOutage = MetaFailReply | 'refused';
 export interface MetaFake {
   baseUrl: string;
   requests: ReceivedMetaRequest[];
   events(): any[];
   uniqueEvents(): any[];
+  /** How often each event was accepted (by pixel, event_name and event_id): more than 1 means Meta de-duplicated. */
+  acceptCounts(): Map<string, number>;
+  /** Starts (or, with null, ends) an outage of the given kind. */
+  outage(mode: MetaOutage | null): Promise<void>;
   failNext(n: number, reply: MetaFailReply): void;
   failWhen(pred: (event: any) => boolean, reply: { status: number; body: any }): void;
   reset(): void;
@@ -67,6 +77,21 @@ export function metaError(
 /** A code-100 "Invalid parameter" rejection of the whole request, the way CAPI reports payload problems. */
 function invalid(userMsg: string, subcode = 2804019, userTitle = 'Server-side API parameter error'): any {
   return metaError(100, 'Invalid parameter', { subcode, userTitle, userMsg });
+}
+
+/**
+ * Meta's rate-limit answers (graph-api/overview/rate-limiting, marketing-api/overview/rate-limiting): HTTP 400 with
+ * code 4 (app), 17 (user), 613 (custom per-endpoint limit) or 80004 (ads account); `is_transient` is not set.
+ */
+export const META_THROTTLE_CODES = [4, 17, 613, 80004] as const;
+export function metaThrottle(code: (typeof META_THROTTLE_CODES)[number]): { status: number; body: any } {
+  const messages: Record<number, string> = {
+    4: '(#4) Application request limit reached',
+    17: '(#17) User request limit reached',
+    613: '(#613) Calls within one hour have exceeded the rate limit',
+    80004: '(#80004) There have been too many calls to this ad-account. Wait a bit and try again.',
+  };
+  return { status: 400, body: metaError(code, messages[code], { isTransient: false }) };
 }
 
 /** Default body when a test injects a bare status, modelled on Graph's generic codes (M-err). */
@@ -195,6 +220,8 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
   let accepted: { event: any; pixelId: string; at: number }[] = [];
   let queue: MetaFailReply[] = [];
   let rules: { pred: (event: any) => boolean; reply: { status: number; body: any } }[] = [];
+  let outageReply: MetaFailReply | undefined;
+  let refusing = false;
   const sockets = new Set<Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -220,10 +247,11 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
     };
 
     // Injected failures come first: they model the network or Meta itself misbehaving.
-    const injected = queue.shift();
+    const injected = outageReply ?? queue.shift();
     if (injected === 'drop') { req.socket.destroy(); return; }
     if (injected === 'hang') return; // never answered; close() tears the socket down
-    if (injected) return reply(injected.status, injected.body ?? defaultFailureBody(injected.status));
+    const acceptOnly = injected === 'accept-then-hang';
+    if (injected && !acceptOnly) return reply(injected.status, injected.body ?? defaultFailureBody(injected.status));
 
     if (!route) return reply(400, metaError(2500, `Unknown path components: ${url.pathname}`));
     if (req.method !== 'POST') return reply(400, metaError(100, `Unsupported ${String(req.method).toLowerCase()} request.`, { type: 'GraphMethodException' }));
@@ -261,6 +289,7 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
     if (rule) return reply(rule.reply.status, rule.reply.body);
 
     for (const event of data) accepted.push({ event, pixelId, at });
+    if (acceptOnly) { record.status = 200; return; } // accepted, but the answer never comes
     return reply(200, { events_received: data.length, messages: [], fbtrace_id: fbtraceId() });
   }
 
@@ -279,6 +308,7 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const dedupKey = (a: { event: any; pixelId: string }) => JSON.stringify([a.pixelId, a.event.event_name, a.event.event_id]);
 
   return {
     baseUrl: `http://127.0.0.1:${port}`,
@@ -296,11 +326,27 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
         return true;
       }).map((a) => a.event);
     },
+    acceptCounts: () => {
+      const counts = new Map<string, number>();
+      for (const a of accepted) counts.set(dedupKey(a), (counts.get(dedupKey(a)) ?? 0) + 1);
+      return counts;
+    },
+    outage: async (mode) => {
+      outageReply = mode === 'refused' || mode === null ? undefined : mode;
+      if (mode === 'refused' && !refusing) {
+        refusing = true;
+        await new Promise<void>((resolve) => { server.close(() => resolve()); for (const s of sockets) s.destroy(); });
+      } else if (mode !== 'refused' && refusing) {
+        refusing = false;
+        await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', () => resolve()); });
+      }
+    },
     failNext: (n, reply) => { for (let i = 0; i < n; i++) queue.push(reply); },
     failWhen: (pred, reply) => { rules.push({ pred, reply }); },
-    reset: () => { requests.length = 0; accepted = []; queue = []; rules = []; },
+    reset: () => { requests.length = 0; accepted = []; queue = []; rules = []; outageReply = undefined; },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy(); // includes 'hang' sockets, which would otherwise keep close() waiting
+      if (refusing) return resolve();
       server.close(() => resolve());
     }),
   };

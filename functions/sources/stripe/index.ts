@@ -8,6 +8,9 @@ import { mapStripeEvent } from './map.ts';
  * Stripe webhooks: `Stripe-Signature` verified over the raw body by the `stripe` package (HMAC-SHA256, 300 s
  * tolerance). `STRIPE_WEBHOOK_SECRET` may hold several comma-separated secrets so a rolled secret keeps working.
  */
+/** Stripe's default tolerance for the signature timestamp, in seconds. */
+const SIGNATURE_TOLERANCE_S = 300;
+
 export const stripeSource: Source = {
   name: 'stripe',
   async read(request, settings, now) {
@@ -15,13 +18,19 @@ export const stripeSource: Source = {
     if (secrets.length === 0) throw new Error('STRIPE_WEBHOOK_SECRET is not configured');
     const header = request.headers['stripe-signature'];
     if (!header) throw new RequestError(400, 'missing_signature', 'the Stripe-Signature header is missing');
+    // Stripe's check only refuses old signatures; one from the future is refused too (same tolerance), so a captured
+    // request cannot be pre-dated to outlive the replay window.
+    const signedAt = Number(/(?:^|,)\s*t=(\d+)/.exec(header)?.[1]);
+    if (Number.isFinite(signedAt) && signedAt * 1000 > now.getTime() + SIGNATURE_TOLERANCE_S * 1000) {
+      throw new RequestError(400, 'invalid_signature', 'Stripe signature verification failed: the timestamp is in the future');
+    }
     let event: Stripe.Event | undefined;
     let verified = false;
     let failure = '';
     for (const secret of secrets) {
       try {
         // The timestamp is checked against the `now` the caller passes (Stripe's default 300 s tolerance).
-        event = await Stripe.webhooks.constructEventAsync(request.body, header, secret, undefined, undefined, now.getTime());
+        event = await Stripe.webhooks.constructEventAsync(request.body, header, secret, SIGNATURE_TOLERANCE_S, undefined, now.getTime());
         verified = true;
         break;
       } catch (err) {
@@ -38,6 +47,12 @@ export const stripeSource: Source = {
     if (!event || typeof event !== 'object' || !event.type || !event.id) {
       throw new RequestError(400, 'malformed_event', 'the body is not a Stripe event');
     }
-    return mapStripeEvent(event, mappingFrom(settings));
+    try {
+      return mapStripeEvent(event, mappingFrom(settings));
+    } catch (err) {
+      // A signed event whose fields are not what Stripe sends (a non-integer amount, say): a retry cannot help.
+      if (err instanceof RequestError) throw err;
+      throw new RequestError(422, 'unreadable_event', `the Stripe event could not be read: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500));
+    }
   },
 };

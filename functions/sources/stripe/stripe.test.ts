@@ -266,6 +266,22 @@ describe('stripe source: signature verification', () => {
     expect(err).toMatchObject({ status: 400, code: 'invalid_signature' });
   });
 
+  it('rejects a signature dated more than 300 s in the future (a pre-dated replay): 400 invalid_signature', async () => {
+    const request = signedStripeRequest(stripeEvent('checkout.session.completed', paidSession()), SECRET, { timestamp: NOW_S + 301 });
+
+    const err = await readError(stripeSource.read(request, SETTINGS, NOW));
+
+    expect(err).toMatchObject({ status: 400, code: 'invalid_signature' });
+  });
+
+  it('rejects a genuinely signed checkout whose amount is not an integer of minor units: 422, not a retryable 500', async () => {
+    const event = stripeEvent('checkout.session.completed', paidSession({ amount_total: 12.5 }));
+
+    const err = await readError(deliver(event, SETTINGS, SECRET));
+
+    expect(err).toMatchObject({ status: 422, code: 'unreadable_event' });
+  });
+
   it('accepts a signature just inside the tolerance, measured from the given clock', async () => {
     const request = signedStripeRequest(stripeEvent('checkout.session.completed', paidSession()), SECRET, { timestamp: NOW_S - 299 });
 

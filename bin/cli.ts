@@ -1,0 +1,271 @@
+import { parseArgs } from 'node:util';
+import { destinations, sources } from '../functions/registry.ts';
+import { dlqDepth, findDeadLetter, peekDeadLetters, redrive, type DeadLetterView } from '../lib/ops/dlq.ts';
+import { progressLine, table } from '../lib/ops/format.ts';
+import { REPLAYABLE_STATUSES, lookupStatus, replay } from '../lib/ops/ledger.ts';
+import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
+
+const HELP = `conversion-relay — operate a running relay (local or on AWS)
+
+Usage: conversion-relay <command> [options]
+
+Commands:
+  dlq list [--destination <name>]     count dead letters and tabulate their reasons
+           [--messages]               ...and list every message
+  dlq show <messageId|eventId>        one dead letter: why it is there, and its Conversion
+  dlq redrive [--destination <name>]  move dead letters back to their queue (SQS message move task)
+  status <eventId|orderId|sourceEventId>
+                                      the ledger: each destination's status, attempts, last error, signals
+  replay [--destination <name>] [--status skipped,dry_run,dead_lettered] [--reason <text>] [--dry-run]
+                                      send again conversions that were skipped or failed, after a fix
+                                      (default --status skipped,dry_run; dead letters: prefer dlq redrive)
+
+Where (default: the local relay if one is running, else cdk-outputs.json):
+  --local [--data-dir <dir>]          the relay \`npm start\` runs (data dir: RELAY_DATA_DIR or .relay-data)
+  --aws [--outputs <file>] [--stack <name>]
+                                      a deployed stack, by the outputs of \`npx cdk deploy --outputs-file
+                                      cdk-outputs.json\`; LEDGER_TABLE, RELAY_QUEUE_URL_<DEST> and
+                                      RELAY_DLQ_URL_<DEST> in the environment override them. AWS credentials
+                                      and region come from the usual AWS environment / profile.
+  --json                              machine-readable output
+  -h, --help                          this help
+`;
+
+const OPTIONS = {
+  destination: { type: 'string' },
+  status: { type: 'string' },
+  reason: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  messages: { type: 'boolean' },
+  local: { type: 'boolean' },
+  aws: { type: 'boolean' },
+  'data-dir': { type: 'string' },
+  outputs: { type: 'string' },
+  stack: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new OperatorError(`${(err as Error).message}\nRun \`conversion-relay --help\` for the commands and options.`);
+  }
+  const { values, positionals } = parsed;
+  const [command, sub, arg] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(HELP);
+    return command || values.help ? 0 : 1;
+  }
+  const known = ['dlq list', 'dlq show', 'dlq redrive', 'status', 'replay'];
+  const key = command === 'dlq' ? `dlq ${sub ?? ''}` : command;
+  if (!known.includes(key)) throw new OperatorError(`Unknown command "${positionals.join(' ')}". Commands: ${known.join(', ')}. See --help.`);
+
+  const target = await resolveTarget({
+    local: values.local,
+    aws: values.aws,
+    dataDir: values['data-dir'],
+    outputs: values.outputs,
+    stack: values.stack,
+    cwd: process.cwd(),
+    env: process.env,
+    destinations: destinations.map((d) => d.name),
+  });
+  if (!values.json) process.stderr.write(`→ ${target.description}\n`);
+
+  switch (key) {
+    case 'dlq list':
+      return dlqList(target, values);
+    case 'dlq show':
+      if (!arg) throw new OperatorError('Say which dead letter: `conversion-relay dlq show <messageId|eventId>` (`dlq list --messages` lists them).');
+      return dlqShow(target, values, arg);
+    case 'dlq redrive':
+      return dlqRedrive(target, values);
+    case 'status':
+      if (!sub) throw new OperatorError('Say which event: `conversion-relay status <eventId|orderId|sourceEventId>`.');
+      return status(target, values, sub);
+    default:
+      return replayCommand(target, values);
+  }
+}
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+
+async function dlqList(target: Target, values: Values): Promise<number> {
+  const all: DeadLetterView[] = [];
+  for (const d of pickDestinations(target, values.destination)) {
+    const bar = progressLine(`reading ${d} dead letters`);
+    const letters = await peekDeadLetters(target, d, (n, total) => !values.json && bar.update(n, total));
+    if (!values.json) bar.done();
+    all.push(...letters);
+  }
+  if (values.json) {
+    out(JSON.stringify(all.map(({ body, ...rest }) => rest), null, 2));
+    return 0;
+  }
+  out(`${all.length} dead letter${all.length === 1 ? '' : 's'}`);
+  if (all.length === 0) return 0;
+  const groups = new Map<string, { destination: string; code: string; message: string; count: number; first?: string; example?: string }>();
+  for (const l of all) {
+    const k = JSON.stringify([l.destination, l.errorCode, l.errorMessage]);
+    const g = groups.get(k) ?? { destination: l.destination, code: l.errorCode, message: l.errorMessage, count: 0, first: l.firstFailureAt, example: l.conversionId };
+    g.count++;
+    if (l.firstFailureAt && (!g.first || l.firstFailureAt < g.first)) g.first = l.firstFailureAt;
+    groups.set(k, g);
+  }
+  out('');
+  out(table(['COUNT', 'DESTINATION', 'ERROR CODE', 'FIRST FAILURE', 'EXAMPLE EVENT', 'ERROR MESSAGE'], [...groups.values()].sort((a, b) => b.count - a.count).map((g) => [g.count, g.destination, g.code, g.first, g.example, g.message])));
+  if (values.messages) {
+    out('');
+    out(table(['MESSAGE ID', 'DESTINATION', 'EVENT ID', 'ATTEMPTS', 'FIRST FAILURE', 'ERROR CODE'], all.map((l) => [l.messageId, l.destination, l.conversionId, l.attempts, l.firstFailureAt, l.errorCode])));
+  }
+  out('');
+  out('Fix the cause, then `conversion-relay dlq redrive` sends them again (platforms keep one per event ID).');
+  return 0;
+}
+
+async function dlqShow(target: Target, values: Values, id: string): Promise<number> {
+  const found = await findDeadLetter(target, pickDestinations(target, values.destination), id);
+  if (found.length === 0) {
+    process.stderr.write(`No dead letter with message ID or event ID "${id}". \`conversion-relay status ${id}\` shows what the ledger knows.\n`);
+    return 1;
+  }
+  for (const l of found) {
+    let conversion: unknown = l.body;
+    try {
+      conversion = JSON.parse(l.body);
+    } catch {
+      // Not JSON: show it as it is (it is why the sender refused it).
+    }
+    if (values.json) {
+      out(JSON.stringify({ ...l, body: conversion }, null, 2));
+      continue;
+    }
+    out(
+      table(
+        ['FIELD', 'VALUE'],
+        [
+          ['destination', l.destination],
+          ['message ID', l.messageId],
+          ['event ID', l.conversionId],
+          ['event name', l.eventName],
+          ['error code', l.errorCode],
+          ['error message', l.errorMessage],
+          ['attempts', l.attempts],
+          ['first failure', l.firstFailureAt],
+          ['in DLQ since', l.sentAt],
+        ],
+      ),
+    );
+    out('');
+    out('Conversion (hashes only):');
+    out(typeof conversion === 'string' ? conversion : JSON.stringify(conversion, null, 2));
+  }
+  return 0;
+}
+
+async function dlqRedrive(target: Target, values: Values): Promise<number> {
+  const results = [];
+  for (const d of pickDestinations(target, values.destination)) {
+    const before = await dlqDepth(target, d);
+    if (before === 0) {
+      results.push({ destination: d, moved: 0, toMove: 0, status: 'NOTHING_TO_MOVE' });
+      continue;
+    }
+    const bar = progressLine(`redriving ${d}`);
+    results.push(await redrive(target, d, (moved, total) => !values.json && bar.update(moved, total)));
+    if (!values.json) bar.done();
+  }
+  if (values.json) {
+    out(JSON.stringify(results, null, 2));
+  } else {
+    out(table(['DESTINATION', 'MOVED', 'OF', 'STATUS', 'FAILURE'], results.map((r) => [r.destination, r.moved, r.toMove, r.status, 'failureReason' in r ? r.failureReason : undefined])));
+  }
+  const failed = results.filter((r) => r.status === 'FAILED' || r.status === 'CANCELLED');
+  if (failed.length) {
+    process.stderr.write(`The redrive of ${failed.map((r) => r.destination).join(', ')} did not complete; see FAILURE above.\n`);
+    return 1;
+  }
+  return 0;
+}
+
+async function status(target: Target, values: Values, id: string): Promise<number> {
+  const report = await lookupStatus(target, id, sources.map((s) => s.name));
+  if (values.json) {
+    out(JSON.stringify(report, (k, v) => (k === 'conversion' || k === 'request' ? undefined : v), 2));
+    return report.conversions.length || report.sourceSkips.length ? 0 : 1;
+  }
+  if (report.conversions.length === 0 && report.sourceSkips.length === 0) {
+    process.stderr.write(`Nothing in the ledger for "${id}" (looked for it as a conversion event ID, an order ID and a source event ID). A request the relay refused (4xx) leaves no ledger row; its logs say why.\n`);
+    return 1;
+  }
+  for (const s of report.sourceSkips) {
+    out(`source event ${id} (${s.source}, ${s.eventType}): skipped — ${s.reason} (at ${s.updatedAt})`);
+  }
+  for (const c of report.conversions) {
+    const head = c.rows[0];
+    out('');
+    out(`conversion ${c.eventId}: ${head.eventName ?? ''}${head.orderId ? `, order ${head.orderId}` : ''}, from ${head.source ?? '?'} event ${head.sourceEventId ?? '?'}, occurred ${head.occurredAt ?? '?'}`);
+    out(
+      table(
+        ['DESTINATION', 'STATUS', 'ATTEMPTS', 'UPDATED', 'REASON / LAST ERROR', 'SIGNALS'],
+        c.rows.map((r) => [
+          r.sk.slice(2),
+          r.status,
+          r.attempts,
+          r.updatedAt,
+          r.reason ?? (r.errorCode ? `${r.errorCode}: ${r.errorMessage ?? ''}` : ''),
+          Array.isArray(r.signals) ? r.signals.join(',') : '',
+        ]),
+      ),
+    );
+  }
+  return 0;
+}
+
+async function replayCommand(target: Target, values: Values): Promise<number> {
+  const statuses = (values.status ?? 'skipped,dry_run').split(',').map((s) => s.trim()).filter(Boolean);
+  const bar = progressLine(values['dry-run'] ? 'checking' : 'replaying');
+  const result = await replay(target, {
+    destinations: pickDestinations(target, values.destination),
+    statuses,
+    reasonContains: values.reason,
+    dryRun: values['dry-run'],
+    progress: (done, found) => !values.json && bar.update(done, found),
+  });
+  if (!values.json) bar.done();
+  if (values.json) {
+    out(JSON.stringify({ ...result, rows: result.rows.map((r) => ({ eventId: r.pk.slice(2), destination: r.sk.slice(2), status: r.status, reason: r.reason ?? r.errorCode })) }, null, 2));
+    return 0;
+  }
+  out(`${result.found} conversion${result.found === 1 ? '' : 's'} with status ${statuses.join(' or ')}${values.reason ? ` and a reason containing "${values.reason}"` : ''}`);
+  if (result.rows.length) {
+    out(table(['EVENT ID', 'DESTINATION', 'STATUS', 'REASON / ERROR'], result.rows.slice(0, 50).map((r) => [r.pk.slice(2), r.sk.slice(2), r.status, r.reason ?? (r.errorCode ? `${r.errorCode}: ${r.errorMessage}` : '')])));
+    if (result.rows.length > 50) out(`… and ${result.rows.length - 50} more`);
+  }
+  if (values['dry-run']) out('Dry run: nothing was sent. Run again without --dry-run to replay them.');
+  else out(`replayed ${result.replayed}${Object.keys(result.byDestination).length ? ` (${Object.entries(result.byDestination).map(([d, n]) => `${d}: ${n}`).join(', ')})` : ''}`);
+  if (result.notReplayable) out(`${result.notReplayable} could not be replayed: their ledger rows hold no Conversion (recorded before replay was possible).`);
+  if (statuses.includes('dead_lettered') && !values['dry-run']) out('Note: dead letters replayed this way are still in the DLQ; purge it rather than redrive it, or the platform receives them twice (and keeps one).');
+  return 0;
+}
+
+/** The whole CLI: runs a command and turns what went wrong into words and an exit code (0 ok, 1 not found/failed, 2 error). */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    return await main(argv);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (err instanceof OperatorError) process.stderr.write(`error: ${e.message}\n`);
+    else if (e.name === 'CredentialsProviderError') process.stderr.write('error: no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or use --local).\n');
+    else if (e.name === 'ResourceNotFoundException') process.stderr.write(`error: the ledger table does not exist here (${e.message}); check --stack/--outputs and the region.\n`);
+    else if (e.name === 'QueueDoesNotExist') process.stderr.write('error: a queue named in the stack outputs does not exist; check --stack/--outputs and the region.\n');
+    else if (e.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(e.message)) process.stderr.write('error: the relay stopped answering while the command ran; start it again and retry.\n');
+    else process.stderr.write(`error: ${e.name}: ${e.message}\n`);
+    return 2;
+  }
+}

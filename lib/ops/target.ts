@@ -1,0 +1,163 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TABLE_ENV, dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
+import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from '../local/discovery.ts';
+
+/**
+ * Where the operator CLI acts: the local runner (found through the discovery file in its data directory) or a
+ * deployed stack (found through `cdk deploy --outputs-file`, or the same environment variables the functions read).
+ */
+export interface Target {
+  kind: 'local' | 'aws';
+  /** One line for humans: what the CLI is talking to. */
+  description: string;
+  sqs: SQSClient;
+  ddb: DynamoDBDocumentClient;
+  ledgerTable: string;
+  /** Destination name → its queue and dead-letter queue URLs. */
+  queues: Record<string, { url: string; dlqUrl: string }>;
+}
+
+/** A failure the operator can act on: printed as is, without a stack trace. */
+export class OperatorError extends Error {}
+
+export interface TargetOptions {
+  local?: boolean;
+  aws?: boolean;
+  dataDir?: string;
+  outputs?: string;
+  stack?: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  destinations: readonly string[];
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export async function resolveTarget(opts: TargetOptions): Promise<Target> {
+  const dataDir = path.resolve(opts.cwd, opts.dataDir ?? opts.env.RELAY_DATA_DIR ?? '.relay-data');
+  const outputsFile = path.resolve(opts.cwd, opts.outputs ?? 'cdk-outputs.json');
+  const fromEnv = awsFromEnv(opts.env, opts.destinations);
+  if (opts.local) return local(dataDir);
+  if (opts.aws || opts.outputs || opts.stack) return aws(outputsFile, opts, fromEnv);
+  if (existsSync(path.join(dataDir, RUNNER_DISCOVERY_FILE))) return local(dataDir);
+  if (existsSync(outputsFile) || fromEnv) return aws(outputsFile, opts, fromEnv);
+  throw new OperatorError(
+    [
+      'Nothing to operate on:',
+      `  - no local relay is running with its data in ${dataDir} (start one with \`npm start\`, or pass --data-dir), and`,
+      `  - no stack outputs at ${outputsFile} (deploy with \`npx cdk deploy --outputs-file cdk-outputs.json\`, or pass --outputs),`,
+      `    and no ${TABLE_ENV.ledger} / RELAY_QUEUE_URL_<DEST> / RELAY_DLQ_URL_<DEST> in the environment.`,
+    ].join('\n'),
+  );
+}
+
+async function local(dataDir: string): Promise<Target> {
+  const file = path.join(dataDir, RUNNER_DISCOVERY_FILE);
+  if (!existsSync(file)) {
+    throw new OperatorError(`No local relay is running with its data in ${dataDir}: start it with \`npm start\` (or pass --data-dir to the directory it uses).`);
+  }
+  const found = JSON.parse(readFileSync(file, 'utf8')) as RunnerDiscovery;
+  // A crashed runner leaves its file behind: check that something answers before blaming the commands.
+  try {
+    await fetch(`${found.url}/health`, { signal: AbortSignal.timeout(3000) });
+  } catch {
+    throw new OperatorError(`The local relay recorded in ${file} (pid ${found.pid}, ${found.url}) does not answer: start it again with \`npm start\`.`);
+  }
+  const clientOpts = { region: 'us-east-1', credentials: LOCAL_CREDENTIALS };
+  return {
+    kind: 'local',
+    description: `local relay at ${found.url} (data in ${dataDir})`,
+    sqs: new SQSClient({ ...clientOpts, endpoint: found.endpoints.sqs }),
+    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOpts, endpoint: found.endpoints.dynamodb }), { marshallOptions: { removeUndefinedValues: true } }),
+    ledgerTable: found.tables.ledger,
+    queues: found.queues,
+  };
+}
+
+interface AwsNames {
+  ledgerTable?: string;
+  queues: Record<string, { url?: string; dlqUrl?: string }>;
+}
+
+function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): AwsNames | undefined {
+  const queues: AwsNames['queues'] = {};
+  for (const d of destinations) {
+    const url = env[queueUrlEnv(d)];
+    const dlqUrl = env[dlqUrlEnv(d)];
+    if (url || dlqUrl) queues[d] = { url, dlqUrl };
+  }
+  const ledgerTable = env[TABLE_ENV.ledger];
+  return ledgerTable || Object.keys(queues).length ? { ledgerTable, queues } : undefined;
+}
+
+/** CfnOutput IDs become output keys without their non-alphanumeric characters (see lib/relay-stack.ts). */
+export const outputKey = (name: string) => name.replace(/[^A-Za-z0-9]/g, '');
+
+function awsFromOutputs(file: string, stack: string | undefined, destinations: readonly string[]): AwsNames {
+  let all: Record<string, Record<string, string>>;
+  try {
+    all = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new OperatorError(`Cannot read stack outputs from ${file}: ${(err as Error).message}. Write them with \`npx cdk deploy --outputs-file ${path.basename(file)}\`.`);
+  }
+  const stacks = Object.keys(all);
+  const name = stack ?? (stacks.length === 1 ? stacks[0] : stacks.find((s) => all[s]?.LedgerTableName));
+  if (!name || !all[name]) {
+    throw new OperatorError(`${file} has outputs for ${stacks.join(', ') || 'no stack'}; say which with --stack <name>.`);
+  }
+  const outputs = all[name];
+  const queues: AwsNames['queues'] = {};
+  for (const d of destinations) {
+    const url = outputs[outputKey(`${d}QueueUrl`)];
+    const dlqUrl = outputs[outputKey(`${d}DeadLetterQueueUrl`)];
+    if (url || dlqUrl) queues[d] = { url, dlqUrl };
+  }
+  return { ledgerTable: outputs.LedgerTableName, queues };
+}
+
+async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames | undefined): Promise<Target> {
+  const fromFile = existsSync(outputsFile) ? awsFromOutputs(outputsFile, opts.stack, opts.destinations) : undefined;
+  if (!fromFile && !fromEnv) {
+    throw new OperatorError(`No stack outputs at ${outputsFile}: deploy with \`npx cdk deploy --outputs-file cdk-outputs.json\` or pass --outputs <file>.`);
+  }
+  // The environment wins over the file, as it does for the functions.
+  const ledgerTable = fromEnv?.ledgerTable ?? fromFile?.ledgerTable;
+  const queues: Target['queues'] = {};
+  for (const d of opts.destinations) {
+    const url = fromEnv?.queues[d]?.url ?? fromFile?.queues[d]?.url;
+    const dlqUrl = fromEnv?.queues[d]?.dlqUrl ?? fromFile?.queues[d]?.dlqUrl;
+    if (url && dlqUrl) queues[d] = { url, dlqUrl };
+  }
+  const anyUrl = Object.values(queues)[0]?.url;
+  const region = opts.env.AWS_REGION ?? opts.env.AWS_DEFAULT_REGION ?? (anyUrl ? /sqs\.([a-z0-9-]+)\.amazonaws/.exec(anyUrl)?.[1] : undefined);
+  return {
+    kind: 'aws',
+    description: `AWS stack${opts.stack ? ` ${opts.stack}` : ''}${region ? ` in ${region}` : ''}`,
+    sqs: new SQSClient({ region }),
+    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } }),
+    ledgerTable: ledgerTable ?? '',
+    queues,
+  };
+}
+
+export function requireLedger(target: Target): string {
+  if (!target.ledgerTable) throw new OperatorError(`The ledger table name is unknown: the stack outputs have no LedgerTableName (redeploy) or set ${TABLE_ENV.ledger}.`);
+  return target.ledgerTable;
+}
+
+/** The destinations a command acts on: one (checked) or all the target knows. */
+export function pickDestinations(target: Target, destination: string | undefined): string[] {
+  const known = Object.keys(target.queues);
+  if (destination === undefined) {
+    if (known.length === 0) throw new OperatorError('No destination queues are known for this target (check the stack outputs or the environment).');
+    return known;
+  }
+  if (!known.includes(destination)) {
+    throw new OperatorError(`Unknown destination "${destination}": this relay has ${known.join(', ') || 'none'}.`);
+  }
+  return [destination];
+}

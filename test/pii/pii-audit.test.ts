@@ -1,0 +1,249 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
+import { cli as runCli } from '../support/cli.ts';
+import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+
+const cli = async (args: string[], dataDir: string) => {
+  const r = await runCli(args, dataDir);
+  return r.stdout + r.stderr;
+};
+import { driverEnv, driverSecrets, send, sourceDrivers, type Customer } from '../support/source-requests.ts';
+import { readAllQueues, scanAllTables } from '../support/storage.ts';
+
+/**
+ * The promise "no raw personal data is kept anywhere", checked the way an auditor would: run the flows with known
+ * customers (every source with a test driver, every destination path: delivered, retried, dead-lettered, skipped,
+ * dry-run, rejected), then search everything the relay wrote or sent — every DynamoDB item, every queue and DLQ
+ * message (and the queue journal on disk, which holds every message ever enqueued), every log line, every request
+ * to the platform, the operator CLI's output — for each raw value in any case and with or without its formatting.
+ * The configured secrets must not appear in any of it either (the platform's own request excepted: it carries the
+ * token by design).
+ */
+const PIXEL_ID = '1234567890123';
+const META_TOKEN = 'EAAB-pii-audit-meta-token-5f1c0e';
+
+interface Person extends Customer {
+  /** Values that must never appear, beyond the obvious forms derived below. */
+  extra: string[];
+}
+
+// Names and places without short all-hex words (a name like "Ada" would match inside any SHA-256 hex digest).
+const PEOPLE: Person[] = [
+  {
+    email: 'Augusta.Lovelace+Relay@Example.COM',
+    phone: '+44 20 7946 0958',
+    name: 'Augusta Lovelace',
+    address: { line1: '12 Analytical Engine Road', line2: 'Flat 3', city: 'London', state: 'Greater London', postal_code: 'SW1A 1AA', country: 'GB' },
+    extra: ['augusta', 'lovelace', 'analytical engine', 'sw1a1aa', 'sw1a 1aa', 'greater london', 'greaterlondon'],
+  },
+  {
+    email: 'GRACE.HOPPER@Navy.Example.org',
+    phone: '(202) 555-0143',
+    name: 'Grace Brewster Hopper',
+    address: { line1: '1 Compiler Court', line2: null, city: 'Arlington', state: 'VA', postal_code: '22201-1234', country: 'US' },
+    extra: ['grace', 'brewster', 'hopper', 'compiler court', 'arlington', '22201-1234', '222011234'],
+  },
+  {
+    email: 'jose.mueller@beispiel.example.de',
+    phone: '+49 30 901820 77',
+    name: 'José Müller-Øberg',
+    address: { line1: 'Straße des 17. Juni 135', line2: null, city: 'Berlin-Charlottenburg', state: 'Berlin', postal_code: '10623', country: 'DE' },
+    extra: ['josé', 'jose', 'müller', 'mueller', 'øberg', 'straße des 17', 'charlottenburg'],
+  },
+  {
+    email: 'kwame.nkrumah.pii@example.net',
+    phone: '415.555.0199',
+    name: 'Kwame Nkrumah',
+    address: { line1: '77 Sutter Street Suite 400', line2: null, city: 'San Francisco', state: 'California', postal_code: '94104', country: 'US' },
+    extra: ['kwame', 'nkrumah', 'sutter street', 'san francisco', 'sanfrancisco'],
+  },
+];
+
+/** Every form a raw value could take once someone lower-cases, trims or strips its formatting. */
+function forbiddenForms(p: Person): string[] {
+  const forms = new Set<string>(p.extra.map((v) => v.toLowerCase()));
+  const email = p.email!.toLowerCase();
+  forms.add(email);
+  forms.add(email.split('@')[0]); // the local part alone
+  forms.add(email.replace(/\+[^@]*/, '')); // without the +tag
+  forms.add(encodeURIComponent(email).toLowerCase()); // as a URL parameter
+  const digits = p.phone!.replace(/\D/g, '');
+  forms.add(p.phone!.toLowerCase());
+  forms.add(digits);
+  // The national number without the country code (what a form would hold), when long enough to be unambiguous.
+  for (const cc of ['1', '44', '49']) if (digits.startsWith(cc) && digits.length - cc.length >= 9) forms.add(digits.slice(cc.length));
+  forms.add(p.name!.toLowerCase());
+  forms.add(p.name!.toLowerCase().replace(/[^\p{L}]/gu, ''));
+  forms.add(p.address!.line1!.toLowerCase());
+  forms.add(p.address!.line1!.toLowerCase().replace(/[^\p{L}\p{N}]/gu, ''));
+  return [...forms].filter((f) => f.length >= 5);
+}
+
+/** Where each finding was: a description of the place, and the text searched. */
+type Haystack = { where: string; text: string };
+
+function findings(haystacks: Haystack[], needles: string[]): string[] {
+  const out: string[] = [];
+  for (const h of haystacks) {
+    const text = h.text.toLowerCase();
+    // Also search the text with JSON/URL escapes undone, so "jos\u00e9" or "%40" cannot hide a value.
+    let decoded = text;
+    try {
+      decoded = decodeURIComponent(text.replace(/\\u([0-9a-f]{4})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))));
+    } catch {
+      decoded = text.replace(/\\u([0-9a-f]{4})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    }
+    for (const n of needles) {
+      if (text.includes(n) || decoded.includes(n)) out.push(`${h.where}: contains "${n}"`);
+    }
+  }
+  return out;
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = path.join(dir, f);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
+
+describe('PII audit: no raw personal data or secret anywhere the relay writes', () => {
+  let meta: MetaFake;
+  let relay: RelayProcess;
+  let dataDir: string;
+  const logs: string[] = [];
+  const cliOutput: string[] = [];
+  const run = Date.now();
+  const drivers = Object.entries(sourceDrivers);
+
+  const ledgerStatus = async (id: string) => (await relay.ledgerFor(id)).find((r) => r.sk === 'D#meta')?.status;
+
+  beforeAll(async () => {
+    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
+    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-pii-'));
+    const env = { ...driverEnv(), META_PIXEL_ID: PIXEL_ID, META_ACCESS_TOKEN: META_TOKEN, META_API_BASE_URL: meta.baseUrl, RELAY_RETRY_BASE_SECONDS: '1', RELAY_MAX_ATTEMPTS: '3' };
+    relay = await startRelay(env, dataDir);
+
+    for (const [name, driver] of drivers) {
+      const [delivered, deadLettered, retried, skipped] = PEOPLE;
+      const id = (what: string) => `cs_pii_${name}_${what}_${run}`;
+
+      // A visitor lands (with an e-mail leaked into the landing URL by a careless form), then buys.
+      const landing = await fetch(`${relay.url}/collect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 pii-audit' },
+        body: JSON.stringify({
+          url: `https://shop.example.com/landing?fbclid=IwAR-pii-audit&utm_source=facebook&email=${encodeURIComponent(delivered.email!)}&phone=${encodeURIComponent(delivered.phone!)}`,
+          referrer: `https://mail.example.com/inbox?to=${encodeURIComponent(delivered.email!)}`,
+        }),
+      });
+      expect(landing.status).toBe(200);
+      const { visitorId } = (await landing.json()) as { visitorId: string };
+      expect((await send(relay.url, driver.purchase({ id: id('delivered'), customer: delivered, visitorId }))).status).toBe(200);
+      // The same purchase again: a duplicate.
+      expect((await send(relay.url, driver.purchase({ id: id('delivered'), customer: delivered, visitorId }))).status).toBe(200);
+
+      // Meta refuses one permanently: it goes to the DLQ with its Conversion.
+      meta.failWhen((e) => e.event_id === id('dead'), { status: 400, body: metaError(100, 'Invalid parameter', { subcode: 2804019 }) });
+      expect((await send(relay.url, driver.purchase({ id: id('dead'), customer: deadLettered }))).status).toBe(200);
+
+      // One fails transiently first, then goes through.
+      meta.failNext(1, { status: 503 });
+      expect((await send(relay.url, driver.purchase({ id: id('retried'), customer: retried }))).status).toBe(200);
+
+      // A visitor who refused marketing: skipped for Meta.
+      const refused = await fetch(`${relay.url}/collect`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: 'https://shop.example.com/', consent: { marketing: 'denied' } }),
+      });
+      const refusedId = ((await refused.json()) as { visitorId: string }).visitorId;
+      expect((await send(relay.url, driver.purchase({ id: id('skipped'), customer: skipped, visitorId: refusedId }))).status).toBe(200);
+
+      // A forged request full of personal data: refused, and its body must not be echoed into a log.
+      const forged = driver.purchase({ id: id('forged'), customer: delivered });
+      expect((await send(relay.url, { ...forged, body: String(forged.body).replace('"paid"', '"paid" ') })).status).toBe(400);
+
+      await relay.waitFor(async () => (await ledgerStatus(id('delivered'))) === 'delivered', 20_000, 'delivered');
+      await relay.waitFor(async () => (await ledgerStatus(id('dead'))) === 'dead_lettered', 20_000, 'dead-lettered');
+      await relay.waitFor(async () => (await ledgerStatus(id('retried'))) === 'delivered', 20_000, 'retried then delivered');
+      cliOutput.push(await cli(['status', id('delivered')], dataDir), await cli(['dlq', 'show', id('dead')], dataDir), await cli(['dlq', 'list', '--messages'], dataDir));
+    }
+
+    // Restarted without Meta credentials: dry-run records the exact request it would send in the ledger.
+    logs.push(...relay.output);
+    await relay.stop();
+    relay = await startRelay({ ...driverEnv(), META_API_BASE_URL: meta.baseUrl }, dataDir);
+    for (const [name, driver] of drivers) {
+      const id = `cs_pii_${name}_dry_${run}`;
+      expect((await send(relay.url, driver.purchase({ id, customer: PEOPLE[1] }))).status).toBe(200);
+      await relay.waitFor(async () => (await ledgerStatus(id)) === 'dry_run', 20_000, 'dry-run');
+      cliOutput.push(await cli(['status', id], dataDir));
+    }
+  });
+  afterAll(async () => {
+    await relay?.stop();
+    await meta?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** Everything the relay wrote or sent, as searchable text. */
+  async function everything(): Promise<{ stored: Haystack[]; logs: Haystack[]; platform: Haystack[]; cli: Haystack[] }> {
+    const stored: Haystack[] = [];
+    for (const [table, items] of Object.entries(await scanAllTables(relay))) {
+      for (const item of items) stored.push({ where: `table ${table} item ${item.pk ?? item.id}`, text: JSON.stringify(item) });
+    }
+    for (const q of await readAllQueues(relay)) {
+      for (const m of q.messages) stored.push({ where: `queue ${q.name} message ${m.MessageId}`, text: JSON.stringify([m.Body, m.MessageAttributes]) });
+    }
+    // The queue journal is plain JSON lines holding every message enqueued since its last compaction.
+    for (const file of filesUnder(dataDir)) {
+      if (file.endsWith('.journal') || file.endsWith('.json')) stored.push({ where: `file ${path.relative(dataDir, file)}`, text: readFileSync(file, 'utf8') });
+    }
+    return {
+      stored,
+      logs: [...logs, ...relay.output].map((l, i) => ({ where: `log line ${i}`, text: l })),
+      platform: meta.requests.map((r, i) => ({ where: `request ${i} to Meta`, text: JSON.stringify({ query: r.query, body: { ...r.body, access_token: undefined } }) })),
+      cli: cliOutput.map((o, i) => ({ where: `CLI output ${i}`, text: o })),
+    };
+  }
+
+  it('ran every path: delivered, retried, dead-lettered, skipped, dry-run, rejected', async () => {
+    const statuses = new Set((await scanAllTables(relay)).ledger.map((r) => r.status));
+    for (const s of ['delivered', 'dead_lettered', 'skipped', 'dry_run']) expect(statuses).toContain(s);
+    expect(meta.requests.some((r) => r.status === 503)).toBe(true);
+    expect((await relay.dlqMessages('meta')).length).toBeGreaterThan(0);
+    // The audit searches something: hashed identifiers of these people did reach Meta.
+    expect(meta.events().some((e) => Array.isArray(e.user_data?.em) && e.user_data.em.length === 1)).toBe(true);
+  });
+
+  it('keeps no raw e-mail, phone, name or address in any table, queue, DLQ, journal, log line, platform request or CLI output', async () => {
+    const all = await everything();
+    const haystacks = [...all.stored, ...all.logs, ...all.platform, ...all.cli];
+    expect(haystacks.length).toBeGreaterThan(50);
+    const needles = PEOPLE.flatMap(forbiddenForms);
+    expect(findings(haystacks, needles)).toEqual([]);
+  });
+
+  it('writes no configured secret or token into any table, queue, log line or CLI output', async () => {
+    const all = await everything();
+    const secrets = [...driverSecrets(), META_TOKEN].map((s) => s.toLowerCase());
+    expect(findings([...all.stored, ...all.logs, ...all.cli], secrets)).toEqual([]);
+  });
+
+  it('stores IP and user agent only where documented: the visitor, and the Conversion travelling to the platform', async () => {
+    const tables = await scanAllTables(relay);
+    const places = new Set<string>();
+    for (const [table, items] of Object.entries(tables)) {
+      for (const item of items) {
+        const text = JSON.stringify(item);
+        if (text.includes('pii-audit')) places.add(`${table}:${String(item.pk ?? item.id).split('#')[0]}`);
+      }
+    }
+    // Visitors (V#) and the replayable Conversion on not-yet-delivered ledger rows (C#); nowhere else.
+    for (const p of places) expect(['visitors:V', 'ledger:C']).toContain(p);
+  });
+});
