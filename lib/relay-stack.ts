@@ -56,7 +56,7 @@ export class RelayStack extends Stack {
       description: 'conversion-relay: stores click IDs under a first-party visitor ID',
       environment: { ...environment, ...tables.environment },
     });
-    tables.visitors.grantWriteData(collect);
+    tables.visitors.grantReadWriteData(collect);
     this.api.addRoutes({ path: '/collect', methods: [HttpMethod.POST], integration: new HttpLambdaIntegration('CollectIntegration', collect) });
 
     const queues = destinations.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));

@@ -1,9 +1,22 @@
-import type { Clicks, Consent } from './conversion.ts';
+import { BROWSER_ID_KEYS } from './click-sources.ts';
+import { CLICK_KEYS, type ClickKey, type Clicks, type Consent } from './conversion.ts';
+
+/** One ad click as it was captured: which platform's ID, when, and from which browser (IP and user agent). */
+export interface ClickRecord {
+  key: ClickKey;
+  value: string;
+  capturedAt: number;
+  ip?: string;
+  userAgent?: string;
+}
 
 /** What /collect stores about a visitor (no personal data: click IDs, browser signals, consent). */
 export interface Visitor {
   visitorId: string;
+  /** The newest value per platform: what a conversion carries. */
   clicks: Clicks;
+  /** Every ad click seen for this visitor, oldest first (at most MAX_CLICK_HISTORY). */
+  clickHistory?: ClickRecord[];
   ip?: string;
   userAgent?: string;
   landingUrl?: string;
@@ -16,11 +29,52 @@ export interface Visitor {
 
 /** Ports the ingest pipeline needs from storage; DynamoDB implements them in store/, tests use in-memory ones. */
 export interface VisitorLookup {
-  /** By visitor ID first; failing that, through a hashed e-mail linked to a visitor earlier. */
-  find(keys: { visitorId?: string; emailHash?: string }): Promise<Visitor | undefined>;
+  /** By visitor ID first; failing that, through a hashed e-mail, then a hashed phone, linked to a visitor earlier. */
+  find(keys: { visitorId?: string; emailHash?: string; phoneHash?: string }): Promise<Visitor | undefined>;
   linkEmail(emailHash: string, visitorId: string): Promise<void>;
+  /** Optional so that older in-memory implementations still satisfy the port. */
+  linkPhone?(phoneHash: string, visitorId: string): Promise<void>;
 }
 
-/** Visitor IDs are issued by /collect (UUIDs) but may arrive back from anywhere: accept only a safe shape. */
+/** Visitor IDs are issued by /collect but may arrive back from anywhere: accept only a safe shape. */
 export const VISITOR_ID_PATTERN = /^[A-Za-z0-9_-]{8,128}$/;
 export const isVisitorId = (v: unknown): v is string => typeof v === 'string' && VISITOR_ID_PATTERN.test(v);
+
+/**
+ * A new visitor ID: 24 characters of lowercase base36 (124 random bits). It fits where a visitor ID must travel
+ * through third parties with tight rules — ClickBank's affiliate `tid` (alphanumeric, at most 24 characters).
+ */
+export function newVisitorId(randomBytes: (n: number) => Uint8Array): string {
+  let n = 0n;
+  for (const b of randomBytes(16)) n = (n << 8n) | BigInt(b);
+  return (n % 36n ** 24n).toString(36).padStart(24, '0');
+}
+
+/** Enough for any real visitor (a click a day for the 90 days kept, several platforms); bounds a bot's item. */
+export const MAX_CLICK_HISTORY = 50;
+
+/**
+ * Folds what one request saw into what was stored. Per platform the newest value wins; the same value seen again
+ * keeps its first capture time (the click time, which the platforms' attribution windows count from). Every
+ * ad click value not yet in the history is appended with the IP and user agent of the request.
+ */
+export function mergeClicks(
+  stored: { clicks: Clicks; clickHistory?: ClickRecord[] },
+  seen: Clicks,
+  browser: { ip?: string; userAgent?: string },
+): { clicks: Clicks; clickHistory: ClickRecord[] } {
+  const clicks: Clicks = { ...stored.clicks };
+  const history = [...(stored.clickHistory ?? [])];
+  for (const key of CLICK_KEYS) {
+    const now = seen[key];
+    if (!now) continue;
+    const before = clicks[key];
+    if (before?.value === now.value) clicks[key] = { value: now.value, capturedAt: Math.min(before.capturedAt, now.capturedAt) };
+    else if (!before || now.capturedAt >= before.capturedAt) clicks[key] = now;
+    if (!BROWSER_ID_KEYS.includes(key) && !history.some((h) => h.key === key && h.value === now.value)) {
+      history.push({ key, value: now.value, capturedAt: now.capturedAt, ...browser });
+    }
+  }
+  history.sort((a, b) => a.capturedAt - b.capturedAt);
+  return { clicks, clickHistory: history.slice(-MAX_CLICK_HISTORY) };
+}

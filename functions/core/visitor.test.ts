@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { MAX_CLICK_HISTORY, isVisitorId, mergeClicks, newVisitorId } from './visitor.ts';
+
+const T0 = Date.parse('2026-03-01T10:00:00Z');
+const browserA = { ip: '203.0.113.7', userAgent: 'UA-A' };
+const browserB = { ip: '198.51.100.9', userAgent: 'UA-B' };
+
+describe('newVisitorId', () => {
+  it('is 24 lowercase base36 characters (fits ClickBank’s tid) and a valid visitor ID', () => {
+    const ids = new Set(Array.from({ length: 500 }, () => newVisitorId(randomBytes)));
+    expect(ids.size).toBe(500);
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-z]{24}$/);
+      expect(isVisitorId(id)).toBe(true);
+    }
+  });
+});
+
+describe('mergeClicks', () => {
+  it('keeps every click with its capture time and the browser it came from; the newest per platform wins', () => {
+    const first = mergeClicks({ clicks: {} }, { gclid: { value: 'G1', capturedAt: T0 }, fbp: { value: 'fb.1.1.2', capturedAt: T0 } }, browserA);
+    const second = mergeClicks(first, { gclid: { value: 'G2', capturedAt: T0 + 1000 }, ttclid: { value: 'T1', capturedAt: T0 + 1000 } }, browserB);
+
+    expect(second.clicks.gclid).toEqual({ value: 'G2', capturedAt: T0 + 1000 });
+    expect(second.clicks.ttclid?.value).toBe('T1');
+    expect(second.clicks.fbp?.value).toBe('fb.1.1.2');
+    expect(second.clickHistory).toEqual([
+      { key: 'gclid', value: 'G1', capturedAt: T0, ...browserA },
+      { key: 'gclid', value: 'G2', capturedAt: T0 + 1000, ...browserB },
+      { key: 'ttclid', value: 'T1', capturedAt: T0 + 1000, ...browserB },
+    ]);
+  });
+
+  it('keeps the first capture time when the same value comes back, and adds no duplicate to the history', () => {
+    const first = mergeClicks({ clicks: {} }, { msclkid: { value: 'M1', capturedAt: T0 } }, browserA);
+    const again = mergeClicks(first, { msclkid: { value: 'M1', capturedAt: T0 + 60_000 } }, browserB);
+    expect(again.clicks.msclkid).toEqual({ value: 'M1', capturedAt: T0 });
+    expect(again.clickHistory).toHaveLength(1);
+  });
+
+  it('does not let an older value (a stale cookie) replace a newer click', () => {
+    const stored = mergeClicks({ clicks: {} }, { gclid: { value: 'NEW', capturedAt: T0 } }, browserA);
+    const merged = mergeClicks(stored, { gclid: { value: 'OLD', capturedAt: T0 - 86_400_000 } }, browserA);
+    expect(merged.clicks.gclid?.value).toBe('NEW');
+    expect(merged.clickHistory.map((h) => h.value)).toEqual(['OLD', 'NEW']);
+  });
+
+  it('bounds the history to the newest MAX_CLICK_HISTORY clicks', () => {
+    let state = { clicks: {}, clickHistory: [] as any[] };
+    for (let i = 0; i < MAX_CLICK_HISTORY + 5; i++) state = mergeClicks(state, { gclid: { value: `G${i}`, capturedAt: T0 + i } }, browserA);
+    expect(state.clickHistory).toHaveLength(MAX_CLICK_HISTORY);
+    expect(state.clickHistory.at(-1)?.value).toBe(`G${MAX_CLICK_HISTORY + 4}`);
+    expect(state.clickHistory[0].value).toBe('G5');
+  });
+});
