@@ -25,3 +25,4 @@ export const destinations: readonly Destination<any>[] = [metaDestination];
 export const sourceEntry = (name: string) => `functions/sources/${name}/lambda.ts`;
 export const destinationEntry = (name: string) => `functions/destinations/${name}/lambda.ts`;
 export const COLLECT_ENTRY = 'functions/handlers/collect.ts';
+export const SNIPPET_ENTRY = 'functions/handlers/snippet.ts';
