@@ -10,6 +10,9 @@ const stack = new RelayStack(app, 'ConversionRelay', {
   alarmEmail: app.node.tryGetContext('alarmEmail'),
   consentDefault: app.node.tryGetContext('consentDefault'),
   cookieDomain: app.node.tryGetContext('cookieDomain'),
+  allowedOrigins: app.node.tryGetContext('allowedOrigins'),
+  domainName: app.node.tryGetContext('domainName'),
+  certificateArn: app.node.tryGetContext('certificateArn'),
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 acknowledgeNagFindings(stack);

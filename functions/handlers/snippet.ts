@@ -4,13 +4,13 @@ import type { HttpResult } from './http.ts';
 
 /**
  * GET /t.js: the browser snippet. In AWS its code is compiled into this function at synth time (esbuild `define`
- * of `__SNIPPET_JS__`, see lib/relay-stack.ts); the local runner, which runs the TypeScript as it is, builds it on
+ * of `__SNIPPET_JS_BASE64__`, see lib/relay-stack.ts); the local runner, which runs the TypeScript as it is, builds it on
  * first request with the same build function.
  *
  * Caching: the content hash is the ETag and the version — `/t.js?v=<hash>` is immutable for a year;
  * `/t.js` itself is cached for an hour, so a plain script tag picks up a new release the same day.
  */
-declare const __SNIPPET_JS__: string | undefined;
+declare const __SNIPPET_JS_BASE64__: string | undefined;
 
 interface Served {
   code: string;
@@ -24,9 +24,9 @@ let served: Promise<Served> | undefined;
 async function snippet(): Promise<Served> {
   let code: string;
   let hash: string;
-  if (typeof __SNIPPET_JS__ === 'string') {
+  if (typeof __SNIPPET_JS_BASE64__ === 'string') {
     const { createHash } = await import('node:crypto');
-    code = __SNIPPET_JS__;
+    code = Buffer.from(__SNIPPET_JS_BASE64__, 'base64').toString('utf8');
     hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
   } else {
     // Not bundled (local runner, tests): build it. A variable path keeps esbuild from bundling the builder.
