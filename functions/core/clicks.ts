@@ -127,10 +127,10 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
 }
 
 /**
- * Marketing consent explicitly denied: no ad click or browser ID is kept and no ad cookie is set; the GA client ID
+ * Marketing consent denied (explicitly, or by a `denied` site default where the page sent no signal): no ad click or browser ID is kept and no ad cookie is set; the GA client ID
  * stays only with analytics consent. (The landing URL is stored without its query string for the same reason.)
  */
-function withoutAdIdentifiers(landing: Landing): Landing {
+export function withoutAdIdentifiers(landing: Landing): Landing {
   const keepGa = landing.consent?.analytics === true && landing.clicks.gaClientId;
   const url = new URL(landing.landingUrl);
   return {

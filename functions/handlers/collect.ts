@@ -2,7 +2,8 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { randomBytes } from 'node:crypto';
-import { CollectBodySchema, mergeForwardedCookies, parseCookies, readLanding } from '#core/clicks.ts';
+import { CollectBodySchema, mergeForwardedCookies, parseCookies, readLanding, withoutAdIdentifiers } from '#core/clicks.ts';
+import { parseConsentDefault } from '#core/consent.ts';
 import { RequestError } from '#core/errors.ts';
 import { VISITOR_COOKIE } from '#core/names.ts';
 import { isOriginAllowed, parseAllowedOrigins } from '#core/origins.ts';
@@ -13,6 +14,7 @@ import { logger } from './powertools.ts';
 
 const visitors = new DynamoVisitorStore();
 const allowedOrigins = parseAllowedOrigins(process.env.RELAY_ALLOWED_ORIGINS);
+const consentDefault = parseConsentDefault(process.env.CONSENT_DEFAULT);
 /** A beacon is a URL, a referrer, a few cookies and two hashes: well under this. */
 const MAX_COLLECT_BYTES = 16 * 1024;
 /** Browsers cap cookie lifetime at 400 days. */
@@ -68,7 +70,10 @@ export const handler = middy(async (event: APIGatewayProxyEventV2) =>
     const existing = headerCookies[VISITOR_COOKIE];
     const visitorId = isVisitorId(existing) ? existing : newVisitorId(randomBytes);
     const now = Date.now();
-    const landing = readLanding(body, mergeForwardedCookies(headerCookies, body.cookies), now);
+    let landing = readLanding(body, mergeForwardedCookies(headerCookies, body.cookies), now);
+    // No marketing signal from the page: the site default decides (an EU site's `denied` keeps no ad identifier).
+    const marketing = landing.consent?.marketing ?? consentDefault === 'granted';
+    if (!marketing) landing = withoutAdIdentifiers(landing);
     await visitors.recordVisit(
       visitorId,
       {
@@ -83,7 +88,7 @@ export const handler = middy(async (event: APIGatewayProxyEventV2) =>
       now,
     );
     // identify: hashes only (the schema refuses anything else), and never against a marketing refusal.
-    const links = landing.consent?.marketing === false ? {} : (body.identify ?? {});
+    const links = marketing ? (body.identify ?? {}) : {};
     await Promise.all([
       links.email && visitors.linkEmail(links.email, visitorId),
       links.phone && visitors.linkPhone(links.phone, visitorId),

@@ -33,7 +33,10 @@ let identity: HashedIdentity | undefined;
 /** The first answer sets the visitor cookie: later sends wait for it, so one landing never makes two visitors. */
 let ready: Promise<unknown> | undefined;
 
-const consentNow = (): ConsentState => ({ ...consentFromDataLayer(w.dataLayer), ...tcf, ...explicit });
+/** `data-consent-default="denied"` on the tag: an EU site's default until the page says otherwise (as CONSENT_DEFAULT on the relay). */
+const fallback: ConsentState =
+  script?.dataset.consentDefault == 'denied' ? { marketing: false, ad_user_data: false, ad_personalization: false, analytics: false } : {};
+const consentNow = (): ConsentState => ({ ...fallback, ...consentFromDataLayer(w.dataLayer), ...tcf, ...explicit });
 const denied = () => consentNow().marketing === false;
 
 function readCookie(name: string): string | undefined {

@@ -34,16 +34,16 @@ export class DynamoVisitorStore implements VisitorLookup {
 
   /**
    * Read, merge (mergeClicks), write back under an optimistic lock on `rev`, so two page views at once never lose
-   * a click. Marketing consent explicitly denied erases the stored ad identifiers (a withdrawal), keeping the
-   * consent itself.
+   * a click. A refusal is stored as the visitor's consent but erases nothing: pages often report a `denied` default
+   * a moment before the visitor's stored choice, and a conversion is sent only under the consent current when it
+   * arrives, so clicks kept from an earlier grant are never sent while the refusal stands.
    */
   async recordVisit(visitorId: string, visit: VisitUpdate, nowMs: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const stored = (await dynamo.send(new GetCommand({ TableName: this.table, Key: visitorKey(visitorId), ConsistentRead: true }))).Item;
       const current = stored && live(stored) ? toVisitor(stored) : undefined;
-      const withdrawn = visit.consent?.marketing === false;
       const merged = mergeClicks(
-        withdrawn ? { clicks: {} } : { clicks: current?.clicks ?? {}, clickHistory: current?.clickHistory },
+        { clicks: current?.clicks ?? {}, clickHistory: current?.clickHistory },
         visit.clicks,
         { ip: visit.ip, userAgent: visit.userAgent },
       );

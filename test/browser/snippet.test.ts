@@ -40,7 +40,7 @@ function shopPage(relayUrl: string, query: URLSearchParams): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
 <script>${pre}${gcm}</script>
 <script async src="https://connect.facebook.net/en_US/fbevents.js"></script>
-<script async src="${relayUrl}/t.js"></script>
+<script async src="${relayUrl}/t.js"${query.get('eu') ? ' data-consent-default="denied"' : ''}></script>
 </head><body>
 <a id="pay" href="https://buy.stripe.com/test_e2e_link">Buy now</a>
 <a id="hop" href="https://hop.clickbank.net/?affiliate=aff1&vendor=ven1">Vendor offer</a>
@@ -346,15 +346,33 @@ describe.skipIf(!existsSync(CHROMIUM))('the snippet in headless Chromium', () =>
       }
     });
 
-    it('withdrawn after landing: the stored clicks are erased', async () => {
+    it('withdrawn after landing: the payment is recorded, not sent', async () => {
       const v = await visitor();
       try {
-        await v.page.goto(`${shopUrl}/app/landing?gclid=Cj0_withdrawn`);
+        await v.page.goto(`${shopUrl}/app/landing?fbclid=IwAR_withdrawn`);
         const visitorId = await visitorIdOf(v.page);
-        expect((await visitorItem(`V#${visitorId}`))!.click_gclid.value).toBe('Cj0_withdrawn');
+        expect((await visitorItem(`V#${visitorId}`))!.click_fbc.value).toMatch(/\.IwAR_withdrawn$/);
         await v.page.evaluate(() => (window as any).conversionRelay.consent({ marketing: 'denied', analytics: 'denied' }));
         await relay.waitFor(async () => (await visitorItem(`V#${visitorId}`))?.consent?.marketing === false, 5_000, 'the withdrawal');
+        const { id, payload } = checkoutCompleted({ client_reference_id: visitorId });
+        const answer = await postStripe(payload);
+        expect(answer.conversions[0].routes[0]).toMatchObject({ destination: 'meta', status: 'skipped', reason: expect.stringMatching(/^consent: /) });
+        await new Promise((r) => setTimeout(r, 500));
+        expect(meta.events().some((e) => e.event_id === id)).toBe(false);
+      } finally {
+        await v.context.close();
+      }
+    });
+
+    it('an EU site’s data-consent-default="denied" holds everything back until the visitor agrees', async () => {
+      const v = await visitor();
+      try {
+        await v.page.goto(`${shopUrl}/app/landing?eu=1&gclid=Cj0_eu&fbclid=IwAR_eu`);
+        const visitorId = await visitorIdOf(v.page);
+        expect((await v.context.cookies()).map((c) => c.name)).toEqual(['cr_vid']);
         expect((await visitorItem(`V#${visitorId}`))!.click_gclid).toBeUndefined();
+        await v.page.evaluate(() => (window as any).conversionRelay.consent({ marketing: true, ad_user_data: true, ad_personalization: true, analytics: true }));
+        await relay.waitFor(async () => (await visitorItem(`V#${visitorId}`))?.click_gclid, 5_000, 'the clicks after consent');
       } finally {
         await v.context.close();
       }

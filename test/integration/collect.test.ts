@@ -158,14 +158,17 @@ describe('collect: the visitor record', () => {
     expect((await visitor(visitorId)).clickHistory.map((c: any) => c.value).sort()).toEqual(['G-A', 'G-B', 'G-C', 'G-D']);
   });
 
-  it('erases the stored ad identifiers when marketing consent is withdrawn, and sets no ad cookies', async () => {
-    const { visitorId } = JSON.parse((await collect(event({ url: `${SITE}/?gclid=G1&fbclid=F1` }, { origin: SITE }), context())).body!);
-    const res = await collect(event({ url: `${SITE}/?fbclid=F2`, event: 'consent', consent: { marketing: false, analytics: false } }, { origin: SITE, cookies: [`cr_vid=${visitorId}`] }), context());
-    expect(res.cookies).toHaveLength(1); // only the visitor cookie
+  it('stores a refusal without new ad identifiers or ad cookies, and keeps what an earlier grant captured', async () => {
+    const { visitorId } = JSON.parse((await collect(event({ url: `${SITE}/?gclid=G1` }, { origin: SITE }), context())).body!);
+    const res = await collect(
+      event({ url: `${SITE}/?fbclid=F2&gclid=G2`, event: 'consent', consent: { marketing: false, analytics: false } }, { origin: SITE, cookies: [`cr_vid=${visitorId}`] }),
+      context(),
+    );
+    expect(res.cookies).toHaveLength(1); // only the visitor cookie: no _fbc / _fbp
     const item = await visitor(visitorId);
-    expect(item.click_gclid).toBeUndefined();
+    expect(item.click_gclid.value).toBe('G1');
     expect(item.click_fbc).toBeUndefined();
-    expect(item.clickHistory).toBeUndefined();
+    expect(item.clickHistory.map((c: any) => c.value)).toEqual(['G1']);
     expect(item.consent).toEqual({ marketing: false, analytics: false });
     expect(item.landingUrl).toBe(`${SITE}/`);
   });
