@@ -64,6 +64,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  delete process.env.RELAY_ALLOWED_ORIGINS; // this file's setting must not reach another suite sharing the worker
   await new Promise((r) => ddbServer?.close(r));
 });
 
