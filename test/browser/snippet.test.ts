@@ -37,8 +37,16 @@ function shopPage(relayUrl: string, query: URLSearchParams): string {
       ? `window.dataLayer = window.dataLayer || []; function gtag(){ dataLayer.push(arguments); }
          gtag('consent', 'default', { ad_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', analytics_storage: 'denied' });`
       : '';
+  // A CMP speaking the IAB TCF v2 API: the stored choice (nothing consented) at once, the visitor's later via window.tcfUserChoice.
+  const tcf = query.get('tcf')
+    ? `window.__tcfapi = function (command, version, callback) {
+         if (command !== 'addEventListener') return;
+         window.tcfUserChoice = function (consents) { callback({ gdprApplies: true, eventStatus: 'useractioncomplete', purpose: { consents: consents } }, true); };
+         callback({ gdprApplies: true, eventStatus: 'tcloaded', purpose: { consents: {} } }, true);
+       };`
+    : '';
   return `<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
-<script>${pre}${gcm}</script>
+<script>${pre}${gcm}${tcf}</script>
 <script async src="https://connect.facebook.net/en_US/fbevents.js"></script>
 <script async src="${relayUrl}/t.js"${query.get('eu') ? ' data-consent-default="denied"' : ''}></script>
 </head><body>
@@ -340,6 +348,22 @@ describe.skipIf(!existsSync(CHROMIUM))('the snippet in headless Chromium', () =>
 
         await v.page.evaluate(() => (window as any).gtag('consent', 'update', { ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'denied', analytics_storage: 'granted' }));
         await relay.waitFor(async () => (await visitorItem(`V#${visitorId}`))?.click_gclid, 5_000, 'the clicks after the Consent Mode update');
+        expect((await visitorItem(`V#${visitorId}`))!.consent).toEqual({ marketing: true, adUserData: true, adPersonalization: false, analytics: true });
+      } finally {
+        await v.context.close();
+      }
+    });
+
+    it('follows the IAB TCF CMP: nothing consented holds the clicks back, the visitor’s choice of purposes releases them', async () => {
+      const v = await visitor();
+      try {
+        await v.page.goto(`${shopUrl}/app/landing?tcf=1&gclid=Cj0_tcf`);
+        const visitorId = await visitorIdOf(v.page);
+        expect(bodies(v.collects, 'page_view')[0].consent).toEqual({ marketing: false, ad_user_data: false, ad_personalization: false, analytics: false });
+        expect((await visitorItem(`V#${visitorId}`))!.click_gclid).toBeUndefined();
+
+        await v.page.evaluate(() => (window as any).tcfUserChoice({ 1: true, 7: true, 8: true }));
+        await relay.waitFor(async () => (await visitorItem(`V#${visitorId}`))?.click_gclid, 5_000, 'the clicks after the TCF choice');
         expect((await visitorItem(`V#${visitorId}`))!.consent).toEqual({ marketing: true, adUserData: true, adPersonalization: false, analytics: true });
       } finally {
         await v.context.close();
