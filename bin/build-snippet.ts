@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildSnippet } from '../functions/snippet/build.ts';
-import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * `npm run build:snippet`: writes dist/t.js for self-hosting the snippet on the site's own server or CDN

@@ -34,8 +34,7 @@ let identity: HashedIdentity | undefined;
 let ready: Promise<unknown> | undefined;
 
 /** `data-consent-default="denied"` on the tag: an EU site's default until the page says otherwise (as CONSENT_DEFAULT on the relay). */
-const fallback: ConsentState =
-  script?.dataset.consentDefault == 'denied' ? { marketing: false, ad_user_data: false, ad_personalization: false, analytics: false } : {};
+const fallback: ConsentState = script?.dataset.consentDefault == 'denied' ? consentFromPurposes(() => false) : {};
 const consentNow = (): ConsentState => ({ ...fallback, ...consentFromDataLayer(w.dataLayer), ...tcf, ...explicit });
 const denied = () => consentNow().marketing === false;
 
@@ -80,7 +79,7 @@ function send(event: string, url = location.href, extra?: object) {
     const v = readCookie(name);
     if (v) cookies[name] = v;
   }
-  const body = JSON.stringify({ url, referrer: doc.referrer || undefined, event, consent: sentConsent === '{}' ? undefined : consent, cookies, ...extra });
+  const body = JSON.stringify({ url, referrer: doc.referrer, event, consent: sentConsent === '{}' ? undefined : consent, cookies, ...extra });
   ready = ready ? ready.then(() => post(body)) : (post(body) as Promise<unknown>);
 }
 
