@@ -1,21 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
-import { MAX_CLICK_HISTORY, isVisitorId, mergeClicks, newVisitorId } from './visitor.ts';
+import { MAX_CLICK_HISTORY, mergeClicks } from './visitor.ts';
 
 const T0 = Date.parse('2026-03-01T10:00:00Z');
 const browserA = { ip: '203.0.113.7', userAgent: 'UA-A' };
 const browserB = { ip: '198.51.100.9', userAgent: 'UA-B' };
-
-describe('newVisitorId', () => {
-  it('is 24 lowercase base36 characters (fits ClickBank’s tid) and a valid visitor ID', () => {
-    const ids = new Set(Array.from({ length: 500 }, () => newVisitorId(randomBytes)));
-    expect(ids.size).toBe(500);
-    for (const id of ids) {
-      expect(id).toMatch(/^[0-9a-z]{24}$/);
-      expect(isVisitorId(id)).toBe(true);
-    }
-  });
-});
 
 describe('mergeClicks', () => {
   it('keeps every click with its capture time and the browser it came from; the newest per platform wins', () => {

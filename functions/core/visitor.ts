@@ -36,19 +36,9 @@ export interface VisitorLookup {
   linkPhone?(phoneHash: string, visitorId: string): Promise<void>;
 }
 
-/** Visitor IDs are issued by /collect but may arrive back from anywhere: accept only a safe shape. */
+/** Visitor IDs are issued by /collect (UUIDs) but may arrive back from anywhere: accept only a safe shape. */
 export const VISITOR_ID_PATTERN = /^[A-Za-z0-9_-]{8,128}$/;
 export const isVisitorId = (v: unknown): v is string => typeof v === 'string' && VISITOR_ID_PATTERN.test(v);
-
-/**
- * A new visitor ID: 24 characters of lowercase base36 (124 random bits). It fits where a visitor ID must travel
- * through third parties with tight rules — ClickBank's affiliate `tid` (alphanumeric, at most 24 characters).
- */
-export function newVisitorId(randomBytes: (n: number) => Uint8Array): string {
-  let n = 0n;
-  for (const b of randomBytes(16)) n = (n << 8n) | BigInt(b);
-  return (n % 36n ** 24n).toString(36).padStart(24, '0');
-}
 
 /** Enough for any real visitor (a click a day for the 90 days kept, several platforms); bounds a bot's item. */
 export const MAX_CLICK_HISTORY = 50;

@@ -1,13 +1,13 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { CollectBodySchema, mergeForwardedCookies, parseCookies, readLanding, withoutAdIdentifiers } from '#core/clicks.ts';
 import { parseConsentDefault } from '#core/consent.ts';
 import { RequestError } from '#core/errors.ts';
 import { VISITOR_COOKIE } from '#core/names.ts';
 import { isOriginAllowed, parseAllowedOrigins } from '#core/origins.ts';
-import { isVisitorId, newVisitorId } from '#core/visitor.ts';
+import { isVisitorId } from '#core/visitor.ts';
 import { DynamoVisitorStore } from '#store/visitors.ts';
 import { answer, json, toIncomingRequest, type HttpResult } from './http.ts';
 import { logger } from './powertools.ts';
@@ -68,7 +68,7 @@ export const handler = middy(async (event: APIGatewayProxyEventV2) =>
     const body = parsed.data;
     const headerCookies = parseCookies(event.cookies);
     const existing = headerCookies[VISITOR_COOKIE];
-    const visitorId = isVisitorId(existing) ? existing : newVisitorId(randomBytes);
+    const visitorId = isVisitorId(existing) ? existing : randomUUID();
     const now = Date.now();
     let landing = readLanding(body, mergeForwardedCookies(headerCookies, body.cookies), now);
     // No marketing signal from the page: the site default decides (an EU site's `denied` keeps no ad identifier).

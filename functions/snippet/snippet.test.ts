@@ -57,15 +57,16 @@ describe('IAB TCF v2 string', () => {
 });
 
 describe('decorateHref', () => {
-  const vid = 'k3j5h6g7f8d9s0a1q2w3e4r5';
+  const vid = '0b7e5a52-8f1c-4c47-9d4e-3a2b1c0d9e8f';
+  const compact = '0b7e5a528f1c4c479d4e3a2b1c0d9e8f';
   it('puts the visitor ID in a Stripe Payment Link’s client_reference_id', () => {
     expect(decorateHref('https://buy.stripe.com/test_abc?prefilled_email=x%40y.z', vid)).toBe(
       `https://buy.stripe.com/test_abc?prefilled_email=x%40y.z&client_reference_id=${vid}`,
     );
   });
-  it('puts it in a ClickBank hop link’s tid, old and new forms', () => {
-    expect(decorateHref('https://hop.clickbank.net/?affiliate=aff&vendor=ven', vid)).toBe(`https://hop.clickbank.net/?affiliate=aff&vendor=ven&tid=${vid}`);
-    expect(decorateHref('http://aff.ven.hop.clickbank.net/', vid)).toBe(`http://aff.ven.hop.clickbank.net/?tid=${vid}`);
+  it('puts it in a ClickBank hop link’s tid without hyphens (ClickBank allows letters, digits, underscores), old and new forms', () => {
+    expect(decorateHref('https://hop.clickbank.net/?affiliate=aff&vendor=ven', vid)).toBe(`https://hop.clickbank.net/?affiliate=aff&vendor=ven&tid=${compact}`);
+    expect(decorateHref('http://aff.ven.hop.clickbank.net/', vid)).toBe(`http://aff.ven.hop.clickbank.net/?tid=${compact}`);
   });
   it('uses the parameter a link names with data-visitor-param', () => {
     expect(decorateHref('https://shop.example.com/checkout', vid, 'visitor_id')).toBe(`https://shop.example.com/checkout?visitor_id=${vid}`);

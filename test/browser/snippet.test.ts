@@ -204,7 +204,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the snippet in headless Chromium', () =>
       expect(await v.pixelBlocked).toBe(true);
       const cookies = Object.fromEntries((await v.context.cookies()).map((c) => [c.name, c]));
       expect(cookies.cr_vid).toMatchObject({ value: visitorId, httpOnly: true, secure: true, sameSite: 'Lax' });
-      expect(visitorId).toMatch(/^[0-9a-z]{24}$/);
+      expect(visitorId).toMatch(/^[0-9a-f-]{36}$/);
       const fbc = /^fb\.1\.(\d{13})\.IwAR_browser-Click_1$/.exec(cookies._fbc.value);
       expect(fbc).not.toBeNull();
       expect(Number(fbc![1])).toBeGreaterThanOrEqual(landedFrom);
@@ -235,7 +235,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the snippet in headless Chromium', () =>
         field: (document.querySelector('#lead input[name="visitor_id"]') as HTMLInputElement | null)?.value,
       }));
       expect(hrefs.pay).toBe(`https://buy.stripe.com/test_e2e_link?client_reference_id=${visitorId}`);
-      expect(hrefs.hop).toBe(`https://hop.clickbank.net/?affiliate=aff1&vendor=ven1&tid=${visitorId}`);
+      expect(hrefs.hop).toBe(`https://hop.clickbank.net/?affiliate=aff1&vendor=ven1&tid=${visitorId.replaceAll('-', '')}`);
       expect(hrefs.about).toBe(`${shopUrl}/app/about`);
       expect(hrefs.field).toBe(visitorId);
     });

@@ -115,10 +115,10 @@ describe('collect: validation', () => {
 });
 
 describe('collect: the visitor record', () => {
-  it('issues a 24-character visitor ID in an HttpOnly, Secure, SameSite=Lax cookie and in the JSON answer', async () => {
+  it('issues a visitor ID in an HttpOnly, Secure, SameSite=Lax cookie and in the JSON answer', async () => {
     const res = await collect(event({ url: `${SITE}/` }, { origin: SITE }), context());
     const { visitorId } = JSON.parse(res.body!);
-    expect(visitorId).toMatch(/^[0-9a-z]{24}$/);
+    expect(visitorId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(res.cookies?.[0]).toBe(`cr_vid=${visitorId}; Max-Age=34560000; Path=/; HttpOnly; Secure; SameSite=Lax`);
     const item = await visitor(visitorId);
     expect(item.ttl * 1000 - Date.now()).toBeGreaterThan(89 * 86400_000);
