@@ -33,7 +33,8 @@ async function snippet(): Promise<Served> {
     const builder = '../snippet/build.ts';
     ({ code, hash } = (await import(builder)).buildSnippet());
   }
-  return { code, hash, etag: `"${hash}"`, gzip: gzipSync(code, { level: 9 }).toString('base64') };
+  // Weak: the gzip and the plain representation share it (a strong ETag must differ per content coding).
+  return { code, hash, etag: `W/"${hash}"`, gzip: gzipSync(code, { level: 9 }).toString('base64') };
 }
 
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResult> {
@@ -49,7 +50,8 @@ export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResult
     'cross-origin-resource-policy': 'cross-origin',
   };
   const header = (name: string) => Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === name)?.[1];
-  if (header('if-none-match')?.split(/\s*,\s*/).includes(s.etag)) return { statusCode: 304, headers };
+  const known = header('if-none-match')?.split(/\s*,\s*/).map((t) => t.replace(/^W\//, ''));
+  if (known?.includes(`"${s.hash}"`)) return { statusCode: 304, headers };
   if (/\bgzip\b/.test(header('accept-encoding') ?? '')) {
     return { statusCode: 200, headers: { ...headers, 'content-encoding': 'gzip' }, body: s.gzip, isBase64Encoded: true };
   }

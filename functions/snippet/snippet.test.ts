@@ -120,7 +120,7 @@ describe('GET /t.js', () => {
   it('serves the script gzipped with its content hash as ETag; the versioned URL is immutable for a year', async () => {
     const { hash, code } = buildSnippet();
     const plain = await get();
-    expect(plain.headers).toMatchObject({ 'content-type': 'text/javascript; charset=utf-8', etag: `"${hash}"`, 'cache-control': 'public, max-age=3600' });
+    expect(plain.headers).toMatchObject({ 'content-type': 'text/javascript; charset=utf-8', etag: `W/"${hash}"`, 'cache-control': 'public, max-age=3600' });
     expect(plain.body).toBe(code);
 
     const versioned = await get({ 'accept-encoding': 'gzip, deflate, br' }, hash);
@@ -128,6 +128,8 @@ describe('GET /t.js', () => {
     expect(gunzipSync(Buffer.from(versioned.body!, 'base64')).toString()).toBe(code);
 
     expect((await get({}, 'stale-version')).headers?.['cache-control']).toBe('public, max-age=3600');
-    expect((await get({ 'If-None-Match': `"${hash}"` })).statusCode).toBe(304);
+    expect((await get({ 'If-None-Match': `W/"${hash}"` })).statusCode).toBe(304);
+    expect((await get({ 'if-none-match': `"${hash}"` })).statusCode).toBe(304);
+    expect((await get({ 'if-none-match': '"0000000000000000"' })).statusCode).toBe(200);
   });
 });
