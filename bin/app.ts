@@ -11,6 +11,9 @@ const stack = new RelayStack(app, 'ConversionRelay', {
   consentDefault: app.node.tryGetContext('consentDefault'),
   cookieDomain: app.node.tryGetContext('cookieDomain'),
   mapping: mappingContext(app.node.tryGetContext('mapping')) ?? process.env.RELAY_MAPPING,
+  allowedOrigins: app.node.tryGetContext('allowedOrigins'),
+  domainName: app.node.tryGetContext('domainName'),
+  certificateArn: app.node.tryGetContext('certificateArn'),
 });
 /** `-c mapping='{…}'` arrives as a string; a `mapping` object in cdk.json arrives parsed. */
 function mappingContext(value: unknown): string | undefined {

@@ -34,6 +34,7 @@ try {
     `storage: dynamodb ${runner.endpoints.dynamodb}  sqs ${runner.endpoints.sqs}`,
     'routes:',
     `  POST ${runner.url}/collect`,
+    `  GET  ${runner.url}/t.js   (browser snippet)`,
     ...sources.flatMap((s) => s.routes.map((r) => `  ${r.method} ${runner.url}${r.path}   (${s.name})`)),
     'destinations:',
     ...destinations.map((d) => {

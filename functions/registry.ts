@@ -38,3 +38,4 @@ export const destinations: readonly Destination<any>[] = [metaDestination, tikto
 export const sourceEntry = (name: string) => `functions/sources/${name}/lambda.ts`;
 export const destinationEntry = (name: string) => `functions/destinations/${name}/lambda.ts`;
 export const COLLECT_ENTRY = 'functions/handlers/collect.ts';
+export const SNIPPET_ENTRY = 'functions/handlers/snippet.ts';

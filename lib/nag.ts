@@ -12,7 +12,7 @@ export function acknowledgeNagFindings(stack: Stack): void {
       Validations.of(c).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason:
-          'Public by design: /collect is called by visitors\' browsers; each webhook route is called by a third party ' +
+          'Public by design: /collect and /t.js are called by visitors\' browsers; each webhook route is called by a third party ' +
           '(Stripe, ClickBank, a CRM) that cannot send AWS credentials, and the function verifies its signature or token.',
       });
     }

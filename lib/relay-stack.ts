@@ -1,13 +1,15 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ApiMapping, CorsHttpMethod, DomainName, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { MAPPING_SETTING, parseMapping } from '../functions/core/mapping.ts';
-import { COLLECT_ENTRY, destinations, sources } from '../functions/registry.ts';
 import { RelayDashboard } from './constructs/dashboard.ts';
+import { COLLECT_ENTRY, SNIPPET_ENTRY, destinations, sources } from '../functions/registry.ts';
+import { buildSnippet } from '../functions/snippet/build.ts';
 import { Destination } from './constructs/destination.ts';
 import { IngestEndpoint } from './constructs/ingest-endpoint.ts';
 import { RelayFunction } from './constructs/relay-function.ts';
@@ -22,6 +24,15 @@ export interface RelayStackProps extends StackProps {
   cookieDomain?: string;
   /** The mapping configuration as JSON (context `mapping`, else `RELAY_MAPPING` at synth); validated here. */
   mapping?: string;
+  /**
+   * Site origins allowed to call /collect from the browser, comma-separated: `https://shop.example.com,https://*.example.com`
+   * (context `allowedOrigins`). Sets the HTTP API's CORS and the collect function's own check. Unset: any origin.
+   */
+  allowedOrigins?: string;
+  /** Custom domain for the API, e.g. `t.example.com` (context `domainName`); needs `certificateArn`. */
+  domainName?: string;
+  /** ACM certificate for `domainName`, in the stack's region (context `certificateArn`). */
+  certificateArn?: string;
 }
 
 /**
@@ -39,9 +50,18 @@ export class RelayStack extends Stack {
     const alarmTopic = new Topic(this, 'Alarms', { displayName: 'conversion-relay alarms', enforceSSL: true });
     if (props.alarmEmail) alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
 
-    this.api = new HttpApi(this, 'Api', { description: 'conversion-relay: click capture and conversion webhooks', createDefaultStage: false });
+    if (!!props.domainName !== !!props.certificateArn) throw new Error('domainName and certificateArn go together: set both or neither');
+    const allowOrigins = (props.allowedOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+    this.api = new HttpApi(this, 'Api', {
+      description: 'conversion-relay: click capture and conversion webhooks',
+      createDefaultStage: false,
+      // Browsers send the visitor cookie to /collect: credentials allowed, so the origins are listed, never '*'.
+      corsPreflight: allowOrigins.length
+        ? { allowOrigins, allowCredentials: true, allowMethods: [CorsHttpMethod.POST, CorsHttpMethod.GET], allowHeaders: ['content-type'], maxAge: Duration.days(1) }
+        : undefined,
+    });
     const accessLogs = new LogGroup(this, 'ApiAccessLogs', { retention: RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
-    new HttpStage(this, 'DefaultStage', {
+    const stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
@@ -58,15 +78,37 @@ export class RelayStack extends Stack {
     const collect = new RelayFunction(this, 'Collect', {
       entry: COLLECT_ENTRY,
       description: 'conversion-relay: stores click IDs under a first-party visitor ID',
-      environment: { ...environment, ...tables.environment },
+      environment: { ...environment, ...tables.environment, ...(allowOrigins.length ? { RELAY_ALLOWED_ORIGINS: allowOrigins.join(',') } : {}) },
     });
-    tables.visitors.grantWriteData(collect);
+    tables.visitors.grantReadWriteData(collect);
     this.api.addRoutes({ path: '/collect', methods: [HttpMethod.POST], integration: new HttpLambdaIntegration('CollectIntegration', collect) });
 
     // A bad mapping fails the synth, naming the key; a good one reaches every ingest function as-is.
     const mapping = props.mapping?.trim();
     if (mapping) parseMapping(mapping, { sources: sources.map((s) => s.name), destinations: destinations.map((d) => d.name) });
     const ingestEnvironment = mapping ? { ...environment, [MAPPING_SETTING]: mapping } : environment;
+    // The browser snippet, compiled into its function (base64: any character survives the bundler's command line).
+    const snippet = buildSnippet();
+    const snippetFunction = new RelayFunction(this, 'Snippet', {
+      entry: SNIPPET_ENTRY,
+      description: 'conversion-relay: serves the browser snippet (/t.js)',
+      memorySize: 128,
+      define: { __SNIPPET_JS_BASE64__: JSON.stringify(Buffer.from(snippet.code).toString('base64')) },
+    });
+    this.api.addRoutes({ path: '/t.js', methods: [HttpMethod.GET], integration: new HttpLambdaIntegration('SnippetIntegration', snippetFunction) });
+
+    // A subdomain of the site (t.example.com): the visitor cookie is then first-party, set by the server.
+    if (props.domainName && props.certificateArn) {
+      const domain = new DomainName(this, 'CustomDomain', {
+        domainName: props.domainName,
+        certificate: Certificate.fromCertificateArn(this, 'CustomDomainCertificate', props.certificateArn),
+      });
+      new ApiMapping(this, 'CustomDomainMapping', { api: this.api, domainName: domain, stage });
+      new CfnOutput(this, 'CustomDomainTarget', {
+        value: domain.regionalDomainName,
+        description: `point a CNAME (or an alias record) for ${props.domainName} at this name`,
+      });
+    }
 
     const queues = destinations.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));
     for (const source of sources) {
@@ -79,6 +121,10 @@ export class RelayStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });
     // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).
     new CfnOutput(this, 'LedgerTableName', { value: tables.ledger.tableName, description: 'conversion-relay status <id> reads it' });
+    new CfnOutput(this, 'SnippetTag', {
+      value: `<script async src="${props.domainName ? `https://${props.domainName}` : this.api.apiEndpoint}/t.js?v=${snippet.hash}"></script>`,
+      description: 'paste into every page of the site',
+    });
     for (const q of queues) {
       new CfnOutput(this, `${q.name}QueueUrl`, { value: q.queue.queueUrl });
       new CfnOutput(this, `${q.name}DeadLetterQueueUrl`, { value: q.deadLetterQueue.queueUrl });

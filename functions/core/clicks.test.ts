@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CollectBodySchema, parseCookies, readLanding, scrubUrl } from './clicks.ts';
+import { CollectBodySchema, mergeForwardedCookies, parseCookies, readLanding, scrubUrl } from './clicks.ts';
 import { ClicksSchema } from './conversion.ts';
 
 // Formats from Meta's fbp-and-fbc page (platforms.md §1.5): fbc = fb.{subdomainIndex}.{creation time, ms}.{fbclid},
@@ -302,5 +302,77 @@ describe('parseCookies', () => {
   it('returns an empty object when there are no cookies', () => {
     expect(parseCookies(undefined)).toEqual({});
     expect(parseCookies([])).toEqual({});
+  });
+});
+
+describe('readLanding: every platform’s click IDs and cookies', () => {
+  it('reads LinkedIn, Snapchat, Pinterest, Reddit and X click IDs from the URL as fresh clicks', () => {
+    const landing = readLanding(body('https://shop.example/?li_fat_id=li-1&ScCid=sc-2&epik=ep-3&rdt_cid=rd-4&twclid=tw-5&msclkid=ms-6'), {}, NOW_MS);
+    expect(landing.clicks).toMatchObject({
+      liFatId: { value: 'li-1', capturedAt: NOW_MS },
+      scCid: { value: 'sc-2', capturedAt: NOW_MS },
+      epik: { value: 'ep-3', capturedAt: NOW_MS },
+      rdtCid: { value: 'rd-4', capturedAt: NOW_MS },
+      twclid: { value: 'tw-5', capturedAt: NOW_MS },
+      msclkid: { value: 'ms-6', capturedAt: NOW_MS },
+    });
+    expect(landing.fromUrl.sort()).toEqual(['epik', 'liFatId', 'msclkid', 'rdtCid', 'scCid', 'twclid']);
+    expect(ClicksSchema.safeParse(landing.clicks).success).toBe(true);
+  });
+
+  it('falls back to Google Ads’ _gcl_aw / _gcl_gb cookies with the click time they carry', () => {
+    const seconds = Math.floor(EARLIER_MS / 1000);
+    const landing = readLanding(body('https://shop.example/next'), { _gcl_aw: `GCL.${seconds}.Cj0KCQ-from-cookie`, _gcl_gb: `GCL.${seconds}.GB-1` }, NOW_MS);
+    expect(landing.clicks.gclid).toEqual({ value: 'Cj0KCQ-from-cookie', capturedAt: seconds * 1000 });
+    expect(landing.clicks.gbraid).toEqual({ value: 'GB-1', capturedAt: seconds * 1000 });
+    expect(landing.fromUrl).toEqual([]);
+  });
+
+  it('prefers the URL’s gclid over the cookie’s', () => {
+    const landing = readLanding(body('https://shop.example/?gclid=FRESH'), { _gcl_aw: 'GCL.1700000000.STALE' }, NOW_MS);
+    expect(landing.clicks.gclid).toEqual({ value: 'FRESH', capturedAt: NOW_MS });
+  });
+
+  it('reads Microsoft’s _uetmsclkid, Pinterest’s _epik and LinkedIn’s li_fat_id cookies', () => {
+    const landing = readLanding(body('https://shop.example/'), { _uetmsclkid: '_uetabc123', _epik: 'dj0yJnU9', li_fat_id: 'li-cookie' }, NOW_MS);
+    expect(landing.clicks).toMatchObject({ msclkid: { value: 'abc123' }, epik: { value: 'dj0yJnU9' }, liFatId: { value: 'li-cookie' } });
+  });
+});
+
+describe('readLanding: marketing consent denied', () => {
+  it('keeps no ad identifier, sets no ad cookie and drops the query string of the landing URL', () => {
+    const landing = readLanding(
+      body('https://shop.example/p?fbclid=IwAR1&gclid=G1&utm_source=fb', { consent: { marketing: false, analytics: true } }),
+      { _fbp: `fb.1.${EARLIER_MS}.123`, _ga: 'GA1.1.111.222', _ttp: 'ttp-1' },
+      NOW_MS,
+    );
+    expect(landing.clicks).toEqual({ gaClientId: { value: '111.222', capturedAt: NOW_MS } });
+    expect(landing.setCookies).toEqual({});
+    expect(landing.landingUrl).toBe('https://shop.example/p');
+    expect(landing.consent).toMatchObject({ marketing: false, analytics: true });
+  });
+
+  it('keeps not even the GA client ID without analytics consent', () => {
+    const landing = readLanding(body('https://shop.example/?gclid=G1', { consent: { marketing: 'denied', analytics: 'denied' } }), { _ga: 'GA1.1.111.222' }, NOW_MS);
+    expect(landing.clicks).toEqual({});
+  });
+});
+
+describe('mergeForwardedCookies', () => {
+  it('overlays the platform cookies the snippet forwarded, and nothing else', () => {
+    const merged = mergeForwardedCookies({ cr_vid: 'from-header', _ga: 'GA1.1.1.1' }, { _ga: 'GA1.1.2.2', _ttp: 't', cr_vid: 'forged', other: 'x' });
+    expect(merged).toEqual({ cr_vid: 'from-header', _ga: 'GA1.1.2.2', _ttp: 't' });
+  });
+});
+
+describe('CollectBodySchema: identify', () => {
+  const hash = 'a'.repeat(64);
+  it('accepts lowercase SHA-256 hex digests', () => {
+    expect(CollectBodySchema.safeParse({ url: 'https://shop.example/', identify: { email: hash, phone: hash } }).success).toBe(true);
+  });
+  it('refuses a raw e-mail, an upper-case digest or an unknown field', () => {
+    for (const identify of [{ email: 'jane@example.com' }, { email: hash.toUpperCase() }, { email: hash, name: hash }]) {
+      expect(CollectBodySchema.safeParse({ url: 'https://shop.example/', identify }).success).toBe(false);
+    }
   });
 });

@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import type { Clicks, Consent } from './conversion.ts';
+import { FORWARDED_COOKIES, URL_CLICK_PARAMS } from './click-sources.ts';
+import type { ClickKey, Clicks, Consent } from './conversion.ts';
 
 /**
  * What the browser sends to /collect. Unknown keys are ignored (old snippets keep working); the client IP and
  * user agent come from the request itself.
  */
+const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest');
 const ConsentValue = z.union([z.boolean(), z.enum(['granted', 'denied']).transform((v) => v === 'granted')]);
 export const CollectBodySchema = z.object({
   url: z.url({ protocol: /^https?$/ }).max(4096),
@@ -19,6 +21,18 @@ export const CollectBodySchema = z.object({
       analytics: ConsentValue.optional(),
     })
     .optional(),
+  /** What the snippet sends for: `page_view` (default), `consent` (a change), `identify`. Informational. */
+  event: z.string().max(32).optional(),
+  /** The platforms' first-party cookies as the page sees them (see FORWARDED_COOKIES); other names are ignored. */
+  cookies: z
+    .record(z.string().max(64), z.string().max(600))
+    .refine((c) => Object.keys(c).length <= 32, 'at most 32 cookies')
+    .optional(),
+  /** `identify`: SHA-256 hex digests computed in the browser. Anything else (a raw e-mail) is refused, never stored. */
+  identify: z
+    .object({ email: SHA256_HEX.optional(), phone: SHA256_HEX.optional() })
+    .strict()
+    .optional(),
 });
 export type CollectBody = z.infer<typeof CollectBodySchema>;
 
@@ -32,11 +46,15 @@ const GA = /^GA\d\.\d+\.(\d+\.\d+)$/;
 const MAX_VALUE_LENGTH = 500;
 const fits = (v: string) => v.length <= MAX_VALUE_LENGTH;
 
-const URL_CLICK_PARAMS = { gclid: 'gclid', gbraid: 'gbraid', wbraid: 'wbraid', ttclid: 'ttclid', msclkid: 'msclkid' } as const;
 const CLICK_ID = /^[A-Za-z0-9._~\-]{1,500}$/;
+/** Google Ads' `_gcl_aw` / `_gcl_gb`: `GCL.<seconds>.<gclid | gbraid>`. */
+const GCL = /^GCL\.(\d{9,11})\.([A-Za-z0-9._~\-]{1,500})$/;
 
 export interface Landing {
+  /** Each platform's newest click / browser ID seen in this request. */
   clicks: Clicks;
+  /** Keys whose value came from this request's URL: fresh ad clicks. */
+  fromUrl: ClickKey[];
   consent?: Consent;
   utm: Record<string, string>;
   landingUrl: string;
@@ -74,11 +92,26 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
     setCookies._fbp = clicks.fbp.value;
   }
 
+  const fromUrl: ClickKey[] = fbclid && clicks.fbc?.capturedAt === nowMs ? ['fbc'] : [];
   for (const [param, key] of Object.entries(URL_CLICK_PARAMS)) {
     const v = params.get(param);
-    if (v && CLICK_ID.test(v)) clicks[key] = { value: v, capturedAt: nowMs };
+    if (v && CLICK_ID.test(v)) {
+      clicks[key] = { value: v, capturedAt: nowMs };
+      fromUrl.push(key);
+    }
   }
-  if (cookies._ttp && CLICK_ID.test(cookies._ttp)) clicks.ttp = { value: cookies._ttp, capturedAt: nowMs };
+  // The platforms' own cookies stand in for a click whose URL parameter is gone (a later page, a return visit).
+  const fromCookie = (key: ClickKey, value: string | undefined, capturedAt = nowMs) => {
+    if (!clicks[key] && value && CLICK_ID.test(value)) clicks[key] = { value, capturedAt };
+  };
+  for (const [cookie, key] of [['_gcl_aw', 'gclid'], ['_gcl_gb', 'gbraid']] as const) {
+    const gcl = cookies[cookie] && GCL.exec(cookies[cookie]);
+    if (gcl) fromCookie(key, gcl[2], Number(gcl[1]) * 1000);
+  }
+  fromCookie('msclkid', cookies._uetmsclkid?.replace(/^_uet/, ''));
+  fromCookie('epik', cookies._epik);
+  fromCookie('liFatId', cookies.li_fat_id);
+  fromCookie('ttp', cookies._ttp);
   const ga = cookies._ga && GA.exec(cookies._ga);
   if (ga) clicks.gaClientId = { value: ga[1], capturedAt: nowMs };
 
@@ -90,7 +123,38 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
     ? { marketing: c.marketing, adUserData: c.ad_user_data, adPersonalization: c.ad_personalization, analytics: c.analytics }
     : undefined;
   const referrer = body.referrer ? scrubUrl(body.referrer) : undefined;
-  return { clicks, consent, utm, landingUrl: scrubUrl(body.url).slice(0, 2048), referrer: referrer?.slice(0, 2048) || undefined, setCookies };
+  const landing: Landing = { clicks, fromUrl, consent, utm, landingUrl: scrubUrl(body.url).slice(0, 2048), referrer: referrer?.slice(0, 2048) || undefined, setCookies };
+  return consent?.marketing === false ? withoutAdIdentifiers(landing) : landing;
+}
+
+/**
+ * Marketing consent denied (explicitly, or by a `denied` site default where the page sent no signal): no ad click or browser ID is kept and no ad cookie is set; the GA client ID
+ * stays only with analytics consent. (The landing URL is stored without its query string for the same reason.)
+ */
+export function withoutAdIdentifiers(landing: Landing): Landing {
+  const keepGa = landing.consent?.analytics === true && landing.clicks.gaClientId;
+  const url = new URL(landing.landingUrl);
+  return {
+    ...landing,
+    clicks: keepGa ? { gaClientId: landing.clicks.gaClientId } : {},
+    fromUrl: [],
+    landingUrl: `${url.origin}${url.pathname}`,
+    setCookies: {},
+  };
+}
+
+/**
+ * The cookies a collect request speaks for: the Cookie header (the relay on a subdomain of the site receives the
+ * site's cookies) overlaid with the platform cookies the snippet forwarded in the body — only those names, so a
+ * body can never stand in for the HttpOnly visitor cookie.
+ */
+export function mergeForwardedCookies(header: Record<string, string>, forwarded: Record<string, string> | undefined): Record<string, string> {
+  const out = { ...header };
+  for (const name of FORWARDED_COOKIES) {
+    const v = forwarded?.[name];
+    if (typeof v === 'string' && v !== '') out[name] = v;
+  }
+  return out;
 }
 
 /** Query parameters that name personal data (forms that submit by GET, e-mail links with the address in them). */

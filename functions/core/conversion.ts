@@ -8,8 +8,11 @@ import { z } from 'zod';
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest');
 
-/** Ad-platform click identifiers and first-party browser IDs, each with the time it was captured. */
-export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId'] as const;
+/**
+ * Ad-platform click identifiers and first-party browser IDs, each with the time it was captured. New keys are only
+ * ever appended: LinkedIn `li_fat_id`, Snapchat `ScCid`, Pinterest `epik`, Reddit `rdt_cid`, X `twclid`.
+ */
+export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId', 'liFatId', 'scCid', 'epik', 'rdtCid', 'twclid'] as const;
 export type ClickKey = (typeof CLICK_KEYS)[number];
 
 export const CapturedValueSchema = z.object({

@@ -18,15 +18,21 @@ class MemoryVisitors implements VisitorLookup {
     return this;
   }
 
-  async find({ visitorId, emailHash }: { visitorId?: string; emailHash?: string }): Promise<Visitor | undefined> {
+  readonly byPhone = new Map<string, string>();
+
+  async find({ visitorId, emailHash, phoneHash }: { visitorId?: string; emailHash?: string; phoneHash?: string }): Promise<Visitor | undefined> {
     const direct = visitorId ? this.byId.get(visitorId) : undefined;
     if (direct) return direct;
-    const linked = emailHash ? this.byEmail.get(emailHash) : undefined;
+    const linked = (emailHash && this.byEmail.get(emailHash)) || (phoneHash && this.byPhone.get(phoneHash));
     return linked ? this.byId.get(linked) : undefined;
   }
 
   async linkEmail(emailHash: string, visitorId: string): Promise<void> {
     this.byEmail.set(emailHash, visitorId);
+  }
+
+  async linkPhone(phoneHash: string, visitorId: string): Promise<void> {
+    this.byPhone.set(phoneHash, visitorId);
   }
 }
 
@@ -221,6 +227,28 @@ describe('ingest', () => {
 
     expect(enqueued[0].conversion.visitorId).toBe(VISITOR_ID);
     expect(enqueued[0].conversion.clicks.gclid?.value).toBe('Cj0KCQiA');
+  });
+
+  it('finds the visitor through a hashed phone (linked by identify) when the conversion has only the phone', async () => {
+    const { ports, visitors, enqueued } = memoryPorts();
+    visitors.add(visitorFactory());
+    const phone = sha256('14155550100');
+    visitors.byPhone.set(phone, VISITOR_ID);
+
+    await ingest('stripe', conversionsResult(draftFactory({ user: { phone } })), ports, OPTS, 'inv-1');
+
+    expect(enqueued[0].conversion.visitorId).toBe(VISITOR_ID);
+    expect(enqueued[0].conversion.clicks.gclid?.value).toBe('Cj0KCQiA');
+  });
+
+  it('links the phone too, when the conversion carried the visitor ID', async () => {
+    const { ports, visitors } = memoryPorts();
+    visitors.add(visitorFactory());
+    const phone = sha256('14155550100');
+
+    await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID, user: { email: EMAIL_HASH, phone } })), ports, OPTS, 'inv-1');
+
+    expect(visitors.byPhone.get(phone)).toBe(VISITOR_ID);
   });
 
   it('links the e-mail to the visitor, so a later conversion with only the e-mail gets the clicks', async () => {

@@ -115,14 +115,17 @@ export async function ingest(
   }
   const receipts = [];
   for (const draft of result.conversions) {
-    const visitor = await ports.visitors.find({ visitorId: draft.visitorId, emailHash: draft.user.email });
+    const visitor = await ports.visitors.find({ visitorId: draft.visitorId, emailHash: draft.user.email, phoneHash: draft.user.phone });
     const conversion = attachVisitor(draft, visitor, opts.consentDefault);
     // Every platform refuses events from the future: better a 422 the source sees than a dead letter later.
     if (Date.parse(conversion.occurredAt) > (opts.now ?? new Date()).getTime() + MAX_FUTURE_SKEW_MS) {
       throw new RequestError(422, 'event_in_future', `the event occurred at ${conversion.occurredAt}, in the future`);
     }
-    // Remember which visitor this e-mail belongs to, so a later conversion with only the e-mail finds the clicks.
-    if (visitor && conversion.user.email && draft.visitorId) await ports.visitors.linkEmail(conversion.user.email, visitor.visitorId);
+    // Remember which visitor this e-mail / phone belongs to, so a later conversion with only one of them finds the clicks.
+    if (visitor && draft.visitorId) {
+      if (conversion.user.email) await ports.visitors.linkEmail(conversion.user.email, visitor.visitorId);
+      if (conversion.user.phone) await ports.visitors.linkPhone?.(conversion.user.phone, visitor.visitorId);
+    }
     const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId);
     receipts.push({ ...receipt, duplicate: receipt.invocationId !== invocationId });
   }

@@ -9,6 +9,7 @@ import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { User } from './conversion.ts';
+import { normalizeEmail, normalizeEmailGoogle } from './normalize-portable.ts';
 
 type Raw = string | null | undefined;
 
@@ -32,42 +33,8 @@ function clean(raw: Raw): string | undefined {
 
 // ---------------------------------------------------------------------------------------------- e-mail
 
-/**
- * Meta / TikTok rule: trim and lowercase, nothing else (Meta's example: `John_Smith@gmail.com` →
- * `john_smith@gmail.com`). Unicode local parts are allowed (unlike Meta's SDK, which rejects them) and are
- * not Unicode-normalized, so the hash matches what a browser pixel hashes for the same input.
- * Returns undefined unless it has exactly one '@', a non-empty local part, a domain with an inner dot, and no
- * whitespace.
- */
-export function normalizeEmail(raw: Raw): string | undefined {
-  const s = clean(raw)?.toLowerCase();
-  if (!s || s.length > 320 || /\s/.test(s)) return undefined;
-  const at = s.indexOf('@');
-  if (at <= 0 || at !== s.lastIndexOf('@')) return undefined;
-  const domain = s.slice(at + 1);
-  if (!/^[^.]+(\.[^.]+)+$/.test(domain)) return undefined;
-  return s;
-}
-
-/**
- * Google's form (Ads enhanced conversions, GA4 user-provided data): Meta's form, plus every '.' removed from
- * the local part for gmail.com / googlemail.com addresses.
- *
- * '+' suffixes: GA4's user-provided-data page and Google's own client-library samples drop dots for
- * gmail/googlemail only and keep any '+tag'; the Ads API page's prose has been reported (googleads/google-ads-php
- * issue #1119) to say "remove dots and the '+' suffix" for every domain. We keep the '+tag' and touch
- * only gmail/googlemail dots — the form Google's samples and the GA4 spec produce; stripping tags for other
- * providers could merge distinct mailboxes.
- */
-export function normalizeEmailGoogle(raw: Raw): string | undefined {
-  const email = normalizeEmail(raw);
-  if (!email) return undefined;
-  const at = email.indexOf('@');
-  const domain = email.slice(at + 1);
-  if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
-  const local = email.slice(0, at).replaceAll('.', '');
-  return local ? `${local}@${domain}` : undefined;
-}
+// The e-mail rules live in normalize-portable.ts: the browser snippet bundles them too.
+export { normalizeEmail, normalizeEmailGoogle };
 
 // ----------------------------------------------------------------------------------------------- phone
 

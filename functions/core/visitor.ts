@@ -1,9 +1,22 @@
-import type { Clicks, Consent } from './conversion.ts';
+import { BROWSER_ID_KEYS } from './click-sources.ts';
+import { CLICK_KEYS, type ClickKey, type Clicks, type Consent } from './conversion.ts';
+
+/** One ad click as it was captured: which platform's ID, when, and from which browser (IP and user agent). */
+export interface ClickRecord {
+  key: ClickKey;
+  value: string;
+  capturedAt: number;
+  ip?: string;
+  userAgent?: string;
+}
 
 /** What /collect stores about a visitor (no personal data: click IDs, browser signals, consent). */
 export interface Visitor {
   visitorId: string;
+  /** The newest value per platform: what a conversion carries. */
   clicks: Clicks;
+  /** Every ad click seen for this visitor, oldest first (at most MAX_CLICK_HISTORY). */
+  clickHistory?: ClickRecord[];
   ip?: string;
   userAgent?: string;
   landingUrl?: string;
@@ -16,9 +29,11 @@ export interface Visitor {
 
 /** Ports the ingest pipeline needs from storage; DynamoDB implements them in store/, tests use in-memory ones. */
 export interface VisitorLookup {
-  /** By visitor ID first; failing that, through a hashed e-mail linked to a visitor earlier. */
-  find(keys: { visitorId?: string; emailHash?: string }): Promise<Visitor | undefined>;
+  /** By visitor ID first; failing that, through a hashed e-mail, then a hashed phone, linked to a visitor earlier. */
+  find(keys: { visitorId?: string; emailHash?: string; phoneHash?: string }): Promise<Visitor | undefined>;
   linkEmail(emailHash: string, visitorId: string): Promise<void>;
+  /** Optional so that older in-memory implementations still satisfy the port. */
+  linkPhone?(phoneHash: string, visitorId: string): Promise<void>;
 }
 
 /** Visitor IDs are issued by /collect (UUIDs) but may arrive back from anywhere: accept only a safe shape. */
@@ -48,4 +63,33 @@ export function readVisitorId(raw: unknown): string | undefined {
 /** The visitor ID with a UUID's hyphens removed: 32 characters of [0-9a-f], safe in a ClickBank tracking ID. */
 export function compactVisitorId(visitorId: string): string {
   return UUID.test(visitorId) ? visitorId.replaceAll('-', '').toLowerCase() : visitorId;
+}
+
+/** Enough for any real visitor (a click a day for the 90 days kept, several platforms); bounds a bot's item. */
+export const MAX_CLICK_HISTORY = 50;
+
+/**
+ * Folds what one request saw into what was stored. Per platform the newest value wins; the same value seen again
+ * keeps its first capture time (the click time, which the platforms' attribution windows count from). Every
+ * ad click value not yet in the history is appended with the IP and user agent of the request.
+ */
+export function mergeClicks(
+  stored: { clicks: Clicks; clickHistory?: ClickRecord[] },
+  seen: Clicks,
+  browser: { ip?: string; userAgent?: string },
+): { clicks: Clicks; clickHistory: ClickRecord[] } {
+  const clicks: Clicks = { ...stored.clicks };
+  const history = [...(stored.clickHistory ?? [])];
+  for (const key of CLICK_KEYS) {
+    const now = seen[key];
+    if (!now) continue;
+    const before = clicks[key];
+    if (before?.value === now.value) clicks[key] = { value: now.value, capturedAt: Math.min(before.capturedAt, now.capturedAt) };
+    else if (!before || now.capturedAt >= before.capturedAt) clicks[key] = now;
+    if (!BROWSER_ID_KEYS.includes(key) && !history.some((h) => h.key === key && h.value === now.value)) {
+      history.push({ key, value: now.value, capturedAt: now.capturedAt, ...browser });
+    }
+  }
+  history.sort((a, b) => a.capturedAt - b.capturedAt);
+  return { clicks, clickHistory: history.slice(-MAX_CLICK_HISTORY) };
 }

@@ -30,6 +30,8 @@ export interface RelayFunctionProps {
   environment?: Record<string, string>;
   timeout?: Duration;
   memorySize?: number;
+  /** Constants compiled into the bundle (esbuild `define`); values are JS expressions. */
+  define?: Record<string, string>;
 }
 
 /** A Lambda function as the relay runs them all: Node 24 on arm64, its own log group, source maps on. */
@@ -50,7 +52,7 @@ export class RelayFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
-      bundling: BUNDLING,
+      bundling: props.define ? { ...BUNDLING, define: props.define } : BUNDLING,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'conversion-relay',

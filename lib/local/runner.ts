@@ -16,7 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
-import { COLLECT_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
+import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { startSqsServer } from './sqs-server.ts';
@@ -107,7 +107,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   // Only now, with the environment complete, load the handlers (they create their clients at import).
   const load = async <T>(entry: string): Promise<T> => (await import(pathToFileURL(path.join(PROJECT_ROOT, entry)).href)).handler as T;
   const routes = new Map<string, HttpHandler>();
-  routes.set('POST /collect', await load<HttpHandler>(COLLECT_ENTRY));
+  const collect = await load<HttpHandler>(COLLECT_ENTRY);
+  routes.set('POST /collect', collect);
+  routes.set('OPTIONS /collect', collect);
+  routes.set('GET /t.js', await load<HttpHandler>(SNIPPET_ENTRY));
   for (const s of sources) {
     const h = await load<HttpHandler>(sourceEntry(s.name));
     for (const r of s.routes) routes.set(`${r.method} ${r.path}`, h);
@@ -272,7 +275,7 @@ async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res
   const result = await handler(event, lambdaContext(routeKey.replace(/\W+/g, '-'), HTTP_FUNCTION_TIMEOUT_MS));
   const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
   if (result.cookies?.length) outHeaders['set-cookie'] = result.cookies;
-  res.writeHead(result.statusCode ?? 200, outHeaders).end(result.body ?? '');
+  res.writeHead(result.statusCode ?? 200, outHeaders).end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
 }
 
 /** As API Gateway's payload v2 does it: a parameter given more than once arrives once, its values comma-joined. */

@@ -98,6 +98,7 @@ const envOf = (t: Template, functionId: string): Json => t.toJSON().Resources[fu
 function scrubbed(t: Template): Json {
   const text = JSON.stringify(t.toJSON())
     .replace(/[0-9a-f]{64}/g, '[ASSET_HASH]')
+    .replace(/t\.js\?v=[0-9a-f]{16}/g, 't.js?v=[SNIPPET_VERSION]')
     .replace(/"v2:deflate64:[^"]*"/g, '"[CDK_ANALYTICS]"');
   return JSON.parse(text);
 }
@@ -157,7 +158,7 @@ describe('RelayStack', () => {
     });
 
     it('has a route for every route of every source in the registry, and no others', () => {
-      const expected = ['POST /collect', ...sources.flatMap((s) => s.routes.map((r) => `${r.method} ${r.path}`))].sort();
+      const expected = ['POST /collect', 'GET /t.js', ...sources.flatMap((s) => s.routes.map((r) => `${r.method} ${r.path}`))].sort();
       const actual = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties.RouteKey).sort();
       expect(actual).toEqual(expected);
     });
@@ -179,9 +180,10 @@ describe('RelayStack', () => {
   });
 
   describe('Lambda functions', () => {
-    it('has one function per handler: collect, one ingest per source, one sender per destination', () => {
-      const expected = [ids.collect, ...Object.values(ids.sources).map((s) => s.handler), ...Object.values(ids.destinations).map((d) => d.sender)];
-      expect(new Set(expected).size).toBe(1 + sources.length + destinations.length);
+    it('has one function per handler: collect, the snippet, one ingest per source, one sender per destination', () => {
+      const snippet = functionBehindRoute(t, 'GET /t.js');
+      const expected = [ids.collect, snippet, ...Object.values(ids.sources).map((s) => s.handler), ...Object.values(ids.destinations).map((d) => d.sender)];
+      expect(new Set(expected).size).toBe(2 + sources.length + destinations.length);
       expect(allFunctionIds().sort()).toEqual(expected.sort());
     });
 
@@ -564,7 +566,7 @@ describe('bundling (esbuild, as `cdk synth` does it)', () => {
     const files: Json = manifest!.contents.files ?? {};
 
     const functions = Object.entries(artifact.template.Resources as Json).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(1 + sources.length + destinations.length);
+    expect(functions).toHaveLength(2 + sources.length + destinations.length);
     const hashes = new Set<string>();
     for (const [id, fn] of functions) {
       const s3Key: string = fn.Properties.Code.S3Key;

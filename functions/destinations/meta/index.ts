@@ -1,3 +1,4 @@
+import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyMetaResponse } from './classify.ts';
@@ -44,7 +45,9 @@ export const metaDestination: Destination<MetaConfig> = {
   },
 
   skipReason(c) {
-    if (c.consent.marketing === false) return 'consent: marketing not granted';
+    // Meta matches on identifiers only: an analytics-only event is of no use there.
+    const consent = consentSkipReason(c.consent, { name: 'Meta', acceptsWithoutIdentifiers: false });
+    if (consent) return consent;
     if (c.adjustment) return `Meta has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent`;
     return undefined;
   },

@@ -276,3 +276,24 @@ describe('metaDestination against the Meta fake (Meta’s documented validation)
     expect(metaDestination.classify(await fetchTransport()(request))).toMatchObject({ kind: 'rejected-batch', error: { code: '190' } });
   });
 });
+
+describe('Meta and the consent tiers', () => {
+  it('skips a conversion without consent, and one with analytics consent only, saying why', () => {
+    const none = conversionFactory({ consent: { marketing: false, adUserData: false, adPersonalization: false, analytics: false } });
+    const analytics = conversionFactory({ consent: { marketing: false, adUserData: false, adPersonalization: false, analytics: true } });
+    expect(metaDestination.skipReason!(none)).toMatch(/^consent: the visitor gave no marketing or analytics consent/);
+    expect(metaDestination.skipReason!(analytics)).toMatch(/^consent: analytics only; Meta cannot use an event without identifiers/);
+  });
+
+  it('sends a fully consented conversion without data processing options', () => {
+    const c = conversionFactory({ consent: { marketing: true, adUserData: true, adPersonalization: true, analytics: true } });
+    expect(metaDestination.skipReason!(c)).toBeUndefined();
+    expect(toMetaEvent(c, NOW).data_processing_options).toBeUndefined();
+  });
+
+  it('flags Limited Data Use when marketing is granted but personalization refused', () => {
+    const c = conversionFactory({ consent: { marketing: true, adUserData: true, adPersonalization: false, analytics: true } });
+    expect(metaDestination.skipReason!(c)).toBeUndefined();
+    expect(toMetaEvent(c, NOW)).toMatchObject({ data_processing_options: ['LDU'], data_processing_options_country: 0, data_processing_options_state: 0 });
+  });
+});

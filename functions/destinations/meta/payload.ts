@@ -1,3 +1,4 @@
+import { consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 
 /**
@@ -18,6 +19,9 @@ export interface MetaServerEvent {
   event_source_url?: string;
   user_data: Record<string, string | string[]>;
   custom_data?: Record<string, unknown>;
+  data_processing_options?: string[];
+  data_processing_options_country?: number;
+  data_processing_options_state?: number;
 }
 
 /** Meta's action_source list has no `crm`; a CRM-reported event is `system_generated` there. */
@@ -62,6 +66,12 @@ export function toMetaEvent(c: Conversion, now: Date): MetaServerEvent {
     user_data: metaUserData(c),
   };
   if (c.eventSourceUrl) event.event_source_url = c.eventSourceUrl;
+  // Marketing granted but personalization refused: Meta's Limited Data Use, located by Meta from the IP (0, 0).
+  if (consentTier(c.consent).limitedDataUse) {
+    event.data_processing_options = ['LDU'];
+    event.data_processing_options_country = 0;
+    event.data_processing_options_state = 0;
+  }
   const custom: Record<string, unknown> = {};
   if (c.value !== undefined) custom.value = c.value;
   if (c.currency) custom.currency = c.currency;

@@ -1,0 +1,58 @@
+/**
+ * Normalization rules that need neither Node nor a library, so the browser snippet bundles these very functions
+ * (its `identify` hashes in the page) and the server uses them too: one rule, two places, no copy.
+ */
+
+type Raw = string | null | undefined;
+
+/**
+ * Meta / TikTok rule: trim and lowercase, nothing else (Meta's example: `John_Smith@gmail.com` →
+ * `john_smith@gmail.com`). Unicode local parts are allowed (unlike Meta's SDK, which rejects them) and are
+ * not Unicode-normalized, so the hash matches what a browser pixel hashes for the same input.
+ * Returns undefined unless it has exactly one '@', a non-empty local part, a domain with an inner dot, and no
+ * whitespace.
+ */
+export function normalizeEmail(raw: Raw): string | undefined {
+  const s = typeof raw === 'string' ? raw.trim().toLowerCase() : '';
+  if (!s || s.length > 320 || /\s/.test(s)) return undefined;
+  const at = s.indexOf('@');
+  if (at <= 0 || at !== s.lastIndexOf('@')) return undefined;
+  const domain = s.slice(at + 1);
+  if (!/^[^.]+(\.[^.]+)+$/.test(domain)) return undefined;
+  return s;
+}
+
+/**
+ * Google's form (Ads enhanced conversions, GA4 user-provided data): Meta's form, plus every '.' removed from
+ * the local part for gmail.com / googlemail.com addresses.
+ *
+ * '+' suffixes: GA4's user-provided-data page and Google's own client-library samples drop dots for
+ * gmail/googlemail only and keep any '+tag'; the Ads API page's prose has been reported (googleads/google-ads-php
+ * issue #1119) to say "remove dots and the '+' suffix" for every domain. We keep the '+tag' and touch
+ * only gmail/googlemail dots — the form Google's samples and the GA4 spec produce; stripping tags for other
+ * providers could merge distinct mailboxes.
+ */
+export function normalizeEmailGoogle(raw: Raw): string | undefined {
+  const email = normalizeEmail(raw);
+  if (!email) return undefined;
+  const at = email.indexOf('@');
+  const domain = email.slice(at + 1);
+  if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
+  const local = email.slice(0, at).replaceAll('.', '');
+  return local ? `${local}@${domain}` : undefined;
+}
+
+/**
+ * A phone number written in international form (`+` or `00` first), without the phone-number library: `digits`
+ * (Meta's `ph`) and `e164` (`+digits`: Google, TikTok, GA4), as `normalizePhone` in normalize.ts gives them for
+ * such input — a trunk `(0)` after the country code is dropped (`+49 (0)30 1234567` → `49301234567`). National
+ * formats need the country's numbering plan: they give undefined here (the browser then sends no phone hash rather
+ * than a wrong one; the server, which has the library, reads them with the address's country).
+ */
+export function normalizeInternationalPhone(raw: Raw): { digits: string; e164: string } | undefined {
+  const s = typeof raw === 'string' ? raw.trim() : '';
+  if (!/^(\+|00)/.test(s) || /[^\d\s()+./-]/.test(s)) return undefined;
+  const digits = s.replace('(0)', '').replace(/\D/g, '').replace(/^00/, '');
+  if (!/^[1-9]\d{6,14}$/.test(digits)) return undefined;
+  return { digits, e164: `+${digits}` };
+}
