@@ -118,6 +118,11 @@ describe('ga4Destination.buildRequest', () => {
     expect(body.consent).toEqual({ ad_user_data: 'DENIED', ad_personalization: 'DENIED' });
     expect(ga4Destination.skipReason!(c)).toBeUndefined();
     expect(ga4Destination.signals(c)).not.toContain('sha256_email_address');
+    // The analytics tier carries no identifier: neither the customer ID nor the visitor's IP.
+    expect(c.user.ip).toBeTruthy();
+    expect(body).not.toHaveProperty('user_id');
+    expect(body).not.toHaveProperty('ip_override');
+    expect(ga4Destination.signals(c)).not.toContain('ip_override');
   });
 
   it('never uses the visitor-derived external ID as user_id', () => {

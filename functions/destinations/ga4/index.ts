@@ -1,7 +1,8 @@
+import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyGa4Response } from './classify.ts';
-import { ga4ClientId, ga4UserData, ga4UserFields, ga4UserId, toGa4Event, toGa4Request } from './payload.ts';
+import { ga4ClientId, ga4UserFields, toGa4Event, toGa4Request } from './payload.ts';
 import { MAX_EVENTS_PER_REQUEST, ga4Problem } from './schema.ts';
 
 export interface Ga4Config {
@@ -43,7 +44,8 @@ export const ga4Destination: Destination<Ga4Config> = {
 
   skipReason(c) {
     // Analytics consent is enough for GA4; ad identifiers (user_data) additionally need ad_user_data (payload.ts).
-    if (c.consent.analytics === false) return 'consent: analytics not granted';
+    const consent = consentSkipReason(c.consent, { name: 'GA4', acceptsWithoutIdentifiers: true });
+    if (consent) return consent;
     if (!ga4ClientId(c)) return 'GA4 needs a client ID: no _ga cookie, visitor ID or customer ID is known for this conversion';
     return undefined;
   },
@@ -78,9 +80,11 @@ export const ga4Destination: Destination<Ga4Config> = {
   signals(c: Conversion) {
     const client = ga4ClientId(c);
     const signals = [client?.derivedFrom ? `client_id_from_${client.derivedFrom}` : 'client_id'];
-    if (ga4UserId(c)) signals.push('user_id');
-    if (c.user.ip) signals.push('ip_override');
-    const data = ga4UserData(c);
+    // Read off the request fields themselves, so the ledger lists exactly what consent let through.
+    const fields = ga4UserFields(c);
+    if (fields.user_id) signals.push('user_id');
+    if (fields.ip_override) signals.push('ip_override');
+    const data = fields.user_data;
     if (data?.sha256_email_address) signals.push('sha256_email_address');
     if (data?.sha256_phone_number) signals.push('sha256_phone_number');
     for (const key of Object.keys(data?.address?.[0] ?? {})) signals.push(`address.${key}`);

@@ -1,3 +1,4 @@
+import { consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { sha256Hex } from '#core/normalize.ts';
 import { GA4_NAME, RESERVED_EVENT_NAMES, RESERVED_PREFIXES, type Ga4Event, type Ga4Request } from './schema.ts';
@@ -41,7 +42,7 @@ export function ga4UserId(c: Conversion): string | undefined {
 
 /** Google's "user-provided data": only with the visitor's ad_user_data consent. Hashes already in Google's form. */
 export function ga4UserData(c: Conversion): NonNullable<Ga4Request['user_data']> | undefined {
-  if (c.consent.adUserData === false) return undefined;
+  if (consentTier(c.consent).google.adUserData !== 'GRANTED') return undefined;
   const data: NonNullable<Ga4Request['user_data']> = {};
   // Google's e-mail form drops gmail dots; `emailGoogle` exists only where it differs from `email`.
   const email = c.user.emailGoogle ?? c.user.email;
@@ -99,22 +100,16 @@ export function toGa4Event(c: Conversion, now: Date): Ga4Event {
   return { name, params: params as Ga4Event['params'], timestamp_micros: occurredMs * 1000 };
 }
 
-const consentValue = (v: boolean | undefined) => (v === undefined ? undefined : v ? ('GRANTED' as const) : ('DENIED' as const));
-
 /** Everything in a request that is not an event: one client, one set of user fields per request. */
 export function ga4UserFields(c: Conversion): Omit<Ga4Request, 'events' | 'validation_behavior'> {
   const fields: Omit<Ga4Request, 'events' | 'validation_behavior'> = { client_id: ga4ClientId(c)?.clientId ?? '<none>' };
-  const userId = ga4UserId(c);
+  // Analytics-only consent: the event goes without identifiers (no customer ID, no IP), per consentTier's contract.
+  const { identifiers, google } = consentTier(c.consent);
+  const userId = identifiers ? ga4UserId(c) : undefined;
   if (userId) fields.user_id = userId;
   // The visitor's IP: GA4 derives the location from it (the request itself comes from our server).
-  if (c.user.ip) fields.ip_override = c.user.ip;
-  const adUserData = consentValue(c.consent.adUserData);
-  const adPersonalization = consentValue(c.consent.adPersonalization);
-  if (adUserData || adPersonalization) {
-    fields.consent = {};
-    if (adUserData) fields.consent.ad_user_data = adUserData;
-    if (adPersonalization) fields.consent.ad_personalization = adPersonalization;
-  }
+  if (identifiers && c.user.ip) fields.ip_override = c.user.ip;
+  fields.consent = { ad_user_data: google.adUserData, ad_personalization: google.adPersonalization };
   const userData = ga4UserData(c);
   if (userData) fields.user_data = userData;
   return fields;

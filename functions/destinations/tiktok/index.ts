@@ -1,3 +1,4 @@
+import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyTikTokResponse } from './classify.ts';
@@ -42,7 +43,8 @@ export const tiktokDestination: Destination<TikTokConfig> = {
   },
 
   skipReason(c) {
-    if (c.consent.marketing === false) return 'consent: marketing not granted';
+    const consent = consentSkipReason(c.consent, { name: 'TikTok', acceptsWithoutIdentifiers: false });
+    if (consent) return consent;
     if (c.adjustment) return `TikTok has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent`;
     return undefined;
   },

@@ -1,3 +1,4 @@
+import { consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 
 /**
@@ -62,7 +63,7 @@ export function toTikTokEvent(c: Conversion, now: Date): TikTokEvent {
     event_id: String(c.eventId),
     user: tiktokUser(c),
     // Limited Data Use (US state privacy laws): on when the visitor refused ad personalization (sale/sharing).
-    limited_data_use: c.consent.adPersonalization === false,
+    limited_data_use: consentTier(c.consent).limitedDataUse,
   };
   if (c.eventSourceUrl) event.page = { url: c.eventSourceUrl };
   const properties: Record<string, unknown> = {};

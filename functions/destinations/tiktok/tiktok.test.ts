@@ -127,6 +127,8 @@ describe('tiktokDestination', () => {
 
   it('skips refunds and conversions without marketing consent, with the reason', () => {
     expect(tiktokDestination.skipReason!(conversionFactory({ consent: { marketing: false } }))).toMatch(/consent/);
+    // Analytics consent alone is not enough: TikTok matches on identifiers.
+    expect(tiktokDestination.skipReason!(conversionFactory({ consent: { marketing: false, adUserData: false, adPersonalization: false, analytics: true } }))).toMatch(/analytics only/);
     const refund = conversionFactory({ eventName: 'Refund', adjustment: { kind: 'refund', originalOrderId: 'o-1', full: true } });
     expect(tiktokDestination.skipReason!(refund)).toMatch(/refund is recorded, not sent/);
     expect(tiktokDestination.skipReason!(conversionFactory())).toBeUndefined();
