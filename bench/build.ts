@@ -47,11 +47,11 @@ export interface BuiltBundle {
 }
 
 /** Bundles one function exactly as the stack does; the AWS SDK stays external (resolved from node_modules at run time, as Lambda's runtime provides it). */
-export async function bundle(name: string, entry: string): Promise<BuiltBundle> {
+export async function bundle(name: string, entry: string, overrides: BuildOptions = {}): Promise<BuiltBundle> {
   const dir = path.join(OUT_DIR, name);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'index.mjs');
-  const result = await build(lambdaBuildOptions(entry, file));
+  const result = await build({ ...lambdaBuildOptions(entry, file), ...overrides });
   const code = readFileSync(file);
   return {
     name,
