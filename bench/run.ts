@@ -170,9 +170,9 @@ if (data.e2e) {
   rows.push({
     area: 'end to end',
     what: 'lone conversion at idle, accepted → platform (local runner)',
-    figure: `max ${Math.max(...e.idleLatencyMs)} ms of ${e.idleLatencyMs.length}${window !== undefined ? `; on AWS ≤ ${window} s window + invoke` : ''}`,
+    figure: `max ${Math.max(...e.idleLatencyMs)} ms (sent → platform max ${Math.max(...e.idleFromSentMs)} ms) of ${e.idleLatencyMs.length}${window !== undefined ? `; on AWS + up to the ${window} s batching window` : ''}`,
     target: `≤ ${TARGETS.loneConversionMs / 1000} s`,
-    met: Math.max(...e.idleLatencyMs) <= TARGETS.loneConversionMs,
+    met: Math.max(...e.idleFromSentMs) <= TARGETS.loneConversionMs && (window === undefined || window <= TARGETS.loneConversionMs / 1000),
   });
   for (const s of e.steps) {
     const atTarget = s.rate === TARGETS.p99Rate;

@@ -47,15 +47,19 @@ async function waitDelivered(accepted: Map<string, number>, timeoutMs: number): 
 
 try {
   // A lone conversion at idle: the batching window must not hold it back for long.
+  // Accepted → platform can be negative: the runner's poller may deliver before the 200 has travelled back.
   const idle: number[] = [];
+  const idleFromSent: number[] = [];
   for (let i = 0; i < 5; i++) {
     const w = stripeCheckoutWebhook();
+    const sentAt = Date.now();
     const res = await fetch(`${relay.url}${w.path}`, { method: 'POST', headers: w.headers, body: w.body });
     const acceptedAt = Date.now();
     if (res.status !== 200) throw new Error(`idle webhook answered ${res.status}: ${await res.text()}`);
     const arrivals = await waitDelivered(new Map([[w.sessionId, acceptedAt]]), 15_000);
     const at = arrivals.get(w.sessionId);
     idle.push(at ? Math.max(...at) - acceptedAt : Infinity);
+    idleFromSent.push(at ? Math.max(...at) - sentAt : Infinity);
     await new Promise((r) => setTimeout(r, 300));
   }
 
@@ -139,7 +143,7 @@ try {
     });
     await new Promise((r) => setTimeout(r, 1000));
   }
-  writeFileSync(out, JSON.stringify({ durationSeconds: DURATION, platforms: Object.keys(fakes), idleLatencyMs: idle, steps, runnerPeakRssSinceStart: rssPeak() }, null, 2));
+  writeFileSync(out, JSON.stringify({ durationSeconds: DURATION, platforms: Object.keys(fakes), idleLatencyMs: idle, idleFromSentMs: idleFromSent, steps, runnerPeakRssSinceStart: rssPeak() }, null, 2));
 } finally {
   await relay.stop();
   for (const f of Object.values(fakes)) await f.close();
