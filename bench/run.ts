@@ -4,15 +4,17 @@
  * process (bench/sections/*.ts) so that one's load and environment never leak into another's figures.
  *
  * Knobs: BENCH_DURATION (seconds per end-to-end rate, default 10; the issue's figure is 30), BENCH_RATES (default
- * 50,200,500), BENCH_COLD_RUNS (default 12), BENCH_BACKLOG (default 10000), BENCH_ONLY (comma-separated sections).
+ * 50,200,500), BENCH_COLD_RUNS (default 12), BENCH_BACKLOG (default 10000), BENCH_ONLY (comma-separated sections),
+ * BENCH_RERENDER=1 (print the last results again).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
-import { costPerMillion, type MeasuredUsage } from './cost.ts';
+import { costPerMillion, lambdaDurationMs, type MeasuredUsage } from './cost.ts';
 import { ASSUMPTIONS, PRICES } from './prices.ts';
+import { synthesizeDeployment } from './stack.ts';
 import { bendPoint, kb, ratioOverBaseline } from './stats.ts';
 
 const TARGETS = { coldRatio: 0.4, cpuRatio: 1.25, loneConversionMs: 5000, p99Ms: 1000, p99Rate: 200, usdPerMillion: 3, memoryShare: 0.75 };
@@ -39,8 +41,15 @@ const sectionSeconds: Record<string, number> = {};
 /** Other work on the machine skews every absolute figure (ratios are taken within a run): the 1-minute load average as each section ends. */
 const sectionLoad: Record<string, number> = {};
 
+// BENCH_RERENDER=1 prints the table again from the last bench/results.json, without measuring.
+const previous = process.env.BENCH_RERENDER ? JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'bench/results.json'), 'utf8')) : undefined;
+if (previous) {
+  Object.assign(data, previous.sections);
+  Object.assign(sectionSeconds, previous.sectionSeconds);
+  Object.assign(sectionLoad, previous.loadAverageAfterSection);
+}
 for (const section of SECTIONS) {
-  if (only && !only.has(section)) continue;
+  if (previous || (only && !only.has(section))) continue;
   const t0 = Date.now();
   process.stderr.write(`bench: ${section}…\n`);
   data[section] = await runSection(section);
@@ -195,6 +204,32 @@ if (ingestUsage) {
   rows.push({ area: 'cost', what: `per 1M conversions (${PRICES.region}, arm64, prices of ${PRICES.asOf})`, figure: `$${cost.total.toFixed(2)}`, target: `≤ $${TARGETS.usdPerMillion}`, met: cost.total <= TARGETS.usdPerMillion });
 }
 
+// What the stack does about the HTTP API's price, and why the memory setting is what it is.
+const deployment = synthesizeDeployment();
+if (cost) {
+  const api = deployment.api;
+  const share = (PRICES.httpApiRequest.usd * 1e6) / cost.total;
+  notes.push(
+    `HTTP API: $${(PRICES.httpApiRequest.usd * 1e6).toFixed(2)} of the $${cost.total.toFixed(2)} (${(share * 100).toFixed(0)}%). The stack uses an ${api.protocol} API, not a REST API ` +
+      `($${(PRICES.restApiRequest.usd * 1e6).toFixed(2)}/M); one request per webhook (metered per 512 KB, webhooks are a few KB); stage throttling ` +
+      `${api.throttle ? `${api.throttle.rateLimit}/s, burst ${api.throttle.burstLimit}` : 'none'} refuses floods before any function runs. ` +
+      'Lambda function URLs would remove the per-request fee, at the price of the routes, throttling and access logs.',
+  );
+}
+if (ingestUsage && data.cold) {
+  const fn = data.cold.variants.find((v: any) => v.kind === 'function' && v.function.kind === 'ingest');
+  const calls = ingestUsage.calls.length;
+  const at = (mb: number) => lambdaDurationMs(ingestUsage!.cpuMs, mb, calls);
+  if (fn) {
+    notes.push(
+      `Memory: ${fn.name} peaks at ${(fn.peakRss / 2 ** 20).toFixed(0)} MB after its first event. Lambda's CPU share grows with memory, so the estimated duration of a webhook is ` +
+        `${at(128)} ms at 128 MB, ${at(256)} ms at 256 MB, ${at(512)} ms at 512 MB (${((128 / 1024) * at(128)).toFixed(1)} / ${((256 / 1024) * at(256)).toFixed(1)} / ${((512 / 1024) * at(512)).toFixed(1)} GB-ms). ` +
+        `256 MB: ${Math.round((1 - at(256) / at(128)) * 100)}% shorter than 128 MB for ${Math.round(((256 * at(256)) / (128 * at(128)) - 1) * 100)}% more GB-s, and the peak leaves ${Math.round((1 - fn.peakRss / 2 ** 20 / 256) * 100)}% of the memory free ` +
+        `(${Math.round((1 - fn.peakRss / 2 ** 20 / 128) * 100)}% at 128 MB); 512 MB would cost more for little.`,
+    );
+  }
+}
+
 // The table
 const header = ['area', 'what', 'figure', 'target', 'state'];
 const table = [header, ...rows.map((r) => [r.area, r.what, r.figure, r.target, r.target ? met(r.met) : ''])];
@@ -216,7 +251,7 @@ if (cost) {
 const failedTargets = rows.filter((r) => r.target && r.met === false);
 printed.push(
   '',
-  `${rows.filter((r) => r.met === true).length} targets met, ${failedTargets.length} not met; ${((Date.now() - started) / 1000).toFixed(0)} s (${Object.entries(sectionSeconds).map(([k, v]) => `${k} ${v.toFixed(0)} s, load ${sectionLoad[k].toFixed(1)}`).join('; ')}) on ${cpus().length} CPUs`,
+  `${rows.filter((r) => r.met === true).length} targets met, ${failedTargets.length} not met; ${(previous?.seconds ?? (Date.now() - started) / 1000).toFixed(0)} s (${Object.entries(sectionSeconds).map(([k, v]) => `${k} ${v.toFixed(0)} s, load ${sectionLoad[k].toFixed(1)}`).join('; ')}) on ${cpus().length} CPUs`,
 );
 console.log(printed.join('\n'));
 
@@ -226,7 +261,7 @@ writeFileSync(
     {
       at: new Date().toISOString(),
       machine: { node: process.version, cpus: cpus().length, model: cpus()[0]?.model },
-      seconds: (Date.now() - started) / 1000,
+      seconds: previous?.seconds ?? (Date.now() - started) / 1000,
       sectionSeconds,
       loadAverageAfterSection: sectionLoad,
       targets: TARGETS,
