@@ -18,6 +18,8 @@ export interface AwsCall {
   /** SQS: messages sent and the request body size. */
   messages: number;
   bytes: number;
+  /** The request as sent (the low-level API input: AttributeValue maps, message attributes, …). */
+  input: Record<string, unknown>;
 }
 
 export interface AwsFake {
@@ -63,7 +65,7 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
       const body = raw ? JSON.parse(raw) : {};
       const [prefix, operation] = String(req.headers['x-amz-target'] ?? '').split('.');
       const target = String(body.TableName ?? (body.RequestItems ? Object.keys(body.RequestItems).join('+') : '') ?? '') || String(body.QueueUrl ?? '').split('/').pop() || '';
-      const call: AwsCall = { service: 'dynamodb', operation, target, writes: [], reads: 0, messages: 0, bytes: raw.length };
+      const call: AwsCall = { service: 'dynamodb', operation, target, writes: [], reads: 0, messages: 0, bytes: raw.length, input: body };
       let answer: unknown = {};
       if (prefix.startsWith('DynamoDB')) {
         call.service = 'dynamodb';

@@ -27,10 +27,13 @@ export function lambdaRuntimeEnv(r: LocalResources): Record<string, string> {
   };
 }
 
+/** References `functionEnv` could not place locally (reported in the bench's notes, so a new one gets noticed). */
+export const unresolvedEnv = new Set<string>();
+
 /**
  * A function's environment exactly as the template sets it, with each CloudFormation reference (table names, queue
- * URLs, secret ARN) replaced by the local resource it stands for. Throws on a reference it cannot place, so a new
- * variable in the stack is noticed here rather than silently dropped.
+ * URLs, secret ARN) replaced by the local resource it stands for. A reference it cannot place gets a placeholder
+ * value and is recorded in `unresolvedEnv`, so a new variable in the stack is noticed rather than silently dropped.
  */
 export function functionEnv(fn: DeployedFunction, r: LocalResources): Record<string, string> {
   const env: Record<string, string> = {};
@@ -40,7 +43,10 @@ export function functionEnv(fn: DeployedFunction, r: LocalResources): Record<str
     else if (tableByVar[name]) env[name] = tableByVar[name];
     else if (r.queueUrls[name]) env[name] = r.queueUrls[name];
     else if (name === 'RELAY_SECRET_ARN') env[name] = r.secretArn;
-    else throw new Error(`bench: ${fn.name}'s environment variable ${name} is a reference the bench cannot place locally`);
+    else {
+      unresolvedEnv.add(`${fn.name}: ${name}`);
+      env[name] = `bench-unresolved-${name}`;
+    }
   }
   return { ...lambdaRuntimeEnv(r), ...env };
 }

@@ -103,6 +103,7 @@ if (data.cold) {
     });
   }
   if (ref) rows.push({ area: 'memory', what: 'kitchen-sink reference: RSS after 1st event', figure: `${(ref.rssAfterFirstEvent / 2 ** 20).toFixed(0)} MB`, target: '', met: undefined });
+  if (c.unresolvedEnv?.length) notes.push(`Environment references the bench could not place locally (placeholders used): ${c.unresolvedEnv.join(', ')} — teach bench/env.ts about them.`);
   const ingest = c.variants.find((v: any) => v.kind === 'function' && v.function.kind === 'ingest');
   if (ingest) notes.push(`Bundle composition (${ingest.name}): ${ingest.bundle.composition.map((p: any) => `${p.part} ${kb(p.bytes)}`).join(', ')}.`);
 }
@@ -112,7 +113,7 @@ let ingestUsage: MeasuredUsage['ingest'] | undefined;
 if (data.cpu) {
   for (const s of data.cpu.sources) {
     if (s.status !== 'measured') {
-      rows.push({ area: 'CPU / webhook', what: s.source, figure: s.status, target: '', met: undefined });
+      rows.push({ area: 'CPU / webhook', what: s.source, figure: s.reason && s.status === 'failed' ? `failed: ${s.reason}` : s.status, target: s.status === 'failed' ? `≤ ${TARGETS.cpuRatio}×` : '', met: s.status === 'failed' ? false : undefined });
       continue;
     }
     rows.push({
@@ -143,7 +144,7 @@ const senders: MeasuredUsage['senders'] = [];
 if (data.batching) {
   for (const d of data.batching.destinations) {
     if (d.status !== 'measured') {
-      rows.push({ area: 'batching', what: d.destination, figure: d.status, target: '', met: undefined });
+      rows.push({ area: 'batching', what: d.destination, figure: d.reason && d.status === 'failed' ? `failed: ${d.reason}` : d.status, target: d.status === 'failed' ? '= ⌈N/max⌉' : '', met: d.status === 'failed' ? false : undefined });
       continue;
     }
     rows.push({

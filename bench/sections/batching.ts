@@ -11,7 +11,7 @@ import { startAwsFake } from '../aws-fake.ts';
 import { bundle } from '../build.ts';
 import { functionEnv } from '../env.ts';
 import { freshConversion, lambdaContext, sqsEvent } from '../fixtures.ts';
-import { EXPECTED_DESTINATIONS, platformFakes } from '../platforms.ts';
+import { EXPECTED_DESTINATIONS, platformFakes, type PlatformFake } from '../platforms.ts';
 import { synthesizeDeployment } from '../stack.ts';
 
 const N = Number(process.env.BENCH_BACKLOG ?? 10_000);
@@ -36,6 +36,21 @@ for (const name of [...new Set([...EXPECTED_DESTINATIONS, ...registered.keys()])
     results.push({ destination: name, status: 'no fake platform', reason: `add a fake platform for "${name}" to bench/platforms.ts` });
     continue;
   }
+  try {
+    results.push(await measureBacklog(name, dest, fn, startFake));
+  } catch (err) {
+    results.push({ destination: name, status: 'failed', reason: (err as Error).message.split('\n')[0] });
+  }
+}
+writeFileSync(out, JSON.stringify({ destinations: results }, null, 2));
+process.exit(0);
+
+async function measureBacklog(
+  name: string,
+  dest: NonNullable<ReturnType<typeof registered.get>>,
+  fn: (typeof deployment.functions)[number],
+  startFake: () => Promise<PlatformFake>,
+) {
   const platform = await startFake();
   const aws = await startAwsFake({ secret: platform.settings });
   const queueUrls = Object.fromEntries(
@@ -73,7 +88,7 @@ for (const name of [...new Set([...EXPECTED_DESTINATIONS, ...registered.keys()])
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const delivered = new Set(platform.arrivals().map((a) => a.eventId));
-  results.push({
+  const result = {
     destination: name,
     status: 'measured',
     backlog: N,
@@ -96,9 +111,8 @@ for (const name of [...new Set([...EXPECTED_DESTINATIONS, ...registered.keys()])
     ).map(([call, n]) => ({ call, perBatch: n / invocations })),
     writesPerConversion: aws.calls.reduce((n, c) => n + c.writes.length, 0) / N,
     writeBytesPerConversion: aws.calls.flatMap((c) => c.writes).reduce((a, b) => a + b, 0) / N,
-  });
+  };
   await aws.close();
   await platform.close();
+  return result;
 }
-writeFileSync(out, JSON.stringify({ destinations: results }, null, 2));
-process.exit(0);

@@ -13,7 +13,7 @@ import { startRunner } from '../../lib/local/runner.ts';
 import { startMetaFake } from '../../test/fakes/meta-server.ts';
 import { startAwsFake } from '../aws-fake.ts';
 import { bundle, REFERENCE_ENTRY, type BuiltBundle } from '../build.ts';
-import { functionEnv, lambdaRuntimeEnv, type LocalResources } from '../env.ts';
+import { functionEnv, lambdaRuntimeEnv, unresolvedEnv, type LocalResources } from '../env.ts';
 import { apiGatewayEvent, collectRequest, freshConversion, sqsEvent } from '../fixtures.ts';
 import { sourceBenches } from '../sources.ts';
 import { median } from '../stats.ts';
@@ -137,6 +137,7 @@ try {
     nodeExtraCaCertsOnThisMachine: Boolean(process.env.NODE_EXTRA_CA_CERTS),
     baselineMs: baseline,
     skipped,
+    unresolvedEnv: [...unresolvedEnv],
     variants: variants.map((v) => {
       const r = runs.get(v.name)!;
       const ok = r.filter((x) => !x.failure);
@@ -181,7 +182,12 @@ async function runOnce(v: Variant, round: number): Promise<Run> {
   });
   const wallMs = performance.now() - started;
   if (!prepared) return { wallMs, failure: code === 0 ? undefined : `exit ${code}` };
-  const r = JSON.parse(readFileSync(args[3], 'utf8'));
+  let r;
+  try {
+    r = JSON.parse(readFileSync(args[3], 'utf8'));
+  } catch {
+    return { wallMs, failure: `exit ${code}, no result written` };
+  }
   const failure = code !== 0 ? `exit ${code}` : r.error ? `threw: ${r.error.split('\n')[0]}` : prepared.check(r.result);
   return { wallMs, bootMs: r.bootMs, importMs: r.importMs, firstEventMs: r.firstEventMs, rss: r.rss, peakRss: r.peakRss, failure };
 }
