@@ -102,6 +102,16 @@ if (data.cold) {
       met: share <= TARGETS.memoryShare,
     });
   }
+  for (const b of c.fullBatch ?? []) {
+    const fn = c.variants.find((v: any) => v.name === b.name)?.function;
+    rows.push({
+      area: 'memory',
+      what: `${b.name}: RSS after a full batch of ${b.batch} (peak)`,
+      figure: b.failure ? `failed: ${b.failure}` : `${(b.rss / 2 ** 20).toFixed(0)} MB (${(b.peakRss / 2 ** 20).toFixed(0)}) of ${fn?.memoryMb} MB`,
+      target: `peak ≤ ${TARGETS.memoryShare * 100}% of configured`,
+      met: !b.failure && b.peakRss / ((fn?.memoryMb ?? 0) * 2 ** 20) <= TARGETS.memoryShare,
+    });
+  }
   if (ref) rows.push({ area: 'memory', what: 'kitchen-sink reference: RSS after 1st event', figure: `${(ref.rssAfterFirstEvent / 2 ** 20).toFixed(0)} MB`, target: '', met: undefined });
   if (c.unresolvedEnv?.length) notes.push(`Environment references the bench could not place locally (placeholders used): ${c.unresolvedEnv.join(', ')} — teach bench/env.ts about them.`);
   const ingest = c.variants.find((v: any) => v.kind === 'function' && v.function.kind === 'ingest');

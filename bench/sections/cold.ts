@@ -130,6 +130,15 @@ try {
     }
   }
 
+  // A sender's memory is driven by its batch: one fresh process per sender serving a full batch (not timed).
+  const fullBatch: { name: string; batch: number; rss?: number; peakRss?: number; failure?: string }[] = [];
+  for (const v of variants.filter((x) => x.kind === 'function' && x.fn?.kind === 'sender')) {
+    const batch = v.fn!.eventSource?.batchSize ?? 10;
+    const full: Variant = { ...v, event: () => ({ event: sqsEvent(v.fn!.subject, Array.from({ length: batch }, () => freshConversion())), check: (r) => (r?.batchItemFailures?.length ? `${r.batchItemFailures.length} batch item failures` : undefined) }) };
+    const run = await runOnce(full, RUNS + 1);
+    fullBatch.push({ name: v.name, batch, rss: run.rss, peakRss: run.peakRss, failure: run.failure });
+  }
+
   const baseline = median(runs.get('node -e 0')!.map((r) => r.wallMs));
   const result = {
     runs: RUNS,
@@ -138,6 +147,7 @@ try {
     baselineMs: baseline,
     skipped,
     unresolvedEnv: [...unresolvedEnv],
+    fullBatch,
     variants: variants.map((v) => {
       const r = runs.get(v.name)!;
       const ok = r.filter((x) => !x.failure);
