@@ -1,8 +1,10 @@
 /**
  * Public AWS list prices the cost model uses: us-east-1, Lambda on arm64, first pricing tiers, on-demand DynamoDB
  * (standard table class), SQS standard queues, API Gateway HTTP APIs. One dated table: update the date with the
- * numbers. The AWS pricing pages render client-side; these figures were taken as quoted in
- * /work/shared/reference/perf-anchors.md §6.1 (with its sources) — cross-check them against the live pages.
+ * numbers. The AWS pricing pages render client-side; these figures are those quoted in
+ * /work/shared/reference/perf-anchors.md §6.1 and, on the date below, matched by secondary pages that quote them
+ * (cloudchipr.com and a Lambda cost note for Lambda arm64; awsforengineers.com and apigatewaycost.com for HTTP vs REST
+ * APIs; airbyte.com for on-demand DynamoDB after the November 2024 cut). Cross-check against the live pages.
  */
 export const PRICES = {
   asOf: '2026-11-23',
