@@ -100,7 +100,11 @@ export function apiGatewayEvent(req: HttpRequestSpec, sourceIp = '203.0.113.7'):
 /** A fresh, deliverable conversion (occurred a minute ago), distinct event and order ID. */
 export function freshConversion(): Conversion {
   const id = `cs_test_bench_${unique()}`;
-  return conversionFactory({ eventId: id, orderId: id, occurredAt: new Date(Date.now() - 60_000).toISOString() });
+  const base = conversionFactory();
+  const at = Date.now() - 3600_000;
+  // Each platform's own click/browser IDs too (GA4 needs a client ID; TikTok reads ttclid/_ttp).
+  const clicks = { ...base.clicks, gaClientId: { value: '1234567890.1700000000', capturedAt: at }, ttclid: { value: 'E.C.P.bench', capturedAt: at }, ttp: { value: 'bench-ttp', capturedAt: at } };
+  return conversionFactory({ eventId: id, orderId: id, occurredAt: new Date(Date.now() - 60_000).toISOString(), clicks });
 }
 
 /** What Lambda's SQS event source hands a sender: one record per queued conversion. */

@@ -9,7 +9,8 @@ import { RelayStack } from '../lib/relay-stack.ts';
 export interface DeployedFunction {
   /** `collect`, `ingest-<source>` or `send-<destination>`. */
   name: string;
-  kind: 'collect' | 'ingest' | 'sender';
+  /** `other`: a function the bench has no first event for (reported, not measured). */
+  kind: 'collect' | 'ingest' | 'sender' | 'other';
   /** Source or destination name (empty for collect). */
   subject: string;
   /** Entry file, relative to the project root (from the registry). */
@@ -61,11 +62,13 @@ export function synthesizeDeployment(): Deployment {
       subject = parts[1];
       entry = destinationEntry(subject);
     } else {
-      throw new Error(`bench: a function the bench does not know: ${fn.node.path}`);
+      kind = 'other';
+      subject = parts.slice(1).join('/');
+      entry = '';
     }
     const esm = mappings.find((m) => m.Properties.FunctionName?.Ref === logicalId)?.Properties;
     return {
-      name: kind === 'collect' ? 'collect' : kind === 'ingest' ? `ingest-${subject}` : `send-${subject}`,
+      name: kind === 'collect' ? 'collect' : kind === 'ingest' ? `ingest-${subject}` : kind === 'sender' ? `send-${subject}` : subject,
       kind,
       subject,
       entry,
