@@ -1,4 +1,7 @@
-import { createHmac, hash, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, createHash, createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
 import { STRIPE_SECRET, stripeCheckoutWebhook, type HttpRequestSpec } from './fixtures.ts';
 
 /**
@@ -9,6 +12,8 @@ import { STRIPE_SECRET, stripeCheckoutWebhook, type HttpRequestSpec } from './fi
  */
 export interface SourceBench {
   settings: Record<string, string>;
+  /** Loads what `request` needs (e.g. a test helper from another branch); called once before use. */
+  prepare?(): Promise<void>;
   request(opts?: { visitorId?: string }): HttpRequestSpec;
   /** Verify, parse and hash `identifiers` values of the request with bare node:crypto; returns the number hashed. */
   floor(request: HttpRequestSpec, identifiers: number): number;
@@ -16,6 +21,10 @@ export interface SourceBench {
 
 /** Sources the issue names that are built on other branches: shown as "not yet available" until they are registered. */
 export const EXPECTED_SOURCES = ['stripe', 'clickbank', 'crm'];
+
+/** ClickBank's side of an Instant Notification: test/support/clickbank.ts, loaded by path so this file compiles without it. */
+let clickbank: { clickbankEncrypt(n: unknown, key: string): { notification: string; iv: string }; clickbankNotification(o?: Record<string, unknown>): Record<string, any> } | undefined;
+const CLICKBANK_KEY = 'BENCHSECRETKEY01';
 
 export const sourceBenches: Record<string, SourceBench> = {
   stripe: {
@@ -39,6 +48,32 @@ export const sourceBenches: Record<string, SourceBench> = {
       const phone = String(d.phone).replace(/\D/g, '');
       const candidates = [d.email.trim().toLowerCase(), phone, `+${phone}`, first.toLowerCase(), last.join('').toLowerCase(), d.address.line1.toLowerCase(),
         d.address.city.toLowerCase(), d.address.state.toLowerCase(), d.address.postal_code.slice(0, 5), d.address.country.toLowerCase(), event.data.object.customer];
+      let hashed = 0;
+      for (let i = 0; i < identifiers; i++) if (hash('sha256', candidates[i % candidates.length], 'hex')) hashed++;
+      return hashed;
+    },
+  },
+  clickbank: {
+    settings: { CLICKBANK_SECRET_KEY: CLICKBANK_KEY },
+    async prepare() {
+      clickbank ??= await import(pathToFileURL(path.join(PROJECT_ROOT, 'test/support/clickbank.ts')).href);
+    },
+    request() {
+      if (!clickbank) throw new Error('bench: clickbank.prepare() first');
+      const receipt = randomBytes(5).toString('hex').toUpperCase();
+      const body = JSON.stringify(clickbank.clickbankEncrypt(clickbank.clickbankNotification({ receipt }), CLICKBANK_KEY));
+      return { method: 'POST', path: '/webhooks/clickbank', headers: { 'content-type': 'application/json' }, body };
+    },
+    floor(request, identifiers) {
+      // ClickBank's published scheme: key = first 32 hex characters of SHA-1(secret key), AES-256-CBC, base64 fields.
+      const envelope = JSON.parse(request.body);
+      const key = Buffer.from(createHash('sha1').update(CLICKBANK_KEY).digest('hex').slice(0, 32), 'ascii');
+      const decipher = createDecipheriv('aes-256-cbc', key, Buffer.from(envelope.iv, 'base64'));
+      const plain = Buffer.concat([decipher.update(Buffer.from(envelope.notification, 'base64')), decipher.final()]).toString('utf8');
+      const n = JSON.parse(plain);
+      const c = n.customer.billing;
+      const phone = String(c.phoneNumber).replace(/\D/g, '');
+      const candidates = [c.email.trim().toLowerCase(), phone, `+1${phone}`, c.firstName.toLowerCase(), c.lastName.toLowerCase(), c.address.state.toLowerCase(), c.address.postalCode.slice(0, 5), c.address.country.toLowerCase()];
       let hashed = 0;
       for (let i = 0; i < identifiers; i++) if (hash('sha256', candidates[i % candidates.length], 'hex')) hashed++;
       return hashed;

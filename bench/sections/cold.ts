@@ -83,6 +83,12 @@ try {
         skipped.push({ name: fn.name, reason: `no bench request for source ${fn.subject} (add it to bench/sources.ts)` });
         continue;
       }
+      try {
+        await source.prepare?.();
+      } catch (err) {
+        skipped.push({ name: fn.name, reason: `bench request for ${fn.subject} unavailable: ${(err as Error).message.split('\n')[0]}` });
+        continue;
+      }
       if (fn.subject === 'stripe') stripeEnv = env;
       event = () => ({ event: apiGatewayEvent(source.request()), check: accepted });
     } else {

@@ -71,6 +71,7 @@ for (const name of [...new Set([...EXPECTED_SOURCES, ...registered])]) {
     continue;
   }
   try {
+    await bench.prepare?.();
     results.push(await measureSource(name, fn, bench));
   } catch (err) {
     results.push({ source: name, status: 'failed', reason: (err as Error).message.split('\n')[0] });
