@@ -25,6 +25,7 @@ export const EXPECTED_SOURCES = ['stripe', 'clickbank', 'crm'];
 /** ClickBank's side of an Instant Notification: test/support/clickbank.ts, loaded by path so this file compiles without it. */
 let clickbank: { clickbankEncrypt(n: unknown, key: string): { notification: string; iv: string }; clickbankNotification(o?: Record<string, unknown>): Record<string, any> } | undefined;
 const CLICKBANK_KEY = 'BENCHSECRETKEY01';
+const CRM_SECRET = 'crm-bench-secret';
 
 export const sourceBenches: Record<string, SourceBench> = {
   stripe: {
@@ -48,6 +49,33 @@ export const sourceBenches: Record<string, SourceBench> = {
       const phone = String(d.phone).replace(/\D/g, '');
       const candidates = [d.email.trim().toLowerCase(), phone, `+${phone}`, first.toLowerCase(), last.join('').toLowerCase(), d.address.line1.toLowerCase(),
         d.address.city.toLowerCase(), d.address.state.toLowerCase(), d.address.postal_code.slice(0, 5), d.address.country.toLowerCase(), event.data.object.customer];
+      let hashed = 0;
+      for (let i = 0; i < identifiers; i++) if (hash('sha256', candidates[i % candidates.length], 'hex')) hashed++;
+      return hashed;
+    },
+  },
+  crm: {
+    settings: { CRM_WEBHOOK_SECRET: CRM_SECRET },
+    request(opts) {
+      const orderId = `deal_bench_${randomBytes(6).toString('hex')}`;
+      const body = JSON.stringify({
+        event: 'Purchase', order_id: orderId, value: 49.99, currency: 'USD', visitor_id: opts?.visitorId,
+        email: 'Jane.Doe@Example.com', phone: '+1 (415) 555-0100', first_name: 'Jane', last_name: 'Doe', street: '1 Market Street',
+        city: 'San Francisco', state: 'CA', zip: '94105-1234', country: 'US', external_id: 'contact_123',
+      });
+      const ts = String(Math.floor(Date.now() / 1000));
+      const signature = `sha256=${createHmac('sha256', CRM_SECRET).update(`${ts}.`).update(body).digest('hex')}`;
+      return { method: 'POST', path: '/webhooks/crm', headers: { 'content-type': 'application/json', 'x-relay-timestamp': ts, 'x-relay-signature': signature }, body };
+    },
+    floor(request, identifiers) {
+      const ts = request.headers['x-relay-timestamp'];
+      const expected = createHmac('sha256', CRM_SECRET).update(`${ts}.`).update(request.body).digest();
+      const given = Buffer.from(request.headers['x-relay-signature'].slice('sha256='.length), 'hex');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Error('floor: bad signature');
+      if (Math.abs(Date.now() / 1000 - Number(ts)) > 300) throw new Error('floor: stale');
+      const e = JSON.parse(request.body);
+      const phone = String(e.phone).replace(/\D/g, '');
+      const candidates = [e.email.trim().toLowerCase(), phone, `+${phone}`, e.first_name.toLowerCase(), e.last_name.toLowerCase(), e.street.toLowerCase(), e.city.toLowerCase(), e.state.toLowerCase(), e.zip.slice(0, 5), e.country.toLowerCase(), e.external_id];
       let hashed = 0;
       for (let i = 0; i < identifiers; i++) if (hash('sha256', candidates[i % candidates.length], 'hex')) hashed++;
       return hashed;
