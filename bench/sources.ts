@@ -20,12 +20,13 @@ export interface SourceBench {
 }
 
 /** Sources the issue names that are built on other branches: shown as "not yet available" until they are registered. */
-export const EXPECTED_SOURCES = ['stripe', 'clickbank', 'crm'];
+export const EXPECTED_SOURCES = ['stripe', 'clickbank', 'crm', 'postback'];
 
 /** ClickBank's side of an Instant Notification: test/support/clickbank.ts, loaded by path so this file compiles without it. */
 let clickbank: { clickbankEncrypt(n: unknown, key: string): { notification: string; iv: string }; clickbankNotification(o?: Record<string, unknown>): Record<string, any> } | undefined;
 const CLICKBANK_KEY = 'BENCHSECRETKEY01';
 const CRM_SECRET = 'crm-bench-secret';
+const POSTBACK_TOKEN = 'postback-bench-token';
 
 export const sourceBenches: Record<string, SourceBench> = {
   stripe: {
@@ -78,6 +79,21 @@ export const sourceBenches: Record<string, SourceBench> = {
       const candidates = [e.email.trim().toLowerCase(), phone, `+${phone}`, e.first_name.toLowerCase(), e.last_name.toLowerCase(), e.street.toLowerCase(), e.city.toLowerCase(), e.state.toLowerCase(), e.zip.slice(0, 5), e.country.toLowerCase(), e.external_id];
       let hashed = 0;
       for (let i = 0; i < identifiers; i++) if (hash('sha256', candidates[i % candidates.length], 'hex')) hashed++;
+      return hashed;
+    },
+  },
+  postback: {
+    settings: { POSTBACK_TOKEN: POSTBACK_TOKEN },
+    request(opts) {
+      const body = JSON.stringify({ clickid: opts?.visitorId ?? 'vis_bench_postback', txid: `tx_bench_${randomBytes(6).toString('hex')}`, payout: '12.50', currency: 'USD' });
+      return { method: 'POST', path: '/postback', headers: { 'content-type': 'application/json', authorization: `Bearer ${POSTBACK_TOKEN}` }, body };
+    },
+    floor(request, identifiers) {
+      const digest = (t: string) => createHash('sha256').update(t).digest();
+      if (!timingSafeEqual(digest(request.headers.authorization.slice('Bearer '.length)), digest(POSTBACK_TOKEN))) throw new Error('floor: bad token');
+      const p = JSON.parse(request.body);
+      let hashed = 0;
+      for (let i = 0; i < identifiers; i++) if (hash('sha256', p.clickid, 'hex')) hashed++;
       return hashed;
     },
   },
