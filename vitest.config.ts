@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'functions/**/*.test.ts', 'lib/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'functions/**/*.test.ts', 'lib/**/*.test.ts', 'bench/**/*.test.ts'],
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 60_000,

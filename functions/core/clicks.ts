@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { FORWARDED_COOKIES, URL_CLICK_PARAMS } from './click-sources.ts';
 import type { ClickKey, Clicks, Consent } from './conversion.ts';
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The one shared type. Every source produces it, every destination consumes it, and it is what travels

@@ -6,7 +6,8 @@ import { SQSClient } from '@aws-sdk/client-sqs';
  * One client each per execution environment, created at init. They use the standard credential chain and
  * endpoints, so the local runner points them at dynalite and the local queue with AWS_ENDPOINT_URL_* alone.
  */
-export const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+export const dynamoClient = new DynamoDBClient({});
+export const dynamo = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true },
 });
 export const sqs = new SQSClient({});

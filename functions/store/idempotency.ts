@@ -1,9 +1,9 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Conversion } from '#core/conversion.ts';
 import type { EnqueueReceipt, Route } from '#core/ingest.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
+import { dynamoClient } from './clients.ts';
 
 /**
  * Duplicate deliveries (a webhook retried, the same payment reported by two event types) must produce one
@@ -19,7 +19,8 @@ export function enqueueOnce(enqueue: Enqueue): Enqueue {
   const persistenceStore = new DynamoDBPersistenceLayer({
     tableName: requireEnv(TABLE_ENV.idempotency),
     expiryAttr: 'ttl',
-    awsSdkV3Client: new DynamoDBClient({}),
+    // The functions' one DynamoDB client: a second one would pay its own first-call set-up at every cold start.
+    awsSdkV3Client: dynamoClient,
   });
   return makeIdempotent(enqueue, { persistenceStore, config: idempotencyConfig });
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * GA4 Measurement Protocol's rules as a schema. `/mp/collect` answers 2xx even to payloads it then drops

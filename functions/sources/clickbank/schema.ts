@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A decrypted ClickBank Instant Notification (v6.0 and later), as far as the relay reads it. Field names and nesting

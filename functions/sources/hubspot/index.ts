@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { RequestError } from '#core/errors.ts';
 import { eventIdFor } from '#core/event-id.ts';
 import { conversionNameFor, mappingFrom, type Mapping } from '#core/mapping.ts';

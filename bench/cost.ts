@@ -1,0 +1,82 @@
+import { ASSUMPTIONS, PRICES } from './prices.ts';
+
+/** What one accepted webhook (= one conversion) costs in AWS resources, from the bench's measurements. */
+export interface MeasuredUsage {
+  ingest: {
+    memoryMb: number;
+    /** CPU time of one webhook through the real handler on one core of this machine. */
+    cpuMs: number;
+    /** AWS calls one webhook makes, in order (they run one after another, except the per-destination sends). */
+    calls: { service: string; operation: string; target: string; writes: number[]; reads: number; messages: number; bytes: number }[];
+  };
+  /** Per destination sender, from the backlog run. */
+  senders: { destination: string; memoryMb: number; batchSize: number; cpuMsPerBatch: number; awsCallsPerBatch: number; writesBytesPerConversion: number[] }[];
+}
+
+export interface CostLine {
+  item: string;
+  arithmetic: string;
+  usdPerMillion: number;
+}
+
+const wru = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+const usd = (n: number) => `$${n.toFixed(4)}`;
+
+/** Lambda duration: CPU scaled to the function's share of a vCPU, plus network waits; billed per 1 ms. */
+export function lambdaDurationMs(cpuMs: number, memoryMb: number, sequentialCalls: number, extraWaitMs = 0): number {
+  const cpuShare = Math.min(1, memoryMb / ASSUMPTIONS.mbPerVcpu);
+  return Math.ceil(cpuMs / cpuShare + sequentialCalls * ASSUMPTIONS.awsRoundTripMs + extraWaitMs);
+}
+
+/** Cost per million conversions on AWS, line by line with the arithmetic. */
+export function costPerMillion(u: MeasuredUsage): { lines: CostLine[]; total: number } {
+  const M = 1e6;
+  const lines: CostLine[] = [];
+  lines.push({ item: 'HTTP API requests', arithmetic: `1 request/webhook × ${usd(PRICES.httpApiRequest.usd * M)}/M`, usdPerMillion: PRICES.httpApiRequest.usd * M });
+  lines.push({ item: 'ingest Lambda requests', arithmetic: `1 invocation/webhook × ${usd(PRICES.lambdaRequest.usd * M)}/M`, usdPerMillion: PRICES.lambdaRequest.usd * M });
+
+  const sends = u.ingest.calls.filter((c) => c.operation === 'SendMessage').length;
+  const sequential = u.ingest.calls.length - Math.max(0, sends - 1);
+  const ingestMs = lambdaDurationMs(u.ingest.cpuMs, u.ingest.memoryMb, sequential);
+  const ingestGbS = (u.ingest.memoryMb / 1024) * (ingestMs / 1000);
+  lines.push({
+    item: 'ingest Lambda duration',
+    arithmetic: `${u.ingest.cpuMs.toFixed(2)} ms CPU ÷ (${u.ingest.memoryMb}/${ASSUMPTIONS.mbPerVcpu} vCPU) + ${sequential} calls × ${ASSUMPTIONS.awsRoundTripMs} ms = ${ingestMs} ms × ${u.ingest.memoryMb / 1024} GB = ${ingestGbS.toFixed(4)} GB-s × $${PRICES.lambdaGbSecond.usd}`,
+    usdPerMillion: ingestGbS * PRICES.lambdaGbSecond.usd * M,
+  });
+
+  const writes = u.ingest.calls.flatMap((c) => c.writes.map((b) => ({ b, what: `${c.operation} ${c.target}` })));
+  const wrus = writes.reduce((n, w) => n + wru(w.b), 0);
+  lines.push({
+    item: 'ingest DynamoDB writes',
+    arithmetic: `${writes.map((w) => `${w.what} ${wru(w.b)}`).join(' + ')} = ${wrus} WRU × ${usd(PRICES.dynamoWriteUnit.usd * M)}/M`,
+    usdPerMillion: wrus * PRICES.dynamoWriteUnit.usd * M,
+  });
+  const reads = u.ingest.calls.reduce((n, c) => n + c.reads, 0);
+  lines.push({
+    item: 'ingest DynamoDB reads',
+    arithmetic: `${reads} items × 0.5 RRU (eventually consistent, ≤ 4 KB) × ${usd(PRICES.dynamoReadUnit.usd * M)}/M`,
+    usdPerMillion: reads * 0.5 * PRICES.dynamoReadUnit.usd * M,
+  });
+  const sqsSends = u.ingest.calls.filter((c) => c.service === 'sqs').reduce((n, c) => n + Math.max(1, Math.ceil(c.bytes / 65536)), 0);
+  lines.push({ item: 'SQS sends', arithmetic: `${sqsSends} SendMessage (≤ 64 KB) × ${usd(PRICES.sqsRequest.usd * M)}/M`, usdPerMillion: sqsSends * PRICES.sqsRequest.usd * M });
+  const secretCalls = u.ingest.calls.filter((c) => c.service === 'secretsmanager').length;
+  if (secretCalls) lines.push({ item: 'Secrets Manager', arithmetic: 'cached 5 min per container: ~0 per conversion', usdPerMillion: 0 });
+
+  for (const s of u.senders) {
+    // Lambda's poller receives up to 10 messages per ReceiveMessage and deletes them in batches of 10.
+    const pollRequests = 2 / 10;
+    lines.push({ item: `${s.destination}: SQS receive + delete`, arithmetic: `(1/10 ReceiveMessage + 1/10 DeleteMessageBatch) × ${usd(PRICES.sqsRequest.usd * M)}/M`, usdPerMillion: pollRequests * PRICES.sqsRequest.usd * M });
+    lines.push({ item: `${s.destination}: sender requests`, arithmetic: `1 invocation per ${s.batchSize} conversions × ${usd(PRICES.lambdaRequest.usd * M)}/M`, usdPerMillion: (PRICES.lambdaRequest.usd * M) / s.batchSize });
+    const batchMs = lambdaDurationMs(s.cpuMsPerBatch, s.memoryMb, s.awsCallsPerBatch, ASSUMPTIONS.platformRoundTripMs);
+    const gbS = (s.memoryMb / 1024) * (batchMs / 1000);
+    lines.push({
+      item: `${s.destination}: sender duration`,
+      arithmetic: `(${s.cpuMsPerBatch.toFixed(0)} ms CPU ÷ ${(s.memoryMb / ASSUMPTIONS.mbPerVcpu).toFixed(3)} vCPU + ${s.awsCallsPerBatch} calls × ${ASSUMPTIONS.awsRoundTripMs} ms + ${ASSUMPTIONS.platformRoundTripMs} ms platform) = ${batchMs} ms × ${s.memoryMb / 1024} GB per ${s.batchSize} conversions`,
+      usdPerMillion: (gbS * PRICES.lambdaGbSecond.usd * M) / s.batchSize,
+    });
+    const senderWru = s.writesBytesPerConversion.reduce((n, b) => n + wru(b), 0);
+    lines.push({ item: `${s.destination}: ledger writes`, arithmetic: `${senderWru} WRU per conversion × ${usd(PRICES.dynamoWriteUnit.usd * M)}/M`, usdPerMillion: senderWru * PRICES.dynamoWriteUnit.usd * M });
+  }
+  return { lines, total: lines.reduce((n, l) => n + l.usdPerMillion, 0) };
+}

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
+import { startMetaFake } from '../test/fakes/meta-server.ts';
+
+/** A fake built on another branch (test/fakes/<file>), loaded by path so this file compiles before it is merged. */
+const loadFake = (file: string): Promise<any> => import(pathToFileURL(path.join(PROJECT_ROOT, 'test/fakes', file)).href);
+
+/**
+ * The fake platform server each destination in functions/registry.ts is benchmarked against (test/fakes/), with the
+ * settings that point the destination at it. A destination registered without an entry here is reported as
+ * "no fake platform"; add one next to it.
+ */
+export interface PlatformFake {
+  /** Settings (credentials, base URL) that make the destination send to this fake. */
+  settings: Record<string, string>;
+  /** HTTP requests the fake received so far. */
+  requests(): number;
+  /** Each accepted event's ID and when (ms) the fake received it. */
+  arrivals(): { eventId: string; at: number }[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Destinations the issue names that are built on other branches: "not yet available" until they are registered. */
+export const EXPECTED_DESTINATIONS = ['meta', 'tiktok', 'google-ads', 'ga4'];
+
+export const platformFakes: Record<string, () => Promise<PlatformFake>> = {
+  async meta() {
+    const pixelId = '1234567890123';
+    const accessToken = 'EAAB-bench-token';
+    const fake = await startMetaFake({ pixelId, accessToken });
+    return {
+      settings: { META_PIXEL_ID: pixelId, META_ACCESS_TOKEN: accessToken, META_API_BASE_URL: fake.baseUrl },
+      requests: () => fake.requests.length,
+      arrivals: () => fake.requests.filter((r) => r.status === 200).flatMap((r) => (r.body.data as { event_id: string }[]).map((e) => ({ eventId: e.event_id, at: r.at }))),
+      reset: () => fake.reset(),
+      close: () => fake.close(),
+    };
+  },
+  async tiktok() {
+    const pixelCode = 'C9Q2MJ3C77U4P674RPG0';
+    const accessToken = 'tt-bench-access-token';
+    const { startTikTokFake } = await loadFake('tiktok-server.ts');
+    const fake = await startTikTokFake({ pixelCode, accessToken });
+    return {
+      settings: { TIKTOK_PIXEL_CODE: pixelCode, TIKTOK_ACCESS_TOKEN: accessToken, TIKTOK_API_BASE_URL: fake.baseUrl },
+      requests: () => fake.requests.length,
+      arrivals: () => fake.accepted().map((a: { event: { event_id: string }; at: number }) => ({ eventId: a.event.event_id, at: a.at })),
+      reset: () => fake.reset(),
+      close: () => fake.close(),
+    };
+  },
+  async ga4() {
+    const measurementId = 'G-BENCH0001';
+    const apiSecret = 'ga4-bench-api-secret';
+    const { startGa4Fake } = await loadFake('ga4-server.ts');
+    const fake = await startGa4Fake({ measurementId, apiSecret });
+    return {
+      settings: { GA4_MEASUREMENT_ID: measurementId, GA4_API_SECRET: apiSecret, GA4_API_BASE_URL: fake.baseUrl },
+      requests: () => fake.requests.length,
+      // A purchase's transaction_id is its order ID, which is the conversion's event ID for the bench's conversions.
+      arrivals: () => fake.hits().map((h: { event: { params?: { transaction_id?: string } }; at: number }) => ({ eventId: String(h.event.params?.transaction_id), at: h.at })),
+      reset: () => fake.reset(),
+      close: () => fake.close(),
+    };
+  },
+};

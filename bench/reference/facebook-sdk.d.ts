@@ -1,0 +1,2 @@
+// Meta's SDK ships no type declarations.
+declare module 'facebook-nodejs-business-sdk';

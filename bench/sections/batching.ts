@@ -1,0 +1,118 @@
+/**
+ * Batching efficiency per destination: a backlog of N conversions handed to the real sender (its bundle, as deployed)
+ * the way Lambda's SQS event source hands a backlog over — batches of the template's BatchSize — against the fake
+ * platform server (test/fakes/), with the AWS calls (ledger) answered by the in-memory AWS stand-in.
+ * HTTP requests made vs ⌈N / platform maximum⌉, and events per second delivered. Writes JSON to argv[2].
+ */
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { destinations } from '../../functions/registry.ts';
+import { startAwsFake } from '../aws-fake.ts';
+import { bundle } from '../build.ts';
+import { functionEnv } from '../env.ts';
+import { freshConversion, lambdaContext, sqsEvent } from '../fixtures.ts';
+import { EXPECTED_DESTINATIONS, platformFakes, type PlatformFake } from '../platforms.ts';
+import { synthesizeDeployment } from '../stack.ts';
+
+const N = Number(process.env.BENCH_BACKLOG ?? 10_000);
+/** Lambda's SQS event source: at most 6 MB of messages per invocation. */
+const ESM_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+const out = process.argv[2];
+process.env.POWERTOOLS_LOG_LEVEL = 'WARN'; // one INFO line per conversion would be 10 000 lines per platform
+const deployment = synthesizeDeployment();
+const registered = new Map(destinations.map((d) => [d.name, d]));
+const results: unknown[] = [];
+
+for (const name of [...new Set([...EXPECTED_DESTINATIONS, ...registered.keys()])]) {
+  const dest = registered.get(name);
+  const fn = deployment.functions.find((f) => f.kind === 'sender' && f.subject === name);
+  if (!dest || !fn) {
+    results.push({ destination: name, status: 'not yet available', reason: `no destination "${name}" in functions/registry.ts` });
+    continue;
+  }
+  const startFake = platformFakes[name];
+  if (!startFake) {
+    results.push({ destination: name, status: 'no fake platform', reason: `add a fake platform for "${name}" to bench/platforms.ts` });
+    continue;
+  }
+  try {
+    results.push(await measureBacklog(name, dest, fn, startFake));
+  } catch (err) {
+    results.push({ destination: name, status: 'failed', reason: (err as Error).message.split('\n')[0] });
+  }
+}
+writeFileSync(out, JSON.stringify({ destinations: results }, null, 2));
+process.exit(0);
+
+async function measureBacklog(
+  name: string,
+  dest: NonNullable<ReturnType<typeof registered.get>>,
+  fn: (typeof deployment.functions)[number],
+  startFake: () => Promise<PlatformFake>,
+) {
+  const platform = await startFake();
+  const aws = await startAwsFake({ secret: platform.settings });
+  const queueUrls = Object.fromEntries(
+    Object.keys(fn.environment).filter((k) => k.startsWith('RELAY_QUEUE_URL_') || k.startsWith('RELAY_DLQ_URL_')).map((k) => [k, `${aws.url}/000000000000/${k.toLowerCase()}`]),
+  );
+  Object.assign(
+    process.env,
+    functionEnv(fn, {
+      tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+      queueUrls,
+      secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bench',
+      endpoints: { dynamodb: aws.url, sqs: aws.url, secretsmanager: aws.url },
+    }),
+    { POWERTOOLS_LOG_LEVEL: 'WARN' },
+  );
+  const built = await bundle(fn.name, fn.entry);
+  const { handler } = await import(pathToFileURL(built.file).href);
+  const batchSize = fn.eventSource!.batchSize;
+
+  // Warm up once (a cold first batch is the cold-start section's business), then the backlog.
+  await handler(sqsEvent(name, [freshConversion()]), lambdaContext(fn.name, fn.memoryMb));
+  platform.reset();
+  aws.reset();
+  const backlog = Array.from({ length: N }, () => freshConversion());
+  const messageBytes = Math.max(...backlog.slice(0, 100).map((c) => Buffer.byteLength(JSON.stringify(c))));
+  let failures = 0;
+  let invocations = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += batchSize) {
+    const res = await handler(sqsEvent(name, backlog.slice(i, i + batchSize)), lambdaContext(fn.name, fn.memoryMb));
+    failures += res?.batchItemFailures?.length ?? 0;
+    invocations++;
+  }
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const delivered = new Set(platform.arrivals().map((a) => a.eventId));
+  const result = {
+    destination: name,
+    status: 'measured',
+    backlog: N,
+    platformMaxBatch: dest.maxBatchSize,
+    eventSource: fn.eventSource,
+    memoryMb: fn.memoryMb,
+    messageBytes,
+    batchPayloadBytes: messageBytes * batchSize,
+    batchFitsEsmPayload: messageBytes * batchSize <= ESM_MAX_PAYLOAD_BYTES,
+    invocations,
+    requests: platform.requests(),
+    minimumRequests: Math.ceil(N / dest.maxBatchSize),
+    delivered: backlog.filter((c) => delivered.has(c.eventId)).length,
+    batchItemFailures: failures,
+    wallMs,
+    eventsPerSecond: (N / wallMs) * 1000,
+    cpuMsPerBatch: (cpu.user + cpu.system) / 1000 / invocations,
+    awsCallsPerBatch: Object.entries(
+      aws.calls.reduce<Record<string, number>>((acc, c) => ((acc[`${c.operation} ${c.target}`] = (acc[`${c.operation} ${c.target}`] ?? 0) + 1), acc), {}),
+    ).map(([call, n]) => ({ call, perBatch: n / invocations })),
+    writesPerConversion: aws.calls.reduce((n, c) => n + c.writes.length, 0) / N,
+    writeBytesPerConversion: aws.calls.flatMap((c) => c.writes).reduce((a, b) => a + b, 0) / N,
+  };
+  await aws.close();
+  await platform.close();
+  return result;
+}

@@ -1,0 +1,210 @@
+/**
+ * CPU per webhook, on one core (one thread does everything, the AWS stand-in included):
+ * - handler: each source's real Lambda handler (its bundle, as deployed) with the real AWS SDK clients against an
+ *   in-memory AWS endpoint on loopback, next to the floor — signature check + JSON parse (+ decryption) + SHA-256 of
+ *   the same identifiers with bare node:crypto + the same AWS SDK calls, made with bare clients;
+ * - domain: the source's `read` + the ingest pipeline with in-memory ports, next to the floor without AWS calls.
+ * Rounds alternate ours and the floor; each ratio is taken within a round, the median reported.
+ * Writes JSON to the path in argv[2].
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BatchGetItemCommand, BatchWriteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ingest, type IngestPorts } from '../../functions/core/ingest.ts';
+import { parseConsentDefault } from '../../functions/core/consent.ts';
+import { sha256Hex } from '../../functions/core/normalize.ts';
+import { destinations, sources } from '../../functions/registry.ts';
+import type { Source } from '../../functions/sources/types.ts';
+import type { Visitor } from '../../functions/core/visitor.ts';
+import { PROJECT_ROOT } from '../../lib/constructs/relay-function.ts';
+import { startAwsFake, type AwsCall } from '../aws-fake.ts';
+import { bundle } from '../build.ts';
+import { functionEnv } from '../env.ts';
+import { apiGatewayEvent, BROWSER_UA, lambdaContext, type HttpRequestSpec } from '../fixtures.ts';
+import { EXPECTED_SOURCES, sourceBenches } from '../sources.ts';
+import { median } from '../stats.ts';
+import { synthesizeDeployment } from '../stack.ts';
+
+const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 5);
+const PER_ROUND = Number(process.env.BENCH_CPU_REQUESTS ?? 300);
+const VISITOR_ID = 'vis_bench_0123456789';
+const CLICK_MS = Date.now() - 3600_000;
+
+const out = process.argv[2];
+// Handler logs would go to this process's stdout; they are part of the cost (Lambda writes them too), so keep them.
+const deployment = synthesizeDeployment();
+const registered = new Set(sources.map((s) => s.name));
+const results: unknown[] = [];
+
+const visitor: Visitor = {
+  visitorId: VISITOR_ID,
+  clicks: { fbc: { value: `fb.1.${CLICK_MS}.IwAR-bench-click`, capturedAt: CLICK_MS }, fbp: { value: `fb.1.${CLICK_MS}.1234567890`, capturedAt: CLICK_MS } },
+  ip: '203.0.113.7',
+  userAgent: BROWSER_UA,
+  landingUrl: 'https://shop.example.com/landing?fbclid=IwAR-bench-click',
+  firstSeenAt: CLICK_MS,
+  lastSeenAt: CLICK_MS,
+};
+const visitorItem = {
+  click_fbc: { M: { value: { S: visitor.clicks.fbc!.value }, capturedAt: { N: String(CLICK_MS) } } },
+  click_fbp: { M: { value: { S: visitor.clicks.fbp!.value }, capturedAt: { N: String(CLICK_MS) } } },
+  ip: { S: visitor.ip },
+  userAgent: { S: visitor.userAgent },
+  landingUrl: { S: visitor.landingUrl },
+  firstSeenAt: { N: String(CLICK_MS) },
+  lastSeenAt: { N: String(CLICK_MS) },
+  ttl: { N: String(Math.floor(Date.now() / 1000) + 86400) },
+};
+
+for (const name of [...new Set([...EXPECTED_SOURCES, ...registered])]) {
+  const fn = deployment.functions.find((f) => f.kind === 'ingest' && f.subject === name);
+  const bench = sourceBenches[name];
+  if (!registered.has(name) || !fn) {
+    results.push({ source: name, status: 'not yet available', reason: `no source "${name}" in functions/registry.ts` });
+    continue;
+  }
+  if (!bench) {
+    results.push({ source: name, status: 'no bench request', reason: `add a request factory for "${name}" to bench/sources.ts` });
+    continue;
+  }
+  try {
+    await bench.prepare?.();
+    results.push(await measureSource(name, fn, bench));
+  } catch (err) {
+    results.push({ source: name, status: 'failed', reason: (err as Error).message.split('\n')[0] });
+  }
+}
+writeFileSync(out, JSON.stringify({ rounds: ROUNDS, perRound: PER_ROUND, sources: results }, null, 2));
+process.exit(0);
+
+async function measureSource(name: string, fn: (typeof deployment.functions)[number], bench: (typeof sourceBenches)[string]) {
+  const aws = await startAwsFake({ secret: bench.settings, visitorItem });
+  const queueUrls = Object.fromEntries(
+    Object.entries(fn.environment).filter(([k]) => k.startsWith('RELAY_QUEUE_URL_') || k.startsWith('RELAY_DLQ_URL_')).map(([k]) => [k, `${aws.url}/000000000000/${k.toLowerCase()}`]),
+  );
+  const env = functionEnv(fn, {
+    tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+    queueUrls,
+    secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bench',
+    endpoints: { dynamodb: aws.url, sqs: aws.url, secretsmanager: aws.url },
+  });
+  Object.assign(process.env, env);
+  const built = await bundle(fn.name, fn.entry);
+  const { handler } = await import(`${pathToFileURL(built.file).href}?cpu`);
+  const context = lambdaContext(fn.name, fn.memoryMb);
+
+  // One real request first: which AWS calls does an accepted webhook make, and how many identifiers are hashed?
+  const probe = bench.request({ visitorId: VISITOR_ID });
+  aws.reset();
+  const first = await handler(apiGatewayEvent(probe), context);
+  if (first.statusCode !== 200 || !/"accepted"/.test(first.body)) throw new Error(`${name}: the probe webhook was not accepted: ${first.statusCode} ${first.body}`);
+  aws.reset();
+  const second = await handler(apiGatewayEvent(bench.request({ visitorId: VISITOR_ID })), context);
+  if (second.statusCode !== 200) throw new Error(`${name}: second webhook: ${second.statusCode} ${second.body}`);
+  const callsPerWebhook: AwsCall[] = aws.calls.slice();
+
+  const sourceModule = await import(pathToFileURL(path.join(PROJECT_ROOT, `functions/sources/${name}/index.ts`)).href);
+  const source = Object.values(sourceModule).find((v): v is Source => typeof v === 'object' && v !== null && (v as Source).name === name && typeof (v as Source).read === 'function');
+  if (!source) throw new Error(`${name}: functions/sources/${name}/index.ts exports no Source named "${name}"`);
+  const identifiers = await hashedIdentifiers(source, bench.request({ visitorId: VISITOR_ID }), bench.settings);
+
+  // The floor's AWS calls: the very requests our handler made (same operations, order and data), replayed with bare
+  // low-level clients — what remains is the minimum any implementation pays for the same I/O.
+  const creds = { region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
+  const ddb = new DynamoDBClient({ ...creds, endpoint: aws.url });
+  const sqs = new SQSClient({ ...creds, endpoint: aws.url });
+  const secrets = new SecretsManagerClient({ ...creds, endpoint: aws.url });
+  const floorCall = (c: AwsCall): Promise<unknown> => {
+    const input = c.input as any;
+    switch (c.operation) {
+      case 'BatchGetItem': return ddb.send(new BatchGetItemCommand(input));
+      case 'GetItem': return ddb.send(new GetItemCommand(input));
+      case 'PutItem': return ddb.send(new PutItemCommand(input));
+      case 'UpdateItem': return ddb.send(new UpdateItemCommand(input));
+      case 'BatchWriteItem': return ddb.send(new BatchWriteItemCommand(input));
+      case 'SendMessage': return sqs.send(new SendMessageCommand(input));
+      case 'SendMessageBatch': return sqs.send(new SendMessageBatchCommand(input));
+      case 'GetSecretValue': return secrets.send(new GetSecretValueCommand(input));
+      default: throw new Error(`bench: no floor call for ${c.service}.${c.operation}`);
+    }
+  };
+  const memoryPorts: IngestPorts = {
+    visitors: { find: async () => visitor, linkEmail: async () => undefined },
+    enqueue: async (conversion, routes, invocationId) => ({ eventId: conversion.eventId, routes, invocationId }),
+    recordSkip: async () => undefined,
+  };
+  const routing = destinations.map((d) => ({ name: d.name, blocks: d.skipReason?.bind(d) }));
+  const consentDefault = parseConsentDefault('granted');
+
+  const variants = {
+    handler: async (r: HttpRequestSpec) => {
+      const res = await handler(apiGatewayEvent(r), context);
+      if (res.statusCode !== 200) throw new Error(`${name}: ${res.statusCode} ${res.body}`);
+    },
+    handlerFloor: async (r: HttpRequestSpec) => {
+      bench.floor(r, identifiers);
+      for (const c of callsPerWebhook) await floorCall(c);
+    },
+    domain: async (r: HttpRequestSpec, i: number) => {
+      const result = await source.read({ method: r.method, path: r.path, headers: r.headers, query: {}, body: Buffer.from(r.body) }, bench.settings, new Date());
+      await ingest(name, result, memoryPorts, { consentDefault, destinations: routing }, `inv-${i}`);
+    },
+    domainFloor: async (r: HttpRequestSpec) => {
+      bench.floor(r, identifiers);
+    },
+  };
+  type Name = keyof typeof variants;
+  // Requests per second on one core = 1000 / CPU ms per request: this process's CPU time, which other work on the
+  // machine inflates far less than wall time (the wall-clock rate is kept alongside).
+  const perRound: Record<Name, { rps: number; wallRps: number; cpuMsPerRequest: number }[]> = { handler: [], handlerFloor: [], domain: [], domainFloor: [] };
+  for (let round = 0; round <= ROUNDS; round++) {
+    for (const v of Object.keys(variants) as Name[]) {
+      const requests = Array.from({ length: PER_ROUND }, () => bench.request({ visitorId: VISITOR_ID }));
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let i = 0; i < requests.length; i++) await variants[v](requests[i], i);
+      const wall = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuMsPerRequest = (cpu.user + cpu.system) / 1000 / PER_ROUND;
+      if (round > 0) perRound[v].push({ rps: 1000 / cpuMsPerRequest, wallRps: (PER_ROUND / wall) * 1000, cpuMsPerRequest });
+      aws.reset();
+    }
+  }
+  await aws.close();
+
+  const summary = (v: Name) => ({
+    requestsPerSecond: median(perRound[v].map((r) => r.rps)),
+    wallRequestsPerSecond: median(perRound[v].map((r) => r.wallRps)),
+    cpuMsPerRequest: median(perRound[v].map((r) => r.cpuMsPerRequest)),
+  });
+  const ratio = (ours: Name, floor: Name) => median(perRound[ours].map((r, i) => perRound[floor][i].rps / r.rps));
+  return {
+    source: name,
+    status: 'measured',
+    function: fn.name,
+    memoryMb: fn.memoryMb,
+    identifiersHashed: identifiers,
+    awsCallsPerWebhook: callsPerWebhook.map(({ input: _input, ...c }) => c),
+    handler: summary('handler'),
+    handlerFloor: summary('handlerFloor'),
+    handlerRatio: ratio('handler', 'handlerFloor'),
+    domain: summary('domain'),
+    domainFloor: summary('domainFloor'),
+    domainRatio: ratio('domain', 'domainFloor'),
+  };
+}
+
+/** How many SHA-256 values our conversion carries for this request (the floor hashes as many). */
+async function hashedIdentifiers(source: Source, r: HttpRequestSpec, settings: Record<string, string>): Promise<number> {
+  const result = await source.read({ method: r.method, path: r.path, headers: r.headers, query: {}, body: Buffer.from(r.body) }, settings, new Date());
+  if (result.kind !== 'conversions') throw new Error('bench request was not a conversion');
+  let n = 0;
+  for (const draft of result.conversions) {
+    n += Object.values(draft.user).filter((v) => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)).length;
+    if (!draft.user.externalId && (draft.visitorId ?? VISITOR_ID)) n += sha256Hex('x') ? 1 : 0; // attachVisitor hashes the visitor ID
+  }
+  return n;
+}

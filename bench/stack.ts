@@ -1,0 +1,96 @@
+import { App, Stack, type CfnElement } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { COLLECT_ENTRY, destinationEntry, sourceEntry, destinations, sources } from '../functions/registry.ts';
+import { PROJECT_ROOT, RelayFunction } from '../lib/constructs/relay-function.ts';
+import { RelayStack } from '../lib/relay-stack.ts';
+
+/** One Lambda function as the synthesized template configures it. */
+export interface DeployedFunction {
+  /** `collect`, `ingest-<source>` or `send-<destination>`. */
+  name: string;
+  /** `other`: a function the bench has no first event for (reported, not measured). */
+  kind: 'collect' | 'ingest' | 'sender' | 'other';
+  /** Source or destination name (empty for collect). */
+  subject: string;
+  /** Entry file, relative to the project root (from the registry). */
+  entry: string;
+  logicalId: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  environment: Record<string, unknown>;
+  /** The SQS event source mapping of a sender, as the template sets it. */
+  eventSource?: { batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency?: number; reportBatchItemFailures: boolean };
+}
+
+export interface Deployment {
+  functions: DeployedFunction[];
+  /** The HTTP API and its stage throttling (for the cost note). */
+  api: { protocol: string; throttle?: { rateLimit: number; burstLimit: number } };
+}
+
+/**
+ * Synthesizes the real stack (bundling skipped: only the configuration matters here) and reads every function's
+ * memory, timeout, environment and event source mapping from the template, so the bench measures what deploys.
+ */
+export function synthesizeDeployment(): Deployment {
+  const context = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')).context ?? {};
+  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const stack = new RelayStack(app, 'ConversionRelay');
+  const resources: Record<string, any> = app.synth().getStackByName(stack.stackName).template.Resources;
+  const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+  const sourceNames = new Set(sources.map((s) => s.name));
+  const destinationNames = new Set(destinations.map((d) => d.name));
+
+  const functions = stack.node.findAll().filter((c): c is RelayFunction => c instanceof RelayFunction).map((fn): DeployedFunction => {
+    const logicalId = Stack.of(fn).resolve((fn.node.defaultChild as CfnElement).logicalId) as string;
+    const props = resources[logicalId].Properties;
+    // Construct paths: ConversionRelay/Collect, ConversionRelay/source-<name>/Ingest, ConversionRelay/<destination>/Sender.
+    const parts = fn.node.path.split('/');
+    let kind: DeployedFunction['kind'];
+    let subject = '';
+    let entry: string;
+    if (parts[1] === 'Collect') {
+      kind = 'collect';
+      entry = COLLECT_ENTRY;
+    } else if (parts[1].startsWith('source-') && sourceNames.has(parts[1].slice(7))) {
+      kind = 'ingest';
+      subject = parts[1].slice(7);
+      entry = sourceEntry(subject);
+    } else if (destinationNames.has(parts[1])) {
+      kind = 'sender';
+      subject = parts[1];
+      entry = destinationEntry(subject);
+    } else {
+      kind = 'other';
+      subject = parts.slice(1).join('/');
+      entry = '';
+    }
+    const esm = mappings.find((m) => m.Properties.FunctionName?.Ref === logicalId)?.Properties;
+    return {
+      name: kind === 'collect' ? 'collect' : kind === 'ingest' ? `ingest-${subject}` : kind === 'sender' ? `send-${subject}` : subject,
+      kind,
+      subject,
+      entry,
+      logicalId,
+      memoryMb: props.MemorySize ?? 128,
+      timeoutSeconds: props.Timeout ?? 3,
+      environment: props.Environment?.Variables ?? {},
+      eventSource: esm && {
+        batchSize: esm.BatchSize,
+        maxBatchingWindowSeconds: esm.MaximumBatchingWindowInSeconds ?? 0,
+        maxConcurrency: esm.ScalingConfig?.MaximumConcurrency,
+        reportBatchItemFailures: (esm.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures'),
+      },
+    };
+  });
+  const api = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Api');
+  const stage = Object.values(resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')?.Properties?.DefaultRouteSettings;
+  return {
+    functions,
+    api: {
+      protocol: api?.Properties?.ProtocolType ?? 'none',
+      throttle: stage ? { rateLimit: stage.ThrottlingRateLimit, burstLimit: stage.ThrottlingBurstLimit } : undefined,
+    },
+  };
+}
