@@ -153,7 +153,8 @@ describe('bad input on every route', () => {
 
   it('answers unknown routes and wrong methods with 404', async () => {
     for (const route of routes) {
-      const res = await fetch(`${relay.url}${route.path}`, { method: route.method === 'POST' ? 'PUT' : 'POST', body: '{}' });
+      // No route takes PUT.
+      const res = await fetch(`${relay.url}${route.path}`, { method: 'PUT', body: '{}' });
       expect(res.status).toBe(404);
     }
     expect((await fetch(`${relay.url}/webhooks/nope`, { method: 'POST', body: '{}' })).status).toBe(404);

@@ -9,6 +9,8 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Conversion } from '../../functions/core/conversion.ts';
 import { DESTINATION_METRICS, METRICS_NAMESPACE, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
+import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
+import { destinations } from '../../functions/registry.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { conversionFactory } from '../support/factories.ts';
@@ -134,9 +136,12 @@ beforeAll(async () => {
       }),
     );
   }
+  // Every destination in the registry gets its queue: ingest enqueues for each.
   const sqs = new SQSClient({ endpoint: sqsServer.url });
-  process.env.RELAY_DLQ_URL_META = (await sqs.send(new CreateQueueCommand({ QueueName: 'meta-dlq' }))).QueueUrl!;
-  process.env.RELAY_QUEUE_URL_META = (await sqs.send(new CreateQueueCommand({ QueueName: 'meta' }))).QueueUrl!;
+  for (const d of destinations) {
+    process.env[dlqUrlEnv(d.name)] = (await sqs.send(new CreateQueueCommand({ QueueName: `${d.name}-dlq` }))).QueueUrl!;
+    process.env[queueUrlEnv(d.name)] = (await sqs.send(new CreateQueueCommand({ QueueName: d.name }))).QueueUrl!;
+  }
   stripeIngest = (await import('../../functions/sources/stripe/lambda.ts')).handler as unknown as HttpHandler;
   metaSender = (await import('../../functions/destinations/meta/lambda.ts')).handler as unknown as SqsHandler;
 });
