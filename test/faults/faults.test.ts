@@ -185,15 +185,24 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     const before = meta.requests.length;
     meta.failNext(1, 'accept-then-hang');
     const orders = purchases('senderkill', SIZES.killEvents);
-    await pool(orders, SIZES.concurrency, (o) => deliverWebhook(relayUrl, o.make, promises));
-    await relay.waitFor(() => meta.events().some((e) => promises.conversions.has(e.event_id)), 20_000, 'the platform to accept a batch');
-    const acceptedFirst = new Set(meta.events().filter((e) => promises.conversions.has(e.event_id)).map((e) => e.event_id));
+    // The sources keep sending (and retry through the restart) while the first batch hangs after Meta accepted it.
+    const sending = pool(orders, SIZES.concurrency, (o) => deliverWebhook(relayUrl, o.make, promises));
+    const hung = await relay.waitFor(
+      () => meta.requests.slice(before).find((q) => q.status === 200 && q.response === undefined),
+      20_000,
+      'Meta to accept a batch whose answer never comes',
+    );
+    // Killed while waiting for the answer: Meta has the events, the queue still has the messages.
     await restart('kill');
+    const hungIds: string[] = hung.body.data.map((e: { event_id: string }) => e.event_id);
+    await sending;
 
     const r = await finish('sender killed after accept', promises, before, 120_000);
     expect(r.delivered).toBe(SIZES.killEvents);
-    // The batch the platform accepted was sent again (its deletion never happened) and de-duplicated there.
-    expect(r.redeliveredDeduplicated).toBeGreaterThanOrEqual(acceptedFirst.size);
+    // Every event of that batch was sent again after the restart, with the same event ID, and Meta kept one.
+    const counts = meta.acceptCounts();
+    for (const id of hungIds) expect(counts.get(JSON.stringify([PIXEL_ID, 'Purchase', id])), id).toBeGreaterThanOrEqual(2);
+    expect(r.redeliveredDeduplicated).toBeGreaterThanOrEqual(hungIds.length);
   }, SCENARIO_TIMEOUT_MS);
 
   it('the runner killed and restarted with messages in flight: nothing accepted is lost', async () => {
