@@ -1,5 +1,6 @@
 import type { Destination } from '#destinations/types.ts';
 import { metaDestination } from '#destinations/meta/index.ts';
+import { googleAdsDestination } from '#destinations/google-ads/index.ts';
 
 /**
  * The list of sources and destinations. The CDK stack and the local runner both read it: adding a platform or a
@@ -19,7 +20,7 @@ export const sources: readonly SourceEntry[] = [
   { name: 'stripe', routes: [{ method: 'POST', path: '/webhooks/stripe' }], secretKeys: ['STRIPE_WEBHOOK_SECRET'] },
 ];
 
-export const destinations: readonly Destination<any>[] = [metaDestination];
+export const destinations: readonly Destination<any>[] = [metaDestination, googleAdsDestination];
 
 /** Where each Lambda's code lives, by convention: one `lambda.ts` per source and destination folder. */
 export const sourceEntry = (name: string) => `functions/sources/${name}/lambda.ts`;

@@ -349,16 +349,17 @@ describe('RelayStack', () => {
       }
     });
 
-    it("lets the meta sender read the meta secret and not the stripe one, and the stripe ingest vice versa", () => {
-      const meta = ids.destinations.meta;
+    it('lets each sender read its own secret and no source’s, and the stripe ingest no destination’s', () => {
       const stripe = ids.sources.stripe;
-      const sender = grantsOf(t, meta.sender);
       const ingest = grantsOf(t, stripe.handler);
-
-      expect(allows(sender, 'secretsmanager:GetSecretValue', meta.secret)).toBe(true);
-      expect(touches(sender, stripe.secret)).toBe(false);
       expect(allows(ingest, 'secretsmanager:GetSecretValue', stripe.secret)).toBe(true);
-      expect(touches(ingest, meta.secret)).toBe(false);
+      for (const [name, d] of Object.entries(ids.destinations)) {
+        const sender = grantsOf(t, d.sender);
+        expect(allows(sender, 'secretsmanager:GetSecretValue', d.secret), name).toBe(true);
+        expect(touches(sender, stripe.secret), name).toBe(false);
+        for (const [other, o] of Object.entries(ids.destinations)) if (other !== name) expect(touches(sender, o.secret), `${name} → ${other}`).toBe(false);
+        expect(touches(ingest, d.secret), name).toBe(false);
+      }
     });
 
     it('lets every function read only its own secret', () => {
@@ -404,8 +405,8 @@ describe('RelayStack', () => {
       expect(allows(ingest, 'dynamodb:PutItem', ids.tables.ledger)).toBe(true);
     });
 
-    it('lets the meta sender consume its queue and write its DLQ, but not send to its own queue', () => {
-      const { queue, dlq, sender } = ids.destinations.meta;
+    it.each(destinations.map((d) => d.name))('lets the %s sender consume its queue and write its DLQ, but not send to its own queue', (name) => {
+      const { queue, dlq, sender } = ids.destinations[name];
       const grants = grantsOf(t, sender);
       for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']) expect(allows(grants, action, queue), action).toBe(true);
       expect(allows(grants, 'sqs:SendMessage', dlq)).toBe(true);
@@ -414,14 +415,28 @@ describe('RelayStack', () => {
       expect(allows(grants, 'sqs:ReceiveMessage', dlq)).toBe(false);
       expect(allows(grants, 'sqs:DeleteMessage', dlq)).toBe(false);
       expect(allows(grants, 'sqs:PurgeQueue', dlq)).toBe(false);
+      // And it touches no other destination's queues.
+      for (const [other, o] of Object.entries(ids.destinations)) {
+        if (other !== name) expect(touches(grants, o.queue) || touches(grants, o.dlq), `${name} → ${other}`).toBe(false);
+      }
     });
 
-    it('lets the meta sender write the ledger, and nothing of visitors or idempotency (it uses neither)', () => {
-      const grants = grantsOf(t, ids.destinations.meta.sender);
+    it.each(destinations.map((d) => d.name))('lets the %s sender write the ledger, and nothing of visitors or idempotency (it uses neither)', (name) => {
+      const grants = grantsOf(t, ids.destinations[name].sender);
       expect(allows(grants, 'dynamodb:BatchWriteItem', ids.tables.ledger)).toBe(true);
       expect(touches(grants, ids.tables.visitors)).toBe(false);
       expect(touches(grants, ids.tables.idempotency)).toBe(false);
     });
+
+    it.each(destinations.map((d) => [d.name, d.dependsOn !== undefined] as const))(
+      'lets the %s sender read ledger rows only if its conversions wait for earlier ones (%s), and never scan or query',
+      (name, dependent) => {
+        const grants = grantsOf(t, ids.destinations[name].sender);
+        expect(allows(grants, 'dynamodb:BatchGetItem', ids.tables.ledger)).toBe(dependent);
+        expect(allows(grants, 'dynamodb:Scan', ids.tables.ledger)).toBe(false);
+        expect(allows(grants, 'dynamodb:Query', ids.tables.ledger)).toBe(false);
+      },
+    );
   });
 
   describe('alarm notifications', () => {

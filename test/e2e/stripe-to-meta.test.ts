@@ -140,7 +140,7 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
       country: [sha256('us')],
     });
     const [row] = await relay.waitFor(async () => {
-      const rows = await relay.ledgerFor(id);
+      const rows = await relay.ledgerFor(id, 'meta');
       return rows[0]?.status === 'delivered' && rows;
     }, 5_000, 'the ledger to say delivered');
     expect(row).toMatchObject({ sk: 'D#meta', status: 'delivered', attempts: 1, orderId: id });
@@ -189,7 +189,7 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
     // Growing visibility timeouts: the second retry waits longer than the first (1 s, then 2 s).
     expect(attempts[2].at - attempts[1].at).toBeGreaterThan(attempts[1].at - attempts[0].at);
     const rows = await relay.waitFor(async () => {
-      const r = await relay.ledgerFor(id);
+      const r = await relay.ledgerFor(id, 'meta');
       return r[0]?.status === 'delivered' && r;
     }, 5_000, 'ledger delivered');
     expect(rows[0].attempts).toBe(3);
@@ -210,7 +210,11 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
     expect(letters[0].attributes.errorMessage).toBeTruthy();
     expect(letters[0].body.eventId).toBe(id);
     expect(requestsFor(id)).toHaveLength(1);
-    const [row] = await relay.ledgerFor(id);
+    // The sender writes the ledger just after the DLQ.
+    const [row] = await relay.waitFor(async () => {
+      const rows = await relay.ledgerFor(id, 'meta');
+      return rows[0]?.status === 'dead_lettered' && rows;
+    }, 5_000, 'the ledger to say dead_lettered');
     expect(row).toMatchObject({ status: 'dead_lettered', errorCode: '100/2804019', attempts: 1 });
   });
 
@@ -241,7 +245,7 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
     meta.failNext(1000, { status: 503 });
     const { id, payload } = checkoutCompleted();
     expect((await postStripe(payload, sign(payload))).status).toBe(200);
-    await relay.waitFor(async () => (await relay.ledgerFor(id))[0]?.status === 'retrying', 15_000, 'a failed attempt');
+    await relay.waitFor(async () => (await relay.ledgerFor(id, 'meta'))[0]?.status === 'retrying', 15_000, 'a failed attempt');
 
     await relay.kill();
     meta.reset(); // Meta is back
@@ -278,7 +282,7 @@ describe('without Meta credentials (dry-run)', () => {
     const { id, payload } = checkoutCompleted();
     expect((await postStripe(relay, payload)).status).toBe(200);
     const [row] = await relay.waitFor(async () => {
-      const rows = await relay.ledgerFor(id);
+      const rows = await relay.ledgerFor(id, 'meta');
       return rows[0]?.status === 'dry_run' && rows;
     }, 15_000, 'the dry-run ledger row');
     const request = JSON.parse(row.request);

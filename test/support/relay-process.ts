@@ -22,7 +22,8 @@ export interface RelayProcess {
   /** Crash: SIGKILL, nothing flushed. */
   kill(): Promise<void>;
   ledger(): Promise<Record<string, any>[]>;
-  ledgerFor(eventId: string): Promise<Record<string, any>[]>;
+  /** The conversion's ledger rows; with `destination`, only that destination's row. */
+  ledgerFor(eventId: string, destination?: string): Promise<Record<string, any>[]>;
   queueDepth(destination: string): Promise<number>;
   dlqMessages(destination: string): Promise<{ body: any; attributes: Record<string, string> }[]>;
   waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
@@ -83,11 +84,11 @@ export async function startRelay(env: Record<string, string | undefined>, dataDi
     async ledger() {
       return (await ddb.send(new ScanCommand({ TableName: 'ledger' }))).Items ?? [];
     },
-    async ledgerFor(eventId) {
+    async ledgerFor(eventId, destination) {
       const res = await ddb.send(
         new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `C#${eventId}` } }),
       );
-      return res.Items ?? [];
+      return (res.Items ?? []).filter((r) => destination === undefined || r.sk === `D#${destination}`);
     },
     async queueDepth(destination) {
       const res = await sqs.send(
