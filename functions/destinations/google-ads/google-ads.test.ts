@@ -1,7 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Conversion } from '#core/conversion.ts';
 import { deliver } from '#destinations/deliver.ts';
+import { fetchTransport } from '#destinations/http.ts';
 import type { PlatformRequest, PlatformResponse, PriorDelivery, Transport } from '#destinations/types.ts';
+import { startGoogleAdsFake, type GoogleAdsFake } from '../../../test/fakes/google-ads-server.ts';
 import { NOW, conversionFactory, sha256 } from '../../../test/support/factories.ts';
 import { classifyGoogleAdsResponse } from './classify.ts';
 import { googleAdsDestination as dest, type GoogleAdsConfig } from './index.ts';
@@ -472,5 +474,66 @@ describe('googleAdsDestination through deliver', () => {
     await deliver(dest, LIVE, batch, google.transport, NOW);
 
     expect(google.uploads().map((r) => (r.body as { conversions: unknown[] }).conversions.length)).toEqual([2000, 2000, 500]);
+  });
+});
+
+describe('googleAdsDestination against the Google Ads fake (Google’s documented validation)', () => {
+  let google: GoogleAdsFake;
+  let live: GoogleAdsConfig;
+  beforeAll(async () => {
+    google = await startGoogleAdsFake({ customerId: CONFIG.customerId, clientId: CONFIG.clientId, clientSecret: CONFIG.clientSecret, refreshToken: CONFIG.refreshToken, conversionActions: ['111', '222'] });
+    live = { ...CONFIG, accessToken: undefined, baseUrl: google.baseUrl, tokenUrl: google.tokenUrl, timeZone: 'America/New_York' };
+  });
+  afterAll(async () => google?.close());
+  afterEach(() => {
+    forgetAccessToken();
+    google.reset();
+  });
+
+  it('uploads click and lead conversions the API accepts, with a refreshed token, in the account’s time zone', async () => {
+    const now = new Date();
+    const at = new Date(now.getTime() - 60_000).toISOString();
+    const batch = [
+      conversionFactory({ eventId: 'a', orderId: 'a', occurredAt: at, clicks: { gclid: click('G-a', now.getTime() - 3600_000) } }),
+      conversionFactory({ eventId: 'b', orderId: 'b', eventName: 'Lead', occurredAt: at, clicks: {} }),
+    ];
+
+    const results = await deliver(dest, live, batch, fetchTransport(), now);
+
+    expect(results.map((r) => r.status)).toEqual(['delivered', 'delivered']);
+    expect(google.tokenRequests).toHaveLength(1);
+    expect(google.conversions()).toMatchObject([
+      { gclid: 'G-a', orderId: 'a', conversionAction: 'customers/1234567890/conversionActions/111', conversionDateTime: expect.stringMatching(/-0[45]:00$/) },
+      { orderId: 'b', conversionAction: 'customers/1234567890/conversionActions/222', userIdentifiers: [{ hashedEmail: sha256('jenny.rosen@example.com') }, { hashedPhoneNumber: sha256('+16505551212') }] },
+    ]);
+  });
+
+  it('fails only the row Google refused, and counts a re-upload of an order as delivered', async () => {
+    const now = new Date();
+    const at = new Date(now.getTime() - 60_000).toISOString();
+    const batch = ['x', 'y', 'z'].map((id) => withGclid({ eventId: id, orderId: id, occurredAt: at }));
+    google.failRowWhen((row) => row.orderId === 'y', { family: 'conversionUploadError', value: 'UNPARSEABLE_GCLID', message: 'The gclid could not be decoded.' });
+
+    const first = await deliver(dest, live, batch, fetchTransport(), now);
+    const again = await deliver(dest, live, [batch[0]], fetchTransport(), now);
+
+    expect(first.map((r) => r.status)).toEqual(['delivered', 'failed', 'delivered']);
+    expect(first[1]).toMatchObject({ error: { code: 'conversionUploadError.UNPARSEABLE_GCLID', message: 'The gclid could not be decoded.' } });
+    expect(again.map((r) => r.status)).toEqual(['delivered']);
+    expect(google.conversions().map((c) => c.orderId)).toEqual(['x', 'z']);
+  });
+
+  it('refreshes the token after the API refused it mid-run', async () => {
+    const now = new Date();
+    const at = new Date(now.getTime() - 60_000).toISOString();
+    await deliver(dest, live, [withGclid({ eventId: 'p', orderId: 'p', occurredAt: at })], fetchTransport(), now);
+    google.expireTokens();
+
+    const refused = await deliver(dest, live, [withGclid({ eventId: 'q', orderId: 'q', occurredAt: at })], fetchTransport(), now);
+    const retried = await deliver(dest, live, [withGclid({ eventId: 'q', orderId: 'q', occurredAt: at })], fetchTransport(), now);
+
+    expect(refused[0]).toMatchObject({ status: 'retry', error: { code: 'UNAUTHENTICATED' } });
+    expect(retried[0].status).toBe('delivered');
+    expect(google.tokenRequests).toHaveLength(2);
   });
 });
