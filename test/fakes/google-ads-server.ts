@@ -56,7 +56,7 @@ export interface GoogleAdsErrorSpec {
   message?: string;
 }
 
-type FailReply = { status: number; rpcStatus?: string; message?: string; errors?: GoogleAdsErrorSpec[] } | 'drop';
+type FailReply = { status: number; rpcStatus?: string; message?: string; errors?: GoogleAdsErrorSpec[] } | 'drop' | { delayMs: number };
 
 export interface GoogleAdsFake {
   baseUrl: string;
@@ -70,7 +70,7 @@ export interface GoogleAdsFake {
   adjustments(): any[];
   /** Invalidates every access token issued so far (as a revoked or expired token): the API answers 401. */
   expireTokens(): void;
-  /** The next n API calls (not token calls) fail with this request-level answer. */
+  /** The next n API calls (not token calls) fail with this request-level answer, or (`delayMs`) are answered late. */
   failNext(n: number, reply: FailReply): void;
   /** Rows matching `pred` fail with this row error, `times` times (default: always). */
   failRowWhen(pred: (row: any) => boolean, error: GoogleAdsErrorSpec, times?: number): void;
@@ -150,10 +150,14 @@ export async function startGoogleAdsFake(opts: GoogleAdsFakeOptions): Promise<Go
       res.end(JSON.stringify(response));
     };
 
-    const injected = queue.shift();
+    let injected = queue.shift();
     if (injected === 'drop') {
       req.socket.destroy();
       return;
+    }
+    if (injected && 'delayMs' in injected) {
+      await new Promise((r) => setTimeout(r, (injected as { delayMs: number }).delayMs));
+      injected = undefined;
     }
     if (injected) return reply(injected.status, rpcError(injected.status, injected.rpcStatus ?? 'UNAVAILABLE', injected.message ?? 'The service is currently unavailable.', injected.errors));
 

@@ -132,10 +132,10 @@ describe('toClickConversion', () => {
   });
 
   it('never dates a conversion before its click (CONVERSION_PRECEDES_EVENT from clock skew)', () => {
-    const clickAt = Date.parse('2026-03-02T11:50:00.000Z');
+    const clickAt = Date.parse('2026-03-02T11:50:00.400Z');
     const c = conversionFactory({ occurredAt: '2026-03-02T11:49:59.000Z', clicks: { gclid: click('G', clickAt) } });
 
-    expect(toClickConversion(c, ctx()).conversionDateTime).toBe('2026-03-02 11:50:01+00:00');
+    expect(toClickConversion(c, ctx()).conversionDateTime).toBe('2026-03-02 11:50:00+00:00');
   });
 });
 

@@ -79,9 +79,9 @@ export interface PayloadContext {
 
 export function toClickConversion(c: Conversion, ctx: PayloadContext): GoogleClickConversion {
   const click = clickIdOf(c);
-  // The conversion must not precede the click (CONVERSION_PRECEDES_EVENT): two clocks (browser beacon, payment
-  // provider) can disagree by a second or two.
-  const occurred = Math.max(Date.parse(c.occurredAt), click ? c.clicks[click.key]!.capturedAt + 1000 : 0);
+  // The conversion must not precede the click (CONVERSION_PRECEDES_EVENT), and payment providers report whole
+  // seconds: never date it before the landing that carried the click (recorded after Google's own click time).
+  const occurred = Math.max(Date.parse(c.occurredAt), click ? Math.floor(c.clicks[click.key]!.capturedAt / 1000) * 1000 : 0);
   const out: GoogleClickConversion = {
     conversionAction: ctx.actionFor(c.eventName) ?? `<no conversion action for ${c.eventName}>`,
     conversionDateTime: googleDateTime(occurred, ctx.timeZone),
