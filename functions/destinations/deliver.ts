@@ -131,7 +131,7 @@ async function settleDependencies<C>(
   const out = [...conversions];
   const pending = conversions.flatMap((c, i) => {
     if (c.test || skipReason(dest, c, now, config)) return [];
-    const ids = dest.dependsOn!(c);
+    const ids = dest.dependsOn!(c, config);
     return ids?.length ? [{ i, ids }] : [];
   });
   if (pending.length === 0) return conversions;

@@ -76,10 +76,10 @@ export interface Destination<Config = unknown> {
   classify(response: PlatformResponse, config?: Config): ResponseVerdict;
   /**
    * Conversions that correct an earlier one (a refund retracting an upload) may go only after that one reached the
-   * platform. Returns the event IDs of the earlier conversions to look up in the ledger (this destination's rows),
-   * or undefined when the conversion stands alone.
+   * platform. Returns the event IDs the earlier conversion may have (candidates) to look up in the ledger (this
+   * destination's rows), or undefined when the conversion stands alone.
    */
-  dependsOn?(conversion: Conversion): string[] | undefined;
+  dependsOn?(conversion: Conversion, config?: Config): string[] | undefined;
   /**
    * Given what the ledger knows of `dependsOn`'s event IDs at this destination (`undefined`: no row), decides:
    * `send` (possibly with details learnt from the original), `wait` (retried later), or `skip` with the reason.

@@ -172,6 +172,15 @@ describe('googleAdsDestination.buildRequest', () => {
     expect(request.headers).toMatchObject({ 'login-customer-id': '9998887777', 'developer-token': 'devtok' });
   });
 
+  it('puts no credential in a request that is only recorded (a test event: config not prepared, no token)', () => {
+    const { accessToken: _token, ...unprepared } = { ...CONFIG, developerToken: 'devtok' };
+
+    const request = dest.buildRequest([withGclid()], unprepared, NOW);
+
+    expect(JSON.stringify(request)).not.toContain('devtok');
+    expect(request.headers.authorization).toMatch(/^Bearer <OAuth access token/);
+  });
+
   it('posts adjustments to :uploadConversionAdjustments', () => {
     const request = dest.buildRequest([refund()], CONFIG, NOW);
 
@@ -440,6 +449,24 @@ describe('googleAdsDestination through deliver', () => {
     // The original was a Lead: the retraction goes to the Lead action.
     expect(adjustment.body).toMatchObject({ conversionAdjustments: [{ conversionAction: 'customers/1234567890/conversionActions/222', orderId: 'x' }] });
     expect(adjustment.headers.authorization).toBe('Bearer ya29.fresh');
+  });
+
+  it('finds a subscription refund’s original by the event ID its conversion name gives the order', async () => {
+    const google = api();
+    const asked: string[] = [];
+    const config = { ...LIVE, conversionActions: { Purchase: '111', Subscribe: '333' } };
+    const subscriptionRefund = refund({ originalOrderId: 'in_42', originalEventId: undefined });
+
+    const results = await deliver(dest, config, [subscriptionRefund], google.transport, NOW, { requests: 0 }, {
+      priorDeliveries: async (_d, ids) => {
+        asked.push(...ids);
+        return ids.map((id) => (id === 'in_42:subscribe' ? { eventId: id, status: 'delivered', eventName: 'Subscribe' } : undefined));
+      },
+    });
+
+    expect(asked).toEqual(['in_42', 'in_42:subscribe']);
+    expect(results[0].status).toBe('delivered');
+    expect(google.uploads()[0].body).toMatchObject({ conversionAdjustments: [{ conversionAction: 'customers/1234567890/conversionActions/333', orderId: 'in_42' }] });
   });
 
   it('holds a refund back while its original is still on the way, and skips it when the original never went', async () => {

@@ -1,4 +1,5 @@
 import type { Conversion } from '#core/conversion.ts';
+import { eventIdFor } from '#core/event-id.ts';
 import type { Destination, PlatformResponse } from '#destinations/types.ts';
 import { classifyGoogleAdsResponse } from './classify.ts';
 import { accessToken, forgetAccessToken } from './oauth.ts';
@@ -165,7 +166,8 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     if (config?.loginCustomerId) headers['login-customer-id'] = config.loginCustomerId;
     // Since September 2026 Google ignores the developer token (access belongs to the OAuth client's Cloud project);
     // still sent when configured, for accounts and proxies that look at it.
-    if (config?.developerToken) headers['developer-token'] = config.developerToken;
+    // A request built without a prepared token is only recorded (dry-run, test events): no credential in it.
+    if (config?.developerToken) headers['developer-token'] = config.accessToken ? config.developerToken : '<GOOGLE_ADS_DEVELOPER_TOKEN>';
     return {
       method: 'POST',
       url: `${config?.baseUrl ?? DEFAULT_BASE_URL}/${config?.apiVersion ?? DEFAULT_API_VERSION}/customers/${customer}:${adjustments ? 'uploadConversionAdjustments' : 'uploadClickConversions'}`,
@@ -180,11 +182,14 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     return classifyGoogleAdsResponse(res, { tooRecentRetrySeconds: config?.tooRecentRetrySeconds });
   },
 
-  // A refund waits for its original upload: looked up by the original's event ID, else by the order ID (sources
-  // derive event IDs from order IDs).
-  dependsOn(c) {
+  // A refund waits for its original upload, looked up by the original's event ID when the source knows it, else by
+  // the event IDs an order's conversion gets (eventIdFor: the order ID for a Purchase, `order:name` otherwise) for
+  // every conversion name that has an action — the only ones that can have been uploaded.
+  dependsOn(c, config) {
     if (!c.adjustment) return undefined;
-    return [...new Set([c.adjustment.originalEventId, c.adjustment.originalOrderId].filter((id): id is string => !!id))];
+    const order = c.adjustment.originalOrderId;
+    const names = Object.keys(config?.conversionActions ?? {});
+    return [...new Set([c.adjustment.originalEventId, order, ...names.map((n) => eventIdFor(order, n))].filter((id): id is string => !!id))];
   },
 
   afterDependencies(c, originals) {
