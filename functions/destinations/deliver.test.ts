@@ -5,7 +5,7 @@ import { NOW, conversionFactory, conversions } from '../../test/support/factorie
 import { deliver, type DeliveryResult } from './deliver.ts';
 import { fetchTransport } from './http.ts';
 import { metaDestination, type MetaConfig } from './meta/index.ts';
-import type { Destination, PlatformRequest, PlatformResponse, PriorDelivery, Transport } from './types.ts';
+import { ConfigurationError, type Destination, type PlatformRequest, type PlatformResponse, type PriorDelivery, type Transport } from './types.ts';
 
 const CONFIG: MetaConfig = { pixelId: '1234567890123456', accessToken: 'EAAGtesttoken', baseUrl: 'https://graph.facebook.com', apiVersion: 'v24.0' };
 const DAY = 24 * 3600_000;
@@ -345,5 +345,35 @@ describe('deliver: retry hints', () => {
       { status: 'delivered', signals: [] },
       { status: 'retry', error: { code: 'TOO_RECENT_EVENT', message: 'too recent' }, retryAfterSeconds: 21600 },
     ]);
+  });
+});
+
+describe('deliver: prepare failures', () => {
+  const base: Destination<{ token: string }> = {
+    name: 'prep',
+    maxBatchSize: 10,
+    maxEventAgeMs: 30 * DAY,
+    settingKeys: [],
+    configure: () => ({ config: { token: 't' }, missing: [] }),
+    buildRequest: () => ({ method: 'POST', url: 'http://x', headers: {}, body: {} }),
+    classify: () => ({ kind: 'ok' }),
+    signals: () => [],
+  };
+  const never: Transport = async () => {
+    throw new Error('must not be called');
+  };
+
+  it('dead-letters every conversion at once on a ConfigurationError, with its code', async () => {
+    const dest = { ...base, prepare: async () => Promise.reject(new ConfigurationError('oauth.invalid_grant', 'refresh token revoked')) };
+
+    const results = await deliver(dest, { token: 't' }, conversions(2), never, NOW);
+
+    expect(results).toEqual([0, 1].map(() => ({ status: 'failed', error: { code: 'oauth.invalid_grant', message: 'refresh token revoked' } })));
+  });
+
+  it('retries every conversion on any other error', async () => {
+    const dest = { ...base, prepare: async () => Promise.reject(new Error('ECONNRESET')) };
+
+    expect(statuses(await deliver(dest, { token: 't' }, conversions(2), never, NOW))).toEqual(['retry', 'retry']);
   });
 });

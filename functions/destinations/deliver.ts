@@ -1,4 +1,5 @@
 import type { Conversion } from '#core/conversion.ts';
+import { ConfigurationError } from './types.ts';
 import type {
   DependencyDecision,
   Destination,
@@ -70,8 +71,12 @@ export async function deliver<C>(
   try {
     ready = dest.prepare ? await dest.prepare(config, transport, now) : config;
   } catch (err) {
-    // No token, no request: everything waiting is retried later (a bad refresh token shows up as a DLQ reason
-    // once the attempts run out).
+    // No token, no request: everything waiting is retried later, unless the destination says only a fix of its
+    // configuration can help (then the DLQ at once, with the reason).
+    if (err instanceof ConfigurationError) {
+      for (const idx of groups.values()) for (const i of idx) results[i] = { status: 'failed', error: { code: err.code, message: err.message } };
+      return results;
+    }
     const error = { code: 'prepare_failed', message: errorMessage(err) };
     for (const idx of groups.values()) for (const i of idx) results[i] = { status: 'retry', error };
     return results;

@@ -90,6 +90,21 @@ export interface Destination<Config = unknown> {
   signals(conversion: Conversion): string[];
 }
 
+/**
+ * Thrown by `Destination.prepare` when nothing can succeed until someone fixes the configuration (a revoked OAuth
+ * refresh token, an unknown OAuth client): the batch goes to the DLQ at once with `code`, instead of being retried.
+ * Any other error thrown by `prepare` is retried.
+ */
+export class ConfigurationError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
 /** What the ledger knows of an earlier conversion at one destination (for `Destination.dependsOn`). */
 export interface PriorDelivery {
   eventId: string;

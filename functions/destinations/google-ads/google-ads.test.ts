@@ -485,6 +485,17 @@ describe('googleAdsDestination through deliver', () => {
     expect(google.uploads()).toHaveLength(0);
   });
 
+  it('dead-letters the batch at once, saying why, when the refresh token is revoked; retries when the token endpoint is down', async () => {
+    const revoked: Transport = async () => ({ status: 400, headers: {}, body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' } });
+    const down: Transport = async () => ({ status: 503, headers: {}, body: 'unavailable' });
+
+    const [dead] = await deliver(dest, LIVE, [withGclid()], revoked, NOW);
+    const [later] = await deliver(dest, LIVE, [withGclid()], down, NOW);
+
+    expect(dead).toMatchObject({ status: 'failed', error: { code: 'oauth.invalid_grant', message: expect.stringContaining('Token has been expired or revoked') } });
+    expect(later).toMatchObject({ status: 'retry', error: { code: 'prepare_failed' } });
+  });
+
   it('skips conversions without a configured action with the reason, and sends the rest', async () => {
     const google = api();
 

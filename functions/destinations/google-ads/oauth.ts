@@ -1,5 +1,8 @@
 import { sha256Hex } from '#core/normalize.ts';
-import type { Transport } from '#destinations/types.ts';
+import { ConfigurationError, type Transport } from '#destinations/types.ts';
+
+/** RFC 6749 §5.2 errors no retry can fix. */
+const PERMANENT_OAUTH_ERRORS = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client', 'invalid_scope']);
 
 /**
  * OAuth 2.0 refresh-token flow (RFC 6749 §6) against Google's token endpoint: a form-encoded POST of
@@ -65,7 +68,10 @@ async function refresh(client: OAuthClient, transport: Transport, now: Date): Pr
   if (res.status !== 200 || typeof body.access_token !== 'string' || body.access_token === '') {
     // RFC 6749 §5.2: {"error":"invalid_grant","error_description":"Token has been expired or revoked."}
     const reason = typeof body.error === 'string' ? `${body.error}${typeof body.error_description === 'string' ? `: ${body.error_description}` : ''}` : 'no access_token in the answer';
-    throw new Error(`OAuth token refresh at ${client.tokenUrl} failed: HTTP ${res.status} ${reason}`);
+    const message = `OAuth token refresh at ${client.tokenUrl} failed: HTTP ${res.status} ${reason}`;
+    // A revoked or expired refresh token, or an unknown client: only new credentials help.
+    if (typeof body.error === 'string' && PERMANENT_OAUTH_ERRORS.has(body.error)) throw new ConfigurationError(`oauth.${body.error}`, message);
+    throw new Error(message);
   }
   const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
   return { key: keyOf(client), accessToken: body.access_token, expiresAt: now.getTime() + expiresIn * 1000 };
