@@ -496,6 +496,17 @@ describe('googleAdsDestination through deliver', () => {
     expect(later).toMatchObject({ status: 'retry', error: { code: 'prepare_failed' } });
   });
 
+  it('skips a refund of a conversion older than Google’s 54-day adjustment window', async () => {
+    const google = api();
+    const late = refund({ originalEventId: 'old', originalOrderId: 'old' });
+    const original = { eventId: 'old', status: 'delivered' as const, eventName: 'Purchase', occurredAt: new Date(Date.parse(late.occurredAt) - 55 * 86400_000).toISOString() };
+
+    const [result] = await deliver(dest, LIVE, [late], google.transport, NOW, { requests: 0 }, { priorDeliveries: lookup({ old: original }) });
+
+    expect(result).toMatchObject({ status: 'skipped', reason: expect.stringContaining('54 days') });
+    expect(google.uploads()).toHaveLength(0);
+  });
+
   it('skips conversions without a configured action with the reason, and sends the rest', async () => {
     const google = api();
 

@@ -41,6 +41,8 @@ const DEFAULT_BASE_URL = 'https://googleads.googleapis.com';
 /** The latest version per Google's doc banners (platforms.md §3.1); each version lives about a year. */
 const DEFAULT_API_VERSION = 'v26';
 const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+/** Older conversions cannot be adjusted: CONVERSION_EXPIRED (platforms.md §3.8, conversion_adjustment_upload_error.proto). */
+const MAX_ADJUSTABLE_AGE_MS = 54 * 24 * 3600_000;
 const CREDENTIAL_KEYS = ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS'];
 
 /** "123-456-7890" → "1234567890"; Google wants customer IDs without dashes. */
@@ -196,6 +198,10 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     const known = originals.filter((o) => o !== undefined);
     const delivered = known.find((o) => o.status === 'delivered');
     if (delivered) {
+      const age = delivered.occurredAt ? Date.parse(c.occurredAt) - Date.parse(delivered.occurredAt) : 0;
+      if (age > MAX_ADJUSTABLE_AGE_MS) {
+        return { skip: `Google Ads adjusts conversions up to 54 days old; ${delivered.eventId} is ${Math.floor(age / 86400_000)} days older than this ${c.adjustment!.kind}` };
+      }
       const originalEventName = c.adjustment!.originalEventName ?? delivered.eventName;
       return { send: { ...c, adjustment: { ...c.adjustment!, ...(originalEventName && { originalEventName }) } } };
     }
