@@ -34,7 +34,8 @@ const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/s
 let counter = 0;
 function checkoutCompleted(overrides: Record<string, unknown> = {}) {
   const id = `cs_test_gads_${Date.now()}_${++counter}`;
-  const session = { ...fixture, id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
+  // Sources may key a purchase on its PaymentIntent (what payment_intent.succeeded reports too): one per checkout here.
+  const session = { ...fixture, id, payment_intent: id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
   const event = { id: `evt_gads_${id}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
   return { id, payload: JSON.stringify(event) };
 }
