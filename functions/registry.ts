@@ -1,6 +1,7 @@
 import type { Destination } from '#destinations/types.ts';
 import { ga4Destination } from '#destinations/ga4/index.ts';
 import { metaDestination } from '#destinations/meta/index.ts';
+import { googleAdsDestination } from '#destinations/google-ads/index.ts';
 import { tiktokDestination } from '#destinations/tiktok/index.ts';
 
 /**
@@ -32,7 +33,7 @@ export const sources: readonly SourceEntry[] = [
   { name: 'crm', routes: [{ method: 'POST', path: '/webhooks/crm' }], secretKeys: ['CRM_WEBHOOK_SECRET'] },
 ];
 
-export const destinations: readonly Destination<any>[] = [metaDestination, tiktokDestination, ga4Destination];
+export const destinations: readonly Destination<any>[] = [metaDestination, tiktokDestination, googleAdsDestination, ga4Destination];
 
 /** Where each Lambda's code lives, by convention: one `lambda.ts` per source and destination folder. */
 export const sourceEntry = (name: string) => `functions/sources/${name}/lambda.ts`;

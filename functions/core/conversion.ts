@@ -98,6 +98,8 @@ export const ConversionSchema = z.object({
       kind: z.enum(['refund', 'chargeback']),
       originalOrderId: z.string().min(1).max(200),
       originalEventId: z.string().min(1).max(200).optional(),
+      /** The original conversion's event name (Purchase, …), where the source knows it: it picks Google's conversion action. */
+      originalEventName: z.string().min(1).max(64).optional(),
       /** The whole order was reversed (a retraction) or only part of it (a restatement to `remainingValue`). */
       full: z.boolean(),
       remainingValue: z.number().finite().nonnegative().optional(),

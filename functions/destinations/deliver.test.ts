@@ -5,7 +5,7 @@ import { NOW, conversionFactory, conversions } from '../../test/support/factorie
 import { deliver, type DeliveryResult } from './deliver.ts';
 import { fetchTransport } from './http.ts';
 import { metaDestination, type MetaConfig } from './meta/index.ts';
-import type { PlatformRequest, PlatformResponse, Transport } from './types.ts';
+import { ConfigurationError, type Destination, type PlatformRequest, type PlatformResponse, type PriorDelivery, type Transport } from './types.ts';
 
 const CONFIG: MetaConfig = { pixelId: '1234567890123456', accessToken: 'EAAGtesttoken', baseUrl: 'https://graph.facebook.com', apiVersion: 'v24.0' };
 const DAY = 24 * 3600_000;
@@ -300,5 +300,117 @@ describe('deliver: against the Meta fake over HTTP', () => {
     // Assess
     expect(idsWith(batch, results, 'failed')).toEqual([poisoned]);
     expect(fake.events().map((e) => e.event_id).sort()).toEqual(batch.filter((c) => c.eventId !== poisoned).map((c) => c.eventId).sort());
+  });
+});
+
+describe('deliver: conversions that depend on earlier ones', () => {
+  // A minimal destination whose refunds wait for their original (the generic default decision, no afterDependencies).
+  const sent: string[][] = [];
+  const dependent: Destination<{ token: string }> = {
+    name: 'dep',
+    maxBatchSize: 10,
+    maxEventAgeMs: 30 * DAY,
+    settingKeys: [],
+    configure: () => ({ config: { token: 't' }, missing: [] }),
+    buildRequest: (batch) => ({ method: 'POST', url: 'http://x', headers: {}, body: batch.map((c) => c.eventId) }),
+    classify: () => ({ kind: 'ok' }),
+    signals: () => [],
+    dependsOn: (c) => (c.adjustment ? [c.adjustment.originalEventId ?? c.adjustment.originalOrderId] : undefined),
+  };
+  const transport: Transport = async (request) => {
+    sent.push(request.body as string[]);
+    return { status: 200, headers: {}, body: {} };
+  };
+  const refundOf = (original: string) =>
+    conversionFactory({ eventId: `re_${original}`, eventName: 'Refund', adjustment: { kind: 'refund', originalOrderId: original, originalEventId: original, full: true } });
+
+  it('sends a refund whose original was delivered, holds one still pending, skips one never sent', async () => {
+    sent.length = 0;
+    const rows: Record<string, PriorDelivery> = {
+      done: { eventId: 'done', status: 'delivered' },
+      pending: { eventId: 'pending', status: 'retrying' },
+      skipped: { eventId: 'skipped', status: 'skipped', reason: 'consent' },
+    };
+    const asked: string[][] = [];
+
+    const results = await deliver(dependent, { token: 't' }, [refundOf('done'), refundOf('pending'), refundOf('skipped'), refundOf('unknown'), conversionFactory()], transport, NOW, undefined, {
+      priorDeliveries: async (destination, ids) => {
+        asked.push([destination, ...ids]);
+        return ids.map((id) => rows[id]);
+      },
+    });
+
+    expect(statuses(results)).toEqual(['delivered', 'retry', 'skipped', 'skipped', 'delivered']);
+    expect(results[1]).toMatchObject({ error: { code: 'awaiting_original' } });
+    expect(sent).toEqual([['re_done', 'cs_test_order_1']]);
+    // One ledger read for the whole batch, for this destination only.
+    expect(asked).toEqual([['dep', 'done', 'pending', 'skipped', 'unknown']]);
+  });
+
+  it('retries the dependent conversions, and only those, when the ledger cannot be read', async () => {
+    const results = await deliver(dependent, { token: 't' }, [refundOf('done'), conversionFactory()], transport, NOW, undefined, {
+      priorDeliveries: async () => {
+        throw new Error('throttled');
+      },
+    });
+
+    expect(results[0]).toMatchObject({ status: 'retry', error: { code: 'ledger_unavailable' } });
+    expect(results[1].status).toBe('delivered');
+  });
+
+  it('checks nothing without a ledger lookup (callers that predate the hook)', async () => {
+    expect(statuses(await deliver(dependent, { token: 't' }, [refundOf('pending')], transport, NOW))).toEqual(['delivered']);
+  });
+});
+
+describe('deliver: retry hints', () => {
+  it('passes the platform’s retryAfterSeconds on to the retried conversions', async () => {
+    const dest: Destination<{ token: string }> = {
+      name: 'hint',
+      maxBatchSize: 10,
+      maxEventAgeMs: 30 * DAY,
+      settingKeys: [],
+      configure: () => ({ config: { token: 't' }, missing: [] }),
+      buildRequest: () => ({ method: 'POST', url: 'http://x', headers: {}, body: {} }),
+      classify: () => ({ kind: 'partial', failures: [{ index: 1, transient: true, retryAfterSeconds: 21600, error: { code: 'TOO_RECENT_EVENT', message: 'too recent' } }] }),
+      signals: () => [],
+    };
+
+    const results = await deliver(dest, { token: 't' }, conversions(2), async () => ({ status: 200, headers: {}, body: {} }), NOW);
+
+    expect(results).toEqual([
+      { status: 'delivered', signals: [] },
+      { status: 'retry', error: { code: 'TOO_RECENT_EVENT', message: 'too recent' }, retryAfterSeconds: 21600 },
+    ]);
+  });
+});
+
+describe('deliver: prepare failures', () => {
+  const base: Destination<{ token: string }> = {
+    name: 'prep',
+    maxBatchSize: 10,
+    maxEventAgeMs: 30 * DAY,
+    settingKeys: [],
+    configure: () => ({ config: { token: 't' }, missing: [] }),
+    buildRequest: () => ({ method: 'POST', url: 'http://x', headers: {}, body: {} }),
+    classify: () => ({ kind: 'ok' }),
+    signals: () => [],
+  };
+  const never: Transport = async () => {
+    throw new Error('must not be called');
+  };
+
+  it('dead-letters every conversion at once on a ConfigurationError, with its code', async () => {
+    const dest = { ...base, prepare: async () => Promise.reject(new ConfigurationError('oauth.invalid_grant', 'refresh token revoked')) };
+
+    const results = await deliver(dest, { token: 't' }, conversions(2), never, NOW);
+
+    expect(results).toEqual([0, 1].map(() => ({ status: 'failed', error: { code: 'oauth.invalid_grant', message: 'refresh token revoked' } })));
+  });
+
+  it('retries every conversion on any other error', async () => {
+    const dest = { ...base, prepare: async () => Promise.reject(new Error('ECONNRESET')) };
+
+    expect(statuses(await deliver(dest, { token: 't' }, conversions(2), never, NOW))).toEqual(['retry', 'retry']);
   });
 });

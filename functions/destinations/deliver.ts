@@ -1,5 +1,15 @@
 import type { Conversion } from '#core/conversion.ts';
-import type { Destination, PlatformError, PlatformRequest, ResponseVerdict, Transport } from './types.ts';
+import { ConfigurationError } from './types.ts';
+import type {
+  DependencyDecision,
+  Destination,
+  PlatformError,
+  PlatformRequest,
+  PriorDelivery,
+  PriorDeliveryLookup,
+  ResponseVerdict,
+  Transport,
+} from './types.ts';
 
 export type { Transport } from './types.ts';
 
@@ -9,11 +19,17 @@ export type DeliveryResult =
   /** Built but not sent: no credentials (dry-run), or a source's test event (`reason` says which). */
   | { status: 'dry_run'; signals: string[]; request: PlatformRequest; reason: string }
   | { status: 'skipped'; reason: string }
-  | { status: 'retry'; error: PlatformError }
+  /** `retryAfterSeconds`: the platform said how long to wait at least. */
+  | { status: 'retry'; error: PlatformError; retryAfterSeconds?: number }
   | { status: 'failed'; error: PlatformError };
 
 export interface DeliveryStats {
   requests: number;
+}
+
+export interface DeliveryPorts {
+  /** The ledger, for destinations whose conversions depend on earlier ones (`Destination.dependsOn`). */
+  priorDeliveries?: PriorDeliveryLookup;
 }
 
 /**
@@ -21,7 +37,8 @@ export interface DeliveryStats {
  * Conversions the platform would refuse (too old, consent, an adjustment it cannot take) are skipped with the
  * reason before sending. When the platform rejects a whole request for bad data (Meta does, for one invalid event),
  * the batch is split in halves and retried until the bad events stand alone, so one bad conversion never holds back
- * or dead-letters the rest. Per-event answers (`partial`) fail only the events named.
+ * or dead-letters the rest. Per-event answers (`partial`) fail only the events named. A conversion that depends on an
+ * earlier one (a refund on an upload) waits until the ledger says the earlier one was delivered.
  */
 export async function deliver<C>(
   dest: Destination<C>,
@@ -30,11 +47,14 @@ export async function deliver<C>(
   transport: Transport,
   now: Date,
   stats: DeliveryStats = { requests: 0 },
+  ports: DeliveryPorts = {},
 ): Promise<DeliveryResult[]> {
   const results: DeliveryResult[] = new Array(conversions.length);
   const groups = new Map<string, number[]>();
+  conversions = await settleDependencies(dest, config, conversions, results, now, ports);
   conversions.forEach((c, i) => {
-    const reason = skipReason(dest, c, now);
+    if (results[i]) return;
+    const reason = skipReason(dest, c, now, config);
     const rejected = reason ? undefined : dest.rejectReason?.(c, now);
     if (reason) {
       results[i] = { status: 'skipped', reason };
@@ -56,8 +76,12 @@ export async function deliver<C>(
   try {
     ready = dest.prepare ? await dest.prepare(config, transport, now) : config;
   } catch (err) {
-    // No token, no request: everything waiting is retried later (a bad refresh token shows up as a DLQ reason
-    // once the attempts run out).
+    // No token, no request: everything waiting is retried later, unless the destination says only a fix of its
+    // configuration can help (then the DLQ at once, with the reason).
+    if (err instanceof ConfigurationError) {
+      for (const idx of groups.values()) for (const i of idx) results[i] = { status: 'failed', error: { code: err.code, message: err.message } };
+      return results;
+    }
     const error = { code: 'prepare_failed', message: errorMessage(err) };
     for (const idx of groups.values()) for (const i of idx) results[i] = { status: 'retry', error };
     return results;
@@ -68,7 +92,7 @@ export async function deliver<C>(
     stats.requests++;
     let verdict: ResponseVerdict;
     try {
-      verdict = dest.classify(await transport(request));
+      verdict = dest.classify(await transport(request), ready);
     } catch (err) {
       verdict = { kind: 'transient', error: { code: 'network', message: errorMessage(err) } };
     }
@@ -81,7 +105,7 @@ export async function deliver<C>(
       for (const i of indexes) results[i] = { status: 'delivered', signals: dest.signals(conversions[i]) };
       for (const f of verdict.failures) {
         const i = indexes[f.index];
-        if (i !== undefined) results[i] = f.transient ? { status: 'retry', error: f.error } : { status: 'failed', error: f.error };
+        if (i !== undefined) results[i] = f.transient ? retry(f.error, f.retryAfterSeconds) : { status: 'failed', error: f.error };
       }
       return;
     }
@@ -96,12 +120,66 @@ export async function deliver<C>(
   return results;
 }
 
-function skipReason(dest: Destination<unknown>, c: Conversion, now: Date): string | undefined {
+function retry(error: PlatformError, retryAfterSeconds: number | undefined): DeliveryResult {
+  return retryAfterSeconds === undefined ? { status: 'retry', error } : { status: 'retry', error, retryAfterSeconds };
+}
+
+/**
+ * Looks up, for each live conversion that depends on earlier ones, what the ledger knows of them, and lets the
+ * destination decide: send (maybe a copy enriched from the original), wait (retried later), or skip. Without a
+ * ledger lookup (older callers) dependencies are not checked.
+ */
+async function settleDependencies<C>(
+  dest: Destination<C>,
+  config: C | undefined,
+  conversions: readonly Conversion[],
+  results: DeliveryResult[],
+  now: Date,
+  ports: DeliveryPorts,
+): Promise<readonly Conversion[]> {
+  if (!dest.dependsOn || !ports.priorDeliveries || config === undefined) return conversions;
+  const out = [...conversions];
+  const pending = conversions.flatMap((c, i) => {
+    if (c.test || skipReason(dest, c, now, config)) return [];
+    const ids = dest.dependsOn!(c, config);
+    return ids?.length ? [{ i, ids }] : [];
+  });
+  if (pending.length === 0) return conversions;
+  const allIds = [...new Set(pending.flatMap((p) => p.ids))];
+  let found: Map<string, PriorDelivery | undefined>;
+  try {
+    const rows = await ports.priorDeliveries(dest.name, allIds);
+    found = new Map(allIds.map((id, k) => [id, rows[k]]));
+  } catch (err) {
+    const error = { code: 'ledger_unavailable', message: `could not read the ledger for earlier conversions: ${errorMessage(err)}` };
+    for (const p of pending) results[p.i] = { status: 'retry', error };
+    return conversions;
+  }
+  for (const { i, ids } of pending) {
+    const originals = ids.map((id) => found.get(id));
+    const decision = dest.afterDependencies ? dest.afterDependencies(conversions[i], originals) : defaultDecision(conversions[i], originals);
+    if ('send' in decision) out[i] = decision.send;
+    else if ('wait' in decision) results[i] = { status: 'retry', error: { code: 'awaiting_original', message: decision.wait } };
+    else results[i] = { status: 'skipped', reason: decision.skip };
+  }
+  return out;
+}
+
+function defaultDecision(c: Conversion, originals: (PriorDelivery | undefined)[]): DependencyDecision {
+  const known = originals.filter((o): o is PriorDelivery => o !== undefined);
+  if (known.some((o) => o.status === 'delivered')) return { send: c };
+  if (known.some((o) => o.status === 'queued' || o.status === 'retrying' || o.status === 'dead_lettered')) {
+    return { wait: `the original conversion (${known.map((o) => `${o.eventId}: ${o.status}`).join(', ')}) is not delivered yet` };
+  }
+  return { skip: known.length ? `the original conversion was never delivered here (${known.map((o) => `${o.eventId}: ${o.status}`).join(', ')})` : 'the original conversion is not in the ledger' };
+}
+
+function skipReason<C>(dest: Destination<C>, c: Conversion, now: Date, config?: C): string | undefined {
   const age = now.getTime() - Date.parse(c.occurredAt);
   if (age > dest.maxEventAgeMs) {
     return `too old for ${dest.name}: occurred ${Math.floor(age / 3600_000)} h ago, the platform accepts at most ${Math.floor(dest.maxEventAgeMs / 3600_000)} h`;
   }
-  return dest.skipReason?.(c);
+  return dest.skipReason?.(c, config);
 }
 
 function resultOf(verdict: Exclude<ResponseVerdict, { kind: 'partial' }>, dest: Destination<unknown>, c: Conversion): DeliveryResult {
@@ -109,7 +187,7 @@ function resultOf(verdict: Exclude<ResponseVerdict, { kind: 'partial' }>, dest: 
     case 'ok':
       return { status: 'delivered', signals: dest.signals(c) };
     case 'transient':
-      return { status: 'retry', error: verdict.error };
+      return retry(verdict.error, verdict.retryAfterSeconds);
     default:
       return { status: 'failed', error: verdict.error };
   }

@@ -36,11 +36,13 @@ export interface PlatformError {
  *   batch of more than one is split to find the culprit(s);
  * - `partial`: the platform answered per event (Google's partial failures, TikTok's per-row errors): the listed
  *   events failed (by their index in the request), every other one was accepted.
+ * A transient failure may say how long to wait (`retryAfterSeconds`, e.g. Google's "click too recent: retry in 6 h");
+ * the sender then waits at least that long instead of its usual backoff.
  */
 export type ResponseVerdict =
   | { kind: 'ok' }
-  | { kind: 'partial'; failures: { index: number; transient: boolean; error: PlatformError }[] }
-  | { kind: 'transient'; error: PlatformError }
+  | { kind: 'partial'; failures: { index: number; transient: boolean; error: PlatformError; retryAfterSeconds?: number }[] }
+  | { kind: 'transient'; error: PlatformError; retryAfterSeconds?: number }
   | { kind: 'rejected-batch'; error: PlatformError }
   | { kind: 'rejected-data'; error: PlatformError };
 
@@ -57,9 +59,10 @@ export interface Destination<Config = unknown> {
   configure(settings: Settings): { config: Config; missing: [] } | { config: undefined; missing: string[] };
   /**
    * A reason not to send this conversion to this platform at all (consent, an adjustment the platform cannot
-   * take): it is skipped and the ledger records the reason. Checked at ingest and again before sending.
+   * take): it is skipped and the ledger records the reason. Checked at ingest (without config) and again before
+   * sending (with the config, when there is one: e.g. no conversion action configured for this event name).
    */
-  skipReason?(conversion: Conversion): string | undefined;
+  skipReason?(conversion: Conversion, config?: Config): string | undefined;
   /**
    * A payload the platform would refuse or silently drop (GA4 answers 2xx even to invalid data): the conversion is
    * not sent and goes to the DLQ with this error, to be fixed and redriven. Checked before sending (and in dry-run).
@@ -74,7 +77,50 @@ export interface Destination<Config = unknown> {
   prepare?(config: Config, transport: Transport, now: Date): Promise<Config>;
   /** Build the one request for a batch (length ≤ maxBatchSize). Dry-run builds it with placeholder config. */
   buildRequest(conversions: Conversion[], config: Config | undefined, now: Date): PlatformRequest;
-  classify(response: PlatformResponse): ResponseVerdict;
+  /** `config`: the prepared config the request was built with (e.g. a configured retry delay). */
+  classify(response: PlatformResponse, config?: Config): ResponseVerdict;
+  /**
+   * Conversions that correct an earlier one (a refund retracting an upload) may go only after that one reached the
+   * platform. Returns the event IDs the earlier conversion may have (candidates) to look up in the ledger (this
+   * destination's rows), or undefined when the conversion stands alone.
+   */
+  dependsOn?(conversion: Conversion, config?: Config): string[] | undefined;
+  /**
+   * Given what the ledger knows of `dependsOn`'s event IDs at this destination (`undefined`: no row), decides:
+   * `send` (possibly with details learnt from the original), `wait` (retried later), or `skip` with the reason.
+   * Without it, a delivered original means send, a pending one wait, anything else skip.
+   */
+  afterDependencies?(conversion: Conversion, originals: (PriorDelivery | undefined)[]): DependencyDecision;
   /** Which identifiers and signals a conversion carries to this platform (for the ledger). */
   signals(conversion: Conversion): string[];
 }
+
+/**
+ * Thrown by `Destination.prepare` when nothing can succeed until someone fixes the configuration (a revoked OAuth
+ * refresh token, an unknown OAuth client): the batch goes to the DLQ at once with `code`, instead of being retried.
+ * Any other error thrown by `prepare` is retried.
+ */
+export class ConfigurationError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** What the ledger knows of an earlier conversion at one destination (for `Destination.dependsOn`). */
+export interface PriorDelivery {
+  eventId: string;
+  status: 'queued' | 'skipped' | 'delivered' | 'dry_run' | 'retrying' | 'dead_lettered';
+  eventName?: string;
+  orderId?: string;
+  occurredAt?: string;
+  reason?: string;
+}
+
+export type DependencyDecision = { send: Conversion } | { wait: string } | { skip: string };
+
+/** Reads the ledger rows of one destination for some event IDs (same order; undefined where there is none). */
+export type PriorDeliveryLookup = (destination: string, eventIds: string[]) => Promise<(PriorDelivery | undefined)[]>;

@@ -16,9 +16,15 @@ import { loadSettings } from '#store/settings.ts';
 import { count, logger, metrics } from './powertools.ts';
 
 const MAX_DELAY_SECONDS = 6 * 3600;
+/** SQS refuses a visibility timeout beyond 12 h from the receive; keep a margin for this invocation's own time. */
+const MAX_VISIBILITY_SECONDS = 12 * 3600 - 300;
 
 /** Retry n waits base × 2^(n−1) seconds, capped: a platform outage is not hammered in a hot loop. */
 export const retryDelaySeconds = (attempt: number, base: number) => Math.min(MAX_DELAY_SECONDS, Math.round(base * 2 ** Math.max(0, attempt - 1)));
+
+/** The backoff, or longer when the platform said how long to wait (Google: "click too recent, retry in 6 h"). */
+export const nextDelaySeconds = (attempt: number, base: number, retryAfterSeconds?: number) =>
+  Math.min(MAX_VISIBILITY_SECONDS, Math.max(retryDelaySeconds(attempt, base), Math.ceil(retryAfterSeconds ?? 0)));
 
 class RetryLater extends Error {}
 
@@ -56,9 +62,15 @@ export function createSenderHandler<C>(dest: Destination<C>) {
     // A message that is not a Conversion can never be delivered: straight to the DLQ.
     const parsed = records.map((r) => parseConversion(r));
     const valid = parsed.flatMap((p, i) => (p.ok ? [i] : []));
-    const delivered = await deliver(dest, config, valid.map((i) => (parsed[i] as { ok: true; conversion: Conversion }).conversion), transport, now, {
-      requests: 0,
-    });
+    const delivered = await deliver(
+      dest,
+      config,
+      valid.map((i) => (parsed[i] as { ok: true; conversion: Conversion }).conversion),
+      transport,
+      now,
+      { requests: 0 },
+      dest.dependsOn ? { priorDeliveries: (name, ids) => ledger.findDeliveries(name, ids) } : {},
+    );
     const results: DeliveryResult[] = parsed.map((p) => (p.ok ? (undefined as never) : { status: 'failed', error: { code: 'malformed_message', message: p.error } }));
     valid.forEach((i, k) => (results[i] = delivered[k]));
 
@@ -86,7 +98,10 @@ export function createSenderHandler<C>(dest: Destination<C>) {
 
     await delayRetries(
       dest.name,
-      records.flatMap((record, i) => (results[i].status === 'retry' ? [{ receiptHandle: record.receiptHandle, delaySeconds: retryDelaySeconds(attempts[i], retryBase) }] : [])),
+      records.flatMap((record, i) => {
+        const r = results[i];
+        return r.status === 'retry' ? [{ receiptHandle: record.receiptHandle, delaySeconds: nextDelaySeconds(attempts[i], retryBase, r.retryAfterSeconds) }] : [];
+      }),
     ).catch((err) => logger.warn('could not delay retries; they come back after the queue visibility timeout', { error: err as Error }));
 
     const ledgerRows = records.flatMap((_, i) => (parsed[i].ok ? [{ conversion: (parsed[i] as { conversion: Conversion }).conversion, result: results[i], attempts: attempts[i] }] : []));

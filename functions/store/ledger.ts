@@ -1,8 +1,9 @@
-import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Conversion } from '#core/conversion.ts';
 import type { Route } from '#core/ingest.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
+import type { PriorDelivery } from '#destinations/types.ts';
 import { dynamo } from './clients.ts';
 
 /**
@@ -74,6 +75,32 @@ export class DynamoLedger {
         ttl: ttl(now),
       })),
     );
+  }
+
+  /**
+   * What this ledger knows of some conversions at one destination (same order as `eventIds`; undefined where there is
+   * no row): a refund looks up its original before it is sent. Strongly consistent, so a delivery recorded a moment
+   * ago is seen.
+   */
+  async findDeliveries(destination: string, eventIds: string[]): Promise<(PriorDelivery | undefined)[]> {
+    const found = new Map<string, Record<string, unknown>>();
+    const unique = [...new Set(eventIds)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] = unique.slice(i, i + 100).map((id) => conversionKey(id, destination));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt === 5) throw new Error(`ledger: ${keys.length} keys left unprocessed after 5 attempts`);
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        const res = await dynamo.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
+        for (const item of res.Responses?.[this.table] ?? []) found.set(String(item.pk), item);
+        keys = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+      }
+    }
+    return eventIds.map((id) => {
+      const row = found.get(`C#${id}`);
+      if (!row) return undefined;
+      const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : undefined);
+      return { eventId: id, status: row.status as PriorDelivery['status'], eventName: str('eventName'), orderId: str('orderId'), occurredAt: str('occurredAt'), reason: str('reason') ?? str('errorMessage') };
+    });
   }
 
   /** BatchWriteItem in chunks of 25, retrying what DynamoDB leaves unprocessed. */

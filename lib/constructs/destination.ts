@@ -83,6 +83,8 @@ export class Destination extends Construct {
     );
     this.deadLetterQueue.grantSendMessages(this.sender);
     tables.ledger.grantWriteData(this.sender);
+    // A destination whose conversions wait for earlier ones (refunds for their upload) reads those ledger rows.
+    if (definition.dependsOn) tables.ledger.grant(this.sender, 'dynamodb:BatchGetItem');
     this.secret.grantRead(this.sender);
 
     new Alarm(this, 'DeadLetterAlarm', {

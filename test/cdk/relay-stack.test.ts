@@ -430,6 +430,16 @@ describe('RelayStack', () => {
       expect(touches(grants, ids.tables.visitors)).toBe(false);
       expect(touches(grants, ids.tables.idempotency)).toBe(false);
     });
+
+    it.each(destinations.map((d) => [d.name, d.dependsOn !== undefined] as const))(
+      'lets the %s sender read ledger rows only if its conversions wait for earlier ones (%s), and never scan or query',
+      (name, dependent) => {
+        const grants = grantsOf(t, ids.destinations[name].sender);
+        expect(allows(grants, 'dynamodb:BatchGetItem', ids.tables.ledger)).toBe(dependent);
+        expect(allows(grants, 'dynamodb:Scan', ids.tables.ledger)).toBe(false);
+        expect(allows(grants, 'dynamodb:Query', ids.tables.ledger)).toBe(false);
+      },
+    );
   });
 
   describe('alarm notifications', () => {

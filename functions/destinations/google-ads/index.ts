@@ -1,0 +1,227 @@
+import { consentSkipReason, consentTier } from '#core/consent.ts';
+import type { Conversion } from '#core/conversion.ts';
+import { eventIdFor } from '#core/event-id.ts';
+import type { Destination, PlatformResponse } from '#destinations/types.ts';
+import { classifyGoogleAdsResponse } from './classify.ts';
+import { accessToken, forgetAccessToken } from './oauth.ts';
+import {
+  assertTimeZone,
+  clickIdOf,
+  googleUserIdentifiers,
+  parseConversionActions,
+  toClickConversion,
+  toConversionAdjustment,
+  type PayloadContext,
+} from './payload.ts';
+
+export interface GoogleAdsConfig {
+  /** The account the conversions belong to, digits only. */
+  customerId: string;
+  /** The manager account the OAuth user signs in through, digits only. */
+  loginCustomerId?: string;
+  developerToken?: string;
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+  /** Conversion name → conversion action ID. */
+  conversionActions: Record<string, string>;
+  baseUrl: string;
+  apiVersion: string;
+  tokenUrl: string;
+  /** The account's time zone (IANA), for conversion date-times. */
+  timeZone: string;
+  /** Google's test mode: every request is validated, nothing is recorded. */
+  validateOnly: boolean;
+  /** Override of Google's "retry after 6 h / 24 h" for too-recent answers (tests). */
+  tooRecentRetrySeconds?: number;
+  /** Set by `prepare`: the OAuth access token for this batch. */
+  accessToken?: string;
+}
+
+const DEFAULT_BASE_URL = 'https://googleads.googleapis.com';
+/** The latest version per Google's doc banners (platforms.md §3.1); each version lives about a year. */
+const DEFAULT_API_VERSION = 'v26';
+const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+/** Older conversions cannot be adjusted: CONVERSION_EXPIRED (platforms.md §3.8, conversion_adjustment_upload_error.proto). */
+const MAX_ADJUSTABLE_AGE_MS = 54 * 24 * 3600_000;
+const CREDENTIAL_KEYS = ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS'];
+
+/** "123-456-7890" → "1234567890"; Google wants customer IDs without dashes. */
+function customerIdOf(key: string, raw: string): string {
+  const id = raw.replace(/-/g, '').trim();
+  if (!/^\d{10}$/.test(id)) throw new Error(`${key} must be a 10-digit Google Ads customer ID (dashes allowed), got "${raw}"`);
+  return id;
+}
+
+function payloadContext(config: GoogleAdsConfig | undefined): PayloadContext {
+  const customer = config?.customerId ?? '<GOOGLE_ADS_CUSTOMER_ID>';
+  return {
+    timeZone: config?.timeZone ?? 'UTC',
+    actionFor: (name) => {
+      const id = config ? config.conversionActions[name] : `<GOOGLE_ADS_CONVERSION_ACTIONS[${name}]>`;
+      return id ? `customers/${customer}/conversionActions/${id}` : undefined;
+    },
+  };
+}
+
+/**
+ * Google Ads API: click conversions (gclid / gbraid / wbraid and enhanced conversions for leads) through
+ * `customers/{id}:uploadClickConversions`, refunds and chargebacks through `:uploadConversionAdjustments`.
+ * https://developers.google.com/google-ads/api/docs/conversions/upload-clicks
+ */
+export const googleAdsDestination: Destination<GoogleAdsConfig> = {
+  name: 'google-ads',
+  // TOO_MANY_CONVERSIONS_IN_REQUEST / TOO_MANY_ADJUSTMENTS_IN_REQUEST above 2,000.
+  maxBatchSize: 2000,
+  // Google keeps clicks for at most 90 days (the longest click-through window); keep an hour of margin.
+  maxEventAgeMs: 90 * 24 * 3600_000 - 3600_000,
+  settingKeys: [
+    ...CREDENTIAL_KEYS,
+    'GOOGLE_ADS_LOGIN_CUSTOMER_ID',
+    'GOOGLE_ADS_DEVELOPER_TOKEN',
+    'GOOGLE_ADS_TIME_ZONE',
+    'GOOGLE_ADS_VALIDATE_ONLY',
+    'GOOGLE_ADS_API_BASE_URL',
+    'GOOGLE_ADS_API_VERSION',
+    'GOOGLE_OAUTH_TOKEN_URL',
+    'GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS',
+  ],
+
+  configure(settings) {
+    const get = (k: string) => settings[k]?.trim() || undefined;
+    const apiVersion = get('GOOGLE_ADS_API_VERSION') ?? DEFAULT_API_VERSION;
+    if (!/^v\d+$/.test(apiVersion)) throw new Error(`GOOGLE_ADS_API_VERSION must look like v26, got "${apiVersion}"`);
+    const timeZone = get('GOOGLE_ADS_TIME_ZONE') ?? 'UTC';
+    try {
+      assertTimeZone(timeZone);
+    } catch {
+      throw new Error(`GOOGLE_ADS_TIME_ZONE must be an IANA time zone such as America/New_York (the account's time zone), got "${timeZone}"`);
+    }
+    const validateOnly = (get('GOOGLE_ADS_VALIDATE_ONLY') ?? 'false').toLowerCase();
+    if (validateOnly !== 'true' && validateOnly !== 'false') throw new Error(`GOOGLE_ADS_VALIDATE_ONLY must be true or false, got "${validateOnly}"`);
+    const tooRecent = get('GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS');
+    if (tooRecent !== undefined && !/^\d+$/.test(tooRecent)) throw new Error('GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS must be a whole number of seconds');
+    const missing = CREDENTIAL_KEYS.filter((k) => !get(k));
+    if (missing.length) return { config: undefined, missing };
+    const login = get('GOOGLE_ADS_LOGIN_CUSTOMER_ID');
+    return {
+      missing: [],
+      config: {
+        customerId: customerIdOf('GOOGLE_ADS_CUSTOMER_ID', get('GOOGLE_ADS_CUSTOMER_ID')!),
+        loginCustomerId: login ? customerIdOf('GOOGLE_ADS_LOGIN_CUSTOMER_ID', login) : undefined,
+        developerToken: get('GOOGLE_ADS_DEVELOPER_TOKEN'),
+        clientId: get('GOOGLE_ADS_CLIENT_ID')!,
+        clientSecret: get('GOOGLE_ADS_CLIENT_SECRET')!,
+        refreshToken: get('GOOGLE_ADS_REFRESH_TOKEN')!,
+        conversionActions: parseConversionActions(get('GOOGLE_ADS_CONVERSION_ACTIONS')!),
+        baseUrl: (get('GOOGLE_ADS_API_BASE_URL') ?? DEFAULT_BASE_URL).replace(/\/+$/, ''),
+        apiVersion,
+        tokenUrl: get('GOOGLE_OAUTH_TOKEN_URL') ?? DEFAULT_TOKEN_URL,
+        timeZone,
+        validateOnly: validateOnly === 'true',
+        tooRecentRetrySeconds: tooRecent === undefined ? undefined : Number(tooRecent),
+      },
+    };
+  },
+
+  skipReason(c, config) {
+    if (c.adjustment) {
+      if (!c.adjustment.full && c.adjustment.remainingValue === undefined) {
+        return `a partial ${c.adjustment.kind} without the remaining value cannot restate the Google Ads conversion`;
+      }
+      const name = c.adjustment.originalEventName;
+      if (config && name && !config.conversionActions[name]) return `no Google Ads conversion action for "${name}" (the original conversion was not uploaded)`;
+      return undefined;
+    }
+    // A retraction (above) concerns an upload already made; a new conversion needs the visitor's consent.
+    const consent = consentSkipReason(c.consent, { name: 'Google Ads', acceptsWithoutIdentifiers: false });
+    if (consent) return consent;
+    if (!clickIdOf(c) && googleUserIdentifiers(c).length === 0) {
+      return consentTier(c.consent).google.adUserData === 'DENIED'
+        ? 'no Google click ID (gclid / gbraid / wbraid), and ad_user_data consent denied: nothing Google Ads may match'
+        : 'no Google click ID (gclid / gbraid / wbraid) and no hashed e-mail or phone: nothing Google Ads could match';
+    }
+    if (config && !config.conversionActions[c.eventName]) {
+      return `no Google Ads conversion action for "${c.eventName}" (add ${c.eventName}=<action ID> to GOOGLE_ADS_CONVERSION_ACTIONS to send it)`;
+    }
+    return undefined;
+  },
+
+  // Uploads and adjustments go to different methods.
+  groupKey: (c) => (c.adjustment ? 'adjustments' : 'clicks'),
+
+  async prepare(config, transport, now) {
+    return { ...config, accessToken: await accessToken(config, transport, now) };
+  },
+
+  buildRequest(conversions, config, _now) {
+    const ctx = payloadContext(config);
+    const customer = config?.customerId ?? '<GOOGLE_ADS_CUSTOMER_ID>';
+    const adjustments = conversions[0]?.adjustment !== undefined;
+    const body: Record<string, unknown> = adjustments
+      ? { conversionAdjustments: conversions.map((c) => toConversionAdjustment(c, ctx)) }
+      : { conversions: conversions.map((c) => toClickConversion(c, ctx)) };
+    // Row errors come back in a 200's partialFailureError instead of failing the whole request (Google: "should always
+    // be set to true").
+    body.partialFailure = true;
+    if (config?.validateOnly) body.validateOnly = true;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      authorization: `Bearer ${config?.accessToken ?? '<OAuth access token from GOOGLE_ADS_REFRESH_TOKEN>'}`,
+    };
+    if (config?.loginCustomerId) headers['login-customer-id'] = config.loginCustomerId;
+    // Since September 2026 Google ignores the developer token (access belongs to the OAuth client's Cloud project);
+    // still sent when configured, for accounts and proxies that look at it.
+    // A request built without a prepared token is only recorded (dry-run, test events): no credential in it.
+    if (config?.developerToken) headers['developer-token'] = config.accessToken ? config.developerToken : '<GOOGLE_ADS_DEVELOPER_TOKEN>';
+    return {
+      method: 'POST',
+      url: `${config?.baseUrl ?? DEFAULT_BASE_URL}/${config?.apiVersion ?? DEFAULT_API_VERSION}/customers/${customer}:${adjustments ? 'uploadConversionAdjustments' : 'uploadClickConversions'}`,
+      headers,
+      body,
+    };
+  },
+
+  classify(res: PlatformResponse, config?: GoogleAdsConfig) {
+    // An expired or revoked access token: the next attempt gets a new one.
+    if (res.status === 401) forgetAccessToken(config?.accessToken);
+    return classifyGoogleAdsResponse(res, { tooRecentRetrySeconds: config?.tooRecentRetrySeconds });
+  },
+
+  // A refund waits for its original upload, looked up by the original's event ID when the source knows it, else by
+  // the event IDs an order's conversion gets (eventIdFor: the order ID for a Purchase, `order:name` otherwise) for
+  // every conversion name that has an action — the only ones that can have been uploaded.
+  dependsOn(c, config) {
+    if (!c.adjustment) return undefined;
+    const order = c.adjustment.originalOrderId;
+    const names = Object.keys(config?.conversionActions ?? {});
+    return [...new Set([c.adjustment.originalEventId, order, ...names.map((n) => eventIdFor(order, n))].filter((id): id is string => !!id))];
+  },
+
+  afterDependencies(c, originals) {
+    const known = originals.filter((o) => o !== undefined);
+    const delivered = known.find((o) => o.status === 'delivered');
+    if (delivered) {
+      const age = delivered.occurredAt ? Date.parse(c.occurredAt) - Date.parse(delivered.occurredAt) : 0;
+      if (age > MAX_ADJUSTABLE_AGE_MS) {
+        return { skip: `Google Ads adjusts conversions up to 54 days old; ${delivered.eventId} is ${Math.floor(age / 86400_000)} days older than this ${c.adjustment!.kind}` };
+      }
+      const originalEventName = c.adjustment!.originalEventName ?? delivered.eventName;
+      return { send: { ...c, adjustment: { ...c.adjustment!, ...(originalEventName && { originalEventName }) } } };
+    }
+    // Still on its way, or in the DLQ waiting for a human and a redrive: the adjustment waits (and, out of attempts,
+    // lands in the DLQ next to it, saying why).
+    const pending = known.find((o) => o.status === 'queued' || o.status === 'retrying' || o.status === 'dead_lettered');
+    if (pending) return { wait: `the original conversion ${pending.eventId} is ${pending.status} at Google Ads, not delivered yet` };
+    const other = known[0];
+    if (other) return { skip: `the original conversion ${other.eventId} was never uploaded to Google Ads (${other.status}${other.reason ? `: ${other.reason}` : ''})` };
+    return { skip: `the original conversion (order ${c.adjustment!.originalOrderId}) has no row in the ledger for Google Ads: only conversions this relay uploaded are adjusted` };
+  },
+
+  signals(c: Conversion) {
+    if (c.adjustment) return ['orderId'];
+    const click = clickIdOf(c);
+    const ids = googleUserIdentifiers(c).map((u) => ('hashedEmail' in u ? 'hashedEmail' : 'hashedPhoneNumber'));
+    return [...(click ? [click.key] : []), ...ids, ...(c.orderId ? ['orderId'] : [])];
+  },
+};
