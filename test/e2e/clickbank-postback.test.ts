@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { clickbankEncrypt, clickbankNotification } from '../support/clickbank.ts';
+import { sha256 } from '../support/factories.ts';
 import { collectVisit, eventsWithId, redeliver, requestsMentioning, startTempRelay, waitForEvents, waitForLedgerRow, type TempRelay } from '../support/flows.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
 
@@ -16,7 +16,6 @@ const POSTBACK_TOKEN = 'pb_e2e_5f1c9a7e3b2d4c6a8e0f';
 const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-e2e-clickbank-token';
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-e2e-clickbank';
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 let receiptCounter = 0;
 /** A fresh 8-character receipt, as ClickBank issues them. */

@@ -1,8 +1,9 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot-server.ts';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
+import { sha256 } from '../support/factories.ts';
 import { eventsWithId, postStripe as postStripeWebhook, requestsMentioning, startTempRelay, stripeEventPayload, waitForEvents, waitForLedgerRow, type TempRelay } from '../support/flows.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
 import { stripeCharge, stripeInvoice, stripePaymentIntent, stripeSession } from '../support/stripe-objects.ts';
@@ -19,7 +20,6 @@ const STRIPE_SECRET = 'whsec_e2e_crm_suite';
 const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-e2e-crm';
 const ALLOWED = ['Purchase', 'Lead', 'QualifiedLead', 'Subscribe', 'StartTrial', 'Refund', 'Chargeback'];
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const unique = (prefix: string) => `${prefix}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
 
 describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner', () => {

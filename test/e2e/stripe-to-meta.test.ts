@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
+import { sha256 } from '../support/factories.ts';
 import {
   checkoutCompleted as paidCheckout,
   collectVisit,
@@ -31,7 +31,6 @@ const CUSTOMER = {
   name: 'Jane Doe',
   address: { line1: '1 Market Street', line2: null, city: 'San Francisco', state: 'CA', postal_code: '94105-1234', country: 'US' },
 };
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** A paid USD 49.99 checkout by CUSTOMER; `id` is its PaymentIntent, the purchase's event and order ID. */
 const checkoutCompleted = (overrides: Record<string, unknown> = {}) => paidCheckout('e2e', 4999, CUSTOMER, overrides);

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGa4Fake, type Ga4Fake } from '../fakes/ga4-server.ts';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { startTikTokFake, tiktokError, type TikTokFake } from '../fakes/tiktok-server.ts';
+import { sha256 } from '../support/factories.ts';
 import {
   checkoutCompleted as paidCheckout,
   collectVisit,
@@ -29,7 +29,6 @@ const GA_COOKIE = 'GA1.1.1180343295.1772450000';
 const TTP_COOKIE = '2Qz0aBcDeFgHiJkLmNoPqRsT';
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-e2e';
 const CUSTOMER = { email: 'Jane.Doe@Example.com', phone: '+1 (415) 555-0100', name: 'Jane Doe', address: { line1: '1 Market Street', line2: null, city: 'San Francisco', state: 'CA', postal_code: '94105', country: 'US' } };
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** A paid USD 49.99 checkout by CUSTOMER; `id` is its PaymentIntent, the purchase's event / transaction ID. */
 const checkoutCompleted = (overrides: Record<string, unknown> = {}) => paidCheckout('ttga', 4999, CUSTOMER, overrides);

@@ -2,12 +2,14 @@
  * Steps the end-to-end tests share, each done as the real sender does it: a browser landing on /collect, Stripe
  * posting a signed event, a test waiting for what a fake platform received or for the ledger to say an outcome.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Stripe from 'stripe';
 import { expect } from 'vitest';
-import { PROJECT_ROOT, startRelay, type RelayProcess } from './relay-process.ts';
+import { stripeEvent } from './factories.ts';
+import { startRelay, type RelayProcess } from './relay-process.ts';
+import { stripeSession } from './stripe-objects.ts';
 
 /** A relay started on a fresh data directory of its own; `stop` stops it and removes the directory. */
 export interface TempRelay {
@@ -49,38 +51,25 @@ export async function collectVisit(relay: RelayProcess, url: string, browser: { 
   return { visitorId: ((await res.json()) as { visitorId: string }).visitorId, cookies };
 }
 
-/** A Stripe event envelope around `object`, as the JSON text Stripe posts (and signs). */
+/** A Stripe event envelope around `object`, created now, as the JSON text Stripe posts (and signs). */
 export function stripeEventPayload(type: string, object: object, id: string): string {
-  return JSON.stringify({
-    id,
-    object: 'event',
-    api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type,
-    data: { object },
-  });
+  return JSON.stringify(stripeEvent(type, object, { id, created: Math.floor(Date.now() / 1000) }));
 }
-
-const checkoutSessionFixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/stripe/checkout.session.json'), 'utf8'));
 
 /**
  * Stripe's published checkout.session fixture, completed and paid for `amount_total` (also the subtotal) in USD by
  * `customer` (merged over the fixture's customer_details), with `overrides` last.
  */
 export function paidCheckoutSession(amountTotal: number, customer: object, overrides: Record<string, unknown> = {}) {
-  return {
-    ...checkoutSessionFixture,
+  return stripeSession({
     amount_total: amountTotal,
     amount_subtotal: amountTotal,
     currency: 'usd',
     payment_status: 'paid',
     status: 'complete',
-    customer_details: { ...checkoutSessionFixture.customer_details, ...customer },
+    customer_details: { ...stripeSession().customer_details, ...customer },
     ...overrides,
-  };
+  });
 }
 
 let checkouts = 0;
