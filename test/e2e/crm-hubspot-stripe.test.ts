@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot-server.ts';
@@ -6,6 +5,7 @@ import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { sha256 } from '../support/factories.ts';
 import { eventsWithId, postStripe as postStripeWebhook, requestsMentioning, startTempRelay, stripeEventPayload, waitForEvents, waitForLedgerRow, type TempRelay } from '../support/flows.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
+import { crmSignature, hubspotSignatureV3 } from '../support/signatures.ts';
 import { stripeCharge, stripeInvoice, stripePaymentIntent, stripeSession } from '../support/stripe-objects.ts';
 
 /**
@@ -35,10 +35,9 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
   function postCrm(body: unknown, opts: { timestamp?: number; secret?: string } = {}) {
     const raw = JSON.stringify(body);
     const ts = String(opts.timestamp ?? Math.floor(Date.now() / 1000));
-    const sig = createHmac('sha256', opts.secret ?? CRM_SECRET).update(`${ts}.${raw}`).digest('hex');
     return fetch(`${relay.url}/webhooks/crm`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-relay-timestamp': ts, 'x-relay-signature': `sha256=${sig}` },
+      headers: { 'content-type': 'application/json', 'x-relay-timestamp': ts, 'x-relay-signature': crmSignature(opts.secret ?? CRM_SECRET, ts, raw) },
       body: raw,
     });
   }
@@ -48,7 +47,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
     const ts = String(Date.now());
     // Signed over the URL HubSpot called: here the runner's own (no proxy in between).
     const uri = `${relay.url}/webhooks/hubspot`;
-    const sig = createHmac('sha256', HUBSPOT_SECRET).update(`POST${uri}${raw}${ts}`).digest('base64');
+    const sig = hubspotSignatureV3(HUBSPOT_SECRET, 'POST', uri, raw, ts);
     return fetch(uri, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': sig, 'x-hubspot-request-timestamp': ts },
@@ -144,7 +143,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       const id = unique('lead');
       const raw = JSON.stringify({ event: 'Lead', event_id: id, email: 'a@example.com' });
       const ts = String(Math.floor(Date.now() / 1000));
-      const sig = `sha256=${createHmac('sha256', CRM_SECRET).update(`${ts}.${raw}`).digest('hex')}`;
+      const sig = crmSignature(CRM_SECRET, ts, raw);
       const form = await fetch(`${relay.url}/webhooks/crm`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-relay-timestamp': ts, 'x-relay-signature': sig }, body: raw });
       expect(form.status).toBe(400);
       expect(await form.json()).toMatchObject({ error: 'unsupported_content_type' });
@@ -206,7 +205,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
     it('refuses a HubSpot request signed with another secret: 401', async () => {
       const raw = '[]';
       const ts = String(Date.now());
-      const sig = createHmac('sha256', 'other').update(`POST${relay.url}/webhooks/hubspot${raw}${ts}`).digest('base64');
+      const sig = hubspotSignatureV3('other', 'POST', `${relay.url}/webhooks/hubspot`, raw, ts);
       const res = await fetch(`${relay.url}/webhooks/hubspot`, { method: 'POST', headers: { 'x-hubspot-signature-v3': sig, 'x-hubspot-request-timestamp': ts }, body: raw });
 
       expect(res.status).toBe(401);

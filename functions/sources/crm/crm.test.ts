@@ -1,10 +1,10 @@
-import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RequestError } from '#core/errors.ts';
 import { eventIdFor } from '#core/event-id.ts';
 import type { IncomingRequest, Settings } from '#sources/types.ts';
 import { NOW, sha256 } from '../../../test/support/factories.ts';
 import { TEST_VISITOR_ID as VISITOR_ID, incomingRequest } from '../../../test/support/requests.ts';
+import { crmSignature } from '../../../test/support/signatures.ts';
 import { asConversion, conversionsOf, rejection } from '../../../test/support/source-results.ts';
 import { crmSource } from './index.ts';
 
@@ -16,11 +16,10 @@ const NOW_S = Math.floor(NOW.getTime() / 1000);
 function signed(body: unknown, opts: { secret?: string; timestamp?: number; raw?: string; contentType?: string } = {}): IncomingRequest {
   const raw = opts.raw ?? JSON.stringify(body);
   const ts = String(opts.timestamp ?? NOW_S);
-  const sig = createHmac('sha256', opts.secret ?? SECRET).update(`${ts}.${raw}`).digest('hex');
   return incomingRequest({
     path: '/webhooks/crm',
     contentType: opts.contentType ?? 'application/json',
-    headers: { 'x-relay-timestamp': ts, 'x-relay-signature': `sha256=${sig}` },
+    headers: { 'x-relay-timestamp': ts, 'x-relay-signature': crmSignature(opts.secret ?? SECRET, ts, raw) },
     body: raw,
   });
 }

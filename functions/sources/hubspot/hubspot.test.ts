@@ -1,9 +1,9 @@
-import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { RequestError } from '#core/errors.ts';
 import type { IncomingRequest, Settings } from '#sources/types.ts';
 import { NOW, sha256 } from '../../../test/support/factories.ts';
 import { TEST_VISITOR_ID as VISITOR_ID, incomingRequest } from '../../../test/support/requests.ts';
+import { hubspotSignatureV3 as v3 } from '../../../test/support/signatures.ts';
 import { asConversion, conversionsOf, rejection } from '../../../test/support/source-results.ts';
 import type { HubSpotContact, HubSpotCrm, HubSpotDeal } from './crm-api.ts';
 import { createHubSpotSource } from './index.ts';
@@ -13,9 +13,6 @@ const SECRET = 'hs-client-secret-0b1c';
 const HOST = 'relay.example.com';
 const URL_ = `https://${HOST}/webhooks/hubspot`;
 const SETTINGS = { HUBSPOT_CLIENT_SECRET: SECRET, HUBSPOT_ACCESS_TOKEN: 'pat-na1-test' };
-
-/** Oracle, as HubSpot's own SDK computes v3: base64(HMAC-SHA256(secret, method + uri + body + timestamp)). */
-const v3 = (secret: string, method: string, uri: string, body: string, ts: string) => createHmac('sha256', secret).update(method + uri + body + ts).digest('base64');
 
 function signed(events: unknown, opts: { secret?: string; ts?: number; uri?: string; headers?: Record<string, string>; raw?: string; path?: string; rawQuery?: string } = {}): IncomingRequest {
   const body = opts.raw ?? JSON.stringify(events);
