@@ -31,3 +31,10 @@ export function incomingRequest({ method = 'POST', path, contentType, headers = 
   if (rawQuery !== undefined) request.rawQuery = rawQuery;
   return request;
 }
+
+/** The request with its body changed after signing (`search` replaced by `replacement`): what a forger would send. */
+export function tampered(request: IncomingRequest, search: string, replacement: string): IncomingRequest {
+  const body = request.body.toString('utf8');
+  if (!body.includes(search)) throw new Error(`tampered: the body does not contain ${JSON.stringify(search)}`);
+  return { ...request, body: Buffer.from(body.replace(search, replacement), 'utf8') };
+}
