@@ -3,8 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { clickbankEncrypt, clickbankNotification } from '../support/clickbank.ts';
 import { sha256 } from '../support/factories.ts';
-import { collectVisit, eventsWithId, redeliver, requestsMentioning, startTempRelay, waitForEvents, waitForLedgerRow, type TempRelay } from '../support/flows.ts';
-import type { RelayProcess } from '../support/relay-process.ts';
+import { collectVisit, eventsWithId, redeliver, requestsMentioning, useTempRelay, waitForEvents, waitForLedgerRow } from '../support/flows.ts';
 
 /**
  * ClickBank Instant Notifications and affiliate postbacks, end to end through `npm start`'s runner (its own process)
@@ -23,8 +22,20 @@ const newReceipt = () => `E2E${(Date.now() % 1e4).toString(36).toUpperCase()}${+
 
 describe('ClickBank and postbacks → Meta CAPI through the local runner', () => {
   let meta: MetaFake;
-  let run: TempRelay;
-  let relay: RelayProcess;
+  beforeAll(async () => {
+    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
+  });
+  afterAll(() => meta?.close());
+  beforeEach(() => meta.reset());
+  const relay = useTempRelay('relay-e2e-cb-', () => ({
+    CLICKBANK_SECRET_KEY: CLICKBANK_SECRET,
+    POSTBACK_TOKEN,
+    META_PIXEL_ID: PIXEL_ID,
+    META_ACCESS_TOKEN: META_TOKEN,
+    META_API_BASE_URL: meta.baseUrl,
+    RELAY_RETRY_BASE_SECONDS: '1',
+    RELAY_MAX_ATTEMPTS: '3',
+  }));
 
   const land = (url: string) => collectVisit(relay, url, { userAgent: BROWSER_UA, referrer: 'https://www.facebook.com/' });
 
@@ -36,25 +47,6 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
   const waitForMeta = (eventId: string, what: string) => waitForEvents(relay, () => meta.events(), eventId, 15_000, what);
   // Meta's row: TikTok and GA4 (no credentials here: dry-run) have rows of their own.
   const ledgerRow = (eventId: string, status: string) => waitForLedgerRow(relay, eventId, status, { destination: 'meta' });
-
-  beforeAll(async () => {
-    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
-    run = await startTempRelay('relay-e2e-cb-', {
-      CLICKBANK_SECRET_KEY: CLICKBANK_SECRET,
-      POSTBACK_TOKEN,
-      META_PIXEL_ID: PIXEL_ID,
-      META_ACCESS_TOKEN: META_TOKEN,
-      META_API_BASE_URL: meta.baseUrl,
-      RELAY_RETRY_BASE_SECONDS: '1',
-      RELAY_MAX_ATTEMPTS: '3',
-    });
-    relay = run.relay;
-  });
-  afterAll(async () => {
-    await run?.stop();
-    await meta?.close();
-  });
-  beforeEach(() => meta.reset());
 
   it('prints the ClickBank and postback routes', () => {
     const banner = relay.output.join('\n');

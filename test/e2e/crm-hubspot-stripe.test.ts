@@ -3,8 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot-server.ts';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { sha256 } from '../support/factories.ts';
-import { eventsWithId, postStripe as postStripeWebhook, requestsMentioning, startTempRelay, stripeEventPayload, waitForEvents, waitForLedgerRow, type TempRelay } from '../support/flows.ts';
-import type { RelayProcess } from '../support/relay-process.ts';
+import { eventsWithId, postStripe as postStripeWebhook, requestsMentioning, startTempRelay, stripeEventPayload, useTempRelay, waitForEvents, waitForLedgerRow } from '../support/flows.ts';
 import { crmSignature, hubspotSignatureV3 } from '../support/signatures.ts';
 import { stripeCharge, stripeInvoice, stripePaymentIntent, stripeSession } from '../support/stripe-objects.ts';
 
@@ -25,8 +24,28 @@ const unique = (prefix: string) => `${prefix}_${Date.now()}_${Math.random().toSt
 describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner', () => {
   let meta: MetaFake;
   let hubspot: HubSpotFake;
-  let run: TempRelay;
-  let relay: RelayProcess;
+  beforeAll(async () => {
+    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
+    hubspot = await startHubSpotFake({ token: HUBSPOT_TOKEN });
+  });
+  afterAll(async () => {
+    await meta?.close();
+    await hubspot?.close();
+  });
+  beforeEach(() => meta.reset());
+  const relay = useTempRelay('relay-e2e-crm-', () => ({
+    CRM_WEBHOOK_SECRET: CRM_SECRET,
+    CRM_NAME: 'Salesforce',
+    HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET,
+    HUBSPOT_ACCESS_TOKEN: HUBSPOT_TOKEN,
+    HUBSPOT_API_BASE_URL: hubspot.baseUrl,
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    META_PIXEL_ID: PIXEL_ID,
+    META_ACCESS_TOKEN: META_TOKEN,
+    META_API_BASE_URL: meta.baseUrl,
+    RELAY_MAPPING: JSON.stringify({ destinations: { meta: ALLOWED } }),
+    RELAY_RETRY_BASE_SECONDS: '1',
+  }));
 
   const eventsFor = (eventId: string) => eventsWithId(meta.events(), eventId);
   const waitForMeta = (eventId: string) => waitForEvents(relay, () => meta.events(), eventId, 15_000, `Meta event ${eventId}`);
@@ -56,31 +75,6 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
   }
 
   const postStripe = (type: string, object: object) => postStripeWebhook(relay, stripeEventPayload(type, object, unique('evt')), { secret: STRIPE_SECRET });
-
-  beforeAll(async () => {
-    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
-    hubspot = await startHubSpotFake({ token: HUBSPOT_TOKEN });
-    run = await startTempRelay('relay-e2e-crm-', {
-      CRM_WEBHOOK_SECRET: CRM_SECRET,
-      CRM_NAME: 'Salesforce',
-      HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET,
-      HUBSPOT_ACCESS_TOKEN: HUBSPOT_TOKEN,
-      HUBSPOT_API_BASE_URL: hubspot.baseUrl,
-      STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-      META_PIXEL_ID: PIXEL_ID,
-      META_ACCESS_TOKEN: META_TOKEN,
-      META_API_BASE_URL: meta.baseUrl,
-      RELAY_MAPPING: JSON.stringify({ destinations: { meta: ALLOWED } }),
-      RELAY_RETRY_BASE_SECONDS: '1',
-    });
-    relay = run.relay;
-  });
-  afterAll(async () => {
-    await run?.stop();
-    await meta?.close();
-    await hubspot?.close();
-  });
-  beforeEach(() => meta.reset());
 
   it('lists the HubSpot and CRM routes at start', () => {
     const banner = relay.output.join('\n');

@@ -9,13 +9,12 @@ import {
   postStripe,
   redeliver,
   requestsMentioning,
-  startTempRelay,
   stripeSignature,
+  useTempRelay,
   waitForEvents,
   waitForLedgerRow,
-  type TempRelay,
 } from '../support/flows.ts';
-import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+import type { RelayProcess } from '../support/relay-process.ts';
 
 /**
  * End to end through `npm start`'s runner (its own process), with a fake Meta Conversions API that validates the
@@ -40,8 +39,11 @@ const land = (relay: RelayProcess, url: string) => collectVisit(relay, url, { us
 
 describe('Stripe purchase → Meta CAPI through the local runner', () => {
   let meta: MetaFake;
-  let run: TempRelay;
-  let relay: RelayProcess;
+  beforeAll(async () => {
+    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
+  });
+  afterAll(() => meta?.close());
+  beforeEach(() => meta.reset());
 
   /** The runner's settings for live delivery to the fake Meta, with `stripeSecrets` as STRIPE_WEBHOOK_SECRET. */
   const relayEnv = (stripeSecrets: string) => ({
@@ -52,21 +54,11 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
     RELAY_RETRY_BASE_SECONDS: '1',
     RELAY_MAX_ATTEMPTS: '4',
   });
+  const relay = useTempRelay('relay-e2e-', () => relayEnv(`whsec_old_rotated_secret,${STRIPE_SECRET}`));
   const eventsFor = (eventId: string) => eventsWithId(meta.events(), eventId);
   const requestsFor = (eventId: string) => requestsMentioning(meta.requests, eventId);
   const waitForMeta = (eventId: string, timeoutMs: number, what: string) => waitForEvents(relay, () => meta.events(), eventId, timeoutMs, what);
   const metaLedgerRow = (eventId: string, status: string, timeoutMs: number) => waitForLedgerRow(relay, eventId, status, { destination: 'meta', timeoutMs });
-
-  beforeAll(async () => {
-    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
-    run = await startTempRelay('relay-e2e-', relayEnv(`whsec_old_rotated_secret,${STRIPE_SECRET}`));
-    relay = run.relay;
-  });
-  afterAll(async () => {
-    await run?.stop();
-    await meta?.close();
-  });
-  beforeEach(() => meta.reset());
 
   it('prints its routes and that Meta is live', () => {
     const banner = relay.output.join('\n');
@@ -204,23 +196,16 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
 
     await relay.kill();
     meta.reset(); // Meta is back
-    relay = run.relay = await startRelay(relayEnv(STRIPE_SECRET), run.dataDir);
+    await relay.restart(relayEnv(STRIPE_SECRET));
     await waitForMeta(id, 20_000, 'delivery after restart');
     expect(eventsFor(id)).toHaveLength(1);
   });
 });
 
 describe('without Meta credentials (dry-run)', () => {
-  let run: TempRelay;
-  beforeAll(async () => {
-    run = await startTempRelay('relay-dry-', { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, META_API_BASE_URL: 'http://127.0.0.1:9' });
-  });
-  afterAll(async () => {
-    await run?.stop();
-  });
+  const relay = useTempRelay('relay-dry-', () => ({ STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, META_API_BASE_URL: 'http://127.0.0.1:9' }));
 
   it('says so at start, and records the exact request it would have sent', async () => {
-    const { relay } = run;
     expect(relay.output.join('\n')).toMatch(/meta: dry-run \(set META_PIXEL_ID, META_ACCESS_TOKEN/);
     const { id, payload } = checkoutCompleted();
     expect((await postStripe(relay, payload, { secret: STRIPE_SECRET })).status).toBe(200);

@@ -9,10 +9,9 @@ import {
   eventsWithId,
   postStripe as postStripeWebhook,
   requestsMentioning,
-  startTempRelay,
+  useTempRelay,
   waitForEvents,
   waitForLedgerRow,
-  type TempRelay,
 } from '../support/flows.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
 
@@ -47,33 +46,27 @@ describe('Stripe purchase → Meta, TikTok and GA4 through the local runner', ()
   let meta: MetaFake;
   let tiktok: TikTokFake;
   let ga4: Ga4Fake;
-  let run: TempRelay;
-  let relay: RelayProcess;
   const tiktokEventsFor = (id: string) => eventsWithId(tiktok.events(), id);
   const tiktokRequestsFor = (id: string) => requestsMentioning(tiktok.requests, id);
 
   beforeAll(async () => {
     [meta, tiktok, ga4] = await Promise.all([startMetaFake(META), startTikTokFake(TIKTOK), startGa4Fake(GA4)]);
-    run = await startTempRelay('relay-ttga-', {
-      STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-      META_PIXEL_ID: META.pixelId,
-      META_ACCESS_TOKEN: META.accessToken,
-      META_API_BASE_URL: meta.baseUrl,
-      TIKTOK_PIXEL_CODE: TIKTOK.pixelCode,
-      TIKTOK_ACCESS_TOKEN: TIKTOK.accessToken,
-      TIKTOK_API_BASE_URL: tiktok.baseUrl,
-      GA4_MEASUREMENT_ID: GA4.measurementId,
-      GA4_API_SECRET: GA4.apiSecret,
-      GA4_API_BASE_URL: ga4.baseUrl,
-      RELAY_RETRY_BASE_SECONDS: '1',
-      RELAY_MAX_ATTEMPTS: '4',
-    });
-    relay = run.relay;
   });
-  afterAll(async () => {
-    await run?.stop();
-    await Promise.all([meta?.close(), tiktok?.close(), ga4?.close()]);
-  });
+  afterAll(() => Promise.all([meta?.close(), tiktok?.close(), ga4?.close()]));
+  const relay = useTempRelay('relay-ttga-', () => ({
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    META_PIXEL_ID: META.pixelId,
+    META_ACCESS_TOKEN: META.accessToken,
+    META_API_BASE_URL: meta.baseUrl,
+    TIKTOK_PIXEL_CODE: TIKTOK.pixelCode,
+    TIKTOK_ACCESS_TOKEN: TIKTOK.accessToken,
+    TIKTOK_API_BASE_URL: tiktok.baseUrl,
+    GA4_MEASUREMENT_ID: GA4.measurementId,
+    GA4_API_SECRET: GA4.apiSecret,
+    GA4_API_BASE_URL: ga4.baseUrl,
+    RELAY_RETRY_BASE_SECONDS: '1',
+    RELAY_MAX_ATTEMPTS: '4',
+  }));
   beforeEach(() => {
     meta.reset();
     tiktok.reset();
@@ -163,23 +156,17 @@ describe('Stripe purchase → Meta, TikTok and GA4 through the local runner', ()
 
 describe('without TikTok credentials, and GA4 in its test mode (GA4_VALIDATE)', () => {
   let ga4: Ga4Fake;
-  let run: TempRelay;
-  let relay: RelayProcess;
   beforeAll(async () => {
     ga4 = await startGa4Fake(GA4);
-    run = await startTempRelay('relay-ttga-dry-', {
-      STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-      GA4_MEASUREMENT_ID: GA4.measurementId,
-      GA4_API_SECRET: GA4.apiSecret,
-      GA4_API_BASE_URL: ga4.baseUrl,
-      GA4_VALIDATE: 'true',
-    });
-    relay = run.relay;
   });
-  afterAll(async () => {
-    await run?.stop();
-    await ga4?.close();
-  });
+  afterAll(() => ga4?.close());
+  const relay = useTempRelay('relay-ttga-dry-', () => ({
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    GA4_MEASUREMENT_ID: GA4.measurementId,
+    GA4_API_SECRET: GA4.apiSecret,
+    GA4_API_BASE_URL: ga4.baseUrl,
+    GA4_VALIDATE: 'true',
+  }));
 
   it('records the exact TikTok request it would have sent, and sends GA4 events to the validation server only', async () => {
     expect(relay.output.join('\n')).toMatch(/tiktok: dry-run \(set TIKTOK_PIXEL_CODE, TIKTOK_ACCESS_TOKEN/);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Stripe from 'stripe';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { stripeEvent } from './factories.ts';
 import { startRelay, type RelayProcess } from './relay-process.ts';
 import { stripeSession } from './stripe-objects.ts';
@@ -35,6 +35,45 @@ export async function startTempRelay(prefix: string, env: Record<string, string 
     throw err;
   }
   return handle;
+}
+
+/** The relay of a test suite (see useTempRelay): the running process, its data directory, and a restart. */
+export interface SuiteRelay extends RelayProcess {
+  readonly dataDir: string;
+  /** Starts a runner again on the same data directory (after `kill` or `stop`), with `env`. */
+  restart(env: Record<string, string | undefined>): Promise<void>;
+}
+
+/**
+ * Registers the suite's hooks for one relay on a data directory of its own: started before the suite's tests with
+ * `env()` (called then, so it can read the URLs of fakes that hooks registered earlier started), stopped and its
+ * directory removed after them (after hooks run in reverse: before those fakes close). The returned object stands
+ * for whichever runner is current, so a test may `kill` it and `restart` it.
+ */
+export function useTempRelay(prefix: string, env: () => Record<string, string | undefined>): SuiteRelay {
+  let run: TempRelay | undefined;
+  beforeAll(async () => {
+    run = await startTempRelay(prefix, env());
+  });
+  afterAll(async () => {
+    await run?.stop();
+  });
+  const started = () => {
+    if (!run) throw new Error('the relay starts in beforeAll: use it inside tests and hooks');
+    return run;
+  };
+  const own = {
+    get dataDir() {
+      return started().dataDir;
+    },
+    async restart(restartEnv: Record<string, string | undefined>) {
+      const current = started();
+      current.relay = await startRelay(restartEnv, current.dataDir);
+    },
+  };
+  return new Proxy(own, {
+    get: (target, key) => (key in target ? Reflect.get(target, key) : Reflect.get(started().relay, key)),
+  }) as unknown as SuiteRelay;
 }
 
 /**
