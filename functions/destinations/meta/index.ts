@@ -1,6 +1,5 @@
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { adPlatformSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyMetaResponse } from './classify.ts';
 import { metaUserData, toMetaEvent } from './payload.ts';
@@ -45,7 +44,11 @@ export const metaDestination: Destination<MetaConfig> = {
     };
   },
 
-  skipReason: adPlatformSkipReason('Meta'),
+  skipReason(c) {
+    if (c.consent.marketing === false) return 'consent: marketing not granted';
+    if (c.adjustment) return `Meta has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent`;
+    return undefined;
+  },
 
   buildRequest(conversions, config, now) {
     const base = config?.baseUrl ?? DEFAULT_BASE_URL;

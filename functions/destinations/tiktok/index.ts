@@ -1,6 +1,5 @@
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { adPlatformSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyTikTokResponse } from './classify.ts';
 import { tiktokUser, toTikTokEvent } from './payload.ts';
@@ -43,7 +42,11 @@ export const tiktokDestination: Destination<TikTokConfig> = {
     };
   },
 
-  skipReason: adPlatformSkipReason('TikTok'),
+  skipReason(c) {
+    if (c.consent.marketing === false) return 'consent: marketing not granted';
+    if (c.adjustment) return `TikTok has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent`;
+    return undefined;
+  },
 
   buildRequest(conversions, config, now) {
     const body: Record<string, unknown> = {
