@@ -255,7 +255,6 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       const res = await postStripe('charge.refunded', charge);
       expect(res.status).toBe(200);
       const refundId = `${pi}:refund:2000`;
-      // TikTok and GA4 (no credentials here) answer routes of their own.
       expect(await res.json()).toMatchObject({ conversions: [{ eventId: refundId, routes: expect.arrayContaining([expect.objectContaining({ destination: 'meta', status: 'skipped' })]) }] });
 
       const row = await ledgerRow(refundId, 'skipped');
