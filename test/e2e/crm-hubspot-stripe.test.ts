@@ -1,12 +1,10 @@
-import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import Stripe from 'stripe';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot-server.ts';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
-import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { sha256 } from '../support/factories.ts';
+import { eventsWithId, postStripe as postStripeWebhook, requestsMentioning, startTempRelay, stripeEventPayload, useTempRelay, waitForEvents, waitForLedgerRow } from '../support/flows.ts';
+import { crmSignature, hubspotSignatureV3 } from '../support/signatures.ts';
 import { stripeCharge, stripeInvoice, stripePaymentIntent, stripeSession } from '../support/stripe-objects.ts';
 
 /**
@@ -21,27 +19,44 @@ const STRIPE_SECRET = 'whsec_e2e_crm_suite';
 const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-e2e-crm';
 const ALLOWED = ['Purchase', 'Lead', 'QualifiedLead', 'Subscribe', 'StartTrial', 'Refund', 'Chargeback'];
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const unique = (prefix: string) => `${prefix}_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
 
 describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner', () => {
   let meta: MetaFake;
   let hubspot: HubSpotFake;
-  let relay: RelayProcess;
-  let dataDir: string;
+  beforeAll(async () => {
+    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
+    hubspot = await startHubSpotFake({ token: HUBSPOT_TOKEN });
+  });
+  afterAll(async () => {
+    await meta?.close();
+    await hubspot?.close();
+  });
+  beforeEach(() => meta.reset());
+  const relay = useTempRelay('relay-e2e-crm-', () => ({
+    CRM_WEBHOOK_SECRET: CRM_SECRET,
+    CRM_NAME: 'Salesforce',
+    HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET,
+    HUBSPOT_ACCESS_TOKEN: HUBSPOT_TOKEN,
+    HUBSPOT_API_BASE_URL: hubspot.baseUrl,
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    META_PIXEL_ID: PIXEL_ID,
+    META_ACCESS_TOKEN: META_TOKEN,
+    META_API_BASE_URL: meta.baseUrl,
+    RELAY_MAPPING: JSON.stringify({ destinations: { meta: ALLOWED } }),
+    RELAY_RETRY_BASE_SECONDS: '1',
+  }));
 
-  const eventsFor = (eventId: string) => meta.events().filter((e) => e.event_id === eventId);
-  const waitForMeta = (eventId: string) => relay.waitFor(() => eventsFor(eventId).length > 0 && eventsFor(eventId), 15_000, `Meta event ${eventId}`);
-  const ledgerRow = (eventId: string, status: string) =>
-    relay.waitFor(async () => (await relay.ledgerFor(eventId)).find((r) => r.sk === 'D#meta' && r.status === status), 10_000, `ledger ${eventId} ${status}`);
+  const eventsFor = (eventId: string) => eventsWithId(meta.events(), eventId);
+  const waitForMeta = (eventId: string) => waitForEvents(relay, () => meta.events(), eventId, 15_000, `Meta event ${eventId}`);
+  const ledgerRow = (eventId: string, status: string) => waitForLedgerRow(relay, eventId, status, { destination: 'meta', timeoutMs: 10_000 });
 
   function postCrm(body: unknown, opts: { timestamp?: number; secret?: string } = {}) {
     const raw = JSON.stringify(body);
     const ts = String(opts.timestamp ?? Math.floor(Date.now() / 1000));
-    const sig = createHmac('sha256', opts.secret ?? CRM_SECRET).update(`${ts}.${raw}`).digest('hex');
     return fetch(`${relay.url}/webhooks/crm`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-relay-timestamp': ts, 'x-relay-signature': `sha256=${sig}` },
+      headers: { 'content-type': 'application/json', 'x-relay-timestamp': ts, 'x-relay-signature': crmSignature(opts.secret ?? CRM_SECRET, ts, raw) },
       body: raw,
     });
   }
@@ -51,7 +66,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
     const ts = String(Date.now());
     // Signed over the URL HubSpot called: here the runner's own (no proxy in between).
     const uri = `${relay.url}/webhooks/hubspot`;
-    const sig = createHmac('sha256', HUBSPOT_SECRET).update(`POST${uri}${raw}${ts}`).digest('base64');
+    const sig = hubspotSignatureV3(HUBSPOT_SECRET, 'POST', uri, raw, ts);
     return fetch(uri, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': sig, 'x-hubspot-request-timestamp': ts },
@@ -59,53 +74,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
     });
   }
 
-  function postStripe(type: string, object: object) {
-    const payload = JSON.stringify({
-      id: unique('evt'),
-      object: 'event',
-      api_version: '2026-10-28.endive',
-      created: Math.floor(Date.now() / 1000),
-      livemode: false,
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      type,
-      data: { object },
-    });
-    return fetch(`${relay.url}/webhooks/stripe`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET }) },
-      body: payload,
-    });
-  }
-
-  beforeAll(async () => {
-    meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
-    hubspot = await startHubSpotFake({ token: HUBSPOT_TOKEN });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-e2e-crm-'));
-    relay = await startRelay(
-      {
-        CRM_WEBHOOK_SECRET: CRM_SECRET,
-        CRM_NAME: 'Salesforce',
-        HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET,
-        HUBSPOT_ACCESS_TOKEN: HUBSPOT_TOKEN,
-        HUBSPOT_API_BASE_URL: hubspot.baseUrl,
-        STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-        META_PIXEL_ID: PIXEL_ID,
-        META_ACCESS_TOKEN: META_TOKEN,
-        META_API_BASE_URL: meta.baseUrl,
-        RELAY_MAPPING: JSON.stringify({ destinations: { meta: ALLOWED } }),
-        RELAY_RETRY_BASE_SECONDS: '1',
-      },
-      dataDir,
-    );
-  });
-  afterAll(async () => {
-    await relay?.stop();
-    await meta?.close();
-    await hubspot?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-  beforeEach(() => meta.reset());
+  const postStripe = (type: string, object: object) => postStripeWebhook(relay, stripeEventPayload(type, object, unique('evt')), { secret: STRIPE_SECRET });
 
   it('lists the HubSpot and CRM routes at start', () => {
     const banner = relay.output.join('\n');
@@ -149,7 +118,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
 
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ error: 'stale_timestamp' });
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
       expect(await relay.ledgerFor(id)).toEqual([]);
       expect(eventsFor(id)).toEqual([]);
     });
@@ -168,14 +137,14 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       const id = unique('lead');
       const raw = JSON.stringify({ event: 'Lead', event_id: id, email: 'a@example.com' });
       const ts = String(Math.floor(Date.now() / 1000));
-      const sig = `sha256=${createHmac('sha256', CRM_SECRET).update(`${ts}.${raw}`).digest('hex')}`;
+      const sig = crmSignature(CRM_SECRET, ts, raw);
       const form = await fetch(`${relay.url}/webhooks/crm`, { method: 'POST', headers: { 'content-type': 'text/plain', 'x-relay-timestamp': ts, 'x-relay-signature': sig }, body: raw });
       expect(form.status).toBe(400);
       expect(await form.json()).toMatchObject({ error: 'unsupported_content_type' });
 
       const big = await postCrm({ event: 'Lead', event_id: id, email: 'a@example.com', name: 'x'.repeat(300 * 1024) });
       expect(big.status).toBe(413);
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       expect(await relay.ledgerFor(id)).toEqual([]);
     });
 
@@ -223,14 +192,14 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       const eventId = `hubspot-62515-contact-${contactId}:lead`;
       const [lead] = await waitForMeta(eventId);
       expect(lead).toMatchObject({ event_name: 'Lead', action_source: 'system_generated', user_data: { em: [sha256('lead@example.org')] } });
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       expect(eventsFor(eventId)).toHaveLength(1);
     });
 
     it('refuses a HubSpot request signed with another secret: 401', async () => {
       const raw = '[]';
       const ts = String(Date.now());
-      const sig = createHmac('sha256', 'other').update(`POST${relay.url}/webhooks/hubspot${raw}${ts}`).digest('base64');
+      const sig = hubspotSignatureV3('other', 'POST', `${relay.url}/webhooks/hubspot`, raw, ts);
       const res = await fetch(`${relay.url}/webhooks/hubspot`, { method: 'POST', headers: { 'x-hubspot-signature-v3': sig, 'x-hubspot-request-timestamp': ts }, body: raw });
 
       expect(res.status).toBe(401);
@@ -261,7 +230,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
 
       expect(answers).toEqual([[200, 'accepted'], [200, 'duplicate']]);
       await waitForMeta(pi);
-      await new Promise((r) => setTimeout(r, 1500)); // time for a second delivery to show up, were there one
+      await sleep(1500); // time for a second delivery to show up, were there one
       expect(eventsFor(pi)).toHaveLength(1);
       expect(eventsFor(pi)[0].custom_data).toMatchObject({ value: 42, order_id: pi });
     });
@@ -275,7 +244,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       expect(await (await postStripe('invoice.paid', invoice)).json()).toMatchObject({ status: 'duplicate' });
 
       await waitForMeta(`${invoiceId}:subscribe`);
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       expect(eventsFor(`${invoiceId}:subscribe`)).toHaveLength(1);
     });
 
@@ -291,8 +260,8 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
       const row = await ledgerRow(refundId, 'skipped');
       expect(row).toMatchObject({ eventName: 'Refund', adjustment: 'refund', originalOrderId: pi, originalEventId: pi, orderId: pi });
       expect(row.reason).toMatch(/Meta has no way to retract a conversion: the refund is recorded, not sent/);
-      await new Promise((r) => setTimeout(r, 800));
-      expect(meta.requests.filter((r) => JSON.stringify(r.body).includes(refundId))).toEqual([]);
+      await sleep(800);
+      expect(requestsMentioning(meta.requests, refundId)).toEqual([]);
     });
   });
 
@@ -306,11 +275,7 @@ describe('CRM, HubSpot and Stripe events → Meta CAPI through the local runner'
 
 describe('mapping configuration at start', () => {
   it('refuses to start with a bad RELAY_MAPPING, naming the bad key', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'relay-e2e-badmap-'));
-    try {
-      await expect(startRelay({ RELAY_MAPPING: '{"destinations":{"metta":["Purchase"]}}' }, dir)).rejects.toThrow(/RELAY_MAPPING\.destinations\.metta: no such destination/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    // startTempRelay removes its data directory when the relay fails to start.
+    await expect(startTempRelay('relay-e2e-badmap-', { RELAY_MAPPING: '{"destinations":{"metta":["Purchase"]}}' })).rejects.toThrow(/RELAY_MAPPING\.destinations\.metta: no such destination/);
   });
 });

@@ -1,11 +1,20 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import Stripe from 'stripe';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
-import { PROJECT_ROOT, startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { sha256 } from '../support/factories.ts';
+import {
+  checkoutCompleted as paidCheckout,
+  collectVisit,
+  eventsWithId,
+  postStripe,
+  redeliver,
+  requestsMentioning,
+  stripeSignature,
+  useTempRelay,
+  waitForEvents,
+  waitForLedgerRow,
+} from '../support/flows.ts';
+import type { RelayProcess } from '../support/relay-process.ts';
 
 /**
  * End to end through `npm start`'s runner (its own process), with a fake Meta Conversions API that validates the
@@ -21,85 +30,35 @@ const CUSTOMER = {
   name: 'Jane Doe',
   address: { line1: '1 Market Street', line2: null, city: 'San Francisco', state: 'CA', postal_code: '94105-1234', country: 'US' },
 };
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** A checkout.session fixture from Stripe's published fixtures, made paid and given an amount and a customer. */
-const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/stripe/checkout.session.json'), 'utf8'));
-let sessionCounter = 0;
-function checkoutCompleted(overrides: Record<string, unknown> = {}) {
-  // The purchase is keyed on the PaymentIntent (what payment_intent.succeeded reports too): one per checkout here.
-  const id = `pi_e2e_${Date.now()}_${++sessionCounter}`;
-  const session = {
-    ...fixture,
-    id: `cs_test_e2e_${id}`,
-    payment_intent: id,
-    amount_total: 4999,
-    amount_subtotal: 4999,
-    currency: 'usd',
-    payment_status: 'paid',
-    status: 'complete',
-    customer_details: { ...fixture.customer_details, ...CUSTOMER },
-    ...overrides,
-  };
-  const event = {
-    id: `evt_e2e_${id}`,
-    object: 'event',
-    api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: 'checkout.session.completed',
-    data: { object: session },
-  };
-  return { id, payload: JSON.stringify(event) };
-}
+/** A paid USD 49.99 checkout by CUSTOMER; `id` is its PaymentIntent, the purchase's event and order ID. */
+const checkoutCompleted = (overrides: Record<string, unknown> = {}) => paidCheckout('e2e', 4999, CUSTOMER, overrides);
 
-const sign = (payload: string, secret = STRIPE_SECRET) => Stripe.webhooks.generateTestHeaderString({ payload, secret });
+const sign = (payload: string, secret = STRIPE_SECRET) => stripeSignature(payload, secret);
+const land = (relay: RelayProcess, url: string) => collectVisit(relay, url, { userAgent: BROWSER_UA, referrer: 'https://www.facebook.com/' });
 
 describe('Stripe purchase → Meta CAPI through the local runner', () => {
   let meta: MetaFake;
-  let relay: RelayProcess;
-  let dataDir: string;
-
-  const postStripe = (payload: string, signature: string) =>
-    fetch(`${relay.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body: payload });
-
-  async function land(url: string) {
-    const res = await fetch(`${relay.url}/collect`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': BROWSER_UA },
-      body: JSON.stringify({ url, referrer: 'https://www.facebook.com/' }),
-    });
-    expect(res.status).toBe(200);
-    const cookies = Object.fromEntries(res.headers.getSetCookie().map((c) => c.split(';')[0].split('=') as [string, string]));
-    return { visitorId: ((await res.json()) as { visitorId: string }).visitorId, cookies };
-  }
-
-  const eventsFor = (eventId: string) => meta.events().filter((e) => e.event_id === eventId);
-  const requestsFor = (eventId: string) => meta.requests.filter((r) => JSON.stringify(r.body ?? '').includes(eventId));
-
   beforeAll(async () => {
     meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
-    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-e2e-'));
-    relay = await startRelay(
-      {
-        STRIPE_WEBHOOK_SECRET: `whsec_old_rotated_secret,${STRIPE_SECRET}`,
-        META_PIXEL_ID: PIXEL_ID,
-        META_ACCESS_TOKEN: META_TOKEN,
-        META_API_BASE_URL: meta.baseUrl,
-        RELAY_RETRY_BASE_SECONDS: '1',
-        RELAY_MAX_ATTEMPTS: '4',
-      },
-      dataDir,
-    );
   });
-  afterAll(async () => {
-    await relay?.stop();
-    await meta?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => meta?.close());
   beforeEach(() => meta.reset());
+
+  /** The runner's settings for live delivery to the fake Meta, with `stripeSecrets` as STRIPE_WEBHOOK_SECRET. */
+  const relayEnv = (stripeSecrets: string) => ({
+    STRIPE_WEBHOOK_SECRET: stripeSecrets,
+    META_PIXEL_ID: PIXEL_ID,
+    META_ACCESS_TOKEN: META_TOKEN,
+    META_API_BASE_URL: meta.baseUrl,
+    RELAY_RETRY_BASE_SECONDS: '1',
+    RELAY_MAX_ATTEMPTS: '4',
+  });
+  const relay = useTempRelay('relay-e2e-', () => relayEnv(`whsec_old_rotated_secret,${STRIPE_SECRET}`));
+  const eventsFor = (eventId: string) => eventsWithId(meta.events(), eventId);
+  const requestsFor = (eventId: string) => requestsMentioning(meta.requests, eventId);
+  const waitForMeta = (eventId: string, timeoutMs: number, what: string) => waitForEvents(relay, () => meta.events(), eventId, timeoutMs, what);
+  const metaLedgerRow = (eventId: string, status: string, timeoutMs: number) => waitForLedgerRow(relay, eventId, status, { destination: 'meta', timeoutMs });
 
   it('prints its routes and that Meta is live', () => {
     const banner = relay.output.join('\n');
@@ -110,15 +69,15 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
   });
 
   it('delivers exactly one Meta event carrying the click’s fbc/fbp/IP/UA and the hashed customer data', async () => {
-    const { visitorId, cookies } = await land('https://shop.example.com/landing?fbclid=IwAR-e2e-Click_123&utm_source=facebook');
+    const { visitorId, cookies } = await land(relay, 'https://shop.example.com/landing?fbclid=IwAR-e2e-Click_123&utm_source=facebook');
     expect(cookies._fbc).toMatch(/^fb\.1\.\d{13}\.IwAR-e2e-Click_123$/);
     const { id, payload } = checkoutCompleted({ client_reference_id: visitorId });
 
-    const res = await postStripe(payload, sign(payload));
+    const res = await postStripe(relay, payload, { secret: STRIPE_SECRET });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'accepted', conversions: [{ eventId: id }] });
 
-    const [event] = await relay.waitFor(() => eventsFor(id).length > 0 && eventsFor(id), 15_000, 'the Meta event');
+    const [event] = await waitForMeta(id, 15_000, 'the Meta event');
     expect(eventsFor(id)).toHaveLength(1);
     expect(event).toMatchObject({
       event_name: 'Purchase',
@@ -141,40 +100,33 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
       zp: [sha256('94105')],
       country: [sha256('us')],
     });
-    const [row] = await relay.waitFor(async () => {
-      const rows = await relay.ledgerFor(id, 'meta');
-      return rows[0]?.status === 'delivered' && rows;
-    }, 5_000, 'the ledger to say delivered');
+    const row = await metaLedgerRow(id, 'delivered', 5_000);
     expect(row).toMatchObject({ sk: 'D#meta', status: 'delivered', attempts: 1, orderId: id });
   });
 
   it('turns the same webhook delivered three times into one Meta event', async () => {
     const { id, payload } = checkoutCompleted();
-    const statuses = [];
-    for (let i = 0; i < 3; i++) {
-      const res = await postStripe(payload, sign(payload)); // Stripe re-signs each delivery
-      statuses.push([res.status, ((await res.json()) as { status: string }).status]);
-    }
+    const statuses = await redeliver(3, () => postStripe(relay, payload, { secret: STRIPE_SECRET })); // Stripe re-signs each delivery
     expect(statuses).toEqual([
       [200, 'accepted'],
       [200, 'duplicate'],
       [200, 'duplicate'],
     ]);
-    await relay.waitFor(() => eventsFor(id).length > 0, 15_000, 'the Meta event');
-    await new Promise((r) => setTimeout(r, 1500)); // time for any second delivery to show up
+    await waitForMeta(id, 15_000, 'the Meta event');
+    await sleep(1500); // time for any second delivery to show up
     expect(eventsFor(id)).toHaveLength(1);
     expect(requestsFor(id)).toHaveLength(1);
   });
 
   it('rejects a bad signature with 400 and a JSON error, and enqueues nothing', async () => {
     const { id, payload } = checkoutCompleted();
-    const res = await postStripe(payload, sign(payload, 'whsec_not_the_right_secret'));
+    const res = await postStripe(relay, payload, { signature: sign(payload, 'whsec_not_the_right_secret') });
     expect(res.status).toBe(400);
     const body = (await res.json()) as { error: string; message: string };
     expect(body.error).toBe('invalid_signature');
     expect(body.message).not.toContain(STRIPE_SECRET);
     expect(await relay.queueDepth('meta')).toBe(0);
-    await new Promise((r) => setTimeout(r, 800));
+    await sleep(800);
     expect(await relay.ledgerFor(id)).toEqual([]);
     expect(requestsFor(id)).toHaveLength(0);
   });
@@ -182,25 +134,21 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
   it('retries Meta 500s with backoff and delivers once when Meta recovers', async () => {
     meta.failNext(2, { status: 500 });
     const { id, payload } = checkoutCompleted();
-    expect((await postStripe(payload, sign(payload))).status).toBe(200);
+    expect((await postStripe(relay, payload, { secret: STRIPE_SECRET })).status).toBe(200);
 
-    await relay.waitFor(() => eventsFor(id).length > 0, 20_000, 'delivery after two 500s');
+    await waitForMeta(id, 20_000, 'delivery after two 500s');
     expect(eventsFor(id)).toHaveLength(1);
     const attempts = requestsFor(id);
     expect(attempts.map((r) => r.status)).toEqual([500, 500, 200]);
     // Growing visibility timeouts: the second retry waits longer than the first (1 s, then 2 s).
     expect(attempts[2].at - attempts[1].at).toBeGreaterThan(attempts[1].at - attempts[0].at);
-    const rows = await relay.waitFor(async () => {
-      const r = await relay.ledgerFor(id, 'meta');
-      return r[0]?.status === 'delivered' && r;
-    }, 5_000, 'ledger delivered');
-    expect(rows[0].attempts).toBe(3);
+    expect((await metaLedgerRow(id, 'delivered', 5_000)).attempts).toBe(3);
   });
 
   it('puts a permanently rejected conversion in the DLQ after one attempt, saying why', async () => {
     const { id, payload } = checkoutCompleted();
     meta.failWhen((e) => e.event_id === id, { status: 400, body: metaError(100, 'Invalid parameter', { subcode: 2804019 }) });
-    expect((await postStripe(payload, sign(payload))).status).toBe(200);
+    expect((await postStripe(relay, payload, { secret: STRIPE_SECRET })).status).toBe(200);
 
     const letters = await relay.waitFor(async () => {
       const all = await relay.dlqMessages('meta');
@@ -213,16 +161,13 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
     expect(letters[0].body.eventId).toBe(id);
     expect(requestsFor(id)).toHaveLength(1);
     // The sender writes the ledger just after the DLQ.
-    const [row] = await relay.waitFor(async () => {
-      const rows = await relay.ledgerFor(id, 'meta');
-      return rows[0]?.status === 'dead_lettered' && rows;
-    }, 5_000, 'the ledger to say dead_lettered');
+    const row = await metaLedgerRow(id, 'dead_lettered', 5_000);
     expect(row).toMatchObject({ status: 'dead_lettered', errorCode: '100/2804019', attempts: 1 });
   });
 
   it('records an unrelated Stripe event as skipped with the reason', async () => {
     const payload = JSON.stringify({ id: 'evt_e2e_customer_created', object: 'event', type: 'customer.created', created: 1, livemode: false, data: { object: { id: 'cus_1', object: 'customer' } } });
-    const res = await postStripe(payload, sign(payload));
+    const res = await postStripe(relay, payload, { secret: STRIPE_SECRET });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'skipped', reason: expect.stringContaining('customer.created') });
     const rows = await relay.ledger();
@@ -246,47 +191,25 @@ describe('Stripe purchase → Meta CAPI through the local runner', () => {
   it('loses nothing accepted when the runner is killed and restarted', async () => {
     meta.failNext(1000, { status: 503 });
     const { id, payload } = checkoutCompleted();
-    expect((await postStripe(payload, sign(payload))).status).toBe(200);
-    await relay.waitFor(async () => (await relay.ledgerFor(id, 'meta'))[0]?.status === 'retrying', 15_000, 'a failed attempt');
+    expect((await postStripe(relay, payload, { secret: STRIPE_SECRET })).status).toBe(200);
+    await metaLedgerRow(id, 'retrying', 15_000);
 
     await relay.kill();
     meta.reset(); // Meta is back
-    relay = await startRelay(
-      {
-        STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-        META_PIXEL_ID: PIXEL_ID,
-        META_ACCESS_TOKEN: META_TOKEN,
-        META_API_BASE_URL: meta.baseUrl,
-        RELAY_RETRY_BASE_SECONDS: '1',
-        RELAY_MAX_ATTEMPTS: '4',
-      },
-      dataDir,
-    );
-    await relay.waitFor(() => eventsFor(id).length > 0, 20_000, 'delivery after restart');
+    await relay.restart(relayEnv(STRIPE_SECRET));
+    await waitForMeta(id, 20_000, 'delivery after restart');
     expect(eventsFor(id)).toHaveLength(1);
   });
 });
 
 describe('without Meta credentials (dry-run)', () => {
-  let relay: RelayProcess;
-  let dataDir: string;
-  beforeAll(async () => {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-dry-'));
-    relay = await startRelay({ STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, META_API_BASE_URL: 'http://127.0.0.1:9' }, dataDir);
-  });
-  afterAll(async () => {
-    await relay?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const relay = useTempRelay('relay-dry-', () => ({ STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, META_API_BASE_URL: 'http://127.0.0.1:9' }));
 
   it('says so at start, and records the exact request it would have sent', async () => {
     expect(relay.output.join('\n')).toMatch(/meta: dry-run \(set META_PIXEL_ID, META_ACCESS_TOKEN/);
     const { id, payload } = checkoutCompleted();
-    expect((await postStripe(relay, payload)).status).toBe(200);
-    const [row] = await relay.waitFor(async () => {
-      const rows = await relay.ledgerFor(id, 'meta');
-      return rows[0]?.status === 'dry_run' && rows;
-    }, 15_000, 'the dry-run ledger row');
+    expect((await postStripe(relay, payload, { secret: STRIPE_SECRET })).status).toBe(200);
+    const row = await waitForLedgerRow(relay, id, 'dry_run', { destination: 'meta', timeoutMs: 15_000 });
     const request = JSON.parse(row.request);
     expect(request.url).toMatch(/\/v\d+\.\d+\/<META_PIXEL_ID>\/events$/);
     expect(request.body.data).toHaveLength(1);
@@ -294,8 +217,4 @@ describe('without Meta credentials (dry-run)', () => {
     // The log line is written just after the ledger row: wait for it rather than race it.
     await relay.waitFor(() => relay.output.some((l) => l.includes('dry run: not sent') && l.includes(id)), 5_000, 'the dry-run log line');
   });
-
-  function postStripe(r: RelayProcess, payload: string) {
-    return fetch(`${r.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload) }, body: payload });
-  }
 });

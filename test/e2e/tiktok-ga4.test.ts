@@ -1,13 +1,19 @@
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startGa4Fake, type Ga4Fake } from '../fakes/ga4-server.ts';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { startTikTokFake, tiktokError, type TikTokFake } from '../fakes/tiktok-server.ts';
-import { PROJECT_ROOT, startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { sha256 } from '../support/factories.ts';
+import {
+  checkoutCompleted as paidCheckout,
+  collectVisit,
+  eventsWithId,
+  postStripe as postStripeWebhook,
+  requestsMentioning,
+  useTempRelay,
+  waitForEvents,
+  waitForLedgerRow,
+} from '../support/flows.ts';
+import type { RelayProcess } from '../support/relay-process.ts';
 
 /**
  * End to end through `npm start`'s runner (its own process) with fake Meta, TikTok and GA4 APIs that validate requests
@@ -22,75 +28,45 @@ const GA_COOKIE = 'GA1.1.1180343295.1772450000';
 const TTP_COOKIE = '2Qz0aBcDeFgHiJkLmNoPqRsT';
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-e2e';
 const CUSTOMER = { email: 'Jane.Doe@Example.com', phone: '+1 (415) 555-0100', name: 'Jane Doe', address: { line1: '1 Market Street', line2: null, city: 'San Francisco', state: 'CA', postal_code: '94105', country: 'US' } };
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/stripe/checkout.session.json'), 'utf8'));
-let counter = 0;
-function checkoutCompleted(overrides: Record<string, unknown> = {}) {
-  const sessionId = `cs_test_ttga_${Date.now()}_${++counter}`;
-  // Purchases are keyed on the PaymentIntent (one ID for every Stripe event about the same payment).
-  const id = `pi_ttga_${Date.now()}_${counter}`;
-  const session = { ...fixture, id: sessionId, payment_intent: id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
-  const event = { id: `evt_${sessionId}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
-  return { id, payload: JSON.stringify(event) };
-}
+/** A paid USD 49.99 checkout by CUSTOMER; `id` is its PaymentIntent, the purchase's event / transaction ID. */
+const checkoutCompleted = (overrides: Record<string, unknown> = {}) => paidCheckout('ttga', 4999, CUSTOMER, overrides);
 
 async function postStripe(relay: RelayProcess, payload: string) {
-  const res = await fetch(`${relay.url}/webhooks/stripe`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET }) },
-    body: payload,
-  });
-  expect(res.status).toBe(200);
+  expect((await postStripeWebhook(relay, payload, { secret: STRIPE_SECRET })).status).toBe(200);
 }
 
 async function land(relay: RelayProcess, url: string, cookie: string) {
-  const res = await fetch(`${relay.url}/collect`, { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': BROWSER_UA, cookie }, body: JSON.stringify({ url }) });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { visitorId: string }).visitorId;
+  return (await collectVisit(relay, url, { userAgent: BROWSER_UA, cookie })).visitorId;
 }
 
-const ledgerRow = (relay: RelayProcess, id: string, destination: string, status: string) =>
-  relay.waitFor(async () => {
-    const [row] = await relay.ledgerFor(id, destination);
-    return row?.status === status && row;
-  }, 20_000, `${destination} ledger row ${status}`);
+const ledgerRow = (relay: RelayProcess, id: string, destination: string, status: string) => waitForLedgerRow(relay, id, status, { destination, timeoutMs: 20_000 });
 
 describe('Stripe purchase → Meta, TikTok and GA4 through the local runner', () => {
   let meta: MetaFake;
   let tiktok: TikTokFake;
   let ga4: Ga4Fake;
-  let relay: RelayProcess;
-  let dataDir: string;
-  const tiktokEventsFor = (id: string) => tiktok.events().filter((e) => e.event_id === id);
-  const tiktokRequestsFor = (id: string) => tiktok.requests.filter((r) => JSON.stringify(r.body ?? '').includes(id));
+  const tiktokEventsFor = (id: string) => eventsWithId(tiktok.events(), id);
+  const tiktokRequestsFor = (id: string) => requestsMentioning(tiktok.requests, id);
 
   beforeAll(async () => {
     [meta, tiktok, ga4] = await Promise.all([startMetaFake(META), startTikTokFake(TIKTOK), startGa4Fake(GA4)]);
-    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-ttga-'));
-    relay = await startRelay(
-      {
-        STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-        META_PIXEL_ID: META.pixelId,
-        META_ACCESS_TOKEN: META.accessToken,
-        META_API_BASE_URL: meta.baseUrl,
-        TIKTOK_PIXEL_CODE: TIKTOK.pixelCode,
-        TIKTOK_ACCESS_TOKEN: TIKTOK.accessToken,
-        TIKTOK_API_BASE_URL: tiktok.baseUrl,
-        GA4_MEASUREMENT_ID: GA4.measurementId,
-        GA4_API_SECRET: GA4.apiSecret,
-        GA4_API_BASE_URL: ga4.baseUrl,
-        RELAY_RETRY_BASE_SECONDS: '1',
-        RELAY_MAX_ATTEMPTS: '4',
-      },
-      dataDir,
-    );
   });
-  afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([meta?.close(), tiktok?.close(), ga4?.close()]);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => Promise.all([meta?.close(), tiktok?.close(), ga4?.close()]));
+  const relay = useTempRelay('relay-ttga-', () => ({
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    META_PIXEL_ID: META.pixelId,
+    META_ACCESS_TOKEN: META.accessToken,
+    META_API_BASE_URL: meta.baseUrl,
+    TIKTOK_PIXEL_CODE: TIKTOK.pixelCode,
+    TIKTOK_ACCESS_TOKEN: TIKTOK.accessToken,
+    TIKTOK_API_BASE_URL: tiktok.baseUrl,
+    GA4_MEASUREMENT_ID: GA4.measurementId,
+    GA4_API_SECRET: GA4.apiSecret,
+    GA4_API_BASE_URL: ga4.baseUrl,
+    RELAY_RETRY_BASE_SECONDS: '1',
+    RELAY_MAX_ATTEMPTS: '4',
+  }));
   beforeEach(() => {
     meta.reset();
     tiktok.reset();
@@ -109,7 +85,7 @@ describe('Stripe purchase → Meta, TikTok and GA4 through the local runner', ()
     const { id, payload } = checkoutCompleted({ client_reference_id: visitorId });
     await postStripe(relay, payload);
 
-    const [tt] = await relay.waitFor(() => tiktokEventsFor(id).length > 0 && tiktokEventsFor(id), 20_000, 'the TikTok event');
+    const [tt] = await waitForEvents(relay, () => tiktok.events(), id, 20_000, 'the TikTok event');
     expect(tiktokEventsFor(id)).toHaveLength(1);
     expect(tiktok.accepted().find((a) => a.event.event_id === id)).toMatchObject({ pixelCode: TIKTOK.pixelCode, testEventCode: undefined });
     expect(tt).toMatchObject({
@@ -147,7 +123,7 @@ describe('Stripe purchase → Meta, TikTok and GA4 through the local runner', ()
     const { id, payload } = checkoutCompleted();
     await postStripe(relay, payload);
 
-    await relay.waitFor(() => tiktokEventsFor(id).length > 0, 20_000, 'delivery after the rate limit');
+    await waitForEvents(relay, () => tiktok.events(), id, 20_000, 'delivery after the rate limit');
     expect(tiktokEventsFor(id)).toHaveLength(1);
     expect(tiktokRequestsFor(id).map((r) => r.response.code)).toEqual([40100, 0]);
     expect((await ledgerRow(relay, id, 'tiktok', 'delivered')).attempts).toBe(2);
@@ -180,21 +156,17 @@ describe('Stripe purchase → Meta, TikTok and GA4 through the local runner', ()
 
 describe('without TikTok credentials, and GA4 in its test mode (GA4_VALIDATE)', () => {
   let ga4: Ga4Fake;
-  let relay: RelayProcess;
-  let dataDir: string;
   beforeAll(async () => {
     ga4 = await startGa4Fake(GA4);
-    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-ttga-dry-'));
-    relay = await startRelay(
-      { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, GA4_MEASUREMENT_ID: GA4.measurementId, GA4_API_SECRET: GA4.apiSecret, GA4_API_BASE_URL: ga4.baseUrl, GA4_VALIDATE: 'true' },
-      dataDir,
-    );
   });
-  afterAll(async () => {
-    await relay?.stop();
-    await ga4?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => ga4?.close());
+  const relay = useTempRelay('relay-ttga-dry-', () => ({
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    GA4_MEASUREMENT_ID: GA4.measurementId,
+    GA4_API_SECRET: GA4.apiSecret,
+    GA4_API_BASE_URL: ga4.baseUrl,
+    GA4_VALIDATE: 'true',
+  }));
 
   it('records the exact TikTok request it would have sent, and sends GA4 events to the validation server only', async () => {
     expect(relay.output.join('\n')).toMatch(/tiktok: dry-run \(set TIKTOK_PIXEL_CODE, TIKTOK_ACCESS_TOKEN/);

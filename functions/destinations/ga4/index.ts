@@ -1,5 +1,6 @@
 import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
+import { baseUrlSetting, missingSettings } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyGa4Response } from './classify.ts';
 import { ga4ClientId, ga4UserFields, toGa4Event, toGa4Request } from './payload.ts';
@@ -27,7 +28,7 @@ export const ga4Destination: Destination<Ga4Config> = {
   configure(settings) {
     const validateRaw = settings.GA4_VALIDATE?.trim().toLowerCase() || 'false';
     if (!['true', 'false', '1', '0'].includes(validateRaw)) throw new Error(`GA4_VALIDATE must be true or false, got "${settings.GA4_VALIDATE}"`);
-    const missing = ['GA4_MEASUREMENT_ID', 'GA4_API_SECRET'].filter((k) => !settings[k]?.trim());
+    const missing = missingSettings(settings, ['GA4_MEASUREMENT_ID', 'GA4_API_SECRET']);
     if (missing.length) return { config: undefined, missing };
     const measurementId = settings.GA4_MEASUREMENT_ID!.trim();
     if (!/^G-[A-Z0-9]{4,20}$/.test(measurementId)) throw new Error('GA4_MEASUREMENT_ID must be the web stream’s measurement ID, like G-XXXXXXXXXX');
@@ -36,7 +37,7 @@ export const ga4Destination: Destination<Ga4Config> = {
       config: {
         measurementId,
         apiSecret: settings.GA4_API_SECRET!.trim(),
-        baseUrl: (settings.GA4_API_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, ''),
+        baseUrl: baseUrlSetting(settings, 'GA4_API_BASE_URL', DEFAULT_BASE_URL),
         validate: validateRaw === 'true' || validateRaw === '1',
       },
     };

@@ -1,5 +1,6 @@
 import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
+import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyMetaResponse } from './classify.ts';
 import { metaUserData, toMetaEvent } from './payload.ts';
@@ -26,8 +27,8 @@ export const metaDestination: Destination<MetaConfig> = {
   settingKeys: ['META_PIXEL_ID', 'META_ACCESS_TOKEN', 'META_TEST_EVENT_CODE', 'META_API_BASE_URL', 'META_API_VERSION'],
 
   configure(settings) {
-    const missing = ['META_PIXEL_ID', 'META_ACCESS_TOKEN'].filter((k) => !settings[k]?.trim());
-    const apiVersion = settings.META_API_VERSION?.trim() || DEFAULT_API_VERSION;
+    const missing = missingSettings(settings, ['META_PIXEL_ID', 'META_ACCESS_TOKEN']);
+    const apiVersion = optionalSetting(settings, 'META_API_VERSION') ?? DEFAULT_API_VERSION;
     if (!/^v\d+\.\d+$/.test(apiVersion)) throw new Error(`META_API_VERSION must look like v24.0, got "${apiVersion}"`);
     if (missing.length) return { config: undefined, missing };
     const pixelId = settings.META_PIXEL_ID!.trim();
@@ -37,8 +38,8 @@ export const metaDestination: Destination<MetaConfig> = {
       config: {
         pixelId,
         accessToken: settings.META_ACCESS_TOKEN!.trim(),
-        testEventCode: settings.META_TEST_EVENT_CODE?.trim() || undefined,
-        baseUrl: (settings.META_API_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, ''),
+        testEventCode: optionalSetting(settings, 'META_TEST_EVENT_CODE'),
+        baseUrl: baseUrlSetting(settings, 'META_API_BASE_URL', DEFAULT_BASE_URL),
         apiVersion,
       },
     };

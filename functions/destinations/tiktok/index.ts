@@ -1,5 +1,6 @@
 import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
+import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyTikTokResponse } from './classify.ts';
 import { tiktokUser, toTikTokEvent } from './payload.ts';
@@ -26,7 +27,7 @@ export const tiktokDestination: Destination<TikTokConfig> = {
   settingKeys: ['TIKTOK_PIXEL_CODE', 'TIKTOK_ACCESS_TOKEN', 'TIKTOK_TEST_EVENT_CODE', 'TIKTOK_API_BASE_URL'],
 
   configure(settings) {
-    const missing = ['TIKTOK_PIXEL_CODE', 'TIKTOK_ACCESS_TOKEN'].filter((k) => !settings[k]?.trim());
+    const missing = missingSettings(settings, ['TIKTOK_PIXEL_CODE', 'TIKTOK_ACCESS_TOKEN']);
     if (missing.length) return { config: undefined, missing };
     const pixelCode = settings.TIKTOK_PIXEL_CODE!.trim();
     // Pixel codes look like C9Q2MJ3C77U4P674RPG0: letters and digits.
@@ -36,8 +37,8 @@ export const tiktokDestination: Destination<TikTokConfig> = {
       config: {
         pixelCode,
         accessToken: settings.TIKTOK_ACCESS_TOKEN!.trim(),
-        testEventCode: settings.TIKTOK_TEST_EVENT_CODE?.trim() || undefined,
-        baseUrl: (settings.TIKTOK_API_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, ''),
+        testEventCode: optionalSetting(settings, 'TIKTOK_TEST_EVENT_CODE'),
+        baseUrl: baseUrlSetting(settings, 'TIKTOK_API_BASE_URL', DEFAULT_BASE_URL),
       },
     };
   },

@@ -1,11 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RequestError } from '#core/errors.ts';
-import { attachVisitor } from '#core/ingest.ts';
-import type { IncomingRequest } from '#sources/types.ts';
 import kat from '../../../test/fixtures/clickbank/ins-kat.json' with { type: 'json' };
 import { clickbankEncrypt, clickbankNotification } from '../../../test/support/clickbank.ts';
 import { NOW } from '../../../test/support/factories.ts';
+import { incomingRequest } from '../../../test/support/requests.ts';
+import { readOutcome } from '../../../test/support/source-results.ts';
 import { clickbankSource } from './index.ts';
 
 /**
@@ -13,25 +12,8 @@ import { clickbankSource } from './index.ts';
  * answer 500 and make ClickBank retry a request that can never succeed.
  */
 const SETTINGS = { CLICKBANK_SECRET_KEY: kat.secretKey };
-const request = (body: string | Buffer): IncomingRequest => ({
-  method: 'POST',
-  path: '/webhooks/clickbank',
-  headers: { 'content-type': 'application/json' },
-  query: {},
-  body: Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
-});
-
-/** 'read' only when every conversion also passes the ingest pipeline's schema check (else ingest would answer 500). */
-async function outcome(body: string | Buffer, settings: Record<string, string> = SETTINGS): Promise<'read' | number> {
-  try {
-    const result = await clickbankSource.read(request(body), settings, NOW);
-    if (result.kind === 'conversions') for (const draft of result.conversions) attachVisitor(draft, undefined, 'granted');
-    return 'read';
-  } catch (err) {
-    if (err instanceof RequestError) return err.status;
-    throw err;
-  }
-}
+const outcome = (body: string | Buffer, settings: Record<string, string> = SETTINGS) =>
+  readOutcome(() => clickbankSource.read(incomingRequest({ path: '/webhooks/clickbank', contentType: 'application/json', body }), settings, NOW));
 
 /** Arbitrary JSON, weighted towards what breaks amounts and strings: negatives, huge numbers, long and odd strings. */
 const anyValue = fc.oneof(

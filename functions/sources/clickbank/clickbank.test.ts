@@ -1,50 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { ConversionSchema } from '#core/conversion.ts';
 import { RequestError } from '#core/errors.ts';
-import type { ConversionDraft, IncomingRequest, SourceResult } from '#sources/types.ts';
+import type { IncomingRequest, Settings, SourceResult } from '#sources/types.ts';
 import kat from '../../../test/fixtures/clickbank/ins-kat.json' with { type: 'json' };
 import { clickbankEncrypt, clickbankNotification } from '../../../test/support/clickbank.ts';
 import { NOW, sha256 } from '../../../test/support/factories.ts';
+import { TEST_VISITOR_ID as VISITOR_ID, incomingRequest } from '../../../test/support/requests.ts';
+import { asConversion, onlyConversion, rejection, skippedResult as skipped } from '../../../test/support/source-results.ts';
 import { clickbankSource } from './index.ts';
 
 const SECRET = 'RELAYTEST0SECRET';
 const SETTINGS = { CLICKBANK_SECRET_KEY: SECRET };
-const VISITOR_ID = 'b6f1c1d2-9a4e-4c1e-8f3a-2d7e5c9b0a11';
 const AT = new Date('2026-03-02T11:00:00.000Z'); // 20260302T040000-0700
 
 function request(body: string, contentType = 'application/json'): IncomingRequest {
-  return { method: 'POST', path: '/webhooks/clickbank', headers: { 'content-type': contentType }, query: {}, body: Buffer.from(body, 'utf8') };
+  return incomingRequest({ path: '/webhooks/clickbank', contentType, body });
 }
 
 /** Encrypts the notification as ClickBank would and reads it through the source. */
-function deliver(overrides: Record<string, unknown> = {}, settings: Record<string, string | undefined> = SETTINGS, secret = SECRET): Promise<SourceResult> {
+function deliver(overrides: Record<string, unknown> = {}, settings: Settings = SETTINGS, secret = SECRET): Promise<SourceResult> {
   return clickbankSource.read(request(JSON.stringify(clickbankEncrypt(clickbankNotification(overrides, AT), secret))), settings, NOW);
 }
-
-function onlyConversion(result: SourceResult): ConversionDraft {
-  expect(result.kind).toBe('conversions');
-  if (result.kind !== 'conversions') throw new Error('unreachable');
-  expect(result.conversions).toHaveLength(1);
-  return result.conversions[0];
-}
-
-function skipped(result: SourceResult): Extract<SourceResult, { kind: 'skipped' }> {
-  expect(result.kind).toBe('skipped');
-  if (result.kind !== 'skipped') throw new Error('unreachable');
-  return result;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RequestError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RequestError);
-    return err as RequestError;
-  }
-  throw new Error('expected the read to fail');
-}
-
-const asConversion = (d: ConversionDraft) => ConversionSchema.parse({ actionSource: 'system_generated', clicks: {}, consent: {}, ...d });
 
 describe('clickbank source: the real ClickBank notification', () => {
   it('decrypts and maps the published TEST notification: a test Purchase of USD 1.00, never to be sent', async () => {

@@ -1,41 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { ConversionSchema } from '#core/conversion.ts';
 import { RequestError } from '#core/errors.ts';
-import type { ConversionDraft, IncomingRequest, SourceResult } from '#sources/types.ts';
+import type { IncomingRequest, Settings } from '#sources/types.ts';
 import { NOW } from '../../../test/support/factories.ts';
+import { TEST_VISITOR_ID as VISITOR_ID, incomingRequest } from '../../../test/support/requests.ts';
+import { asConversion, onlyConversion, rejection } from '../../../test/support/source-results.ts';
 import { postbackSource } from './index.ts';
 
 const TOKEN = 'pb_9f8e7d6c5b4a39281706f5e4d3c2b1a0';
 const SETTINGS = { POSTBACK_TOKEN: TOKEN };
-const VISITOR_ID = 'b6f1c1d2-9a4e-4c1e-8f3a-2d7e5c9b0a11';
 
 function get(query: Record<string, string>, headers: Record<string, string> = {}): IncomingRequest {
-  return { method: 'GET', path: '/postback', headers, query, body: Buffer.alloc(0) };
+  return incomingRequest({ method: 'GET', path: '/postback', headers, query });
 }
 
 function post(body: string, contentType: string, query: Record<string, string> = {}, headers: Record<string, string> = {}): IncomingRequest {
-  return { method: 'POST', path: '/postback', headers: { 'content-type': contentType, ...headers }, query, body: Buffer.from(body, 'utf8') };
+  return incomingRequest({ path: '/postback', contentType, headers, query, body });
 }
 
-const read = (request: IncomingRequest, settings: Record<string, string | undefined> = SETTINGS) => postbackSource.read(request, settings, NOW);
+const read = (request: IncomingRequest, settings: Settings = SETTINGS) => postbackSource.read(request, settings, NOW);
 const approved = (extra: Record<string, string> = {}) => get({ clickid: VISITOR_ID, payout: '12.50', txid: 'NET-778812', status: 'approved', currency: 'eur', token: TOKEN, ...extra });
-
-function onlyConversion(result: SourceResult): ConversionDraft {
-  expect(result.kind).toBe('conversions');
-  if (result.kind !== 'conversions') throw new Error('unreachable');
-  expect(result.conversions).toHaveLength(1);
-  return result.conversions[0];
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RequestError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RequestError);
-    return err as RequestError;
-  }
-  throw new Error('expected the read to fail');
-}
 
 describe('postback source: conversions', () => {
   it('turns an approved GET postback into a Purchase for the clicked visitor, keyed on txid', async () => {
@@ -51,7 +34,7 @@ describe('postback source: conversions', () => {
       occurredAt: NOW.toISOString(),
       source: { name: 'postback', eventId: 'NET-778812:Purchase', eventType: 'Purchase:approved' },
     });
-    expect(() => ConversionSchema.parse({ actionSource: 'system_generated', clicks: {}, consent: {}, ...purchase })).not.toThrow();
+    expect(() => asConversion(purchase)).not.toThrow();
   });
 
   it('sends event=lead as a Lead, and keeps it apart from a purchase with the same txid', async () => {
