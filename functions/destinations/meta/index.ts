@@ -1,4 +1,4 @@
-import { consentSkipReason } from '#core/consent.ts';
+import { identifierOnlySkipReason } from '#destinations/skip-rules.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
@@ -45,13 +45,8 @@ export const metaDestination: Destination<MetaConfig> = {
     };
   },
 
-  skipReason(c) {
-    // Meta matches on identifiers only: an analytics-only event is of no use there.
-    const consent = consentSkipReason(c.consent, { name: 'Meta', acceptsWithoutIdentifiers: false });
-    if (consent) return consent;
-    if (c.adjustment) return `Meta has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent`;
-    return undefined;
-  },
+  // Matches on identifiers only (an analytics-only event is of no use there) and has no retraction.
+  skipReason: identifierOnlySkipReason('Meta'),
 
   buildRequest(conversions, config, now) {
     const base = config?.baseUrl ?? DEFAULT_BASE_URL;

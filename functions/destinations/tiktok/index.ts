@@ -1,4 +1,4 @@
-import { consentSkipReason } from '#core/consent.ts';
+import { identifierOnlySkipReason } from '#destinations/skip-rules.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
@@ -43,12 +43,8 @@ export const tiktokDestination: Destination<TikTokConfig> = {
     };
   },
 
-  skipReason(c) {
-    const consent = consentSkipReason(c.consent, { name: 'TikTok', acceptsWithoutIdentifiers: false });
-    if (consent) return consent;
-    if (c.adjustment) return `TikTok has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent`;
-    return undefined;
-  },
+  // Matches on identifiers only (an analytics-only event is of no use there) and has no retraction.
+  skipReason: identifierOnlySkipReason('TikTok'),
 
   buildRequest(conversions, config, now) {
     const body: Record<string, unknown> = {

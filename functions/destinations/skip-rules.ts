@@ -1,0 +1,12 @@
+import { consentSkipReason } from '#core/consent.ts';
+import type { Conversion } from '#core/conversion.ts';
+
+/**
+ * The skip rule of a platform that matches on identifiers only and cannot take back a conversion (Meta, TikTok):
+ * nothing without marketing consent, and refunds / chargebacks recorded but not sent.
+ */
+export function identifierOnlySkipReason(platform: string): (c: Conversion) => string | undefined {
+  return (c) =>
+    consentSkipReason(c.consent, { name: platform, acceptsWithoutIdentifiers: false }) ??
+    (c.adjustment ? `${platform} has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent` : undefined);
+}
