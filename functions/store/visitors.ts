@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { CLICK_KEYS, type Clicks, type Consent } from '#core/conversion.ts';
+import { CLICK_KEYS, type Clicks } from '#core/conversion.ts';
 import { TABLE_ENV, VISITOR_TTL_DAYS, requireEnv } from '#core/names.ts';
 import { mergeClicks, type Visitor, type VisitorLookup } from '#core/visitor.ts';
 import { dynamo } from './clients.ts';
@@ -16,15 +16,8 @@ const emailKey = (hash: string) => ({ pk: `E#${hash}` });
 const phoneKey = (hash: string) => ({ pk: `P#${hash}` });
 const ttlFrom = (nowMs: number) => Math.floor(nowMs / 1000) + VISITOR_TTL_DAYS * 86400;
 
-export interface VisitUpdate {
-  clicks: Clicks;
-  ip?: string;
-  userAgent?: string;
-  landingUrl?: string;
-  referrer?: string;
-  consent?: Consent;
-  utm?: Record<string, string>;
-}
+/** What one page view reports: a visitor's fields but its ID, click history and timestamps (the store keeps those). */
+export type VisitUpdate = Omit<Visitor, 'visitorId' | 'clickHistory' | 'firstSeenAt' | 'lastSeenAt'>;
 
 /** Concurrent page views of one visitor are rare; a handful of optimistic retries settles them. */
 const MAX_WRITE_ATTEMPTS = 4;
