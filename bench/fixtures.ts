@@ -35,6 +35,8 @@ export function stripeCheckoutWebhook(opts: { visitorId?: string; secret?: strin
     payment_status: 'paid',
     status: 'complete',
     client_reference_id: opts.visitorId ?? null,
+    // Unique like the session: a conversion's event ID may be derived from either.
+    payment_intent: `pi_bench_${unique()}`,
     customer: 'cus_bench_123',
     customer_details: {
       ...checkoutFixture.customer_details,

@@ -25,7 +25,7 @@ type Section = (typeof SECTIONS)[number];
 const CALL_REASONS: Record<string, string> = {
   'BatchGetItem visitors': 'click lookup: the visitor by ID and the e-mail link, one round trip',
   'GetItem visitors': 'click lookup: the visitor found through the e-mail link',
-  'PutItem visitors': 'link the hashed e-mail to the visitor, so a later conversion without the ID finds the clicks',
+  'PutItem visitors': 'link the hashed e-mail (or phone) to the visitor, so a later conversion without the ID finds the clicks',
   'PutItem idempotency': 'idempotency: claim the conversion’s event ID (conditional write; a duplicate stops here)',
   'UpdateItem idempotency': 'idempotency: store the receipt, returned to later duplicates',
   'BatchWriteItem ledger': 'ledger: one row per destination (queued / skipped with reason), one request',

@@ -104,8 +104,9 @@ try {
     }
     const built = await bundle(fn.name, fn.entry);
     variants.push({ name: fn.name, kind: 'function', fn, bundle: built, env, event });
-    if (fn.kind === 'ingest') {
-      // What the AWS SDK costs when it is loaded from node_modules (as from Lambda's runtime) rather than bundled.
+    if (fn.kind === 'ingest' && !variants.some((v) => v.kind === 'diagnostic')) {
+      // What the AWS SDK costs when it is loaded from node_modules (as from Lambda's runtime) rather than bundled
+      // (one source is enough to show it, and keeps the run short).
       const sdkBundled = await bundle(`${fn.name}-sdk-bundled`, fn.entry, { external: [] });
       variants.push({ name: `${fn.name} with the AWS SDK bundled, ${Math.round(sdkBundled.bytes / 1024)} KB`, kind: 'diagnostic', against: 'reference with the AWS SDK bundled', fn, bundle: sdkBundled, env, event });
     }

@@ -29,7 +29,9 @@ import { median } from '../stats.ts';
 import { synthesizeDeployment } from '../stack.ts';
 
 const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 5);
-const PER_ROUND = Number(process.env.BENCH_CPU_REQUESTS ?? 300);
+/** Requests per variant and round: ~300 handler requests in all per round, split across the sources measured (time budget). */
+const measurable = sources.filter((s) => sourceBenches[s.name]).length || 1;
+const PER_ROUND = Number(process.env.BENCH_CPU_REQUESTS ?? Math.max(100, Math.round(300 / measurable)));
 const VISITOR_ID = 'vis_bench_0123456789';
 const CLICK_MS = Date.now() - 3600_000;
 

@@ -70,9 +70,11 @@ try {
     const sentAt = Date.now();
     const res = await fetch(`${relay.url}${w.path}`, { method: 'POST', headers: w.headers, body: w.body });
     const acceptedAt = Date.now();
-    if (res.status !== 200) throw new Error(`idle webhook answered ${res.status}: ${await res.text()}`);
-    const arrivals = await waitDelivered(new Map([[w.sessionId, acceptedAt]]), 15_000);
-    const at = arrivals.get(w.sessionId);
+    const answer = await res.text();
+    if (res.status !== 200) throw new Error(`idle webhook answered ${res.status}: ${answer}`);
+    const eventId: string = JSON.parse(answer).conversions?.[0]?.eventId ?? w.sessionId;
+    const arrivals = await waitDelivered(new Map([[eventId, acceptedAt]]), 15_000);
+    const at = arrivals.get(eventId);
     idle.push(at ? Math.max(...at) - acceptedAt : Infinity);
     idleFromSent.push(at ? Math.max(...at) - sentAt : Infinity);
     await new Promise((r) => setTimeout(r, 300));
