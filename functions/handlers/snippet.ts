@@ -3,43 +3,56 @@ import { gzipSync } from 'node:zlib';
 import type { HttpResult } from './http.ts';
 
 /**
- * GET /t.js: the browser snippet. In AWS its code is compiled into this function at synth time (esbuild `define`
- * of `__SNIPPET_JS_BASE64__`, see lib/relay-stack.ts); the local runner, which runs the TypeScript as it is, builds it on
- * first request with the same build function.
+ * GET /t.js: the browser snippet, and `?part=extra`, its second part (identify's hashing, TC-string decoding), which
+ * the main script loads only when a page needs it (functions/snippet/extra.ts). In AWS their code is compiled into this function at synth time (esbuild
+ * `define` of `__SNIPPET_JS_BASE64__` and `__SNIPPET_EXTRA_JS_BASE64__`, see lib/relay-stack.ts); the local runner,
+ * which runs the TypeScript as it is, builds them on first request with the same build function.
  *
- * Caching: the content hash is the ETag and the version — `/t.js?v=<hash>` is immutable for a year;
- * `/t.js` itself is cached for an hour, so a plain script tag picks up a new release the same day.
+ * Caching, the same for both parts: the content hash is the ETag and the version — `?v=<hash>` is immutable for a
+ * year; without it (or with an old version) an hour, so a plain script tag picks up a new release the same day.
  */
 declare const __SNIPPET_JS_BASE64__: string | undefined;
+declare const __SNIPPET_EXTRA_JS_BASE64__: string | undefined;
 
-interface Served {
+interface ServedPart {
   code: string;
   gzip: string;
   etag: string;
   hash: string;
 }
 
-let served: Promise<Served> | undefined;
+type Part = 'main' | 'extra';
 
-async function snippet(): Promise<Served> {
-  let code: string;
-  let hash: string;
-  if (typeof __SNIPPET_JS_BASE64__ === 'string') {
-    const { createHash } = await import('node:crypto');
-    code = Buffer.from(__SNIPPET_JS_BASE64__, 'base64').toString('utf8');
-    hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-  } else {
-    // Not bundled (local runner, tests): build it. A variable path keeps esbuild from bundling the builder.
-    const builder = '../snippet/build.ts';
-    ({ code, hash } = (await import(builder)).buildSnippet());
-  }
+let served: Promise<Record<Part, ServedPart | undefined>> | undefined;
+
+async function servedPart(code: string): Promise<ServedPart> {
+  const { createHash } = await import('node:crypto');
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
   // Weak: the gzip and the plain representation share it (a strong ETag must differ per content coding).
   return { code, hash, etag: `W/"${hash}"`, gzip: gzipSync(code, { level: 9 }).toString('base64') };
 }
 
+async function snippet(): Promise<Record<Part, ServedPart | undefined>> {
+  let main: string;
+  let extra: string | undefined;
+  if (typeof __SNIPPET_JS_BASE64__ === 'string') {
+    const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+    main = decode(__SNIPPET_JS_BASE64__);
+    extra = typeof __SNIPPET_EXTRA_JS_BASE64__ === 'string' ? decode(__SNIPPET_EXTRA_JS_BASE64__) : undefined;
+  } else {
+    // Not bundled (local runner, tests): build it. A variable path keeps esbuild from bundling the builder.
+    const builder = '../snippet/build.ts';
+    ({ code: main, extraCode: extra } = (await import(builder)).buildSnippet());
+  }
+  return { main: await servedPart(main), extra: extra === undefined ? undefined : await servedPart(extra) };
+}
+
 export async function handler(event: APIGatewayProxyEventV2): Promise<HttpResult> {
-  const s = await (served ??= snippet());
-  const versioned = event.queryStringParameters?.v === s.hash;
+  const query = event.queryStringParameters ?? {};
+  const parts = await (served ??= snippet());
+  const s = query.part === undefined ? parts.main : query.part === 'extra' ? parts.extra : undefined;
+  if (!s) return { statusCode: 404, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'no such part' };
+  const versioned = query.v === s.hash;
   const headers: Record<string, string> = {
     'content-type': 'text/javascript; charset=utf-8',
     'cache-control': versioned ? 'public, max-age=31536000, immutable' : 'public, max-age=3600',

@@ -5,24 +5,25 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 export interface BuiltSnippet {
-  /** The minified script. */
+  /** The minified main script (what `/t.js` serves). */
   code: string;
-  /** First 16 hex characters of its SHA-256: the ETag and the `?v=` of the versioned URL. */
+  /** The minified extra part (`/t.js?part=extra`: identify's hashing, TC-string decoding), loaded only when needed. */
+  extraCode: string;
+  /** First 16 hex characters of the main script's SHA-256: the ETag and the `?v=` of the versioned URL. */
   hash: string;
+  /** The same for the extra part. */
+  extraHash: string;
   bytes: number;
   gzipBytes: number;
+  extraBytes: number;
+  extraGzipBytes: number;
 }
 
-const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'snippet.ts');
+const DIR = path.dirname(fileURLToPath(import.meta.url));
 
-/**
- * The one build of the browser snippet: used by `npm run build:snippet` (dist/t.js, for self-hosting), by the CDK
- * stack (compiled into the /t.js function) and by the local runner's /t.js. Synchronous so the stack can call it.
- * ES2020 covers every browser with `navigator.sendBeacon`, `fetch` keepalive and SubtleCrypto.
- */
-export function buildSnippet(): BuiltSnippet {
-  const result = buildSync({
-    entryPoints: [ENTRY],
+const bundle = (entry: string, define: Record<string, string> = {}) =>
+  buildSync({
+    entryPoints: [path.join(DIR, entry)],
     bundle: true,
     minify: true,
     format: 'iife',
@@ -30,13 +31,33 @@ export function buildSnippet(): BuiltSnippet {
     platform: 'browser',
     write: false,
     legalComments: 'none',
+    // Without the project tsconfig's "use strict" prologue: the snippet does not depend on strict-mode semantics.
+    tsconfigRaw: { compilerOptions: { alwaysStrict: false, strict: false } },
     logLevel: 'silent',
-  });
-  const code = result.outputFiles[0].text;
+    define,
+  }).outputFiles[0].text;
+
+const hashOf = (code: string) => createHash('sha256').update(code).digest('hex').slice(0, 16);
+const gzipBytes = (code: string) => gzipSync(code, { level: 9 }).length;
+
+/**
+ * The one build of the browser snippet: used by `npm run build:snippet` (dist/t.js, for self-hosting), by the CDK
+ * stack (compiled into the /t.js function) and by the local runner's /t.js. Synchronous so the stack can call it.
+ * ES2020 covers every browser with `navigator.sendBeacon`, `fetch` keepalive and SubtleCrypto.
+ */
+export function buildSnippet(): BuiltSnippet {
+  const extraCode = bundle('extra.ts');
+  const extraHash = hashOf(extraCode);
+  // The main script asks for the extra part by its version: that URL is immutable, like `/t.js?v=`.
+  const code = bundle('snippet.ts', { __EXTRA_VERSION__: JSON.stringify(extraHash) });
   return {
     code,
-    hash: createHash('sha256').update(code).digest('hex').slice(0, 16),
+    extraCode,
+    hash: hashOf(code),
+    extraHash,
     bytes: Buffer.byteLength(code),
-    gzipBytes: gzipSync(code, { level: 9 }).length,
+    gzipBytes: gzipBytes(code),
+    extraBytes: Buffer.byteLength(extraCode),
+    extraGzipBytes: gzipBytes(extraCode),
   };
 }

@@ -28,7 +28,7 @@ export function consentFromDataLayer(dataLayer: unknown): ConsentState {
     if (entry?.[0] == 'consent' && entry[2]) {
       for (const k in GCM_FIELDS) {
         const v = entry[2][k];
-        if (v === 'granted' || v === 'denied') out[GCM_FIELDS[k]] = v === 'granted';
+        if (v == 'granted' || v == 'denied') out[GCM_FIELDS[k]] = v == 'granted';
       }
     }
   }

@@ -405,4 +405,106 @@ describe.skipIf(!existsSync(CHROMIUM))('the snippet in headless Chromium', () =>
       }
     });
   });
+
+  describe('the extra part (/t.js?part=extra: identify’s hashing, a stored TC string’s decoding)', () => {
+    const isExtra = (url: string) => url.startsWith(`${relay.url}/t.js?`) && new URL(url).searchParams.get('part') === 'extra';
+    /** A TCF v2 core segment (version 2 in the first 6 bits); purposes 1–10 all consented (bits 152–161) or none. */
+    const tcString = (consented: boolean) => {
+      const bytes = Buffer.alloc(30);
+      bytes[0] = 2 << 2;
+      if (consented) [bytes[19], bytes[20]] = [0xff, 0xc0];
+      return bytes.toString('base64url');
+    };
+    const withTcCookie = (v: Awaited<ReturnType<typeof visitor>>, consented: boolean) =>
+      v.context.addCookies([{ name: 'euconsent-v2', value: tcString(consented), url: shopUrl }]);
+    const allFalse = { marketing: false, ad_user_data: false, ad_personalization: false, analytics: false };
+    /** The extra part's requests this visitor's page makes. */
+    const extraRequests = (v: Awaited<ReturnType<typeof visitor>>) => {
+      const seen: string[] = [];
+      v.page.on('request', (r) => void (isExtra(r.url()) && seen.push(r.url())));
+      return seen;
+    };
+
+    it('is not loaded by a page view that needs neither', async () => {
+      const v = await visitor();
+      const extras = extraRequests(v);
+      try {
+        await v.page.goto(`${shopUrl}/app/landing?gclid=Cj0_plain`);
+        await visitorIdOf(v.page);
+        await v.page.waitForTimeout(300);
+        expect(v.collects.length).toBeGreaterThan(0);
+        expect(extras).toEqual([]);
+      } finally {
+        await v.context.close();
+      }
+    });
+
+    it('identify queued before the snippet (so called before the part arrives) still sends only the digests; the part is versioned and immutable', async () => {
+      const v = await visitor();
+      const extras = extraRequests(v);
+      try {
+        const extraResponse = v.page.waitForResponse((r) => isExtra(r.url()));
+        await v.page.addInitScript(
+          ([email, phone]) => ((window as any).conversionRelay = [['identify', { email, phone }]]),
+          ['  Queued.Buyer@Example.com ', '+44 20 7946 0000'],
+        );
+        await v.page.goto(`${shopUrl}/app/landing?gclid=Cj0_queued`);
+        const visitorId = await visitorIdOf(v.page);
+        await relay.waitFor(() => bodies(v.collects, 'identify').length > 0, 5_000, 'the queued identify');
+        expect(bodies(v.collects, 'identify')[0].identify).toEqual({ email: sha256('queued.buyer@example.com'), phone: sha256('442079460000') });
+        await relay.waitFor(async () => (await visitorItem(`E#${sha256('queued.buyer@example.com')}`))?.visitorId === visitorId, 5_000, 'the e-mail link');
+
+        const response = await extraResponse;
+        expect(response.status()).toBe(200);
+        expect(new URL(response.url()).searchParams.get('v')).toMatch(/^[0-9a-f]{16}$/);
+        expect(response.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
+        // A second identify on the same page reuses the loaded part.
+        await v.page.evaluate(() => (window as any).conversionRelay.identify({ email: 'second@example.com' }));
+        await relay.waitFor(() => bodies(v.collects, 'identify').length > 1, 5_000, 'the second identify');
+        expect(bodies(v.collects, 'identify')[1].identify).toEqual({ email: sha256('second@example.com') });
+        expect(extras).toHaveLength(1);
+        const wire = JSON.stringify(everything).toLowerCase();
+        for (const raw of ['queued.buyer', 'second@example', '7946']) expect(wire).not.toContain(raw);
+      } finally {
+        await v.context.close();
+      }
+    });
+
+    it('a stored TC string without a CMP API is decoded before the first page view: refusal holds the clicks back, consent lets them through', async () => {
+      const refused = await visitor();
+      const granted = await visitor();
+      try {
+        await withTcCookie(refused, false);
+        await refused.page.goto(`${shopUrl}/app/landing?fbclid=IwAR_tc_refused&gclid=Cj0_tc_refused`);
+        const refusedId = await visitorIdOf(refused.page);
+        expect(bodies(refused.collects, 'page_view')[0].consent).toEqual(allFalse);
+        expect((await refused.context.cookies()).map((c) => c.name).sort()).toEqual(['cr_vid', 'euconsent-v2']);
+        expect((await visitorItem(`V#${refusedId}`))!.click_gclid).toBeUndefined();
+
+        await withTcCookie(granted, true);
+        await granted.page.goto(`${shopUrl}/app/landing?fbclid=IwAR_tc_granted&gclid=Cj0_tc_granted`);
+        const grantedId = await visitorIdOf(granted.page);
+        expect(bodies(granted.collects, 'page_view')[0].consent).toEqual({ marketing: true, ad_user_data: true, ad_personalization: true, analytics: true });
+        expect((await visitorItem(`V#${grantedId}`))!.click_gclid).toMatchObject({ value: 'Cj0_tc_granted' });
+        expect((await granted.context.cookies()).find((c) => c.name === '_fbc')?.value).toMatch(/\.IwAR_tc_granted$/);
+      } finally {
+        await refused.context.close();
+        await granted.context.close();
+      }
+    });
+
+    it('a stored TC string counts as a refusal when the part cannot load', async () => {
+      const v = await visitor();
+      try {
+        await v.context.route((url) => isExtra(url.href), (route) => route.abort('blockedbyclient'));
+        await withTcCookie(v, true);
+        await v.page.goto(`${shopUrl}/app/landing?gclid=Cj0_tc_blocked`);
+        const visitorId = await visitorIdOf(v.page);
+        expect(bodies(v.collects, 'page_view')[0].consent).toEqual(allFalse);
+        expect((await visitorItem(`V#${visitorId}`))!.click_gclid).toBeUndefined();
+      } finally {
+        await v.context.close();
+      }
+    });
+  });
 });
