@@ -93,7 +93,10 @@ export class RelayStack extends Stack {
       entry: SNIPPET_ENTRY,
       description: 'conversion-relay: serves the browser snippet (/t.js)',
       memorySize: 128,
-      define: { __SNIPPET_JS_BASE64__: JSON.stringify(Buffer.from(snippet.code).toString('base64')) },
+      define: {
+        __SNIPPET_JS_BASE64__: JSON.stringify(Buffer.from(snippet.code).toString('base64')),
+        __SNIPPET_EXTRA_JS_BASE64__: JSON.stringify(Buffer.from(snippet.extraCode).toString('base64')),
+      },
     });
     this.api.addRoutes({ path: '/t.js', methods: [HttpMethod.GET], integration: new HttpLambdaIntegration('SnippetIntegration', snippetFunction) });
 

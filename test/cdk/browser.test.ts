@@ -58,6 +58,10 @@ describe('GET /t.js in the stack', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toBe(buildSnippet().code);
     expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    // identify()'s lazily loaded part is compiled in too: without it identify would fail in AWS only.
+    const extra = await handler({ headers: {}, queryStringParameters: { part: 'extra', v: buildSnippet().extraHash } } as unknown as APIGatewayProxyEventV2);
+    expect(extra.statusCode).toBe(200);
+    expect(extra.body).toBe(buildSnippet().extraCode);
   });
 });
 
