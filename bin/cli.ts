@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { destinations, sources } from '../functions/registry.ts';
 import { dlqDepth, findDeadLetter, peekDeadLetters, redrive, type DeadLetterView } from '../lib/ops/dlq.ts';
 import { progressLine, table } from '../lib/ops/format.ts';
-import { REPLAYABLE_STATUSES, lookupStatus, replay } from '../lib/ops/ledger.ts';
+import { lookupStatus, replay } from '../lib/ops/ledger.ts';
 import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
 
 const HELP = `conversion-relay — operate a running relay (local or on AWS)

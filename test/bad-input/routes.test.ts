@@ -20,7 +20,6 @@ const routes = [
   { source: 'collect', method: 'POST' as const, path: '/collect' },
   ...sources.flatMap((s) => s.routes.map((r) => ({ source: s.name, method: r.method, path: r.path }))),
 ];
-const webhookRoutes = routes.filter((r) => r.source !== 'collect');
 /** Sources whose genuine requests the suite can make (test/support/source-requests.ts). */
 const signedSources = sources.filter((s) => sourceDrivers[s.name]);
 const unsigned = sources.filter((s) => !sourceDrivers[s.name]).map((s) => s.name);
