@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readBody } from './http.ts';
 
 export interface Ga4FakeOptions { measurementId?: string; apiSecret?: string }
 export interface ValidationMessage { fieldPath: string; description: string; validationCode: string }
@@ -107,15 +108,6 @@ export function validateGa4Body(body: unknown, nowMs: number): ValidationMessage
     }
   });
   return out;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 export async function startGa4Fake(opts: Ga4FakeOptions = {}): Promise<Ga4Fake> {

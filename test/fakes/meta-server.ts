@@ -19,6 +19,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { readBody } from './http.ts';
 
 export interface MetaFakeOptions { pixelId?: string; accessToken?: string; apiVersion?: string /* e.g. 'v24.0' */ }
 export interface ReceivedMetaRequest { at: number; pixelId: string; query: Record<string, string>; body: any; accessToken?: string; status: number; response: any }
@@ -191,15 +192,6 @@ function validateEvent(ev: unknown, i: number, nowS: number): any | undefined {
     }
   }
   return undefined;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 /** Graph accepts JSON bodies and form bodies (where `data` is a JSON-encoded string). */

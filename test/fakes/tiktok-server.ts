@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { isIP } from 'node:net';
+import { readBody } from './http.ts';
 
 export interface TikTokFakeOptions { pixelCode?: string; accessToken?: string }
 export interface ReceivedTikTokRequest { at: number; accessToken?: string; body: any; status: number; response: any }
@@ -103,15 +104,6 @@ function validateEvent(ev: unknown, i: number, nowS: number): any | undefined {
     }
   }
   return undefined;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 export async function startTikTokFake(opts: TikTokFakeOptions = {}): Promise<TikTokFake> {
