@@ -1,4 +1,3 @@
-import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
@@ -15,10 +14,11 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
-import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
+import { startLocalDynamo } from './dynamo.ts';
 import { startSqsServer } from './sqs-server.ts';
 
 /**
@@ -60,7 +60,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   parseMapping(process.env[MAPPING_SETTING], { sources: sources.map((s) => s.name), destinations: destinations.map((d) => d.name) });
   mkdirSync(opts.dataDir, { recursive: true });
 
-  const dynamoServer = await startDynalite(path.join(opts.dataDir, 'dynamodb'));
+  const dynamoServer = await startLocalDynamo(path.join(opts.dataDir, 'dynamodb'), REGION);
   const sqsServer = await startSqsServer({ dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION });
 
   // Environment the handlers read; real AWS credentials are never needed nor used.
@@ -68,20 +68,15 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     AWS_REGION: process.env.AWS_REGION ?? REGION,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: dynamoServer.url,
     AWS_ENDPOINT_URL_SQS: sqsServer.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
-    [TABLE_ENV.visitors]: 'visitors',
-    [TABLE_ENV.ledger]: 'ledger',
-    [TABLE_ENV.idempotency]: 'idempotency',
+    ...dynamoServer.environment,
   });
   delete process.env.RELAY_SECRET_ARN;
   const maxAttempts = Number(process.env[MAX_ATTEMPTS_ENV] ?? DEFAULT_MAX_ATTEMPTS);
   process.env[MAX_ATTEMPTS_ENV] = String(maxAttempts);
 
-  const dynamo = new DynamoDBClient({ endpoint: dynamoServer.url, region: REGION });
-  await createTables(dynamo);
   const sqs = new SQSClient({ endpoint: sqsServer.url, region: REGION });
   const visibility = opts.visibilityTimeoutSeconds ?? 60;
   const queues: Runner['queues'] = {};
@@ -157,39 +152,6 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       await dynamoServer.close();
     },
   };
-}
-
-async function startDynalite(dir: string): Promise<{ url: string; close(): Promise<void> }> {
-  const { default: dynalite } = await import('dynalite');
-  const server = dynalite({ path: dir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => closeServer(server) };
-}
-
-/** The same key schemas as lib/constructs/tables.ts. */
-async function createTables(dynamo: DynamoDBClient): Promise<void> {
-  const tables: CreateTableCommandInput[] = [
-    { TableName: 'visitors', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }] },
-    {
-      TableName: 'ledger',
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-    },
-    { TableName: 'idempotency', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }] },
-  ];
-  for (const t of tables) {
-    try {
-      await dynamo.send(new CreateTableCommand({ ...t, BillingMode: 'PAY_PER_REQUEST' }));
-    } catch (err) {
-      if (!(err instanceof ResourceInUseException)) throw err;
-    }
-  }
 }
 
 /** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts): it bounds an idempotency lock. */

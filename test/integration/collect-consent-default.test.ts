@@ -1,15 +1,12 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import dynalite from 'dynalite';
 import { createHash, randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 
 /** The collect handler of an EU site (CONSENT_DEFAULT=denied): a page view without a signal keeps no ad identifier. */
 type HttpHandler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-let ddbServer: Server;
+let dynamo: LocalDynamo;
 let ddb: DynamoDBDocumentClient;
 let collect: HttpHandler;
 
@@ -29,26 +26,15 @@ const post = (body: unknown, cookies?: string[]) =>
 const item = async (pk: string) => (await ddb.send(new GetCommand({ TableName: 'visitors', Key: { pk } }))).Item;
 
 beforeAll(async () => {
-  ddbServer = dynalite({ createTableMs: 0 });
-  await new Promise<void>((r) => ddbServer.listen(0, '127.0.0.1', r));
-  const endpoint = `http://127.0.0.1:${(ddbServer.address() as AddressInfo).port}`;
-  Object.assign(process.env, { AWS_ENDPOINT_URL_DYNAMODB: endpoint, VISITORS_TABLE: 'visitors', CONSENT_DEFAULT: 'denied', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  dynamo = await startLocalDynamo();
+  Object.assign(process.env, { ...dynamo.environment, CONSENT_DEFAULT: 'denied', POWERTOOLS_LOG_LEVEL: 'ERROR' });
   delete process.env.RELAY_ALLOWED_ORIGINS;
-  const raw = new DynamoDBClient({ endpoint });
-  ddb = DynamoDBDocumentClient.from(raw);
-  await raw.send(
-    new CreateTableCommand({
-      TableName: 'visitors',
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    }),
-  );
+  ddb = DynamoDBDocumentClient.from(dynamo.client);
   collect = (await import('../../functions/handlers/collect.ts')).handler as unknown as HttpHandler;
 });
 afterAll(async () => {
   delete process.env.CONSENT_DEFAULT; // this file's setting must not reach another suite sharing the worker
-  await new Promise((r) => ddbServer?.close(r));
+  await dynamo?.close();
 });
 
 describe('collect with CONSENT_DEFAULT=denied', () => {

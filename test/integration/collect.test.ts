@@ -1,11 +1,8 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import dynalite from 'dynalite';
 import { createHash, randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 
 /**
  * The real collect handler against dynalite: CORS for the configured origins only, the visitor record (every click
@@ -15,7 +12,7 @@ type HttpHandler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGateway
 const SITE = 'https://shop.example.com';
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-let ddbServer: Server;
+let dynamo: LocalDynamo;
 let ddb: DynamoDBDocumentClient;
 let collect: HttpHandler;
 
@@ -41,31 +38,19 @@ const visitor = async (id: string) => (await ddb.send(new GetCommand({ TableName
 const itemCount = async () => (await ddb.send(new ScanCommand({ TableName: 'visitors', Select: 'COUNT' }))).Count ?? 0;
 
 beforeAll(async () => {
-  ddbServer = dynalite({ createTableMs: 0 });
-  await new Promise<void>((r) => ddbServer.listen(0, '127.0.0.1', r));
-  const ddbUrl = `http://127.0.0.1:${(ddbServer.address() as AddressInfo).port}`;
+  dynamo = await startLocalDynamo();
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: ddbUrl,
-    VISITORS_TABLE: 'visitors',
+    ...dynamo.environment,
     RELAY_ALLOWED_ORIGINS: `${SITE}, https://*.example.org`,
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
-  const raw = new DynamoDBClient({ endpoint: ddbUrl });
-  ddb = DynamoDBDocumentClient.from(raw);
-  await raw.send(
-    new CreateTableCommand({
-      TableName: 'visitors',
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-    }),
-  );
+  ddb = DynamoDBDocumentClient.from(dynamo.client);
   collect = (await import('../../functions/handlers/collect.ts')).handler as unknown as HttpHandler;
 });
 
 afterAll(async () => {
   delete process.env.RELAY_ALLOWED_ORIGINS; // this file's setting must not reach another suite sharing the worker
-  await new Promise((r) => ddbServer?.close(r));
+  await dynamo?.close();
 });
 
 describe('collect: CORS', () => {

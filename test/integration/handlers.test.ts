@@ -1,17 +1,14 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import dynalite from 'dynalite';
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
-import { destinations } from '../../functions/registry.ts';
+import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
+import { createDestinationQueues } from '../support/local-aws.ts';
 
 /**
  * The real Lambda handlers, called the way Lambda calls them (API Gateway v2 events, SQS events with partial batch
@@ -21,7 +18,7 @@ type HttpHandler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGateway
 type SqsHandler = (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
 
 const SECRET = 'whsec_integration';
-let ddbServer: Server;
+let dynamo: LocalDynamo;
 let sqsServer: SqsServer;
 let meta: MetaFake;
 let sqs: SQSClient;
@@ -109,17 +106,12 @@ function stripeCheckout(id: string, visitorId?: string) {
 }
 
 beforeAll(async () => {
-  ddbServer = dynalite({ createTableMs: 0 });
-  await new Promise<void>((r) => ddbServer.listen(0, '127.0.0.1', r));
+  dynamo = await startLocalDynamo();
   sqsServer = await startSqsServer();
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
-  const ddbUrl = `http://127.0.0.1:${(ddbServer.address() as AddressInfo).port}`;
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: ddbUrl,
+    ...dynamo.environment,
     AWS_ENDPOINT_URL_SQS: sqsServer.url,
-    VISITORS_TABLE: 'visitors',
-    LEDGER_TABLE: 'ledger',
-    IDEMPOTENCY_TABLE: 'idempotency',
     STRIPE_WEBHOOK_SECRET: SECRET,
     META_PIXEL_ID: '42',
     META_ACCESS_TOKEN: 'token-42',
@@ -128,28 +120,8 @@ beforeAll(async () => {
     POWERTOOLS_METRICS_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
   });
-  const raw = new DynamoDBClient({ endpoint: ddbUrl });
-  ddb = DynamoDBDocumentClient.from(raw);
-  for (const [name, keys] of [
-    ['visitors', ['pk']],
-    ['ledger', ['pk', 'sk']],
-    ['idempotency', ['id']],
-  ] as const) {
-    await raw.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
-        AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: 'S' })),
-      }),
-    );
-  }
-  sqs = new SQSClient({ endpoint: sqsServer.url });
-  // Ingest enqueues to every destination in the registry; these tests drive the Meta sender.
-  for (const d of destinations) {
-    process.env[dlqUrlEnv(d.name)] = (await sqs.send(new CreateQueueCommand({ QueueName: `${d.name}-dlq` }))).QueueUrl!;
-    process.env[queueUrlEnv(d.name)] = (await sqs.send(new CreateQueueCommand({ QueueName: d.name }))).QueueUrl!;
-  }
+  ddb = DynamoDBDocumentClient.from(dynamo.client);
+  sqs = await createDestinationQueues(sqsServer.url);
   queueUrl = process.env[queueUrlEnv('meta')]!;
   dlqUrl = process.env[dlqUrlEnv('meta')]!;
   // Handlers create their clients at import: import them once the environment is complete.
@@ -161,7 +133,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await meta?.close();
   await sqsServer?.close();
-  await new Promise((r) => ddbServer?.close(r));
+  await dynamo?.close();
 });
 
 describe('collect handler', () => {

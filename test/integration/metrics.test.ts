@@ -1,19 +1,14 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import dynalite from 'dynalite';
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Conversion } from '../../functions/core/conversion.ts';
 import { DESTINATION_METRICS, METRICS_NAMESPACE, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
-import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
-import { destinations } from '../../functions/registry.ts';
+import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { conversionFactory } from '../support/factories.ts';
+import { createDestinationQueues } from '../support/local-aws.ts';
 
 /**
  * The CloudWatch metrics (Powertools EMF lines on stdout) that the dashboard and alarms read: per source accepted /
@@ -25,7 +20,7 @@ type HttpHandler = (e: APIGatewayProxyEventV2, c: Context) => Promise<APIGateway
 type SqsHandler = (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
 const SECRET = 'whsec_metrics';
 
-let ddbServer: Server;
+let dynamo: LocalDynamo;
 let sqsServer: SqsServer;
 let meta: MetaFake;
 let stripeIngest: HttpHandler;
@@ -107,17 +102,12 @@ function stripeRequest(id: string, secret = SECRET): APIGatewayProxyEventV2 {
 }
 
 beforeAll(async () => {
-  ddbServer = dynalite({ createTableMs: 0 });
-  await new Promise<void>((r) => ddbServer.listen(0, '127.0.0.1', r));
+  dynamo = await startLocalDynamo();
   sqsServer = await startSqsServer();
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
-  const ddbUrl = `http://127.0.0.1:${(ddbServer.address() as AddressInfo).port}`;
   Object.assign(process.env, {
-    AWS_ENDPOINT_URL_DYNAMODB: ddbUrl,
+    ...dynamo.environment,
     AWS_ENDPOINT_URL_SQS: sqsServer.url,
-    VISITORS_TABLE: 'visitors',
-    LEDGER_TABLE: 'ledger',
-    IDEMPOTENCY_TABLE: 'idempotency',
     STRIPE_WEBHOOK_SECRET: SECRET,
     META_PIXEL_ID: '42',
     META_ACCESS_TOKEN: 'token-42',
@@ -125,23 +115,7 @@ beforeAll(async () => {
     POWERTOOLS_METRICS_DISABLED: 'false',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
   });
-  const raw = new DynamoDBClient({ endpoint: ddbUrl });
-  for (const [name, keys] of [['visitors', ['pk']], ['ledger', ['pk', 'sk']], ['idempotency', ['id']]] as const) {
-    await raw.send(
-      new CreateTableCommand({
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: keys.map((k, i) => ({ AttributeName: k, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
-        AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: 'S' })),
-      }),
-    );
-  }
-  const sqs = new SQSClient({ endpoint: sqsServer.url });
-  // Ingest enqueues for every registered destination: each needs its queue.
-  for (const d of destinations) {
-    process.env[dlqUrlEnv(d.name)] = (await sqs.send(new CreateQueueCommand({ QueueName: `${d.name}-dlq` }))).QueueUrl!;
-    process.env[queueUrlEnv(d.name)] = (await sqs.send(new CreateQueueCommand({ QueueName: d.name }))).QueueUrl!;
-  }
+  await createDestinationQueues(sqsServer.url);
   stripeIngest = (await import('../../functions/sources/stripe/lambda.ts')).handler as unknown as HttpHandler;
   metaSender = (await import('../../functions/destinations/meta/lambda.ts')).handler as unknown as SqsHandler;
 });
@@ -149,7 +123,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await meta?.close();
   await sqsServer?.close();
-  await new Promise((r) => ddbServer?.close(r));
+  await dynamo?.close();
 });
 
 describe('CloudWatch metrics (EMF)', () => {

@@ -1,0 +1,64 @@
+import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TABLE_ENV } from '../../functions/core/names.ts';
+
+export interface LocalDynamo {
+  url: string;
+  client: DynamoDBClient;
+  /** The environment the handlers read to reach these tables. */
+  environment: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** The same key schemas as lib/constructs/tables.ts. */
+const TABLES: CreateTableCommandInput[] = [
+  { TableName: 'visitors', KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }] },
+  {
+    TableName: 'ledger',
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ],
+  },
+  { TableName: 'idempotency', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }] },
+];
+
+/**
+ * dynalite (a real DynamoDB protocol server) with the relay's three tables: kept on disk under `dir` (the local
+ * runner) or in memory (tests). Tables that already exist on disk are kept as they are.
+ */
+export async function startLocalDynamo(dir?: string, region = 'us-east-1'): Promise<LocalDynamo> {
+  const { default: dynalite } = await import('dynalite');
+  const server: Server = dynalite({ ...(dir ? { path: dir } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({ endpoint: url, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  for (const t of TABLES) {
+    try {
+      await client.send(new CreateTableCommand({ ...t, BillingMode: 'PAY_PER_REQUEST' }));
+    } catch (err) {
+      if (!(err instanceof ResourceInUseException)) throw err;
+    }
+  }
+  return {
+    url,
+    client,
+    environment: {
+      AWS_ENDPOINT_URL_DYNAMODB: url,
+      [TABLE_ENV.visitors]: 'visitors',
+      [TABLE_ENV.ledger]: 'ledger',
+      [TABLE_ENV.idempotency]: 'idempotency',
+    },
+    close: () =>
+      new Promise((resolve) => {
+        client.destroy();
+        server.close(() => resolve());
+        server.closeAllConnections?.();
+      }),
+  };
+}
