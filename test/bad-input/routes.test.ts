@@ -166,6 +166,10 @@ describe('bad input on every route', () => {
     expect((await fetch(`${relay.url}/webhooks/nope`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 
+  /** The path to every leaf (string, number, boolean, null) of a JSON value. */
+  const leafPaths = (v: unknown, at: (string | number)[] = []): (string | number)[][] =>
+    v !== null && typeof v === 'object' ? Object.entries(v).flatMap(([k, c]) => leafPaths(c, [...at, Array.isArray(v) ? Number(k) : k])) : [at];
+
   describe.each(signedSources.map((s) => [s.name]))('%s signatures', (name) => {
     const driver = sourceDrivers[name];
     const genuine = (id: string) => driver.purchase({ id });
@@ -241,8 +245,6 @@ describe('bad input on every route', () => {
     });
 
     it('never answers 5xx to a genuinely signed event with hostile field values', async () => {
-      const leafPaths = (v: unknown, at: (string | number)[] = []): (string | number)[][] =>
-        v !== null && typeof v === 'object' ? Object.entries(v).flatMap(([k, c]) => leafPaths(c, [...at, Array.isArray(v) ? Number(k) : k])) : [at];
       await fc.assert(
         fc.asyncProperty(fc.array(fc.tuple(fc.nat(), hostileValue), { minLength: 1, maxLength: 6 }), async (edits) => {
           const event = JSON.parse(String(contentOf(driver, genuine(nextId()))));
@@ -257,6 +259,23 @@ describe('bad input on every route', () => {
         }),
         { numRuns: RUNS * 2 },
       );
+    });
+
+    it('never answers 5xx when any number in a genuine event is just past what a date can hold', async () => {
+      // Unix seconds or milliseconds a JSON number can carry but a Date cannot (its range is ±8.64e15 ms).
+      const edges = [8.64e12 + 1, -8.64e12 - 1, 8.64e15 + 1, Number.MAX_SAFE_INTEGER, 0, -1];
+      const content = JSON.parse(String(contentOf(driver, genuine(nextId()))));
+      const numeric = leafPaths(content).filter((p) => typeof p.reduce<any>((node, k) => node[k], content) === 'number');
+      expect(numeric.length).toBeGreaterThan(0);
+      for (const p of numeric) {
+        for (const edge of edges) {
+          const event = JSON.parse(String(contentOf(driver, genuine(nextId()))));
+          let node = event;
+          for (const k of p.slice(0, -1)) node = node[k];
+          node[p[p.length - 1]] = edge;
+          await check(driver.sign(JSON.stringify(event)));
+        }
+      }
     });
 
     it('never answers 5xx to out-of-range amounts and dates, or strings with control characters and invalid UTF-8', async () => {
