@@ -57,6 +57,8 @@ export interface SourceDriver {
   eventId?(id: string): string;
   /** A request the source would refuse as not its own, for sources whose authentication is not in a header. */
   forge?(req: SourceRequest): SourceRequest;
+  /** False for a source whose requests carry no customer details (postback: a click ID and a payout). */
+  carriesCustomer?: boolean;
   /** Starts what the source needs besides the relay (HubSpot: a fake of its CRM API); `env` holds its address after. */
   start?(): Promise<() => Promise<void>>;
 }
@@ -225,6 +227,7 @@ const postback: SourceDriver = {
   env: { POSTBACK_TOKEN },
   secrets: [POSTBACK_TOKEN],
   bodyIntegrity: 'none',
+  carriesCustomer: false,
   sign: postbackSigned,
   // A network's postback carries the click and the payout, no customer details and no time (it is sent at once).
   purchase: ({ id, amount = 12.5, visitorId }) =>
