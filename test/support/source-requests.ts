@@ -250,8 +250,10 @@ const crm: SourceDriver = {
   secrets: [CRM_SECRET],
   replayWindowSeconds: 300,
   sign: crmSigned,
-  purchase({ id, customer: c, amount = 1200, at = new Date(), visitorId }) {
-    const a = c?.address;
+  // A CRM's deal always has its contact: without a given customer, one with only an e-mail (like the other drivers'
+  // fixtures, so that the platforms can match it).
+  purchase({ id, customer: c = { email: `contact.${id}@example.com` }, amount = 1200, at = new Date(), visitorId }) {
+    const a = c.address;
     const event = {
       event: 'Purchase',
       event_id: id,
@@ -260,9 +262,9 @@ const crm: SourceDriver = {
       value: amount,
       currency: 'USD',
       visitor_id: visitorId,
-      email: c?.email,
-      phone: c?.phone,
-      name: c?.name,
+      email: c.email,
+      phone: c.phone,
+      name: c.name,
       street: a && [a.line1, a.line2].filter(Boolean).join(', '),
       city: a?.city,
       state: a?.state,
