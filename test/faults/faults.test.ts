@@ -6,7 +6,7 @@ import { sources } from '../../functions/registry.ts';
 import { META_THROTTLE_CODES, metaError, metaThrottle, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { cli } from '../support/cli.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
-import { driverEnv, sourceDrivers, type SourceDriver } from '../support/source-requests.ts';
+import { driverEnv, purchaseEventId, sourceDrivers, startDriverFakes, type SourceDriver } from '../support/source-requests.ts';
 import { scanAllTables } from '../support/storage.ts';
 import { FULL_SUITE, bySize } from '../support/suite-size.ts';
 import { deliverWebhook, newPromises, pool, reconcile, reconciliationTable, settle, type Promises, type Reconciliation } from './reconcile.ts';
@@ -40,6 +40,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
   let meta: MetaFake;
   let relay: RelayProcess;
   let dataDir: string;
+  let stopFakes: (() => Promise<void>) | undefined;
   const results: Reconciliation[] = [];
   const run = Date.now().toString(36);
   let seq = 0;
@@ -61,12 +62,18 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     relay = await startRelay(env(), dataDir);
   };
 
-  /** Purchases of `n` orders through every source with a driver, round-robin. */
+  /** Purchases of `n` orders through every source with a driver, round-robin; `id` is the platform's event ID. */
   function purchases(scenario: string, n: number) {
     return Array.from({ length: n }, (_, i) => {
       const [, driver] = drivers[i % drivers.length];
-      const id = orderId(scenario);
-      return { id, driver, make: () => driver.purchase({ id, customer: { email: `buyer.${id}@example.com` } }) };
+      const order = orderId(scenario);
+      return {
+        id: purchaseEventId(driver, order),
+        make: () => driver.purchase({ id: order, customer: { email: `buyer.${order}@example.com` } }),
+        refund: driver.refund && (() => driver.refund!({ id: order })),
+        /** This order's place among its own source's orders (each source gets every n-th treatment). */
+        nth: Math.floor(i / drivers.length),
+      };
     });
   }
 
@@ -82,6 +89,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
   beforeAll(async () => {
     expect(drivers.length).toBeGreaterThan(0);
     meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
+    stopFakes = await startDriverFakes();
     dataDir = mkdtempSync(path.join(tmpdir(), 'relay-faults-'));
     relay = await startRelay(env(), dataDir);
   });
@@ -89,6 +97,7 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     if (results.length) console.log(`\nreconciliation (${FULL_SUITE ? 'full' : 'small'} fault suite)\n${reconciliationTable(results)}\n`);
     await relay?.stop();
     await meta?.close();
+    await stopFakes?.();
     rmSync(dataDir, { recursive: true, force: true });
   }, SCENARIO_TIMEOUT_MS);
 
@@ -98,9 +107,12 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     const orders = purchases('dup', SIZES.webhooks);
     type Delivery = { make: () => ReturnType<SourceDriver['purchase']> };
     const deliveries: Delivery[] = orders.map((o) => ({ make: o.make }));
-    // 10 % are delivered twice (as a source retries), 10 % have a refund that arrives before the purchase.
-    for (const o of orders.filter((_, i) => i % 10 === 3)) deliveries.push({ make: o.make });
-    for (const o of orders.filter((_, i) => i % 10 === 7)) if (o.driver.refund) deliveries.push({ make: () => o.driver.refund!({ id: o.id }) });
+    // 10 % of each source's orders are delivered twice (as a source retries), 10 % of each source's that reports
+    // refunds have a refund that arrives before the purchase.
+    for (const o of orders.filter((x) => x.nth % 10 === 3)) deliveries.push({ make: o.make });
+    const refunds = orders.filter((x) => x.nth % 10 === 7 && x.refund);
+    for (const o of refunds) deliveries.push({ make: o.refund! });
+    if (drivers.some(([, d]) => d.refund)) expect(refunds.length).toBeGreaterThan(0);
     // Out of order: a seeded shuffle, refunds moved ahead of their purchase.
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);

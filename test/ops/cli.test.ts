@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { cli } from '../support/cli.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
-import { driverEnv, send, sourceDrivers } from '../support/source-requests.ts';
+import { driverEnv, purchaseEventId, send, sourceDrivers, startDriverFakes } from '../support/source-requests.ts';
 
 /**
  * The operator CLI (`npx conversion-relay …`, i.e. bin/conversion-relay.mjs) as an operator runs it, against the
@@ -20,6 +20,7 @@ describe('conversion-relay CLI against the local runner', () => {
   let meta: MetaFake;
   let relay: RelayProcess;
   let dataDir: string;
+  let stopFakes: (() => Promise<void>) | undefined;
   const run = Date.now();
   const dryIds = [`cs_cli_dry_a_${run}`, `cs_cli_dry_b_${run}`];
   const badId = `cs_cli_bad_${run}`;
@@ -30,11 +31,13 @@ describe('conversion-relay CLI against the local runner', () => {
   beforeAll(async () => {
     meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
     dataDir = mkdtempSync(path.join(tmpdir(), 'relay-cli-'));
+    stopFakes = await startDriverFakes();
     relay = await startRelay({ ...driverEnv(), META_API_BASE_URL: meta.baseUrl }, dataDir); // no credentials: dry-run
   });
   afterAll(async () => {
     await relay?.stop();
     await meta?.close();
+    await stopFakes?.();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -135,5 +138,20 @@ describe('conversion-relay CLI against the local runner', () => {
     expect(await relay.dlqMessages('meta')).toHaveLength(0);
     const empty = await cli(['dlq', 'list', '--destination', 'meta'], dataDir);
     expect(empty.stdout).toMatch(/^0 dead letters$/m);
+  });
+
+  it('finds every source’s delivered purchase in `status` by its event ID', async () => {
+    const ids = Object.entries(sourceDrivers).map(([name, driver]) => {
+      const order = `cs_cli_${name}_${run}`;
+      return { name, driver, order, id: purchaseEventId(driver, order) };
+    });
+    for (const { driver, order } of ids) expect((await send(relay.url, driver.purchase({ id: order }))).status).toBe(200);
+    for (const { id } of ids) await relay.waitFor(async () => (await ledgerStatus(id)) === 'delivered', 15_000, `delivered ${id}`);
+    const answers = await Promise.all(ids.map(({ id }) => cli(['status', id], dataDir)));
+    ids.forEach(({ name, id }, i) => {
+      expect(answers[i].code, `${name}: ${answers[i].stderr}`).toBe(0);
+      expect(answers[i].stdout).toContain(`conversion ${id}`);
+      expect(answers[i].stdout).toMatch(/meta\s+delivered\s+1\s/);
+    });
   });
 });

@@ -7,11 +7,16 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto';
  * of 16 upper-case hex characters, both base64 in a JSON body `{"notification", "iv"}`.
  */
 export function clickbankEncrypt(notification: unknown, secretKey: string, iv?: Buffer): { notification: string; iv: string } {
+  return clickbankEncryptBytes(Buffer.from(JSON.stringify(notification), 'utf8'), secretKey, iv);
+}
+
+/** The same, over plaintext bytes exactly as given (the bad-input suite encrypts what is not a valid notification). */
+export function clickbankEncryptBytes(plaintext: string | Buffer, secretKey: string, iv?: Buffer): { notification: string; iv: string } {
   const keyHex = createHash('sha1').update(Buffer.from(secretKey, 'utf8')).digest('hex');
   const key = Buffer.from(keyHex.substring(0, 32), 'ascii');
   const ivBytes = iv ?? Buffer.from(randomBytes(8).toString('hex').toUpperCase(), 'ascii');
   const cipher = createCipheriv('aes-256-cbc', key, ivBytes);
-  const ciphertext = Buffer.concat([cipher.update(Buffer.from(JSON.stringify(notification), 'utf8')), cipher.final()]);
+  const ciphertext = Buffer.concat([cipher.update(Buffer.from(plaintext)), cipher.final()]);
   return { notification: ciphertext.toString('base64'), iv: ivBytes.toString('base64') };
 }
 

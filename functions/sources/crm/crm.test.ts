@@ -226,6 +226,8 @@ describe('crm source: bad bodies (after a valid signature)', () => {
     [{ event: 'Purchase', order_id: 'o', value: -1, currency: 'USD' }, /^value: /],
     [{ event: 'Lead', event_id: 'x', lead_id: '12345' }, /^lead_id: /],
     [{ event: 'Lead', event_id: 'x', time: 'yesterday' }, /^time: /],
+    // Past the last instant a Date holds (8.64e15 ms): refused, where reading it used to throw a RangeError (a 500).
+    [{ event: 'Lead', event_id: 'x', time: 8.64e12 + 1 }, /^time: /],
     [{ events: [] }, /^events: /],
     [{ events: [LEAD, { event: 'Lead' }] }, /^events\.1\.event_id: /],
     [[LEAD], /^body: /],

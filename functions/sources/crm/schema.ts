@@ -18,7 +18,8 @@ export const CrmEventSchema = z
     /** The order / deal / lead ID: the event ID is derived from it when event_id is absent. */
     order_id: Text(200).optional(),
     /** When it happened: ISO 8601 with an offset, or Unix seconds. Default: when the relay receives it. */
-    time: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()]).optional(),
+    // Seconds beyond 8.64e12 are past the last instant a Date holds: refused, not a crash when it is read.
+    time: z.union([z.iso.datetime({ offset: true }), z.number().int().positive().max(8.64e12, 'must be Unix seconds')]).optional(),
     value: z.number().finite().nonnegative().optional(),
     currency: z.string().regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code such as USD').optional(),
     /** The visitor ID /collect issued (kept on the lead, e.g. in a hidden form field). */

@@ -24,7 +24,8 @@ const ObjectTypes: Record<string, string> = { '0-1': 'contact', '0-2': 'company'
 const HubSpotEventSchema = z.looseObject({
   eventId: z.union([z.number(), z.string()]).transform(String),
   portalId: z.union([z.number(), z.string()]).transform(String),
-  occurredAt: z.number().int().positive(),
+  // Unix milliseconds, within what a Date holds (a larger one would crash the read instead of being refused).
+  occurredAt: z.number().int().positive().max(8.64e15),
   subscriptionType: z.string().min(1).max(100),
   objectId: z.union([z.number(), z.string()]).transform(String),
   /** Newer generic subscriptions (`object.creation`) name the object type by ID: 0-1 contact, 0-3 deal, … */
