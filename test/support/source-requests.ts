@@ -4,6 +4,7 @@ import path from 'node:path';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot-server.ts';
 import { clickbankEncryptBytes, clickbankNotification } from './clickbank.ts';
 import { PROJECT_ROOT } from './relay-process.ts';
+import { crmSignature, hubspotSignatureV3 } from './signatures.ts';
 
 /**
  * How the cross-cutting suites (faults, bad input, PII audit, CLI) produce genuine requests for each source in the
@@ -241,8 +242,7 @@ const CRM_SECRET = 'crm_suite_webhook_secret_0123456789';
 
 function crmSigned(body: string | Buffer, at = new Date()): SourceRequest {
   const t = String(Math.floor(at.getTime() / 1000));
-  const sig = createHmac('sha256', CRM_SECRET).update(Buffer.concat([Buffer.from(`${t}.`), Buffer.from(body)])).digest('hex');
-  return { method: 'POST', path: '/webhooks/crm', headers: { 'content-type': 'application/json', 'x-relay-timestamp': t, 'x-relay-signature': `sha256=${sig}` }, body };
+  return { method: 'POST', path: '/webhooks/crm', headers: { 'content-type': 'application/json', 'x-relay-timestamp': t, 'x-relay-signature': crmSignature(CRM_SECRET, t, body) }, body };
 }
 
 const crm: SourceDriver = {
@@ -291,7 +291,7 @@ const hubspotNumber = (what: string, id: string) => String(parseInt(createHash('
 
 function hubspotSigned(body: string | Buffer, at = new Date()): SourceRequest {
   const ts = String(at.getTime());
-  const sig = createHmac('sha256', HUBSPOT_SECRET).update(Buffer.concat([Buffer.from(`POST${HUBSPOT_URL}`), Buffer.from(body), Buffer.from(ts)])).digest('base64');
+  const sig = hubspotSignatureV3(HUBSPOT_SECRET, 'POST', HUBSPOT_URL, body, ts);
   return { method: 'POST', path: '/webhooks/hubspot', headers: { 'content-type': 'application/json', 'x-hubspot-signature-v3': sig, 'x-hubspot-request-timestamp': ts }, body };
 }
 
