@@ -104,8 +104,8 @@ export function freshConversion(): Conversion {
   const id = `cs_test_bench_${unique()}`;
   const base = conversionFactory();
   const at = Date.now() - 3600_000;
-  // Each platform's own click/browser IDs too (GA4 needs a client ID; TikTok reads ttclid/_ttp).
-  const clicks = { ...base.clicks, gaClientId: { value: '1234567890.1700000000', capturedAt: at }, ttclid: { value: 'E.C.P.bench', capturedAt: at }, ttp: { value: 'bench-ttp', capturedAt: at } };
+  // Each platform's own click/browser IDs too (GA4 needs a client ID; TikTok reads ttclid/_ttp; Google Ads a gclid).
+  const clicks = { ...base.clicks, gclid: { value: `Cj0KCQiA-bench-${id}`, capturedAt: at }, gaClientId: { value: '1234567890.1700000000', capturedAt: at }, ttclid: { value: 'E.C.P.bench', capturedAt: at }, ttp: { value: 'bench-ttp', capturedAt: at } };
   return conversionFactory({ eventId: id, orderId: id, occurredAt: new Date(Date.now() - 60_000).toISOString(), clicks });
 }
 
