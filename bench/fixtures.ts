@@ -1,10 +1,6 @@
 import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import Stripe from 'stripe';
 import type { Conversion } from '../functions/core/conversion.ts';
-import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
 import { conversionFactory } from '../test/support/factories.ts';
 
 /** Request and event builders shared by the bench sections: every webhook and conversion is unique (no duplicates). */
@@ -16,51 +12,10 @@ export interface HttpRequestSpec {
   body: string;
 }
 
-const checkoutFixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/stripe/checkout.session.json'), 'utf8'));
-export const STRIPE_SECRET = 'whsec_bench_secret';
 export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-bench';
 
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(++counter).toString(36)}${randomUUID().slice(0, 8)}`;
-
-/** A paid `checkout.session.completed` (Stripe's published fixture, a real customer's fields), signed with Stripe's own helper. */
-export function stripeCheckoutWebhook(opts: { visitorId?: string; secret?: string } = {}): HttpRequestSpec & { sessionId: string } {
-  const sessionId = `cs_test_bench_${unique()}`;
-  const session = {
-    ...checkoutFixture,
-    id: sessionId,
-    amount_total: 4999,
-    amount_subtotal: 4999,
-    currency: 'usd',
-    payment_status: 'paid',
-    status: 'complete',
-    client_reference_id: opts.visitorId ?? null,
-    // Unique like the session: a conversion's event ID may be derived from either.
-    payment_intent: `pi_bench_${unique()}`,
-    customer: 'cus_bench_123',
-    customer_details: {
-      ...checkoutFixture.customer_details,
-      email: 'Jane.Doe@Example.com',
-      phone: '+1 (415) 555-0100',
-      name: 'Jane Doe',
-      address: { line1: '1 Market Street', line2: null, city: 'San Francisco', state: 'CA', postal_code: '94105-1234', country: 'US' },
-    },
-  };
-  const event = {
-    id: `evt_bench_${sessionId}`,
-    object: 'event',
-    api_version: '2026-10-28.endive',
-    created: Math.floor(Date.now() / 1000),
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: 'checkout.session.completed',
-    data: { object: session },
-  };
-  const body = JSON.stringify(event, null, 2);
-  const signature = Stripe.webhooks.generateTestHeaderString({ payload: body, secret: opts.secret ?? STRIPE_SECRET });
-  return { method: 'POST', path: '/webhooks/stripe', headers: { 'content-type': 'application/json', 'stripe-signature': signature }, body, sessionId };
-}
 
 /** A landing's POST /collect, as the browser snippet sends it. */
 export function collectRequest(): HttpRequestSpec {
@@ -104,8 +59,8 @@ export function freshConversion(): Conversion {
   const id = `cs_test_bench_${unique()}`;
   const base = conversionFactory();
   const at = Date.now() - 3600_000;
-  // Each platform's own click/browser IDs too (GA4 needs a client ID; TikTok reads ttclid/_ttp).
-  const clicks = { ...base.clicks, gaClientId: { value: '1234567890.1700000000', capturedAt: at }, ttclid: { value: 'E.C.P.bench', capturedAt: at }, ttp: { value: 'bench-ttp', capturedAt: at } };
+  // Each platform's own click/browser IDs too (GA4 needs a client ID; TikTok reads ttclid/_ttp; Google Ads a gclid).
+  const clicks = { ...base.clicks, gclid: { value: `Cj0KCQiA-bench-${id}`, capturedAt: at }, gaClientId: { value: '1234567890.1700000000', capturedAt: at }, ttclid: { value: 'E.C.P.bench', capturedAt: at }, ttp: { value: 'bench-ttp', capturedAt: at } };
   return conversionFactory({ eventId: id, orderId: id, occurredAt: new Date(Date.now() - 60_000).toISOString(), clicks });
 }
 

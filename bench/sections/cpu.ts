@@ -69,14 +69,17 @@ for (const name of [...new Set([...EXPECTED_SOURCES, ...registered])]) {
     continue;
   }
   if (!bench) {
-    results.push({ source: name, status: 'no bench request', reason: `add a request factory for "${name}" to bench/sources.ts` });
+    results.push({ source: name, status: 'no bench request', reason: `add a floor for "${name}" to bench/sources.ts (its requests come from test/support/source-requests.ts)` });
     continue;
   }
+  let stop: (() => Promise<void>) | undefined;
   try {
-    await bench.prepare?.();
+    stop = await bench.start?.();
     results.push(await measureSource(name, fn, bench));
   } catch (err) {
     results.push({ source: name, status: 'failed', reason: (err as Error).message.split('\n')[0] });
+  } finally {
+    await stop?.();
   }
 }
 writeFileSync(out, JSON.stringify({ rounds: ROUNDS, perRound: PER_ROUND, sources: results }, null, 2));
@@ -147,7 +150,7 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
       if (res.statusCode !== 200) throw new Error(`${name}: ${res.statusCode} ${res.body}`);
     },
     handlerFloor: async (r: HttpRequestSpec) => {
-      bench.floor(r, identifiers);
+      await bench.floor(r, identifiers);
       for (const c of callsPerWebhook) await floorCall(c);
     },
     domain: async (r: HttpRequestSpec, i: number) => {
@@ -155,7 +158,7 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
       await ingest(name, result, memoryPorts, { consentDefault, destinations: routing }, `inv-${i}`);
     },
     domainFloor: async (r: HttpRequestSpec) => {
-      bench.floor(r, identifiers);
+      await bench.floor(r, identifiers);
     },
   };
   type Name = keyof typeof variants;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { destinations } from '../../functions/registry.ts';
 import { startRelay } from '../../test/support/relay-process.ts';
-import { STRIPE_SECRET, stripeCheckoutWebhook } from '../fixtures.ts';
+import { sourceBenches } from '../sources.ts';
 import { platformFakes, type PlatformFake } from '../platforms.ts';
 import { percentile } from '../stats.ts';
 
@@ -28,7 +28,7 @@ for (const d of destinations) {
     fakeFailures.push(`${d.name}: ${(err as Error).message.split('\n')[0]} (runs in dry-run)`);
   }
 }
-const settings = Object.assign({ STRIPE_WEBHOOK_SECRET: STRIPE_SECRET }, ...Object.values(fakes).map((f) => f.settings));
+const settings = Object.assign({ ...sourceBenches.stripe.settings }, ...Object.values(fakes).map((f) => f.settings));
 const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-bench-e2e-'));
 const relay = await startRelay(settings, dataDir);
 const pid = relay.child.pid!;
@@ -66,13 +66,14 @@ try {
   const idle: number[] = [];
   const idleFromSent: number[] = [];
   for (let i = 0; i < 5; i++) {
-    const w = stripeCheckoutWebhook();
+    const w = sourceBenches.stripe.request();
     const sentAt = Date.now();
     const res = await fetch(`${relay.url}${w.path}`, { method: 'POST', headers: w.headers, body: w.body });
     const acceptedAt = Date.now();
     const answer = await res.text();
     if (res.status !== 200) throw new Error(`idle webhook answered ${res.status}: ${answer}`);
-    const eventId: string = JSON.parse(answer).conversions?.[0]?.eventId ?? w.sessionId;
+    const eventId: string | undefined = JSON.parse(answer).conversions?.[0]?.eventId;
+    if (!eventId) throw new Error(`idle webhook's answer names no conversion: ${answer}`);
     const arrivals = await waitDelivered(new Map([[eventId, acceptedAt]]), 15_000);
     const at = arrivals.get(eventId);
     idle.push(at ? Math.max(...at) - acceptedAt : Infinity);
@@ -101,7 +102,7 @@ try {
           method: 'POST',
           path: '/webhooks/stripe',
           setupRequest: (req) => {
-            const w = stripeCheckoutWebhook();
+            const w = sourceBenches.stripe.request();
             return { ...req, headers: w.headers, body: w.body };
           },
         },
