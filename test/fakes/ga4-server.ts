@@ -11,8 +11,7 @@
  * names or prefixes, param values ≤100 characters, timestamps back-dated ≤72 h, user_data as lowercase SHA-256 hex.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { readBody } from './http.ts';
+import { listenOnLoopback, readBody } from './http.ts';
 
 export interface Ga4FakeOptions { measurementId?: string; apiSecret?: string }
 export interface ValidationMessage { fieldPath: string; description: string; validationCode: string }
@@ -115,7 +114,6 @@ export async function startGa4Fake(opts: Ga4FakeOptions = {}): Promise<Ga4Fake> 
   let hits: Ga4Hit[] = [];
   let dropped: { body: any; reasons: string[] }[] = [];
   let queue: Ga4FailReply[] = [];
-  const sockets = new Set<Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = Date.now();
@@ -159,24 +157,16 @@ export async function startGa4Fake(opts: Ga4FakeOptions = {}): Promise<Ga4Fake> 
       if (!res.headersSent) res.writeHead(500).end();
     });
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
 
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: listening.baseUrl,
     requests,
     hits: () => [...hits],
     events: () => hits.map((h) => h.event),
     dropped: () => [...dropped],
     failNext: (n, reply) => { for (let i = 0; i < n; i++) queue.push(reply); },
     reset: () => { requests.length = 0; hits = []; dropped = []; queue = []; },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: listening.close,
   };
 }

@@ -14,8 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { readBody } from './http.ts';
+import { listenOnLoopback, readBody } from './http.ts';
 
 export interface GoogleAdsFakeOptions {
   customerId: string;
@@ -110,7 +109,6 @@ export async function startGoogleAdsFake(opts: GoogleAdsFakeOptions): Promise<Go
   let adjustments: any[] = [];
   let queue: FailReply[] = [];
   let rowRules: { pred: (row: any) => boolean; error: GoogleAdsErrorSpec; left: number }[] = [];
-  const sockets = new Set<Socket>();
   let tokenCounter = 0;
 
   const requestId = () => randomBytes(11).toString('base64url');
@@ -382,16 +380,8 @@ export async function startGoogleAdsFake(opts: GoogleAdsFakeOptions): Promise<Go
       res.end(JSON.stringify({ error: { code: 500, status: 'INTERNAL', message: `Google Ads fake internal error: ${String(err)}` } }));
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const listening = await listenOnLoopback(server);
+  const baseUrl = listening.baseUrl;
 
   return {
     baseUrl,
@@ -418,10 +408,6 @@ export async function startGoogleAdsFake(opts: GoogleAdsFakeOptions): Promise<Go
       queue = [];
       rowRules = [];
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close: listening.close,
   };
 }

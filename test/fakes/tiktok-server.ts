@@ -14,9 +14,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { isIP } from 'node:net';
-import { readBody } from './http.ts';
+import { listenOnLoopback, readBody } from './http.ts';
 
 export interface TikTokFakeOptions { pixelCode?: string; accessToken?: string }
 export interface ReceivedTikTokRequest { at: number; accessToken?: string; body: any; status: number; response: any }
@@ -111,7 +110,6 @@ export async function startTikTokFake(opts: TikTokFakeOptions = {}): Promise<Tik
   let accepted: { event: any; pixelCode: string; testEventCode?: string; at: number }[] = [];
   let queue: TikTokFailReply[] = [];
   let rules: { pred: (event: any) => boolean; reply: { status?: number; body: any } }[] = [];
-  const sockets = new Set<Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = Date.now();
@@ -178,24 +176,16 @@ export async function startTikTokFake(opts: TikTokFakeOptions = {}): Promise<Tik
       }
     });
   });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server);
 
   return {
-    baseUrl: `http://127.0.0.1:${port}`,
+    baseUrl: listening.baseUrl,
     requests,
     events: () => accepted.map((a) => a.event),
     accepted: () => [...accepted],
     failNext: (n, reply) => { for (let i = 0; i < n; i++) queue.push(reply); },
     failWhen: (pred, reply) => { rules.push({ pred, reply }); },
     reset: () => { requests.length = 0; accepted = []; queue = []; rules = []; },
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    close: listening.close,
   };
 }

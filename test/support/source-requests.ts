@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startHubSpotFake, type HubSpotFake } from '../fakes/hubspot-server.ts';
 import { clickbankEncryptBytes, clickbankNotification } from './clickbank.ts';
+import { stripeEvent } from './factories.ts';
 import { PROJECT_ROOT } from './relay-process.ts';
 import { crmSignature, hubspotSignatureV3 } from './signatures.ts';
 
@@ -100,17 +101,7 @@ const stripe: SourceDriver = {
       client_reference_id: visitorId ?? null,
       customer_details: { ...stripeFixture.customer_details, ...customer, address: { ...stripeFixture.customer_details?.address, ...customer?.address } },
     };
-    const event = {
-      id: `evt_${id}`,
-      object: 'event',
-      api_version: '2026-10-28.endive',
-      created: Math.floor(at.getTime() / 1000),
-      livemode: false,
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      type: 'checkout.session.completed',
-      data: { object: session },
-    };
+    const event = stripeEvent('checkout.session.completed', session, { id: `evt_${id}`, created: Math.floor(at.getTime() / 1000) });
     return stripeSigned(JSON.stringify(event), new Date());
   },
   refund({ id, amount = 49.99, at = new Date() }) {
@@ -130,17 +121,7 @@ const stripe: SourceDriver = {
       metadata: {},
       billing_details: { email: null, phone: null, name: null, address: null },
     };
-    const event = {
-      id: `evt_refund_${id}`,
-      object: 'event',
-      api_version: '2026-10-28.endive',
-      created: Math.floor(at.getTime() / 1000),
-      livemode: false,
-      pending_webhooks: 1,
-      request: { id: null, idempotency_key: null },
-      type: 'charge.refunded',
-      data: { object: charge },
-    };
+    const event = stripeEvent('charge.refunded', charge, { id: `evt_refund_${id}`, created: Math.floor(at.getTime() / 1000) });
     return stripeSigned(JSON.stringify(event), new Date());
   },
 };
