@@ -28,21 +28,25 @@ export function collectRequest(): HttpRequestSpec {
   };
 }
 
-/** The HTTP API (payload v2) event API Gateway builds for a request, as lib/local/runner.ts builds it. */
+/** The HTTP API (payload v2) event API Gateway builds for a request (`path` may carry a query), as lib/local/runner.ts builds it. */
 export function apiGatewayEvent(req: HttpRequestSpec, sourceIp = '203.0.113.7'): APIGatewayProxyEventV2 {
-  const routeKey = `${req.method} ${req.path}`;
+  const url = new URL(req.path, 'https://relay.example.com');
+  const routeKey = `${req.method} ${url.pathname}`;
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
   return {
     version: '2.0',
     routeKey,
-    rawPath: req.path,
-    rawQueryString: '',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    ...(url.search ? { queryStringParameters: query } : {}),
     headers: { ...req.headers, host: 'relay.example.com' },
     requestContext: {
       accountId: '000000000000',
       apiId: 'bench',
       domainName: 'relay.example.com',
       domainPrefix: 'relay',
-      http: { method: req.method, path: req.path, protocol: 'HTTP/1.1', sourceIp, userAgent: req.headers['user-agent'] ?? '' },
+      http: { method: req.method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp, userAgent: req.headers['user-agent'] ?? '' },
       requestId: randomUUID(),
       routeKey,
       stage: '$default',

@@ -1,16 +1,17 @@
 import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { COLLECT_ENTRY, destinationEntry, sourceEntry, destinations, sources } from '../functions/registry.ts';
+import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
+import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, sourceEntry, destinations, sources } from '../functions/registry.ts';
 import { PROJECT_ROOT, RelayFunction } from '../lib/constructs/relay-function.ts';
 import { RelayStack } from '../lib/relay-stack.ts';
 
 /** One Lambda function as the synthesized template configures it. */
 export interface DeployedFunction {
-  /** `collect`, `ingest-<source>` or `send-<destination>`. */
+  /** `collect`, `snippet`, `ingest-<source>` or `send-<destination>`. */
   name: string;
-  /** `other`: a function the bench has no first event for (reported, not measured). */
-  kind: 'collect' | 'ingest' | 'sender' | 'other';
+  /** `other`: a function nobody here knows an event for (the bench reports it, the bundle test fails on it). */
+  kind: 'collect' | 'snippet' | 'ingest' | 'sender' | 'other';
   /** Source or destination name (empty for collect). */
   subject: string;
   /** Entry file, relative to the project root (from the registry). */
@@ -19,6 +20,8 @@ export interface DeployedFunction {
   memoryMb: number;
   timeoutSeconds: number;
   environment: Record<string, unknown>;
+  /** With `bundle: true`: the directory of the code asset the stack uploads (index.mjs and its source map). */
+  assetDir?: string;
   /** The SQS event source mapping of a sender, as the template sets it. */
   eventSource?: { batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency?: number; reportBatchItemFailures: boolean };
 }
@@ -30,14 +33,22 @@ export interface Deployment {
 }
 
 /**
- * Synthesizes the real stack (bundling skipped: only the configuration matters here) and reads every function's
- * memory, timeout, environment and event source mapping from the template, so the bench measures what deploys.
+ * Synthesizes the real stack and reads every function's memory, timeout, environment and event source mapping from
+ * the template, so the bench measures what deploys. Bundling is skipped unless `bundle` is set: then each function's
+ * code is built as `cdk synth` builds it, and `assetDir` is the staged asset the deployment would upload.
  */
-export function synthesizeDeployment(): Deployment {
+export function synthesizeDeployment({ bundle = false }: { bundle?: boolean } = {}): Deployment {
   const context = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'cdk.json'), 'utf8')).context ?? {};
-  const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { ...context, ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) } });
   const stack = new RelayStack(app, 'ConversionRelay');
-  const resources: Record<string, any> = app.synth().getStackByName(stack.stackName).template.Resources;
+  const assembly = app.synth();
+  const resources: Record<string, any> = assembly.getStackByName(stack.stackName).template.Resources;
+  // The asset manifest maps each function's S3 key (<hash>.zip) to the staged directory it zips.
+  const manifest = assembly.artifacts.find((a): a is AssetManifestArtifact => AssetManifestArtifact.isAssetManifestArtifact(a));
+  const assetDirOf = (code: { S3Key?: string }): string | undefined => {
+    const source = manifest?.contents.files?.[String(code?.S3Key ?? '').replace(/\.zip$/, '')]?.source;
+    return bundle && source?.path ? path.join(assembly.directory, source.path) : undefined;
+  };
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
   const sourceNames = new Set(sources.map((s) => s.name));
   const destinationNames = new Set(destinations.map((d) => d.name));
@@ -53,6 +64,9 @@ export function synthesizeDeployment(): Deployment {
     if (parts[1] === 'Collect') {
       kind = 'collect';
       entry = COLLECT_ENTRY;
+    } else if (parts[1] === 'Snippet') {
+      kind = 'snippet';
+      entry = SNIPPET_ENTRY;
     } else if (parts[1].startsWith('source-') && sourceNames.has(parts[1].slice(7))) {
       kind = 'ingest';
       subject = parts[1].slice(7);
@@ -68,7 +82,7 @@ export function synthesizeDeployment(): Deployment {
     }
     const esm = mappings.find((m) => m.Properties.FunctionName?.Ref === logicalId)?.Properties;
     return {
-      name: kind === 'collect' ? 'collect' : kind === 'ingest' ? `ingest-${subject}` : kind === 'sender' ? `send-${subject}` : subject,
+      name: kind === 'collect' || kind === 'snippet' ? kind : kind === 'ingest' ? `ingest-${subject}` : kind === 'sender' ? `send-${subject}` : subject,
       kind,
       subject,
       entry,
@@ -76,6 +90,7 @@ export function synthesizeDeployment(): Deployment {
       memoryMb: props.MemorySize ?? 128,
       timeoutSeconds: props.Timeout ?? 3,
       environment: props.Environment?.Variables ?? {},
+      assetDir: assetDirOf(props.Code),
       eventSource: esm && {
         batchSize: esm.BatchSize,
         maxBatchingWindowSeconds: esm.MaximumBatchingWindowInSeconds ?? 0,

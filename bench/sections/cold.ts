@@ -74,7 +74,7 @@ try {
   for (const fn of deployment.functions) {
     const env = functionEnv(fn, resources);
     let event: Variant['event'];
-    if (fn.kind === 'other') {
+    if (fn.kind === 'other' || fn.kind === 'snippet') {
       skipped.push({ name: fn.name, reason: 'a function the bench has no first event for (teach bench/sections/cold.ts)' });
       continue;
     }
