@@ -9,7 +9,7 @@ import { dynamo } from './clients.ts';
  * The visitors table: `V#<visitorId>` holds a visitor's click IDs (one attribute per click key, the newest per
  * platform), every ad click with its capture time, IP and user agent (`clickHistory`), browser signals and consent;
  * `E#<sha256 email>` and `P#<sha256 phone>` point a hashed e-mail / phone at the visitor it was seen with.
- * Everything expires 90 days after it was last touched.
+ * Everything expires 90 days after it was last written; a link still in use is rewritten once under 30 days remain.
  */
 const visitorKey = (id: string) => ({ pk: `V#${id}` });
 const emailKey = (hash: string) => ({ pk: `E#${hash}` });
