@@ -57,6 +57,9 @@ function valueBytes(v: Record<string, any>): number {
 
 export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> {
   const calls: AwsCall[] = [];
+  // E-mail / phone → visitor links (`E#…`, `P#…`) written by PutItem are kept and read back, as DynamoDB would:
+  // the bench's customer buys again, and a stored link is not rewritten.
+  const links = new Map<string, Record<string, unknown>>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
@@ -69,7 +72,7 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
       let answer: unknown = {};
       if (prefix.startsWith('DynamoDB')) {
         call.service = 'dynamodb';
-        answer = dynamo(operation, body, call, opts);
+        answer = dynamo(operation, body, call, opts, links);
       } else if (prefix === 'AmazonSQS') {
         call.service = 'sqs';
         answer = sqs(operation, body, call);
@@ -98,10 +101,12 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
   };
 }
 
-function dynamo(operation: string, body: any, call: AwsCall, opts: AwsFakeOptions): unknown {
+function dynamo(operation: string, body: any, call: AwsCall, opts: AwsFakeOptions, links: Map<string, Record<string, unknown>>): unknown {
+  const isLink = (pk: unknown) => /^[EP]#/.test(String(pk ?? ''));
   switch (operation) {
     case 'PutItem':
       call.writes.push(dynamoItemBytes(body.Item));
+      if (isLink(body.Item?.pk?.S)) links.set(body.Item.pk.S, body.Item);
       return {};
     case 'UpdateItem':
       // The written item's size is unknown here; key + new values is its lower bound.
@@ -117,7 +122,10 @@ function dynamo(operation: string, body: any, call: AwsCall, opts: AwsFakeOption
       const responses: Record<string, unknown[]> = {};
       for (const [table, spec] of Object.entries(body.RequestItems ?? {}) as [string, any][]) {
         call.reads += spec.Keys.length;
-        responses[table] = opts.visitorItem ? spec.Keys.filter((k: any) => String(k.pk?.S).startsWith('V#')).map((k: any) => ({ ...opts.visitorItem, pk: k.pk })) : [];
+        responses[table] = [
+          ...(opts.visitorItem ? spec.Keys.filter((k: any) => String(k.pk?.S).startsWith('V#')).map((k: any) => ({ ...opts.visitorItem, pk: k.pk })) : []),
+          ...spec.Keys.flatMap((k: any) => (isLink(k.pk?.S) && links.has(k.pk.S) ? [links.get(k.pk.S)] : [])),
+        ];
       }
       return { Responses: responses, UnprocessedKeys: {} };
     }

@@ -21,17 +21,24 @@ class MemoryVisitors implements VisitorLookup {
   readonly byPhone = new Map<string, string>();
 
   async find({ visitorId, emailHash, phoneHash }: { visitorId?: string; emailHash?: string; phoneHash?: string }): Promise<Visitor | undefined> {
+    // As the DynamoDB store does: report which visitor the looked-up hashes already point at.
+    const links = { email: emailHash ? this.byEmail.get(emailHash) : undefined, phone: phoneHash ? this.byPhone.get(phoneHash) : undefined };
     const direct = visitorId ? this.byId.get(visitorId) : undefined;
-    if (direct) return direct;
+    if (direct) return { ...direct, links };
     const linked = (emailHash && this.byEmail.get(emailHash)) || (phoneHash && this.byPhone.get(phoneHash));
-    return linked ? this.byId.get(linked) : undefined;
+    const found = linked ? this.byId.get(linked) : undefined;
+    return found && { ...found, links };
   }
 
+  readonly linkWrites: string[] = [];
+
   async linkEmail(emailHash: string, visitorId: string): Promise<void> {
+    this.linkWrites.push(`E#${emailHash}`);
     this.byEmail.set(emailHash, visitorId);
   }
 
   async linkPhone(phoneHash: string, visitorId: string): Promise<void> {
+    this.linkWrites.push(`P#${phoneHash}`);
     this.byPhone.set(phoneHash, visitorId);
   }
 }
@@ -265,6 +272,29 @@ describe('ingest', () => {
     expect(visitors.byEmail.get(EMAIL_HASH)).toBe(VISITOR_ID);
     expect(enqueued[1].conversion.visitorId).toBe(VISITOR_ID);
     expect(enqueued[1].conversion.clicks.fbc?.value).toBe(`fb.1.${LANDING_MS}.IwAR2abc`);
+  });
+
+  it('writes the e-mail and phone links once: a repeat customer’s next conversion rewrites neither', async () => {
+    const { ports, visitors } = memoryPorts();
+    visitors.add(visitorFactory());
+    const phone = sha256('14155550100');
+    const draft = (id: string) => draftFactory({ eventId: id, orderId: id, visitorId: VISITOR_ID, user: { email: EMAIL_HASH, phone } });
+
+    await ingest('stripe', conversionsResult(draft('order_1')), ports, OPTS, 'inv-1');
+    await ingest('stripe', { ...conversionsResult(draft('order_2')), sourceEventId: 'evt_test_2' }, ports, OPTS, 'inv-2');
+
+    expect(visitors.linkWrites).toEqual([`E#${EMAIL_HASH}`, `P#${phone}`]);
+  });
+
+  it('rewrites a link that points at another visitor (the e-mail was last seen with a different browser)', async () => {
+    const { ports, visitors } = memoryPorts();
+    visitors.add(visitorFactory());
+    visitors.byEmail.set(EMAIL_HASH, 'vis_other_browser_123');
+
+    await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-1');
+
+    expect(visitors.linkWrites).toEqual([`E#${EMAIL_HASH}`]);
+    expect(visitors.byEmail.get(EMAIL_HASH)).toBe(VISITOR_ID);
   });
 
   it('attaches nothing when neither the visitor ID nor the e-mail is known', async () => {

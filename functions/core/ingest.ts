@@ -121,10 +121,11 @@ export async function ingest(
     if (Date.parse(conversion.occurredAt) > (opts.now ?? new Date()).getTime() + MAX_FUTURE_SKEW_MS) {
       throw new RequestError(422, 'event_in_future', `the event occurred at ${conversion.occurredAt}, in the future`);
     }
-    // Remember which visitor this e-mail / phone belongs to, so a later conversion with only one of them finds the clicks.
+    // Remember which visitor this e-mail / phone belongs to, so a later conversion with only one of them finds the
+    // clicks; a link the lookup found already pointing at this visitor (and not near expiry) is not written again.
     if (visitor && draft.visitorId) {
-      if (conversion.user.email) await ports.visitors.linkEmail(conversion.user.email, visitor.visitorId);
-      if (conversion.user.phone) await ports.visitors.linkPhone?.(conversion.user.phone, visitor.visitorId);
+      if (conversion.user.email && visitor.links?.email !== visitor.visitorId) await ports.visitors.linkEmail(conversion.user.email, visitor.visitorId);
+      if (conversion.user.phone && visitor.links?.phone !== visitor.visitorId) await ports.visitors.linkPhone?.(conversion.user.phone, visitor.visitorId);
     }
     const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId);
     receipts.push({ ...receipt, duplicate: receipt.invocationId !== invocationId });

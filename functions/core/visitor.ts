@@ -25,6 +25,12 @@ export interface Visitor {
   utm?: Record<string, string>;
   firstSeenAt: number;
   lastSeenAt: number;
+  /**
+   * Set by a lookup: the visitor IDs the looked-up e-mail / phone hashes already point at (links with most of their
+   * lifetime left). Ingest rewrites a link only when it is missing, points elsewhere or is near expiry: a repeat
+   * customer's conversion then writes no link (each rewrite is a DynamoDB write unit and a round trip).
+   */
+  links?: { email?: string; phone?: string };
 }
 
 /** Ports the ingest pipeline needs from storage; DynamoDB implements them in store/, tests use in-memory ones. */

@@ -9,7 +9,7 @@ import { dynamo } from './clients.ts';
  * The visitors table: `V#<visitorId>` holds a visitor's click IDs (one attribute per click key, the newest per
  * platform), every ad click with its capture time, IP and user agent (`clickHistory`), browser signals and consent;
  * `E#<sha256 email>` and `P#<sha256 phone>` point a hashed e-mail / phone at the visitor it was seen with.
- * Everything expires 90 days after it was last touched.
+ * Everything expires 90 days after it was last written; a link still in use is rewritten once under 30 days remain.
  */
 const visitorKey = (id: string) => ({ pk: `V#${id}` });
 const emailKey = (hash: string) => ({ pk: `E#${hash}` });
@@ -80,12 +80,15 @@ export class DynamoVisitorStore implements VisitorLookup {
     // One round trip for every key; a second only when the visitor is known by e-mail or phone alone.
     const res = await dynamo.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
     const items = (res.Responses?.[this.table] ?? []).filter(live);
+    const emailLink = items.find((i) => i.pk === `E#${emailHash}`);
+    const phoneLink = items.find((i) => i.pk === `P#${phoneHash}`);
+    const links = { email: freshLink(emailLink), phone: freshLink(phoneLink) };
     const direct = items.find((i) => i.pk === `V#${visitorId}`);
-    if (direct) return toVisitor(direct);
-    const link = items.find((i) => i.pk === `E#${emailHash}`) ?? items.find((i) => i.pk === `P#${phoneHash}`);
+    if (direct) return { ...toVisitor(direct), links };
+    const link = emailLink ?? phoneLink;
     if (!link?.visitorId) return undefined;
     const linked = await dynamo.send(new GetCommand({ TableName: this.table, Key: visitorKey(link.visitorId) }));
-    return linked.Item && live(linked.Item) ? toVisitor(linked.Item) : undefined;
+    return linked.Item && live(linked.Item) ? { ...toVisitor(linked.Item), links } : undefined;
   }
 
   async linkEmail(emailHash: string, visitorId: string): Promise<void> {
@@ -95,6 +98,17 @@ export class DynamoVisitorStore implements VisitorLookup {
   async linkPhone(phoneHash: string, visitorId: string): Promise<void> {
     await dynamo.send(new PutCommand({ TableName: this.table, Item: { ...phoneKey(phoneHash), visitorId, ttl: ttlFrom(Date.now()) } }));
   }
+}
+
+/**
+ * A link's visitor ID while more than LINK_REFRESH_DAYS of its life remain; past that, undefined, so the next
+ * conversion rewrites it (a link of a customer who keeps buying never lapses, and is written about once a month).
+ */
+const LINK_REFRESH_DAYS = 30;
+function freshLink(item: Record<string, unknown> | undefined): string | undefined {
+  if (typeof item?.visitorId !== 'string') return undefined;
+  const ttl = typeof item.ttl === 'number' ? item.ttl : 0;
+  return ttl * 1000 - Date.now() > LINK_REFRESH_DAYS * 86400_000 ? item.visitorId : undefined;
 }
 
 /** The write succeeds only if nobody wrote the item since it was read. */
