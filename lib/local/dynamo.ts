@@ -28,6 +28,16 @@ const TABLES: CreateTableCommandInput[] = [
   { TableName: 'idempotency', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }] },
 ];
 
+/** The environment the handlers read to reach the local tables at `url`. */
+export function localDynamoEnvironment(url: string): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL_DYNAMODB: url,
+    [TABLE_ENV.visitors]: 'visitors',
+    [TABLE_ENV.ledger]: 'ledger',
+    [TABLE_ENV.idempotency]: 'idempotency',
+  };
+}
+
 /**
  * dynalite (a real DynamoDB protocol server) with the relay's three tables: kept on disk under `dir` (the local
  * runner) or in memory (tests). Tables that already exist on disk are kept as they are.
@@ -48,12 +58,7 @@ export async function startLocalDynamo(dir?: string, region = 'us-east-1'): Prom
   return {
     url,
     client,
-    environment: {
-      AWS_ENDPOINT_URL_DYNAMODB: url,
-      [TABLE_ENV.visitors]: 'visitors',
-      [TABLE_ENV.ledger]: 'ledger',
-      [TABLE_ENV.idempotency]: 'idempotency',
-    },
+    environment: localDynamoEnvironment(url),
     close: () =>
       new Promise((resolve) => {
         client.destroy();

@@ -18,12 +18,13 @@ import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redrive
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
-import { startLocalDynamo } from './dynamo.ts';
-import { startSqsServer } from './sqs-server.ts';
+import { localDynamoEnvironment } from './dynamo.ts';
+import { startEmulatorThread } from './emulators.ts';
 
 /**
  * The relay on a laptop: the same Lambda handlers, unchanged, behind a local HTTP server, with dynalite for
- * DynamoDB, our small SQS-compatible server for the queues (both on disk under the data directory) and pollers
+ * DynamoDB, our small SQS-compatible server for the queues (both on disk under the data directory, each on its own
+ * worker thread: lib/local/emulators.ts) and pollers
  * that do what Lambda's SQS event source mapping does. The AWS SDK clients inside the handlers find these through
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS, so no handler knows it runs locally.
  */
@@ -60,8 +61,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   parseMapping(process.env[MAPPING_SETTING], { sources: sources.map((s) => s.name), destinations: destinations.map((d) => d.name) });
   mkdirSync(opts.dataDir, { recursive: true });
 
-  const dynamoServer = await startLocalDynamo(path.join(opts.dataDir, 'dynamodb'), REGION);
-  const sqsServer = await startSqsServer({ dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION });
+  const [dynamoServer, sqsServer] = await Promise.all([
+    startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION }),
+    startEmulatorThread({ kind: 'sqs', options: { dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION } }),
+  ]);
 
   // Environment the handlers read; real AWS credentials are never needed nor used.
   Object.assign(process.env, {
@@ -71,7 +74,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     AWS_ENDPOINT_URL_SQS: sqsServer.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
-    ...dynamoServer.environment,
+    ...localDynamoEnvironment(dynamoServer.url),
   });
   delete process.env.RELAY_SECRET_ARN;
   const maxAttempts = Number(process.env[MAX_ATTEMPTS_ENV] ?? DEFAULT_MAX_ATTEMPTS);
