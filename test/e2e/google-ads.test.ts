@@ -36,7 +36,7 @@ function checkoutCompleted(overrides: Record<string, unknown> = {}) {
   const id = `cs_test_gads_${Date.now()}_${++counter}`;
   // Sources may key a purchase on its PaymentIntent (what payment_intent.succeeded reports too): one per checkout here.
   const session = { ...fixture, id, payment_intent: id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
-  const event = { id: `evt_gads_${id}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
+  const event = { id: `evt_gads_${id}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: true, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
   return { id, payload: JSON.stringify(event) };
 }
 const sign = (payload: string) => Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
