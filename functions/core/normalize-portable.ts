@@ -43,6 +43,22 @@ export function normalizeEmailGoogle(raw: Raw): string | undefined {
 }
 
 /**
+ * The Data Manager API's form (its formatting guide, developers.google.com/data-manager/api/devguides/concepts/formatting,
+ * checked 2026-12): Google's form plus, for gmail.com / googlemail.com only, the '+' and everything after it removed
+ * from the local part (`cloudy.sanfrancisco+shopping@gmail.com` → `cloudysanfrancisco@gmail.com`); other domains keep
+ * dots and '+' (`user.name+NYC@Example.com` → `user.name+nyc@example.com`).
+ */
+export function normalizeEmailDataManager(raw: Raw): string | undefined {
+  const email = normalizeEmailGoogle(raw);
+  if (!email) return undefined;
+  const at = email.indexOf('@');
+  const domain = email.slice(at + 1);
+  if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
+  const local = email.slice(0, at).split('+')[0];
+  return local ? `${local}@${domain}` : undefined;
+}
+
+/**
  * A phone number written in international form (`+` or `00` first), without the phone-number library: `digits`
  * (Meta's `ph`) and `e164` (`+digits`: Google, TikTok, GA4), as `normalizePhone` in normalize.ts gives them for
  * such input — a trunk `(0)` after the country code is dropped (`+49 (0)30 1234567` → `49301234567`). National

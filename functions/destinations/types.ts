@@ -36,12 +36,17 @@ export interface PlatformError {
  *   batch of more than one is split to find the culprit(s);
  * - `partial`: the platform answered per event (Google's partial failures, TikTok's per-row errors): the listed
  *   events failed (by their index in the request), every other one was accepted.
+ *   With `resendOthers` (the Data Manager API's fast-fail model: one invalid event rejects the whole request and the
+ *   error names its index) the listed events failed and every other one was *not* processed: they are sent again
+ *   in a new request.
+ * - `ok` may carry the platform's `requestId` for an asynchronously processed request (Data Manager API): the ledger
+ *   keeps it, so `status <id>` can name the request Google later reports on.
  * A transient failure may say how long to wait (`retryAfterSeconds`, e.g. Google's "click too recent: retry in 6 h");
  * the sender then waits at least that long instead of its usual backoff.
  */
 export type ResponseVerdict =
-  | { kind: 'ok' }
-  | { kind: 'partial'; failures: { index: number; transient: boolean; error: PlatformError; retryAfterSeconds?: number }[] }
+  | { kind: 'ok'; requestId?: string }
+  | { kind: 'partial'; failures: { index: number; transient: boolean; error: PlatformError; retryAfterSeconds?: number }[]; resendOthers?: boolean }
   | { kind: 'transient'; error: PlatformError; retryAfterSeconds?: number }
   | { kind: 'rejected-batch'; error: PlatformError }
   | { kind: 'rejected-data'; error: PlatformError };
@@ -92,7 +97,12 @@ export interface Destination<Config = unknown> {
    */
   afterDependencies?(conversion: Conversion, originals: (PriorDelivery | undefined)[]): DependencyDecision;
   /** Which identifiers and signals a conversion carries to this platform (for the ledger). */
-  signals(conversion: Conversion): string[];
+  signals(conversion: Conversion, config?: Config): string[];
+  /**
+   * Something the ledger should say about a delivered conversion beyond "delivered" (e.g. "the Data Manager API cannot
+   * retract: value restated to 0, the conversion still counts"). Recorded as the row's `note`.
+   */
+  deliveryNote?(conversion: Conversion, config?: Config): string | undefined;
 }
 
 /**

@@ -69,6 +69,10 @@ export class DynamoLedger {
         errorCode: 'error' in result ? result.error.code : undefined,
         errorMessage: 'error' in result ? result.error.message : undefined,
         signals: 'signals' in result ? result.signals : undefined,
+        // The platform's ID of the request (Data Manager API: what its requestStatus:retrieve reports on), and what
+        // else the destination says about this delivery (e.g. a refund it could only restate, not retract).
+        requestId: result.status === 'delivered' ? result.requestId : undefined,
+        note: result.status === 'delivered' ? result.note : undefined,
         // Dry-run keeps the exact request that would have been sent, so a new user can see it.
         request: result.status === 'dry_run' ? JSON.stringify(result.request) : undefined,
         updatedAt: now.toISOString(),
