@@ -16,7 +16,7 @@ export type { Transport } from './types.ts';
 /** What became of one conversion in one delivery attempt. */
 export type DeliveryResult =
   /** `requestId`: the platform's ID of the request that carried it (asynchronous processing); `note`: see `deliveryNote`. */
-  | { status: 'delivered'; signals: string[]; requestId?: string; note?: string }
+  | { status: 'delivered'; signals: string[]; requestId?: string; note?: string; awaitingStatus?: boolean }
   /** Built but not sent: no credentials (dry-run), or a source's test event (`reason` says which). */
   | { status: 'dry_run'; signals: string[]; request: PlatformRequest; reason: string }
   | { status: 'skipped'; reason: string }

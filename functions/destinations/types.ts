@@ -6,7 +6,8 @@ export type Transport = (request: PlatformRequest) => Promise<PlatformResponse>;
 
 /** The exact HTTP request a destination would make; what dry-run records. */
 export interface PlatformRequest {
-  method: 'POST';
+  /** GET carries no body (a status query such as Data Manager's requestStatus:retrieve). */
+  method: 'POST' | 'GET';
   url: string;
   headers: Record<string, string>;
   body: unknown;
@@ -103,7 +104,30 @@ export interface Destination<Config = unknown> {
    * retract: value restated to 0, the conversion still counts"). Recorded as the row's `note`.
    */
   deliveryNote?(conversion: Conversion, config?: Config): string | undefined;
+  /**
+   * A platform that processes accepted requests later (the Data Manager API answers a `requestId`, and its
+   * requestStatus:retrieve later says what it made of them): the sender puts a status check for each request ID on
+   * this destination's queue, asks after `firstCheckSeconds`, then again with doubling waits until the answer is final
+   * (at most `maxChecks` times). A refusal sends the request's conversions to the DLQ with the platform's reason.
+   */
+  followUp?: {
+    firstCheckSeconds(config: Config): number;
+    maxChecks: number;
+    buildRequest(requestId: string, config: Config): PlatformRequest;
+    classify(response: PlatformResponse, requestId: string): FollowUpVerdict;
+  };
 }
+
+/**
+ * What a status check found: still `pending`; `accepted` (with what the platform said); `refused` (every event of the
+ * request, with the platform's reasons); `partly` (some refused, and the platform does not say which: recorded on
+ * every row, nothing dead-lettered).
+ */
+export type FollowUpVerdict =
+  | { kind: 'pending'; note: string }
+  | { kind: 'accepted'; note: string }
+  | { kind: 'partly'; note: string }
+  | { kind: 'refused'; error: PlatformError };
 
 /**
  * Thrown by `Destination.prepare` when nothing can succeed until someone fixes the configuration (a revoked OAuth
@@ -128,6 +152,10 @@ export interface PriorDelivery {
   orderId?: string;
   occurredAt?: string;
   reason?: string;
+  /** The Conversion (JSON) while the ledger keeps it (not delivered yet, or awaiting the platform's final status). */
+  conversion?: string;
+  attempts?: number;
+  requestId?: string;
 }
 
 export type DependencyDecision = { send: Conversion } | { wait: string } | { skip: string };

@@ -18,6 +18,7 @@ import { googleDateTime, parseConversionActions, toClickConversion, toConversion
 const CONFIG: GoogleAdsConfig = {
   uploadApi: 'google-ads-api',
   dataManagerBaseUrl: 'https://datamanager.googleapis.com',
+  statusCheckSeconds: 1800,
   customerId: '1234567890',
   clientId: 'client-id.apps.googleusercontent.com',
   clientSecret: 'client-secret',
@@ -278,6 +279,7 @@ describe('googleAdsDestination.configure', () => {
       timeZone: 'UTC',
       validateOnly: false,
       tooRecentRetrySeconds: undefined,
+      statusCheckSeconds: 1800,
     });
   });
 

@@ -5,6 +5,7 @@ import type { Destination, PlatformRequest, PlatformResponse } from '#destinatio
 import { classifyGoogleAdsResponse } from './classify.ts';
 import { classifyDataManagerResponse } from './data-manager/classify.ts';
 import { dataManagerSignals, MAX_EVENTS, toDataManagerEvent } from './data-manager/payload.ts';
+import { classifyRequestStatus } from './data-manager/status.ts';
 import { accessToken, forgetAccessToken } from './oauth.ts';
 import {
   assertTimeZone,
@@ -47,6 +48,8 @@ export interface GoogleAdsConfig {
   validateOnly: boolean;
   /** Override of Google's "retry after 6 h / 24 h" for too-recent answers (tests). */
   tooRecentRetrySeconds?: number;
+  /** Seconds before Google is first asked what it made of an accepted request (Google: 30 min). */
+  statusCheckSeconds: number;
   /** Set by `prepare`: the OAuth access token for this batch. */
   accessToken?: string;
 }
@@ -102,6 +105,7 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     'GOOGLE_ADS_API_VERSION',
     'GOOGLE_OAUTH_TOKEN_URL',
     'GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS',
+    'GOOGLE_ADS_STATUS_CHECK_SECONDS',
   ],
 
   configure(settings) {
@@ -131,6 +135,8 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
           'with a refresh token for the scope https://www.googleapis.com/auth/datamanager (then the developer token is not needed).',
       );
     }
+    const statusCheck = get('GOOGLE_ADS_STATUS_CHECK_SECONDS') ?? '1800';
+    if (!/^\d+$/.test(statusCheck) || Number(statusCheck) < 1) throw new Error('GOOGLE_ADS_STATUS_CHECK_SECONDS must be a whole number of seconds (default 1800)');
     const missing = CREDENTIAL_KEYS.filter((k) => !get(k));
     if (missing.length) return { config: undefined, missing };
     const login = get('GOOGLE_ADS_LOGIN_CUSTOMER_ID');
@@ -152,6 +158,7 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
         timeZone,
         validateOnly: validateOnly === 'true',
         tooRecentRetrySeconds: tooRecent === undefined ? undefined : Number(tooRecent),
+        statusCheckSeconds: Number(statusCheck),
       },
     };
   },
@@ -187,6 +194,20 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
   // Uploads and adjustments go to different Google Ads API methods; a Data Manager request names one destination
   // (conversion action) for all its events.
   groupKey: (c) => `${c.adjustment ? 'adjustments' : 'clicks'}:${c.adjustment ? (c.adjustment.originalEventName ?? 'Purchase') : c.eventName}`,
+
+  // Only Data Manager requests carry a request ID, so only they are followed up.
+  followUp: {
+    firstCheckSeconds: (config) => config.statusCheckSeconds,
+    // 30 min, 1 h, 2 h, … capped at 12 h: about three days of asking.
+    maxChecks: 10,
+    buildRequest: (requestId, config) => ({
+      method: 'GET',
+      url: `${config.dataManagerBaseUrl}/v1/requestStatus:retrieve?requestId=${encodeURIComponent(requestId)}`,
+      headers: { accept: 'application/json', authorization: `Bearer ${config.accessToken ?? ''}` },
+      body: undefined,
+    }),
+    classify: classifyRequestStatus,
+  },
 
   deliveryNote(c, config) {
     if (config?.uploadApi === 'google-ads-api' || !c.adjustment?.full) return undefined;
