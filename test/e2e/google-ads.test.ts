@@ -310,6 +310,6 @@ describe('Google Ads without credentials (dry-run)', () => {
     const request = JSON.parse(row.request);
     // A new user sees the default path's request: the Data Manager API's, placeholders for the account and action.
     expect(request.url).toBe('https://datamanager.googleapis.com/v1/events:ingest');
-    expect(request.body).toMatchObject({ destinations: [{ productDestinationId: '<GOOGLE_ADS_CONVERSION_ACTIONS[Purchase]>' }], events: [{ transactionId: id, conversionValue: 49.99, currency: 'USD', eventSource: 'WEB' }] });
+    expect(request.body).toMatchObject({ destinations: [{ productDestinationId: '<GOOGLE_ADS_CONVERSION_ACTIONS[Purchase]>' }], events: [{ transactionId: id, conversionValue: 49.99, currency: 'USD', eventSource: 'OTHER' }] });
   });
 });
