@@ -11,7 +11,7 @@ import { deliver, type DeliveryResult } from '#destinations/deliver.ts';
 import { fetchTransport } from '#destinations/http.ts';
 import type { Destination, Transport } from '#destinations/types.ts';
 import { DynamoLedger } from '#store/ledger.ts';
-import { delayRetries, sendToDeadLetterQueue } from '#store/queues.ts';
+import { delayRetries, enqueueLater, sendToDeadLetterQueue } from '#store/queues.ts';
 import { loadSettings } from '#store/settings.ts';
 import { isStatusCheck, runStatusChecks, scheduleStatusChecks, secondsUntilDue } from './follow-up.ts';
 import { count, logger, metrics } from './powertools.ts';
@@ -115,10 +115,28 @@ export function createSenderHandler<C>(dest: Destination<C>) {
       if (r.status === 'failed' && unwritten.has(record.messageId)) results[i] = { status: 'retry', error: r.error };
     });
 
+    // A platform that asks for a longer wait than SQS can hide a message (Google: "adjust a conversion at least 24 h
+    // old", TOO_RECENT_CONVERSION) gets a fresh copy that is due then; the original is deleted. Holding the copy
+    // until it is due (above) does not count as an attempt, so the wait neither wastes attempts nor reaches the DLQ.
+    const parked = new Set<string>();
+    const longWaits = records.flatMap((record, i) => {
+      const r = results[i];
+      return r.status === 'retry' && (r.retryAfterSeconds ?? 0) > MAX_VISIBILITY_SECONDS ? [{ record, seconds: r.retryAfterSeconds! }] : [];
+    });
+    if (longWaits.length) {
+      await enqueueLater(
+        dest.name,
+        longWaits.map(({ record, seconds }) => ({ kind: 'conversion', body: record.body, notBefore: new Date(now.getTime() + seconds * 1000), conversionId: record.messageAttributes?.conversionId?.stringValue })),
+        now,
+      )
+        .then(() => longWaits.forEach(({ record }) => parked.add(record.messageId)))
+        .catch((err) => logger.warn('could not re-enqueue for a long wait; retried at the visibility limit instead', { error: err as Error }));
+    }
+
     await delayRetries(dest.name, [
       ...records.flatMap((record, i) => {
         const r = results[i];
-        return r.status === 'retry' ? [{ receiptHandle: record.receiptHandle, delaySeconds: nextDelaySeconds(attempts[i], retryBase, r.retryAfterSeconds) }] : [];
+        return r.status === 'retry' && !parked.has(record.messageId) ? [{ receiptHandle: record.receiptHandle, delaySeconds: nextDelaySeconds(attempts[i], retryBase, r.retryAfterSeconds) }] : [];
       }),
       ...event.Records.filter((r) => held.has(r.messageId)).map((r) => ({ receiptHandle: r.receiptHandle, delaySeconds: held.get(r.messageId)! })),
     ]).catch((err) => logger.warn('could not delay retries; they come back after the queue visibility timeout', { error: err as Error }));
@@ -135,7 +153,7 @@ export function createSenderHandler<C>(dest: Destination<C>) {
         const k = records.indexOf(record);
         if (k < 0) return;
         const r = results[k];
-        if (r.status === 'retry') throw new RetryLater(`${r.error.code}: ${r.error.message}`);
+        if (r.status === 'retry' && !parked.has(record.messageId)) throw new RetryLater(`${r.error.code}: ${r.error.message}`);
       },
       processor,
       { context, throwOnFullBatchFailure: false },
