@@ -33,12 +33,16 @@ export function normalizeEmail(raw: Raw): string | undefined {
  * providers could merge distinct mailboxes.
  */
 export function normalizeEmailGoogle(raw: Raw): string | undefined {
-  const email = normalizeEmail(raw);
+  return rewriteGmailLocalPart(normalizeEmail(raw), (local) => local.replaceAll('.', ''));
+}
+
+/** Applies `rewrite` to the local part of a gmail.com / googlemail.com address; other addresses pass unchanged. */
+function rewriteGmailLocalPart(email: string | undefined, rewrite: (local: string) => string): string | undefined {
   if (!email) return undefined;
   const at = email.indexOf('@');
   const domain = email.slice(at + 1);
   if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
-  const local = email.slice(0, at).replaceAll('.', '');
+  const local = rewrite(email.slice(0, at));
   return local ? `${local}@${domain}` : undefined;
 }
 
@@ -49,13 +53,7 @@ export function normalizeEmailGoogle(raw: Raw): string | undefined {
  * dots and '+' (`user.name+NYC@Example.com` → `user.name+nyc@example.com`).
  */
 export function normalizeEmailDataManager(raw: Raw): string | undefined {
-  const email = normalizeEmailGoogle(raw);
-  if (!email) return undefined;
-  const at = email.indexOf('@');
-  const domain = email.slice(at + 1);
-  if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
-  const local = email.slice(0, at).split('+')[0];
-  return local ? `${local}@${domain}` : undefined;
+  return rewriteGmailLocalPart(normalizeEmailGoogle(raw), (local) => local.split('+')[0]);
 }
 
 /**

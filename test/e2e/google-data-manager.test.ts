@@ -1,12 +1,15 @@
+import { SQSClient, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDataManagerFake, type DataManagerFake } from '../fakes/data-manager-server.ts';
 import { cli } from '../support/cli.ts';
-import { PROJECT_ROOT, startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { stripeEvent } from '../support/factories.ts';
+import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { stripeSession } from '../support/stripe-objects.ts';
 
 /**
  * End to end through `npm start`'s runner with a fake Data Manager API (the default Google Ads path) that validates
@@ -23,13 +26,12 @@ const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-e2e-dm';
 const CUSTOMER = { email: 'Jane.Doe+shop@GMail.com', phone: '+1 (415) 555-0100', name: 'Jane Doe', address: { line1: '1 Market Street', line2: null, city: 'San Francisco', state: 'CA', postal_code: '94105', country: 'US' } };
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-const fixture = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'test/fixtures/stripe/checkout.session.json'), 'utf8'));
 let counter = 0;
+/** A paid checkout for the customer, as a signed-ready Stripe event (shared envelope and session factories). */
 function checkoutCompleted(overrides: Record<string, unknown> = {}) {
   const id = `cs_test_dm_${Date.now()}_${++counter}`;
-  const session = { ...fixture, id, payment_intent: id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
-  const event = { id: `evt_dm_${id}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: true, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
-  return { id, payload: JSON.stringify(event) };
+  const session = stripeSession({ id, payment_intent: id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...stripeSession().customer_details, ...CUSTOMER }, ...overrides });
+  return { id, payload: JSON.stringify(stripeEvent('checkout.session.completed', session, { id: `evt_dm_${id}`, created: Math.floor(Date.now() / 1000) })) };
 }
 const sign = (payload: string) => Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
 
@@ -139,6 +141,34 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
     const { code, stdout } = await cli(['status', id], dataDir);
     expect(code).toBe(0);
     expect(stdout).toMatch(/google-ads.*dead_lettered.*PROCESSING_ERROR_REASON_CLICK_NOT_FOUND/);
+  });
+
+  it('restates a fully refunded purchase to 0 after it was delivered, and says in the ledger that it cannot retract', async () => {
+    const id = await purchase('Cj0-dm-refunded');
+    await waitForRow(id, (r) => r.status === 'delivered', 'the purchase delivered');
+    const refundId = `re_dm_${id}`;
+    const sqs = new SQSClient({ endpoint: relay.sqsUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    // A Stripe charge.refunded as ingest maps it (hashed e-mail of the buyer, the original's order and event ID).
+    const refund = {
+      eventId: refundId,
+      eventName: 'Refund',
+      occurredAt: new Date().toISOString(),
+      value: 49.99,
+      currency: 'USD',
+      orderId: id,
+      actionSource: 'system_generated',
+      user: { email: sha256('jane.doe+shop@gmail.com'), emailGoogle: sha256('janedoe+shop@gmail.com'), emailDataManager: sha256('janedoe@gmail.com') },
+      clicks: {},
+      consent: { marketing: true, adUserData: true, adPersonalization: false, analytics: true },
+      adjustment: { kind: 'refund', originalOrderId: id, originalEventId: id, full: true, remainingValue: 0 },
+      source: { name: 'stripe', eventId: `evt_refund_${id}`, eventType: 'charge.refunded' },
+    };
+    await sqs.send(new SendMessageCommand({ QueueUrl: `${relay.sqsUrl}/000000000000/google-ads`, MessageBody: JSON.stringify(refund), MessageAttributes: { conversionId: { DataType: 'String', StringValue: refundId } } }));
+
+    const refunded = await waitForRow(refundId, (r) => r.status === 'delivered', 'the refund delivered');
+    expect(refunded.note).toMatch(/cannot retract a conversion.*restated the value to 0/);
+    expect(google.adjustments().map((a) => [a.event.transactionId, a.event.conversionValue])).toEqual([[id, 0]]);
+    expect(eventsOf(id)[0].restatedValue).toBe(0);
   });
 
   it('keeps raw personal data and OAuth secrets out of its logs and tables', async () => {
