@@ -52,11 +52,11 @@ export const platformFakes: Record<string, () => Promise<PlatformFake>> = {
     };
   },
   async 'google-ads'() {
-    // Settings as test/e2e/google-ads.test.ts gives them: an OAuth client through a manager account, and the
-    // conversion action the bench's Purchase conversions map to.
+    // The default upload path, the Data Manager API (≤2,000 events a request): an OAuth client through a manager
+    // account, and the conversion action the bench's Purchase conversions map to.
     const oauth = { clientId: 'bench-client.apps.googleusercontent.com', clientSecret: 'GOCSPX-bench-client-secret', refreshToken: '1//bench-refresh-token' };
-    const { startGoogleAdsFake } = await loadFake('google-ads-server.ts');
-    const fake = await startGoogleAdsFake({ customerId: '1234567890', loginCustomerId: '9876543210', ...oauth, conversionActions: ['111'] });
+    const { startDataManagerFake } = await loadFake('data-manager-server.ts');
+    const fake = await startDataManagerFake({ accountId: '1234567890', loginAccountId: '9876543210', ...oauth, conversionActions: ['111'] });
     return {
       settings: {
         GOOGLE_ADS_CUSTOMER_ID: '123-456-7890',
@@ -65,13 +65,13 @@ export const platformFakes: Record<string, () => Promise<PlatformFake>> = {
         GOOGLE_ADS_CLIENT_SECRET: oauth.clientSecret,
         GOOGLE_ADS_REFRESH_TOKEN: oauth.refreshToken,
         GOOGLE_ADS_CONVERSION_ACTIONS: 'Purchase=111',
-        GOOGLE_ADS_API_BASE_URL: fake.baseUrl,
+        GOOGLE_DATA_MANAGER_API_BASE_URL: fake.baseUrl,
         GOOGLE_OAUTH_TOKEN_URL: fake.tokenUrl,
       },
-      // Upload calls only: the OAuth token refreshes are not conversion requests (fake.tokenRequests has them).
-      requests: () => fake.requests.length,
-      // Each click conversion Google kept carries its order ID, the conversion's event ID for the bench's conversions.
-      arrivals: () => fake.uploads().map((u: { conversion: { orderId: string }; at: number }) => ({ eventId: u.conversion.orderId, at: u.at })),
+      // Upload calls only (events:ingest): token refreshes and later status checks are not conversion requests.
+      requests: () => fake.requests.filter((r: { path: string }) => r.path === '/v1/events:ingest').length,
+      // Each event Google kept carries its transaction ID: the order ID, the conversion's event ID for the bench's conversions.
+      arrivals: () => fake.events().map((k: { event: { transactionId: string }; at: number }) => ({ eventId: k.event.transactionId, at: k.at })),
       reset: () => fake.reset(),
       close: () => fake.close(),
     };

@@ -218,7 +218,10 @@ async function status(target: Target, values: Values, id: string): Promise<numbe
           r.status,
           r.attempts,
           r.updatedAt,
-          r.reason ?? (r.errorCode ? `${r.errorCode}: ${r.errorMessage ?? ''}` : ''),
+          // The platform's own verdict on an asynchronously processed request (Data Manager API) follows the reason.
+          [r.reason ?? (r.errorCode ? `${r.errorCode}: ${r.errorMessage ?? ''}` : ''), r.note, r.requestId ? `request ${r.requestId}` : '']
+            .filter(Boolean)
+            .join('; '),
           Array.isArray(r.signals) ? r.signals.join(',') : '',
         ]),
       ),

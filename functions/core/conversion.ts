@@ -34,6 +34,8 @@ export type Clicks = z.infer<typeof ClicksSchema>;
 export const UserSchema = z.object({
   email: sha256Hex.optional(),
   emailGoogle: sha256Hex.optional(),
+  /** The Data Manager API's form: Google's, with a gmail / googlemail '+tag' dropped too; only when it differs. */
+  emailDataManager: sha256Hex.optional(),
   phone: sha256Hex.optional(),
   phoneE164: sha256Hex.optional(),
   firstName: sha256Hex.optional(),

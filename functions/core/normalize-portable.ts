@@ -33,13 +33,27 @@ export function normalizeEmail(raw: Raw): string | undefined {
  * providers could merge distinct mailboxes.
  */
 export function normalizeEmailGoogle(raw: Raw): string | undefined {
-  const email = normalizeEmail(raw);
+  return rewriteGmailLocalPart(normalizeEmail(raw), (local) => local.replaceAll('.', ''));
+}
+
+/** Applies `rewrite` to the local part of a gmail.com / googlemail.com address; other addresses pass unchanged. */
+function rewriteGmailLocalPart(email: string | undefined, rewrite: (local: string) => string): string | undefined {
   if (!email) return undefined;
   const at = email.indexOf('@');
   const domain = email.slice(at + 1);
   if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
-  const local = email.slice(0, at).replaceAll('.', '');
+  const local = rewrite(email.slice(0, at));
   return local ? `${local}@${domain}` : undefined;
+}
+
+/**
+ * The Data Manager API's form (its formatting guide, developers.google.com/data-manager/api/devguides/concepts/formatting,
+ * checked 2026-12): Google's form plus, for gmail.com / googlemail.com only, the '+' and everything after it removed
+ * from the local part (`cloudy.sanfrancisco+shopping@gmail.com` → `cloudysanfrancisco@gmail.com`); other domains keep
+ * dots and '+' (`user.name+NYC@Example.com` → `user.name+nyc@example.com`).
+ */
+export function normalizeEmailDataManager(raw: Raw): string | undefined {
+  return rewriteGmailLocalPart(normalizeEmailGoogle(raw), (local) => local.split('+')[0]);
 }
 
 /**

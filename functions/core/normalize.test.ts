@@ -327,6 +327,19 @@ describe('hashUser', () => {
     expect(user).toEqual({ email: h('jane.doe@example.com') });
   });
 
+  it('adds the Data Manager API form only when a gmail +tag makes it differ (its formatting guide’s examples)', () => {
+    // developers.google.com/data-manager/api/devguides/concepts/formatting: gmail dots and +suffix dropped.
+    expect(hashUser({ email: 'cloudy.sanfrancisco+shopping@gmail.com' })).toEqual({
+      email: h('cloudy.sanfrancisco+shopping@gmail.com'),
+      emailGoogle: h('cloudysanfrancisco+shopping@gmail.com'),
+      emailDataManager: h('cloudysanfrancisco@gmail.com'),
+    });
+    expect(hashUser({ email: 'user+tag@googlemail.com' })).toEqual({ email: h('user+tag@googlemail.com'), emailDataManager: h('user@googlemail.com') });
+    // Other domains keep dots and the +tag: nothing extra.
+    expect(hashUser({ email: 'user.name+NYC@Example.com' })).toEqual({ email: h('user.name+nyc@example.com') });
+    expect(hashUser({ email: 'john.smith@gmail.com' })).not.toHaveProperty('emailDataManager');
+  });
+
   it('passes already-hashed values through lowercased, never re-hashing them', () => {
     const upper = META.email.toUpperCase();
     const user = hashUser({ email: upper, phone: ` ${META.phoneUs.toUpperCase()} `, firstName: META.mary, lastName: h('smith') });

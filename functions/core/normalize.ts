@@ -9,7 +9,7 @@ import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { User } from './conversion.ts';
-import { normalizeEmail, normalizeEmailGoogle } from './normalize-portable.ts';
+import { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle } from './normalize-portable.ts';
 
 type Raw = string | null | undefined;
 
@@ -34,7 +34,7 @@ function clean(raw: Raw): string | undefined {
 // ---------------------------------------------------------------------------------------------- e-mail
 
 // The e-mail rules live in normalize-portable.ts: the browser snippet bundles them too.
-export { normalizeEmail, normalizeEmailGoogle };
+export { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle };
 
 // ----------------------------------------------------------------------------------------------- phone
 
@@ -293,7 +293,8 @@ function hashed(raw: Raw, normalize: (s: string) => string | undefined): string 
  * Turns raw customer data into the hashed `User`. Only hashes leave this function, plus `countryCode`, `ip` and
  * `userAgent` in clear (the platforms need those unhashed). Empty or unusable values are omitted.
  *
- * - `email` = Meta/TikTok form; `emailGoogle` only when Google's form differs (gmail dots).
+ * - `email` = Meta/TikTok form; `emailGoogle` only when Google's form differs (gmail dots); `emailDataManager` only
+ *   when the Data Manager API's form differs from Google's (a gmail '+tag' dropped).
  * - `phone` = hash of digits with country code (Meta); `phoneE164` = hash of '+digits' (Google, TikTok, GA4).
  *   Default country for national formats: the address country, else `opts.defaultCountry`.
  * - A 64-hex input is taken as already hashed and passed through lowercased, never re-hashed. Its normalized form
@@ -313,6 +314,8 @@ export function hashUser(input: RawUserInput, opts: HashUserOptions = {}): User 
     const google = normalizeEmailGoogle(email);
     if (meta) set('email', sha256Hex(meta));
     if (google && google !== meta) set('emailGoogle', sha256Hex(google));
+    const dataManager = normalizeEmailDataManager(email);
+    if (dataManager && dataManager !== (google ?? meta)) set('emailDataManager', sha256Hex(dataManager));
   }
 
   const countryRaw = clean(input.country);

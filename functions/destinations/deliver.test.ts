@@ -148,7 +148,7 @@ describe('deliver: dry-run (no credentials)', () => {
       expect(r.status).toBe('dry_run');
       if (r.status !== 'dry_run') return;
       expect(r.request).toEqual(metaDestination.buildRequest([batch[i]], undefined, NOW));
-      expect(r.request.url).toBe('https://graph.facebook.com/v24.0/<META_PIXEL_ID>/events');
+      expect(r.request.url).toBe('https://graph.facebook.com/v26.0/<META_PIXEL_ID>/events');
       expect((r.request.body as MetaBody).data.map((e) => e.event_id)).toEqual([batch[i].eventId]);
     });
   });
@@ -178,7 +178,7 @@ describe('deliver: a source’s test events', () => {
     expect(record.reason).toMatch(/test event/);
     // The events are exactly what Meta would have received; only the pixel ID and token are placeholders.
     expect((record.request.body as MetaBody).data).toEqual((metaDestination.buildRequest([testConversion], CONFIG, NOW).body as MetaBody).data);
-    expect(record.request.url).toBe('https://graph.facebook.com/v24.0/<META_PIXEL_ID>/events');
+    expect(record.request.url).toBe('https://graph.facebook.com/v26.0/<META_PIXEL_ID>/events');
     expect(JSON.stringify(record.request)).not.toContain(CONFIG.accessToken);
   });
 });

@@ -15,7 +15,8 @@ export type { Transport } from './types.ts';
 
 /** What became of one conversion in one delivery attempt. */
 export type DeliveryResult =
-  | { status: 'delivered'; signals: string[] }
+  /** `requestId`: the platform's ID of the request that carried it (asynchronous processing); `note`: see `deliveryNote`. */
+  | { status: 'delivered'; signals: string[]; requestId?: string; note?: string; awaitingStatus?: boolean }
   /** Built but not sent: no credentials (dry-run), or a source's test event (`reason` says which). */
   | { status: 'dry_run'; signals: string[]; request: PlatformRequest; reason: string }
   | { status: 'skipped'; reason: string }
@@ -102,14 +103,28 @@ export async function deliver<C>(
       return;
     }
     if (verdict.kind === 'partial') {
-      for (const i of indexes) results[i] = { status: 'delivered', signals: dest.signals(conversions[i]) };
+      const failed = new Set<number>();
       for (const f of verdict.failures) {
         const i = indexes[f.index];
-        if (i !== undefined) results[i] = f.transient ? retry(f.error, f.retryAfterSeconds) : { status: 'failed', error: f.error };
+        if (i === undefined) continue;
+        failed.add(i);
+        results[i] = f.transient ? retry(f.error, f.retryAfterSeconds) : { status: 'failed', error: f.error };
+      }
+      const others = indexes.filter((i) => !failed.has(i));
+      // Fast-fail platforms processed none of the others: they go again, without the events named.
+      if (verdict.resendOthers && failed.size > 0) {
+        if (others.length) await send(others);
+      } else if (verdict.resendOthers) {
+        // An index outside the request: nothing to isolate by index, so halve the batch instead (as rejected-data).
+        const error = verdict.failures[0]?.error ?? { code: 'unknown', message: 'rejected without naming an event' };
+        if (indexes.length === 1) results[indexes[0]] = { status: 'failed', error };
+        else await Promise.all([send(indexes.slice(0, Math.ceil(indexes.length / 2))), send(indexes.slice(Math.ceil(indexes.length / 2)))]);
+      } else {
+        for (const i of others) results[i] = delivered(dest, conversions[i], ready);
       }
       return;
     }
-    for (const i of indexes) results[i] = resultOf(verdict, dest, conversions[i]);
+    for (const i of indexes) results[i] = verdict.kind === 'ok' ? delivered(dest, conversions[i], ready, verdict.requestId) : resultOf(verdict, dest, conversions[i]);
   };
 
   const chunks: number[][] = [];
@@ -118,6 +133,11 @@ export async function deliver<C>(
   }
   await Promise.all(chunks.map(send));
   return results;
+}
+
+function delivered<C>(dest: Destination<C>, c: Conversion, config: C, requestId?: string): DeliveryResult {
+  const note = dest.deliveryNote?.(c, config);
+  return { status: 'delivered', signals: dest.signals(c, config), ...(requestId && { requestId }), ...(note && { note }) };
 }
 
 function retry(error: PlatformError, retryAfterSeconds: number | undefined): DeliveryResult {

@@ -4,7 +4,9 @@ import type { PlatformRequest, PlatformResponse, Transport } from './types.ts';
 export function fetchTransport(timeoutMs = 10_000): Transport {
   return async (request: PlatformRequest): Promise<PlatformResponse> => {
     const body =
-      request.encoding === 'form'
+      request.method === 'GET'
+        ? undefined
+        : request.encoding === 'form'
         ? new URLSearchParams(request.body as Record<string, string>).toString()
         : JSON.stringify(request.body);
     const res = await fetch(request.url, { method: request.method, headers: request.headers, body, signal: AbortSignal.timeout(timeoutMs) });

@@ -6,7 +6,8 @@ export type Transport = (request: PlatformRequest) => Promise<PlatformResponse>;
 
 /** The exact HTTP request a destination would make; what dry-run records. */
 export interface PlatformRequest {
-  method: 'POST';
+  /** GET carries no body (a status query such as Data Manager's requestStatus:retrieve). */
+  method: 'POST' | 'GET';
   url: string;
   headers: Record<string, string>;
   body: unknown;
@@ -36,12 +37,17 @@ export interface PlatformError {
  *   batch of more than one is split to find the culprit(s);
  * - `partial`: the platform answered per event (Google's partial failures, TikTok's per-row errors): the listed
  *   events failed (by their index in the request), every other one was accepted.
+ *   With `resendOthers` (the Data Manager API's fast-fail model: one invalid event rejects the whole request and the
+ *   error names its index) the listed events failed and every other one was *not* processed: they are sent again
+ *   in a new request.
+ * - `ok` may carry the platform's `requestId` for an asynchronously processed request (Data Manager API): the ledger
+ *   keeps it, so `status <id>` can name the request Google later reports on.
  * A transient failure may say how long to wait (`retryAfterSeconds`, e.g. Google's "click too recent: retry in 6 h");
  * the sender then waits at least that long instead of its usual backoff.
  */
 export type ResponseVerdict =
-  | { kind: 'ok' }
-  | { kind: 'partial'; failures: { index: number; transient: boolean; error: PlatformError; retryAfterSeconds?: number }[] }
+  | { kind: 'ok'; requestId?: string }
+  | { kind: 'partial'; failures: { index: number; transient: boolean; error: PlatformError; retryAfterSeconds?: number }[]; resendOthers?: boolean }
   | { kind: 'transient'; error: PlatformError; retryAfterSeconds?: number }
   | { kind: 'rejected-batch'; error: PlatformError }
   | { kind: 'rejected-data'; error: PlatformError };
@@ -92,8 +98,36 @@ export interface Destination<Config = unknown> {
    */
   afterDependencies?(conversion: Conversion, originals: (PriorDelivery | undefined)[]): DependencyDecision;
   /** Which identifiers and signals a conversion carries to this platform (for the ledger). */
-  signals(conversion: Conversion): string[];
+  signals(conversion: Conversion, config?: Config): string[];
+  /**
+   * Something the ledger should say about a delivered conversion beyond "delivered" (e.g. "the Data Manager API cannot
+   * retract: value restated to 0, the conversion still counts"). Recorded as the row's `note`.
+   */
+  deliveryNote?(conversion: Conversion, config?: Config): string | undefined;
+  /**
+   * A platform that processes accepted requests later (the Data Manager API answers a `requestId`, and its
+   * requestStatus:retrieve later says what it made of them): the sender puts a status check for each request ID on
+   * this destination's queue, asks after `firstCheckSeconds`, then again with doubling waits until the answer is final
+   * (at most `maxChecks` times). A refusal sends the request's conversions to the DLQ with the platform's reason.
+   */
+  followUp?: {
+    firstCheckSeconds(config: Config): number;
+    maxChecks: number;
+    buildRequest(requestId: string, config: Config): PlatformRequest;
+    classify(response: PlatformResponse, requestId: string): FollowUpVerdict;
+  };
 }
+
+/**
+ * What a status check found: still `pending`; `accepted` (with what the platform said); `refused` (every event of the
+ * request, with the platform's reasons); `partly` (some refused, and the platform does not say which: recorded on
+ * every row, nothing dead-lettered).
+ */
+export type FollowUpVerdict =
+  | { kind: 'pending'; note: string }
+  | { kind: 'accepted'; note: string }
+  | { kind: 'partly'; note: string }
+  | { kind: 'refused'; error: PlatformError };
 
 /**
  * Thrown by `Destination.prepare` when nothing can succeed until someone fixes the configuration (a revoked OAuth
@@ -118,6 +152,10 @@ export interface PriorDelivery {
   orderId?: string;
   occurredAt?: string;
   reason?: string;
+  /** The Conversion (JSON) while the ledger keeps it (not delivered yet, or awaiting the platform's final status). */
+  conversion?: string;
+  attempts?: number;
+  requestId?: string;
 }
 
 export type DependencyDecision = { send: Conversion } | { wait: string } | { skip: string };

@@ -11,8 +11,9 @@ import { deliver, type DeliveryResult } from '#destinations/deliver.ts';
 import { fetchTransport } from '#destinations/http.ts';
 import type { Destination, Transport } from '#destinations/types.ts';
 import { DynamoLedger } from '#store/ledger.ts';
-import { delayRetries, sendToDeadLetterQueue } from '#store/queues.ts';
+import { delayRetries, enqueueLater, sendToDeadLetterQueue } from '#store/queues.ts';
 import { loadSettings } from '#store/settings.ts';
+import { isStatusCheck, runStatusChecks, scheduleStatusChecks, secondsUntilDue } from './follow-up.ts';
 import { count, logger, metrics } from './powertools.ts';
 
 const MAX_DELAY_SECONDS = 6 * 3600;
@@ -56,7 +57,25 @@ export function createSenderHandler<C>(dest: Destination<C>) {
     metrics.addDimension('destination', dest.name);
     const now = new Date();
     const { config, missing } = dest.configure(await loadSettings());
-    const records = event.Records;
+    // Status checks of requests the platform processes later (Destination.followUp) share the queue; one not due
+    // yet is held back (visibility) without counting as an attempt.
+    const held = new Map<string, number>();
+    const checks: SQSRecord[] = [];
+    for (const r of event.Records) {
+      const wait = secondsUntilDue(r, now);
+      if (wait !== undefined) held.set(r.messageId, wait);
+      else if (isStatusCheck(r)) checks.push(r);
+    }
+    if (checks.length && dest.followUp && config !== undefined) {
+      try {
+        const ready = dest.prepare ? await dest.prepare(config, transport, now) : config;
+        await runStatusChecks(dest, ready, checks, transport, ledger, now, (m, d) => logger.info(m, { destination: dest.name, ...d }));
+      } catch (err) {
+        logger.warn('status checks failed; retried', { error: err as Error });
+        for (const r of checks) held.set(r.messageId, retryDelaySeconds(1, retryBase));
+      }
+    }
+    const records = event.Records.filter((r) => !held.has(r.messageId) && !isStatusCheck(r));
     const attempts = records.map((r) => Number(r.attributes.ApproximateReceiveCount ?? '1'));
 
     // A message that is not a Conversion can never be delivered: straight to the DLQ.
@@ -96,23 +115,45 @@ export function createSenderHandler<C>(dest: Destination<C>) {
       if (r.status === 'failed' && unwritten.has(record.messageId)) results[i] = { status: 'retry', error: r.error };
     });
 
-    await delayRetries(
-      dest.name,
-      records.flatMap((record, i) => {
+    // A platform that asks for a longer wait than SQS can hide a message (Google: "adjust a conversion at least 24 h
+    // old", TOO_RECENT_CONVERSION) gets a fresh copy that is due then; the original is deleted. Holding the copy
+    // until it is due (above) does not count as an attempt, so the wait neither wastes attempts nor reaches the DLQ.
+    const parked = new Set<string>();
+    const longWaits = records.flatMap((record, i) => {
+      const r = results[i];
+      return r.status === 'retry' && (r.retryAfterSeconds ?? 0) > MAX_VISIBILITY_SECONDS ? [{ record, seconds: r.retryAfterSeconds! }] : [];
+    });
+    if (longWaits.length) {
+      await enqueueLater(
+        dest.name,
+        longWaits.map(({ record, seconds }) => ({ kind: 'conversion', body: record.body, notBefore: new Date(now.getTime() + seconds * 1000), conversionId: record.messageAttributes?.conversionId?.stringValue })),
+        now,
+      )
+        .then(() => longWaits.forEach(({ record }) => parked.add(record.messageId)))
+        .catch((err) => logger.warn('could not re-enqueue for a long wait; retried at the visibility limit instead', { error: err as Error }));
+    }
+
+    await delayRetries(dest.name, [
+      ...records.flatMap((record, i) => {
         const r = results[i];
-        return r.status === 'retry' ? [{ receiptHandle: record.receiptHandle, delaySeconds: nextDelaySeconds(attempts[i], retryBase, r.retryAfterSeconds) }] : [];
+        return r.status === 'retry' && !parked.has(record.messageId) ? [{ receiptHandle: record.receiptHandle, delaySeconds: nextDelaySeconds(attempts[i], retryBase, r.retryAfterSeconds) }] : [];
       }),
-    ).catch((err) => logger.warn('could not delay retries; they come back after the queue visibility timeout', { error: err as Error }));
+      ...event.Records.filter((r) => held.has(r.messageId)).map((r) => ({ receiptHandle: r.receiptHandle, delaySeconds: held.get(r.messageId)! })),
+    ]).catch((err) => logger.warn('could not delay retries; they come back after the queue visibility timeout', { error: err as Error }));
 
     const ledgerRows = records.flatMap((_, i) => (parsed[i].ok ? [{ conversion: (parsed[i] as { conversion: Conversion }).conversion, result: results[i], attempts: attempts[i] }] : []));
+    await scheduleStatusChecks(dest, config, ledgerRows, now).catch((err) => logger.warn('could not schedule status checks; rows stay delivered without the platform’s verdict', { error: err as Error }));
     await ledger.recordDeliveries(dest.name, ledgerRows).catch((err) => logger.error('ledger write failed', { error: err as Error }));
 
     report(dest.name, records, results, attempts, missing);
     return processPartialResponse(
       event,
       async (record: SQSRecord) => {
-        const r = results[records.indexOf(record)];
-        if (r.status === 'retry') throw new RetryLater(`${r.error.code}: ${r.error.message}`);
+        if (held.has(record.messageId)) throw new RetryLater('not due yet');
+        const k = records.indexOf(record);
+        if (k < 0) return;
+        const r = results[k];
+        if (r.status === 'retry' && !parked.has(record.messageId)) throw new RetryLater(`${r.error.code}: ${r.error.message}`);
       },
       processor,
       { context, throwOnFullBatchFailure: false },

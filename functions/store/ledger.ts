@@ -63,12 +63,17 @@ export class DynamoLedger {
         ...conversionKey(conversion.eventId, destination),
         status: LEDGER_STATUS[result.status],
         ...describe(conversion),
-        conversion: result.status === 'delivered' ? undefined : replayable(conversion),
+        // Kept while the platform's final verdict is pending: a refusal then goes to the DLQ with the Conversion.
+        conversion: result.status === 'delivered' && !result.awaitingStatus ? undefined : replayable(conversion),
         attempts,
         reason: result.status === 'skipped' || result.status === 'dry_run' ? result.reason : undefined,
         errorCode: 'error' in result ? result.error.code : undefined,
         errorMessage: 'error' in result ? result.error.message : undefined,
         signals: 'signals' in result ? result.signals : undefined,
+        // The platform's ID of the request (Data Manager API: what its requestStatus:retrieve reports on), and what
+        // else the destination says about this delivery (e.g. a refund it could only restate, not retract).
+        requestId: result.status === 'delivered' ? result.requestId : undefined,
+        note: result.status === 'delivered' ? result.note : undefined,
         // Dry-run keeps the exact request that would have been sent, so a new user can see it.
         request: result.status === 'dry_run' ? JSON.stringify(result.request) : undefined,
         updatedAt: now.toISOString(),
@@ -99,7 +104,17 @@ export class DynamoLedger {
       const row = found.get(`C#${id}`);
       if (!row) return undefined;
       const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : undefined);
-      return { eventId: id, status: row.status as PriorDelivery['status'], eventName: str('eventName'), orderId: str('orderId'), occurredAt: str('occurredAt'), reason: str('reason') ?? str('errorMessage') };
+      return {
+        eventId: id,
+        status: row.status as PriorDelivery['status'],
+        eventName: str('eventName'),
+        orderId: str('orderId'),
+        occurredAt: str('occurredAt'),
+        reason: str('reason') ?? str('errorMessage'),
+        conversion: str('conversion'),
+        attempts: typeof row.attempts === 'number' ? row.attempts : undefined,
+        requestId: str('requestId'),
+      };
     });
   }
 

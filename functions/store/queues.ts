@@ -90,3 +90,31 @@ export async function delayRetries(destination: string, retries: { receiptHandle
     );
   }
 }
+
+/**
+ * Puts messages back on a destination's queue for later (a status check of an asynchronously processed request):
+ * SQS delays a message at most 15 minutes; a later `notBefore` is kept as an attribute and the sender holds the
+ * message (visibility) until then, so waiting never counts as a delivery attempt.
+ */
+export async function enqueueLater(destination: string, messages: { body: string; notBefore: Date; kind: string; conversionId?: string }[], now = new Date()): Promise<void> {
+  const url = requireEnv(queueUrlEnv(destination));
+  for (let i = 0; i < messages.length; i += 10) {
+    const res = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: messages.slice(i, i + 10).map((m, k) => ({
+          Id: String(k),
+          MessageBody: m.body,
+          DelaySeconds: Math.max(0, Math.min(900, Math.ceil((m.notBefore.getTime() - now.getTime()) / 1000))),
+          MessageAttributes: {
+            destination: str(destination),
+            kind: str(m.kind),
+            notBefore: str(m.notBefore.toISOString()),
+            ...(m.conversionId ? { conversionId: str(m.conversionId) } : {}),
+          },
+        })),
+      }),
+    );
+    if (res.Failed?.length) throw new Error(`${res.Failed.length} message(s) could not be put back on the ${destination} queue: ${res.Failed[0].Message ?? res.Failed[0].Code}`);
+  }
+}

@@ -82,9 +82,13 @@ export class Destination extends Construct {
       }),
     );
     this.deadLetterQueue.grantSendMessages(this.sender);
+    // Its own queue: a status check of an asynchronously processed request (Destination.followUp), or a fresh copy
+    // of a conversion the platform asked to send later than SQS can hide a message (12 h).
+    this.queue.grantSendMessages(this.sender);
     tables.ledger.grantWriteData(this.sender);
     // A destination whose conversions wait for earlier ones (refunds for their upload) reads those ledger rows.
-    if (definition.dependsOn) tables.ledger.grant(this.sender, 'dynamodb:BatchGetItem');
+    // So does one whose platform reports later on accepted requests (it reads back the conversions awaiting the verdict).
+    if (definition.dependsOn || definition.followUp) tables.ledger.grant(this.sender, 'dynamodb:BatchGetItem');
     this.secret.grantRead(this.sender);
 
     new Alarm(this, 'DeadLetterAlarm', {

@@ -86,7 +86,7 @@ function checkoutCompleted(overrides: Record<string, unknown>) {
     object: 'event',
     api_version: '2026-10-28.endive',
     created: Math.floor(Date.now() / 1000),
-    livemode: false,
+    livemode: true,
     pending_webhooks: 1,
     request: { id: null, idempotency_key: null },
     type: 'checkout.session.completed',

@@ -132,6 +132,8 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
         TIKTOK_PIXEL_CODE: TIKTOK.pixelCode,
         TIKTOK_ACCESS_TOKEN: TIKTOK.accessToken,
         TIKTOK_API_BASE_URL: tiktok.baseUrl,
+        // This suite exercises the Google Ads API path (the Data Manager API is the default).
+        GOOGLE_ADS_UPLOAD_API: 'google-ads-api',
         GOOGLE_ADS_CUSTOMER_ID: GOOGLE.customerId,
         GOOGLE_ADS_CLIENT_ID: GOOGLE.clientId,
         GOOGLE_ADS_CLIENT_SECRET: GOOGLE.clientSecret,

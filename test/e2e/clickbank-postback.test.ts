@@ -125,7 +125,7 @@ describe('ClickBank and postbacks → Meta CAPI through the local runner', () =>
     expect(row.reason).toMatch(/test event/);
     const request = JSON.parse(row.request);
     // The exact events, with the credentials left out (the record is logged and kept).
-    expect(request.url).toMatch(/\/v24\.0\/<META_PIXEL_ID>\/events$/);
+    expect(request.url).toMatch(/\/v26\.0\/<META_PIXEL_ID>\/events$/);
     expect(JSON.stringify(request)).not.toContain(META_TOKEN);
     expect(request.body.data).toHaveLength(1);
     expect(request.body.data[0]).toMatchObject({ event_name: 'Purchase', event_id: receipt, custom_data: { value: 47, currency: 'USD' } });

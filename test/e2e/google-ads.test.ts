@@ -36,7 +36,7 @@ function checkoutCompleted(overrides: Record<string, unknown> = {}) {
   const id = `cs_test_gads_${Date.now()}_${++counter}`;
   // Sources may key a purchase on its PaymentIntent (what payment_intent.succeeded reports too): one per checkout here.
   const session = { ...fixture, id, payment_intent: id, amount_total: 4999, amount_subtotal: 4999, currency: 'usd', payment_status: 'paid', status: 'complete', customer_details: { ...fixture.customer_details, ...CUSTOMER }, ...overrides };
-  const event = { id: `evt_gads_${id}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
+  const event = { id: `evt_gads_${id}`, object: 'event', api_version: '2026-10-28.endive', created: Math.floor(Date.now() / 1000), livemode: true, pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: 'checkout.session.completed', data: { object: session } };
   return { id, payload: JSON.stringify(event) };
 }
 const sign = (payload: string) => Stripe.webhooks.generateTestHeaderString({ payload, secret: STRIPE_SECRET });
@@ -96,6 +96,8 @@ describe('Stripe purchase → Google Ads through the local runner', () => {
     relay = await startRelay(
       {
         STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+        // This suite exercises the Google Ads API path (the Data Manager API is the default).
+        GOOGLE_ADS_UPLOAD_API: 'google-ads-api',
         GOOGLE_ADS_CUSTOMER_ID: '123-456-7890',
         GOOGLE_ADS_LOGIN_CUSTOMER_ID: '987-654-3210',
         GOOGLE_ADS_CLIENT_ID: OAUTH.clientId,
@@ -288,7 +290,7 @@ describe('Google Ads without credentials (dry-run)', () => {
   let dataDir: string;
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'relay-dry-gads-'));
-    relay = await startRelay({ STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, GOOGLE_ADS_API_BASE_URL: 'http://127.0.0.1:9', GOOGLE_OAUTH_TOKEN_URL: 'http://127.0.0.1:9/token' }, dataDir);
+    relay = await startRelay({ STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, GOOGLE_DATA_MANAGER_API_BASE_URL: 'http://127.0.0.1:9', GOOGLE_OAUTH_TOKEN_URL: 'http://127.0.0.1:9/token' }, dataDir);
   });
   afterAll(async () => {
     await relay?.stop();
@@ -306,7 +308,8 @@ describe('Google Ads without credentials (dry-run)', () => {
       return rows[0]?.status === 'dry_run' && rows;
     }, 15_000, 'the dry-run ledger row');
     const request = JSON.parse(row.request);
-    expect(request.url).toBe('https://googleads.googleapis.com/v26/customers/<GOOGLE_ADS_CUSTOMER_ID>:uploadClickConversions');
-    expect(request.body).toMatchObject({ partialFailure: true, conversions: [{ orderId: id, conversionValue: 49.99, currencyCode: 'USD', conversionDateTime: expect.stringMatching(/\+00:00$/) }] });
+    // A new user sees the default path's request: the Data Manager API's, placeholders for the account and action.
+    expect(request.url).toBe('https://datamanager.googleapis.com/v1/events:ingest');
+    expect(request.body).toMatchObject({ destinations: [{ productDestinationId: '<GOOGLE_ADS_CONVERSION_ACTIONS[Purchase]>' }], events: [{ transactionId: id, conversionValue: 49.99, currency: 'USD', eventSource: 'OTHER' }] });
   });
 });

@@ -85,7 +85,7 @@ function stripeCheckout(id: string, visitorId?: string) {
     object: 'event',
     type: 'checkout.session.completed',
     created: Math.floor(Date.now() / 1000),
-    livemode: false,
+    livemode: true,
     data: {
       object: {
         id,

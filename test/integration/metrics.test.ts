@@ -88,7 +88,7 @@ function sqsEvent(conversions: Conversion[]): SQSEvent {
 }
 
 function stripeRequest(id: string, secret = SECRET): APIGatewayProxyEventV2 {
-  const payload = JSON.stringify({ id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000), livemode: false, data: { object: { id, object: 'checkout.session', mode: 'payment', payment_status: 'paid', amount_total: 1000, currency: 'usd', metadata: {}, customer_details: { email: 'm@example.com' } } } });
+  const payload = JSON.stringify({ id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000), livemode: true, data: { object: { id, object: 'checkout.session', mode: 'payment', payment_status: 'paid', amount_total: 1000, currency: 'usd', metadata: {}, customer_details: { email: 'm@example.com' } } } });
   return {
     version: '2.0',
     routeKey: 'POST /webhooks/stripe',

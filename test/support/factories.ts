@@ -89,7 +89,7 @@ export function stripeEvent(type: string, object: object, overrides: Partial<Str
     object: 'event',
     api_version: '2026-10-28.endive',
     created: Math.floor(NOW.getTime() / 1000) - 5,
-    livemode: false,
+    livemode: true,
     pending_webhooks: 1,
     request: { id: null, idempotency_key: null },
     type,

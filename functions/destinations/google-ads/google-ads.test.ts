@@ -14,7 +14,11 @@ import { googleDateTime, parseConversionActions, toClickConversion, toConversion
 // date-times "yyyy-mm-dd hh:mm:ss+|-hh:mm"; one click ID; ≤5 user identifiers, hashed e-mail / E.164 phone only;
 // partial failures in a 200's partialFailureError located by operation index; 2,000 operations a request.
 
+// The Google Ads API path (GOOGLE_ADS_UPLOAD_API=google-ads-api); the Data Manager path has its own suite.
 const CONFIG: GoogleAdsConfig = {
+  uploadApi: 'google-ads-api',
+  dataManagerBaseUrl: 'https://datamanager.googleapis.com',
+  statusCheckSeconds: 1800,
   customerId: '1234567890',
   clientId: 'client-id.apps.googleusercontent.com',
   clientSecret: 'client-secret',
@@ -192,13 +196,14 @@ describe('googleAdsDestination.buildRequest', () => {
     expect(dest.buildRequest([withGclid()], { ...CONFIG, validateOnly: true }, NOW).body).toMatchObject({ validateOnly: true });
   });
 
-  it('builds the request with placeholders in dry-run', () => {
+  it('builds the default path’s (Data Manager) request with placeholders in dry-run', () => {
     const request = dest.buildRequest([withGclid()], undefined, NOW);
 
-    expect(request.url).toBe('https://googleads.googleapis.com/v26/customers/<GOOGLE_ADS_CUSTOMER_ID>:uploadClickConversions');
-    expect((request.body as { conversions: { conversionAction: string }[] }).conversions[0].conversionAction).toBe(
-      'customers/<GOOGLE_ADS_CUSTOMER_ID>/conversionActions/<GOOGLE_ADS_CONVERSION_ACTIONS[Purchase]>',
-    );
+    expect(request.url).toBe('https://datamanager.googleapis.com/v1/events:ingest');
+    expect(request.body).toMatchObject({
+      destinations: [{ operatingAccount: { accountType: 'GOOGLE_ADS', accountId: '<GOOGLE_ADS_CUSTOMER_ID>' }, productDestinationId: '<GOOGLE_ADS_CONVERSION_ACTIONS[Purchase]>' }],
+    });
+    expect(request.headers.authorization).not.toMatch(/ya29/);
   });
 
   it('keeps uploads and adjustments in separate groups', () => {
@@ -259,6 +264,8 @@ describe('googleAdsDestination.configure', () => {
     const { config } = dest.configure({ ...FULL, GOOGLE_ADS_LOGIN_CUSTOMER_ID: '999-888-7777' });
 
     expect(config).toEqual({
+      uploadApi: 'data-manager',
+      dataManagerBaseUrl: 'https://datamanager.googleapis.com',
       customerId: '1234567890',
       loginCustomerId: '9998887777',
       developerToken: undefined,
@@ -272,7 +279,12 @@ describe('googleAdsDestination.configure', () => {
       timeZone: 'UTC',
       validateOnly: false,
       tooRecentRetrySeconds: undefined,
+      statusCheckSeconds: 1800,
     });
+  });
+
+  it('keeps a developer token setup working once it names its path', () => {
+    expect(dest.configure({ ...FULL, GOOGLE_ADS_DEVELOPER_TOKEN: 'dev', GOOGLE_ADS_UPLOAD_API: 'google-ads-api' }).config).toMatchObject({ uploadApi: 'google-ads-api', developerToken: 'dev' });
   });
 
   it.each([
@@ -280,6 +292,9 @@ describe('googleAdsDestination.configure', () => {
     [{ GOOGLE_ADS_TIME_ZONE: 'Mars/Olympus' }, /GOOGLE_ADS_TIME_ZONE/],
     [{ GOOGLE_ADS_API_VERSION: 'v26.0' }, /GOOGLE_ADS_API_VERSION/],
     [{ GOOGLE_ADS_VALIDATE_ONLY: 'yes' }, /GOOGLE_ADS_VALIDATE_ONLY/],
+    [{ GOOGLE_ADS_UPLOAD_API: 'rest' }, /GOOGLE_ADS_UPLOAD_API must be data-manager \(default\) or google-ads-api/],
+    // An old Google Ads API setup (developer token) must choose a path: its refresh token lacks the datamanager scope.
+    [{ GOOGLE_ADS_DEVELOPER_TOKEN: 'dev-token' }, /set GOOGLE_ADS_UPLOAD_API=google-ads-api to keep the Google Ads API/i],
   ])('refuses a bad value %j', (bad, message) => {
     expect(() => dest.configure({ ...FULL, ...bad })).toThrow(message);
   });

@@ -1,8 +1,11 @@
 import { consentSkipReason, consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { eventIdFor } from '#core/event-id.ts';
-import type { Destination, PlatformResponse } from '#destinations/types.ts';
+import type { Destination, PlatformRequest, PlatformResponse } from '#destinations/types.ts';
 import { classifyGoogleAdsResponse } from './classify.ts';
+import { classifyDataManagerResponse } from './data-manager/classify.ts';
+import { dataManagerSignals, MAX_EVENTS, toDataManagerEvent } from './data-manager/payload.ts';
+import { classifyRequestStatus } from './data-manager/status.ts';
 import { accessToken, forgetAccessToken } from './oauth.ts';
 import {
   assertTimeZone,
@@ -14,7 +17,18 @@ import {
   type PayloadContext,
 } from './payload.ts';
 
+/**
+ * Which Google API uploads: the Data Manager API (default: what a new developer token can use since 2026-06-15,
+ * when the Google Ads API stopped taking offline click conversions from tokens that had not used it — Google Ads
+ * developer blog 2026-05-15) or the Google Ads API (`uploadClickConversions`, for allowlisted tokens).
+ */
+export const UPLOAD_API_SETTING = 'GOOGLE_ADS_UPLOAD_API';
+export type UploadApi = 'data-manager' | 'google-ads-api';
+
 export interface GoogleAdsConfig {
+  uploadApi: UploadApi;
+  /** Data Manager API base URL (a fake or a proxy in tests). */
+  dataManagerBaseUrl: string;
   /** The account the conversions belong to, digits only. */
   customerId: string;
   /** The manager account the OAuth user signs in through, digits only. */
@@ -34,6 +48,8 @@ export interface GoogleAdsConfig {
   validateOnly: boolean;
   /** Override of Google's "retry after 6 h / 24 h" for too-recent answers (tests). */
   tooRecentRetrySeconds?: number;
+  /** Seconds before Google is first asked what it made of an accepted request (Google: 30 min). */
+  statusCheckSeconds: number;
   /** Set by `prepare`: the OAuth access token for this batch. */
   accessToken?: string;
 }
@@ -42,6 +58,8 @@ const DEFAULT_BASE_URL = 'https://googleads.googleapis.com';
 /** The latest version per Google's doc banners (platforms.md §3.1); each version lives about a year. */
 const DEFAULT_API_VERSION = 'v26';
 const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
+/** devguides: `POST https://datamanager.googleapis.com/v1/events:ingest`. */
+const DEFAULT_DATA_MANAGER_URL = 'https://datamanager.googleapis.com';
 /** Older conversions cannot be adjusted: CONVERSION_EXPIRED (platforms.md §3.8, conversion_adjustment_upload_error.proto). */
 const MAX_ADJUSTABLE_AGE_MS = 54 * 24 * 3600_000;
 const CREDENTIAL_KEYS = ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS'];
@@ -77,14 +95,17 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
   maxEventAgeMs: 90 * 24 * 3600_000 - 3600_000,
   settingKeys: [
     ...CREDENTIAL_KEYS,
+    UPLOAD_API_SETTING,
     'GOOGLE_ADS_LOGIN_CUSTOMER_ID',
     'GOOGLE_ADS_DEVELOPER_TOKEN',
     'GOOGLE_ADS_TIME_ZONE',
     'GOOGLE_ADS_VALIDATE_ONLY',
     'GOOGLE_ADS_API_BASE_URL',
+    'GOOGLE_DATA_MANAGER_API_BASE_URL',
     'GOOGLE_ADS_API_VERSION',
     'GOOGLE_OAUTH_TOKEN_URL',
     'GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS',
+    'GOOGLE_ADS_STATUS_CHECK_SECONDS',
   ],
 
   configure(settings) {
@@ -101,12 +122,29 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     if (validateOnly !== 'true' && validateOnly !== 'false') throw new Error(`GOOGLE_ADS_VALIDATE_ONLY must be true or false, got "${validateOnly}"`);
     const tooRecent = get('GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS');
     if (tooRecent !== undefined && !/^\d+$/.test(tooRecent)) throw new Error('GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS must be a whole number of seconds');
+    const uploadApi = (get(UPLOAD_API_SETTING) ?? 'data-manager').toLowerCase();
+    if (uploadApi !== 'data-manager' && uploadApi !== 'google-ads-api') {
+      throw new Error(`${UPLOAD_API_SETTING} must be data-manager (default) or google-ads-api, got "${uploadApi}"`);
+    }
+    // A developer token means a setup made for the Google Ads API path: its refresh token carries the adwords scope,
+    // which the Data Manager API refuses. Say which way to go rather than fail every upload.
+    if (!get(UPLOAD_API_SETTING) && get('GOOGLE_ADS_DEVELOPER_TOKEN')) {
+      throw new Error(
+        `GOOGLE_ADS_DEVELOPER_TOKEN is set but ${UPLOAD_API_SETTING} is not: uploads now go through the Data Manager API by default. ` +
+          `Set ${UPLOAD_API_SETTING}=google-ads-api to keep the Google Ads API (allowlisted developer tokens only), or ${UPLOAD_API_SETTING}=data-manager ` +
+          'with a refresh token for the scope https://www.googleapis.com/auth/datamanager (then the developer token is not needed).',
+      );
+    }
+    const statusCheck = get('GOOGLE_ADS_STATUS_CHECK_SECONDS') ?? '1800';
+    if (!/^\d+$/.test(statusCheck) || Number(statusCheck) < 1) throw new Error('GOOGLE_ADS_STATUS_CHECK_SECONDS must be a whole number of seconds (default 1800)');
     const missing = CREDENTIAL_KEYS.filter((k) => !get(k));
     if (missing.length) return { config: undefined, missing };
     const login = get('GOOGLE_ADS_LOGIN_CUSTOMER_ID');
     return {
       missing: [],
       config: {
+        uploadApi,
+        dataManagerBaseUrl: (get('GOOGLE_DATA_MANAGER_API_BASE_URL') ?? DEFAULT_DATA_MANAGER_URL).replace(/\/+$/, ''),
         customerId: customerIdOf('GOOGLE_ADS_CUSTOMER_ID', get('GOOGLE_ADS_CUSTOMER_ID')!),
         loginCustomerId: login ? customerIdOf('GOOGLE_ADS_LOGIN_CUSTOMER_ID', login) : undefined,
         developerToken: get('GOOGLE_ADS_DEVELOPER_TOKEN'),
@@ -120,6 +158,7 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
         timeZone,
         validateOnly: validateOnly === 'true',
         tooRecentRetrySeconds: tooRecent === undefined ? undefined : Number(tooRecent),
+        statusCheckSeconds: Number(statusCheck),
       },
     };
   },
@@ -131,6 +170,11 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
       }
       const name = c.adjustment.originalEventName;
       if (config && name && !config.conversionActions[name]) return `no Google Ads conversion action for "${name}" (the original conversion was not uploaded)`;
+      // The Data Manager API takes an adjustment only with "all fields required for an event, including at least one
+      // identifier" (events/google-ads/conversion-adjustments).
+      if (config?.uploadApi !== 'google-ads-api' && !clickIdOf(c) && googleUserIdentifiers(c).length === 0) {
+        return `the Data Manager API adjusts a conversion only with at least one identifier, and this ${c.adjustment.kind} carries no Google click ID, hashed e-mail or phone (with ad_user_data consent)`;
+      }
       return undefined;
     }
     // A retraction (above) concerns an upload already made; a new conversion needs the visitor's consent.
@@ -147,46 +191,45 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     return undefined;
   },
 
-  // Uploads and adjustments go to different methods.
-  groupKey: (c) => (c.adjustment ? 'adjustments' : 'clicks'),
+  // Uploads and adjustments go to different Google Ads API methods; a Data Manager request names one destination
+  // (conversion action) for all its events.
+  groupKey: (c) => `${c.adjustment ? 'adjustments' : 'clicks'}:${c.adjustment ? (c.adjustment.originalEventName ?? 'Purchase') : c.eventName}`,
+
+  // Only Data Manager requests carry a request ID, so only they are followed up.
+  followUp: {
+    firstCheckSeconds: (config) => config.statusCheckSeconds,
+    // 30 min, 1 h, 2 h, … capped at 12 h: about three days of asking.
+    maxChecks: 10,
+    buildRequest: (requestId, config) => ({
+      method: 'GET',
+      url: `${config.dataManagerBaseUrl}/v1/requestStatus:retrieve?requestId=${encodeURIComponent(requestId)}`,
+      headers: { accept: 'application/json', authorization: `Bearer ${config.accessToken ?? ''}` },
+      body: undefined,
+    }),
+    classify: classifyRequestStatus,
+  },
+
+  deliveryNote(c, config) {
+    if (config?.uploadApi === 'google-ads-api' || !c.adjustment?.full) return undefined;
+    return `the Data Manager API cannot retract a conversion (its adjustments restate the value or add user data): the ${c.adjustment.kind} restated the value to 0 and the conversion still counts once; ${UPLOAD_API_SETTING}=google-ads-api (allowlisted developer token) retracts instead`;
+  },
 
   async prepare(config, transport, now) {
     return { ...config, accessToken: await accessToken(config, transport, now) };
   },
 
-  buildRequest(conversions, config, _now) {
-    const ctx = payloadContext(config);
-    const customer = config?.customerId ?? '<GOOGLE_ADS_CUSTOMER_ID>';
-    const adjustments = conversions[0]?.adjustment !== undefined;
-    const body: Record<string, unknown> = adjustments
-      ? { conversionAdjustments: conversions.map((c) => toConversionAdjustment(c, ctx)) }
-      : { conversions: conversions.map((c) => toClickConversion(c, ctx)) };
-    // Row errors come back in a 200's partialFailureError instead of failing the whole request (Google: "should always
-    // be set to true").
-    body.partialFailure = true;
-    if (config?.validateOnly) body.validateOnly = true;
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      authorization: `Bearer ${config?.accessToken ?? '<OAuth access token from GOOGLE_ADS_REFRESH_TOKEN>'}`,
-    };
-    if (config?.loginCustomerId) headers['login-customer-id'] = config.loginCustomerId;
-    // Since September 2026 Google ignores the developer token (access belongs to the OAuth client's Cloud project);
-    // still sent when configured, for accounts and proxies that look at it.
-    // A request built without a prepared token is only recorded (dry-run, test events): no credential in it.
-    if (config?.developerToken) headers['developer-token'] = config.accessToken ? config.developerToken : '<GOOGLE_ADS_DEVELOPER_TOKEN>';
-    return {
-      method: 'POST',
-      url: `${config?.baseUrl ?? DEFAULT_BASE_URL}/${config?.apiVersion ?? DEFAULT_API_VERSION}/customers/${customer}:${adjustments ? 'uploadConversionAdjustments' : 'uploadClickConversions'}`,
-      headers,
-      body,
-    };
+  buildRequest(conversions, config, now) {
+    // Dry-run (no config) shows the default path's request: the Data Manager API's.
+    return config?.uploadApi === 'google-ads-api' ? buildGoogleAdsApiRequest(conversions, config) : buildDataManagerRequest(conversions, config, now);
   },
 
   classify(res: PlatformResponse, config?: GoogleAdsConfig) {
     // An expired or revoked access token: the next attempt gets a new one.
     if (res.status === 401) forgetAccessToken(config?.accessToken);
-    return classifyGoogleAdsResponse(res, { tooRecentRetrySeconds: config?.tooRecentRetrySeconds });
+    if (config?.uploadApi === 'google-ads-api') return classifyGoogleAdsResponse(res, { tooRecentRetrySeconds: config?.tooRecentRetrySeconds });
+    return classifyDataManagerResponse(res);
   },
+
 
   // A refund waits for its original upload, looked up by the original's event ID when the source knows it, else by
   // the event IDs an order's conversion gets (eventIdFor: the order ID for a Purchase, `order:name` otherwise) for
@@ -218,10 +261,74 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     return { skip: `the original conversion (order ${c.adjustment!.originalOrderId}) has no row in the ledger for Google Ads: only conversions this relay uploaded are adjusted` };
   },
 
-  signals(c: Conversion) {
+  signals(c: Conversion, config?: GoogleAdsConfig) {
+    if (config?.uploadApi !== 'google-ads-api') return dataManagerSignals(c);
     if (c.adjustment) return ['orderId'];
     const click = clickIdOf(c);
     const ids = googleUserIdentifiers(c).map((u) => ('hashedEmail' in u ? 'hashedEmail' : 'hashedPhoneNumber'));
     return [...(click ? [click.key] : []), ...ids, ...(c.orderId ? ['orderId'] : [])];
   },
 };
+
+/** Google Ads API: `customers/{id}:uploadClickConversions` or `:uploadConversionAdjustments`. */
+function buildGoogleAdsApiRequest(conversions: Conversion[], config: GoogleAdsConfig): PlatformRequest {
+    const ctx = payloadContext(config);
+    const customer = config?.customerId ?? '<GOOGLE_ADS_CUSTOMER_ID>';
+    const adjustments = conversions[0]?.adjustment !== undefined;
+    const body: Record<string, unknown> = adjustments
+      ? { conversionAdjustments: conversions.map((c) => toConversionAdjustment(c, ctx)) }
+      : { conversions: conversions.map((c) => toClickConversion(c, ctx)) };
+    // Row errors come back in a 200's partialFailureError instead of failing the whole request (Google: "should always
+    // be set to true").
+    body.partialFailure = true;
+    if (config?.validateOnly) body.validateOnly = true;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      authorization: `Bearer ${config?.accessToken ?? '<OAuth access token from GOOGLE_ADS_REFRESH_TOKEN>'}`,
+    };
+    if (config?.loginCustomerId) headers['login-customer-id'] = config.loginCustomerId;
+    // Since September 2026 Google ignores the developer token (access belongs to the OAuth client's Cloud project);
+    // still sent when configured, for accounts and proxies that look at it.
+    // A request built without a prepared token is only recorded (dry-run, test events): no credential in it.
+    if (config?.developerToken) headers['developer-token'] = config.accessToken ? config.developerToken : '<GOOGLE_ADS_DEVELOPER_TOKEN>';
+    return {
+      method: 'POST',
+      url: `${config?.baseUrl ?? DEFAULT_BASE_URL}/${config?.apiVersion ?? DEFAULT_API_VERSION}/customers/${customer}:${adjustments ? 'uploadConversionAdjustments' : 'uploadClickConversions'}`,
+      headers,
+      body,
+    };
+}
+
+/**
+ * Data Manager API: `POST /v1/events:ingest`, one destination (the conversion action of this batch's conversion name:
+ * batches are grouped by it) and up to 2,000 events. No developer token, no login-customer-id header: a manager
+ * account is `loginAccount`.
+ */
+function buildDataManagerRequest(conversions: Conversion[], config: GoogleAdsConfig | undefined, _now: Date): PlatformRequest {
+  const first = conversions[0];
+  const name = first?.adjustment ? (first.adjustment.originalEventName ?? 'Purchase') : (first?.eventName ?? 'Purchase');
+  const actionId = config ? config.conversionActions[name] : `<GOOGLE_ADS_CONVERSION_ACTIONS[${name}]>`;
+  const reference = `action-${actionId ?? 'none'}`;
+  const account = (accountId: string) => ({ accountType: 'GOOGLE_ADS' as const, accountId });
+  const destination = {
+    reference,
+    operatingAccount: account(config?.customerId ?? '<GOOGLE_ADS_CUSTOMER_ID>'),
+    ...(config?.loginCustomerId && { loginAccount: account(config.loginCustomerId) }),
+    productDestinationId: actionId ?? `<no conversion action for ${name}>`,
+  };
+  const events = conversions.slice(0, MAX_EVENTS).map((c) => toDataManagerEvent(c, { referenceFor: () => reference }));
+  const body: Record<string, unknown> = { destinations: [destination], events };
+  // Required whenever userData is present (the upgrade guide's field mappings): every hash here is hex.
+  if (events.some((e) => e.userData)) body.encoding = 'HEX';
+  if (config?.validateOnly) body.validateOnly = true;
+  return {
+    method: 'POST',
+    url: `${config?.dataManagerBaseUrl ?? DEFAULT_DATA_MANAGER_URL}/v1/events:ingest`,
+    headers: {
+      'content-type': 'application/json',
+      // A request built without a prepared token is only recorded (dry-run, test events): no credential in it.
+      authorization: `Bearer ${config?.accessToken ?? '<OAuth access token (scope https://www.googleapis.com/auth/datamanager)>'}`,
+    },
+    body,
+  };
+}

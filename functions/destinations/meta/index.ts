@@ -15,7 +15,7 @@ export interface MetaConfig {
 
 const DEFAULT_BASE_URL = 'https://graph.facebook.com';
 /** Pinned: every Graph version is supported for at least two years. */
-const DEFAULT_API_VERSION = 'v24.0';
+const DEFAULT_API_VERSION = 'v26.0';
 
 /** Meta Conversions API: https://developers.facebook.com/docs/marketing-api/conversions-api/using-the-api */
 export const metaDestination: Destination<MetaConfig> = {
@@ -29,7 +29,7 @@ export const metaDestination: Destination<MetaConfig> = {
   configure(settings) {
     const missing = missingSettings(settings, ['META_PIXEL_ID', 'META_ACCESS_TOKEN']);
     const apiVersion = optionalSetting(settings, 'META_API_VERSION') ?? DEFAULT_API_VERSION;
-    if (!/^v\d+\.\d+$/.test(apiVersion)) throw new Error(`META_API_VERSION must look like v24.0, got "${apiVersion}"`);
+    if (!/^v\d+\.\d+$/.test(apiVersion)) throw new Error(`META_API_VERSION must look like v26.0, got "${apiVersion}"`);
     if (missing.length) return { config: undefined, missing };
     const pixelId = settings.META_PIXEL_ID!.trim();
     if (!/^\d+$/.test(pixelId)) throw new Error('META_PIXEL_ID must be the numeric dataset / pixel ID');

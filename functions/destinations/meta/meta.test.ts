@@ -140,7 +140,7 @@ describe('metaDestination.buildRequest', () => {
   it('builds the same request with placeholders in dry-run (no config)', () => {
     const request = metaDestination.buildRequest([conversionFactory()], undefined, NOW);
 
-    expect(request.url).toBe('https://graph.facebook.com/v24.0/<META_PIXEL_ID>/events');
+    expect(request.url).toBe('https://graph.facebook.com/v26.0/<META_PIXEL_ID>/events');
     expect((request.body as Record<string, unknown>).access_token).toBe('<META_ACCESS_TOKEN>');
   });
 });
@@ -156,7 +156,7 @@ describe('metaDestination.configure', () => {
     const { config, missing } = metaDestination.configure({ META_PIXEL_ID: ' 1234567890123456 ', META_ACCESS_TOKEN: ' EAAGtesttoken ' });
 
     expect(missing).toEqual([]);
-    expect(config).toEqual({ pixelId: '1234567890123456', accessToken: 'EAAGtesttoken', baseUrl: 'https://graph.facebook.com', apiVersion: 'v24.0' });
+    expect(config).toEqual({ pixelId: '1234567890123456', accessToken: 'EAAGtesttoken', baseUrl: 'https://graph.facebook.com', apiVersion: 'v26.0' });
   });
 
   it('takes the base URL (without trailing slash), version and test event code from settings', () => {

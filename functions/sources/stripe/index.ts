@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { RequestError } from '#core/errors.ts';
 import { mappingFrom } from '#core/mapping.ts';
-import type { Source } from '#sources/types.ts';
+import type { Settings, Source, SourceResult } from '#sources/types.ts';
 import { mapStripeEvent } from './map.ts';
 
 /**
@@ -47,12 +47,28 @@ export const stripeSource: Source = {
     if (!event || typeof event !== 'object' || !event.type || !event.id) {
       throw new RequestError(400, 'malformed_event', 'the body is not a Stripe event');
     }
+    let result: SourceResult;
     try {
-      return mapStripeEvent(event, mappingFrom(settings));
+      result = mapStripeEvent(event, mappingFrom(settings));
     } catch (err) {
       // A signed event whose fields are not what Stripe sends (a non-integer amount, say): a retry cannot help.
       if (err instanceof RequestError) throw err;
       throw new RequestError(422, 'unreadable_event', `the Stripe event could not be read: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500));
     }
+    // Stripe test mode (livemode: false) must not reach live ad accounts: such conversions are recorded with their
+    // exact payload (dry-run, "test event"), never sent, unless STRIPE_SEND_TEST_EVENTS=true says otherwise.
+    if (result.kind === 'conversions' && event.livemode === false && !sendsTestEvents(settings)) {
+      for (const draft of result.conversions) draft.test = true;
+    }
+    return result;
   },
 };
+
+/** STRIPE_SEND_TEST_EVENTS=true: test-mode events are sent like live ones (a staging relay on test ad accounts). */
+export const SEND_TEST_EVENTS_SETTING = 'STRIPE_SEND_TEST_EVENTS';
+function sendsTestEvents(settings: Settings): boolean {
+  const raw = (settings[SEND_TEST_EVENTS_SETTING] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new Error(`${SEND_TEST_EVENTS_SETTING} must be true or false, got "${raw}"`);
+}

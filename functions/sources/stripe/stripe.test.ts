@@ -77,7 +77,16 @@ describe('stripe source: checkout.session.completed', () => {
     const purchase = onlyConversion(await deliver(event));
 
     expect(purchase.occurredAt).toBe(new Date((NOW_S - 30) * 1000).toISOString());
-    expect(purchase.source).toEqual({ name: 'stripe', eventId: 'evt_abc', eventType: 'checkout.session.completed', livemode: false });
+    expect(purchase.source).toEqual({ name: 'stripe', eventId: 'evt_abc', eventType: 'checkout.session.completed', livemode: true });
+  });
+
+  it('flags a test-mode event (livemode: false) as a test, recorded and never sent, unless STRIPE_SEND_TEST_EVENTS=true', async () => {
+    const event = stripeEvent('checkout.session.completed', paidSession(), { livemode: false });
+
+    expect(onlyConversion(await deliver(event)).test).toBe(true);
+    expect(onlyConversion(await deliver(event, { ...SETTINGS, STRIPE_SEND_TEST_EVENTS: 'true' })).test).toBeUndefined();
+    expect(onlyConversion(await deliver(stripeEvent('checkout.session.completed', paidSession()))).test).toBeUndefined();
+    await expect(deliver(event, { ...SETTINGS, STRIPE_SEND_TEST_EVENTS: 'yes' })).rejects.toThrow(/STRIPE_SEND_TEST_EVENTS must be true or false/);
   });
 
   it('hashes the customer’s e-mail, phone, name and address (SHA-256 of the documented normalized forms)', async () => {
