@@ -185,7 +185,7 @@ function report(destination: string, records: SQSRecord[], results: DeliveryResu
  */
 function reportMatch(matches: MatchRecord[]) {
   for (const m of matches) {
-    metrics.addMetric(DESTINATION_METRICS.matchScore, MetricUnit.Count, m.s);
+    metrics.addMetric(DESTINATION_METRICS.matchScore, MetricUnit.NoUnit, m.s);
     metrics.addMetric(DESTINATION_METRICS.clickAttached, MetricUnit.Percent, m.c ? 100 : 0);
   }
 }
