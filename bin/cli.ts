@@ -302,7 +302,7 @@ async function quality(target: Target, values: Values): Promise<number> {
       out(
         table(
           ['EVENT', 'EVENTS', 'SCORE', 'P10', 'CLICK%', 'CLICK AGE', ...keys.map((k) => `${k}%`)],
-          rows.map((r) => [r.eventName, r.events, r.score.toFixed(1), r.p10Score.toFixed(1), r.clickRate, r.medianClickAgeHours === undefined ? '' : `${r.medianClickAgeHours}h`, ...keys.map((k) => r.keys[k] ?? 0)]),
+          rows.map((r) => [r.eventName, r.events, r.score.toFixed(1), r.p10Score.toFixed(1), r.clickRate, clickAge(r.medianClickAgeHours), ...keys.map((k) => r.keys[k] ?? 0)]),
         ),
       );
     }
@@ -327,6 +327,10 @@ async function quality(target: Target, values: Values): Promise<number> {
   }
   return 0;
 }
+
+/** A click age for people: minutes under an hour, hours under two days, else days. */
+const clickAge = (hours: number | undefined) =>
+  hours === undefined ? '' : hours < 1 ? `${Math.round(hours * 60)} min` : hours < 48 ? `${Math.round(hours * 10) / 10} h` : `${Math.round(hours / 2.4) / 10} d`;
 
 /** Platform credentials for the remote verdicts: the environment, then `.env` in the working directory (as `npm start` reads it). */
 function operatorSettings(): Record<string, string | undefined> {

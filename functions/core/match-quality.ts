@@ -101,8 +101,11 @@ export function matchRecord(destination: string, c: Conversion, signals: readonl
   const age = captured !== undefined ? Math.max(0, Math.round((Date.parse(c.occurredAt) - captured) / 1000)) : undefined;
   const tier = consentTier(c.consent).tier;
 
-  if (!click) weak.push(c.visitorId ? 'no_click' : 'no_click_unseen');
-  else if (age !== undefined && age > SEVEN_DAYS_S) weak.push('click_old');
+  // GA4 takes no ad click IDs: nothing to miss there.
+  if (destination !== 'ga4') {
+    if (!click) weak.push(c.visitorId ? 'no_click' : 'no_click_unseen');
+    else if (age !== undefined && age > SEVEN_DAYS_S) weak.push('click_old');
+  }
   if (!has.has('em')) weak.push('no_em');
   if (tier !== 'marketing') weak.push('consent_limited');
 

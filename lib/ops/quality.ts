@@ -1,6 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { WEAK_REASONS, type MatchRecord } from '../../functions/core/match-quality.ts';
-import { reasonCategory } from '../../functions/core/metric-names.ts';
 import type { MetaDatasetQuality } from './meta-dataset-quality.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
 
@@ -63,6 +62,9 @@ export function parseSince(value: string | undefined, now = new Date()): Date {
   return new Date(t);
 }
 
+/** A skip reason grouped by its head (the part before the first colon; the rest names one event's details). */
+const reasonHead = (reason: string) => (reason.split(':')[0].trim() || reason).slice(0, 100);
+
 const pct = (n: number, of: number) => (of === 0 ? 0 : Math.round((n / of) * 1000) / 10);
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
@@ -86,7 +88,7 @@ export function summarize(eventName: string, matches: MatchRecord[]): QualityRow
     events: matches.length,
     keys,
     clickRate: pct(matches.filter((m) => m.c).length, matches.length),
-    medianClickAgeHours: median === undefined ? undefined : round1(median / 3600),
+    medianClickAgeHours: median === undefined ? undefined : Math.round((median / 3600) * 100) / 100,
     score: scores.length ? round1(scores.reduce((a, b) => a + b, 0) / scores.length) : 0,
     p10Score: round1(quantile(scores, 0.1) ?? 0),
   };
@@ -129,7 +131,7 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
       const status = String(row.status);
       if (status === 'skipped') {
         a.dest.skipped++;
-        const why = reasonCategory(String(row.reason ?? 'unspecified'));
+        const why = reasonHead(String(row.reason ?? 'unspecified'));
         a.skips.set(why, (a.skips.get(why) ?? 0) + 1);
       } else if (status === 'dead_lettered') a.dest.failed++;
       else if (status === 'delivered' || status === 'dry_run') {
