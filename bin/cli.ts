@@ -6,7 +6,7 @@ import { dlqDepth, findDeadLetter, peekDeadLetters, redrive, type DeadLetterView
 import { progressLine, table } from '../lib/ops/format.ts';
 import { lookupStatus, replay } from '../lib/ops/ledger.ts';
 import { fetchMetaDatasetQuality } from '../lib/ops/meta-dataset-quality.ts';
-import { orderKeys, parseSince, qualityReport, type QualityReport } from '../lib/ops/quality.ts';
+import { clickAge, orderKeys, parseSince, qualityReport, type QualityReport } from '../lib/ops/quality.ts';
 import { renderQualityHtml } from '../lib/ops/quality-html.ts';
 import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
 
@@ -327,10 +327,6 @@ async function quality(target: Target, values: Values): Promise<number> {
   }
   return 0;
 }
-
-/** A click age for people: minutes under an hour, hours under two days, else days. */
-const clickAge = (hours: number | undefined) =>
-  hours === undefined ? '' : hours < 1 ? `${Math.round(hours * 60)} min` : hours < 48 ? `${Math.round(hours * 10) / 10} h` : `${Math.round(hours / 2.4) / 10} d`;
 
 /** Platform credentials for the remote verdicts: the environment, then `.env` in the working directory (as `npm start` reads it). */
 function operatorSettings(): Record<string, string | undefined> {

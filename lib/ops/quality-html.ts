@@ -1,4 +1,4 @@
-import type { DestinationQuality, QualityReport, QualityRow } from './quality.ts';
+import { clickAge, type DestinationQuality, type QualityReport, type QualityRow } from './quality.ts';
 
 /**
  * The quality report as one self-contained HTML page (inline CSS and SVG; no script, no CDN, no font download), for
@@ -26,11 +26,10 @@ function gauge(label: string, score: number | undefined, caption: string): strin
 }
 
 /** Horizontal bars, one per item, value 0–max. */
-function bars(title: string, items: { label: string; value: number; text: string }[], max: number, colourOf: (v: number) => string): string {
+function bars(title: string, items: { label: string; value: number; text: string }[], max: number, colourOf: (v: number) => string, labelW = 230): string {
   if (items.length === 0) return '';
   const rowH = 24;
-  const labelW = 230;
-  const barW = 360;
+  const barW = labelW > 230 ? 240 : 360;
   const h = items.length * rowH + 8;
   const rows = items
     .map((it, i) => {
@@ -46,7 +45,7 @@ function bars(title: string, items: { label: string; value: number; text: string
 
 function eventTable(rows: QualityRow[]): string {
   const head = '<tr><th>Event</th><th>Events</th><th>Score</th><th>Weakest 10 %</th><th>With a click</th><th>Median click age</th></tr>';
-  const body = rows.map((r) => `<tr><td>${esc(r.eventName)}</td><td>${r.events}</td><td>${r.score.toFixed(1)}</td><td>${r.p10Score.toFixed(1)}</td><td>${r.clickRate}%</td><td>${r.medianClickAgeHours === undefined ? '–' : `${r.medianClickAgeHours} h`}</td></tr>`).join('');
+  const body = rows.map((r) => `<tr><td>${esc(r.eventName)}</td><td>${r.events}</td><td>${r.score.toFixed(1)}</td><td>${r.p10Score.toFixed(1)}</td><td>${r.clickRate}%</td><td>${clickAge(r.medianClickAgeHours) || '–'}</td></tr>`).join('');
   return `<table>${head}${body}</table>`;
 }
 
@@ -68,7 +67,7 @@ function section(d: DestinationQuality): string {
 ${remote}
 ${bars('Share of events carrying each identifier', keyBars, 100, (v) => (v >= 80 ? '#1a7f37' : v >= 40 ? '#bf8700' : '#cf222e'))}
 ${bars('Score per event name (0–10)', scoreBars, 10, colour)}
-${bars('Why events were weak or skipped', reasons, maxReason, () => '#8250df')}
+${bars('Why events were weak or skipped', reasons, maxReason, () => '#8250df', 470)}
 ${diagnostics.length ? `<h3>Meta’s diagnostics</h3><ul>${diagnostics.join('')}</ul>` : ''}
 ${eventTable(d.byEvent)}
 </section>`;
@@ -80,7 +79,7 @@ export function renderQualityHtml(report: QualityReport): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>conversion-relay match quality</title>
 <style>body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:980px;color:#1f2328;padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2.5rem;text-transform:capitalize}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:1px solid #d0d7de;padding-bottom:.3rem;margin-top:2.5rem}
 .meta,.counts{color:#59636e}.gauges{display:flex;gap:2rem}.gauge{margin:0;text-align:center}.chart{margin:1.2rem 0}.chart figcaption{font-weight:600;margin-bottom:.3rem}
 table{border-collapse:collapse;margin-top:1rem}th,td{border-bottom:1px solid #eaeef2;padding:.3rem .8rem;text-align:left}.warn{background:#fff8c5;border:1px solid #d4a72c;padding:.6rem;border-radius:6px}</style></head>
 <body><h1>Match quality</h1><p class="meta">Events since ${esc(report.since)} · generated ${esc(report.generatedAt)} · ${esc(report.target)}</p>

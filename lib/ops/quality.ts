@@ -52,6 +52,10 @@ export const KEY_ORDER = ['em', 'ph', 'fn', 'ln', 'street', 'ct', 'st', 'zp', 'c
 export const orderKeys = (keys: Iterable<string>) =>
   [...new Set(keys)].sort((a, b) => (KEY_ORDER.indexOf(a) + 1 || 999) - (KEY_ORDER.indexOf(b) + 1 || 999) || a.localeCompare(b));
 
+/** A click age for people: minutes under an hour, hours under two days, else days. */
+export const clickAge = (hours: number | undefined) =>
+  hours === undefined ? '' : hours < 1 ? `${Math.round(hours * 60)} min` : hours < 48 ? `${Math.round(hours * 10) / 10} h` : `${Math.round(hours / 2.4) / 10} d`;
+
 /** `7d`, `24h`, `90m` or an ISO date → the instant it means. */
 export function parseSince(value: string | undefined, now = new Date()): Date {
   const v = (value ?? '7d').trim();
