@@ -1,8 +1,13 @@
-import { parseArgs } from 'node:util';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, parseEnv } from 'node:util';
 import { destinations, sources } from '../functions/registry.ts';
 import { dlqDepth, findDeadLetter, peekDeadLetters, redrive, type DeadLetterView } from '../lib/ops/dlq.ts';
 import { progressLine, table } from '../lib/ops/format.ts';
 import { lookupStatus, replay } from '../lib/ops/ledger.ts';
+import { fetchMetaDatasetQuality } from '../lib/ops/meta-dataset-quality.ts';
+import { clickAge, orderKeys, parseSince, qualityReport, type QualityReport } from '../lib/ops/quality.ts';
+import { renderQualityHtml } from '../lib/ops/quality-html.ts';
 import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
 
 const HELP = `conversion-relay — operate a running relay (local or on AWS)
@@ -19,6 +24,12 @@ Commands:
   replay [--destination <name>] [--status skipped,dry_run,dead_lettered] [--reason <text>] [--dry-run]
                                       send again conversions that were skipped or failed, after a fix
                                       (default --status skipped,dry_run; dead letters: prefer dlq redrive)
+  quality [--since 7d] [--destination <name>] [--html report.html] [--offline]
+                                      match quality per destination and event: share of events with each
+                                      identifier, click-attach rate, median click age, score, top reasons
+                                      events were skipped or weak; with Meta credentials (META_PIXEL_ID,
+                                      META_ACCESS_TOKEN in the environment or .env) also Meta's own Event
+                                      Match Quality (--offline: don't ask Meta)
 
 Where (default: the local relay if one is running, else cdk-outputs.json):
   --local [--data-dir <dir>]          the relay \`npm start\` runs (data dir: RELAY_DATA_DIR or .relay-data)
@@ -37,6 +48,9 @@ const OPTIONS = {
   reason: { type: 'string' },
   'dry-run': { type: 'boolean' },
   messages: { type: 'boolean' },
+  since: { type: 'string' },
+  html: { type: 'string' },
+  offline: { type: 'boolean' },
   local: { type: 'boolean' },
   aws: { type: 'boolean' },
   'data-dir': { type: 'string' },
@@ -61,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command || values.help ? 0 : 1;
   }
-  const known = ['dlq list', 'dlq show', 'dlq redrive', 'status', 'replay'];
+  const known = ['dlq list', 'dlq show', 'dlq redrive', 'status', 'replay', 'quality'];
   const key = command === 'dlq' ? `dlq ${sub ?? ''}` : command;
   if (!known.includes(key)) throw new OperatorError(`Unknown command "${positionals.join(' ')}". Commands: ${known.join(', ')}. See --help.`);
 
@@ -88,6 +102,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'status':
       if (!sub) throw new OperatorError('Say which event: `conversion-relay status <eventId|orderId|sourceEventId>`.');
       return status(target, values, sub);
+    case 'quality':
+      return quality(target, values);
     default:
       return replayCommand(target, values);
   }
@@ -255,6 +271,71 @@ async function replayCommand(target: Target, values: Values): Promise<number> {
   if (result.notReplayable) out(`${result.notReplayable} could not be replayed: their ledger rows hold no Conversion (recorded before replay was possible).`);
   if (statuses.includes('dead_lettered') && !values['dry-run']) out('Note: dead letters replayed this way are still in the DLQ; purge it rather than redrive it, or the platform receives them twice (and keeps one).');
   return 0;
+}
+
+async function quality(target: Target, values: Values): Promise<number> {
+  const since = parseSince(values.since);
+  const destinationNames = pickDestinations(target, values.destination);
+  // A long scan shows how far it got, on a terminal only (piped output and --json stay clean).
+  const tty = process.stderr.isTTY && !values.json;
+  const report: QualityReport = await qualityReport(target, { destinations: destinationNames, since, progress: (n) => tty && process.stderr.write(`\rscanning the ledger: ${n} rows`) });
+  if (tty) process.stderr.write('\n');
+  const meta = report.destinations.find((d) => d.destination === 'meta');
+  if (meta && !values.offline) {
+    const verdict = await fetchMetaDatasetQuality(operatorSettings());
+    if (verdict) meta.remote = { platform: 'Meta Dataset Quality API', ...verdict };
+  }
+  if (values.html) {
+    writeFileSync(values.html, renderQualityHtml(report));
+    if (!values.json) process.stderr.write(`wrote ${values.html}\n`);
+  }
+  if (values.json) {
+    out(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  out(`Match quality since ${report.since}`);
+  for (const d of report.destinations) {
+    out('');
+    out(`${d.destination}: ${d.delivered} delivered, ${d.dryRun} dry-run, ${d.skipped} skipped, ${d.failed} failed${d.unscored ? `, ${d.unscored} without a match record` : ''}`);
+    if (d.total.events === 0) {
+      out('  no scored events in this period');
+    } else {
+      const keys = orderKeys(d.byEvent.flatMap((r) => Object.keys(r.keys)));
+      const rows = [...d.byEvent, d.byEvent.length > 1 ? { ...d.total, eventName: 'ALL' } : undefined].filter((r) => r !== undefined);
+      out(
+        table(
+          ['EVENT', 'EVENTS', 'SCORE', 'P10', 'CLICK%', 'CLICK AGE', ...keys.map((k) => `${k}%`)],
+          rows.map((r) => [r.eventName, r.events, r.score.toFixed(1), r.p10Score.toFixed(1), r.clickRate, clickAge(r.medianClickAgeHours), ...keys.map((k) => r.keys[k] ?? 0)]),
+        ),
+      );
+    }
+    const reasons = [...d.weakReasons.map((w) => [w.count, `${w.share}%`, w.reason]), ...d.skipReasons.map((s) => [s.count, '', `skipped: ${s.reason}`])].slice(0, 8);
+    if (reasons.length) out(table(['COUNT', 'SHARE', 'TOP REASONS SKIPPED OR WEAK'], reasons as (string | number)[][]));
+    if (d.remote && !d.remote.ok) out(`${d.remote.platform}: ${d.remote.message}`);
+    if (d.remote?.ok) {
+      out(`${d.remote.platform} (Meta's own score, web events, its recent window):`);
+      out(
+        table(
+          ['EVENT', 'META EMQ', 'RELAY SCORE', 'KEY COVERAGE (UPLIFT)', 'DIAGNOSTICS'],
+          d.remote.events.map((e) => [
+            e.eventName,
+            e.compositeScore,
+            d.byEvent.find((r) => r.eventName === e.eventName)?.score.toFixed(1),
+            e.matchKeys.map((k) => `${k.identifier} ${k.coverage ?? '?'}%${k.upliftPercent !== undefined ? ` (+${k.upliftPercent}%)` : ''}`).join(', '),
+            e.diagnostics.map((g) => g.name).join('; '),
+          ]),
+        ),
+      );
+    }
+  }
+  return 0;
+}
+
+/** Platform credentials for the remote verdicts: the environment, then `.env` in the working directory (as `npm start` reads it). */
+function operatorSettings(): Record<string, string | undefined> {
+  const file = path.resolve(process.cwd(), '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
 }
 
 /** The whole CLI: runs a command and turns what went wrong into words and an exit code (0 ok, 1 not found/failed, 2 error). */

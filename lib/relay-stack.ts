@@ -7,7 +7,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { MAPPING_SETTING, parseMapping } from '../functions/core/mapping.ts';
-import { RelayDashboard } from './constructs/dashboard.ts';
+import { RelayDashboard, type MatchFloors } from './constructs/dashboard.ts';
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinations, sources } from '../functions/registry.ts';
 import { buildSnippet } from '../functions/snippet/build.ts';
 import { Destination } from './constructs/destination.ts';
@@ -33,6 +33,8 @@ export interface RelayStackProps extends StackProps {
   domainName?: string;
   /** ACM certificate for `domainName`, in the stack's region (context `certificateArn`). */
   certificateArn?: string;
+  /** Match-quality alarm floors (context `matchScoreFloor`, `clickAttachFloor`, `matchFloors`): see MatchFloors. */
+  matchFloors?: MatchFloors;
 }
 
 /**
@@ -118,7 +120,7 @@ export class RelayStack extends Stack {
       new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, destinations: queues, environment: ingestEnvironment });
     }
 
-    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, alarmTopic });
+    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, alarmTopic, matchFloors: props.matchFloors });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName, description: 'CloudWatch → Dashboards' });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });

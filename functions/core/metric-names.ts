@@ -17,6 +17,10 @@ export const DESTINATION_METRICS = {
   batchSize: 'BatchSize',
   platformLatency: 'PlatformLatency',
   platformRequests: 'PlatformRequests',
+  /** One sample per delivered or dry-run event: its match score, 0–10 (core/match-quality.ts). */
+  matchScore: 'MatchScore',
+  /** One sample per delivered or dry-run event: 100 with a click ID attached, else 0 (Average = attach rate). */
+  clickAttached: 'ClickAttached',
 } as const;
 
 /** Per source (dimension `source`; `Rejected` and `SourceEventsSkipped` also by `reason`). */

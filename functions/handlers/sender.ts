@@ -5,6 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import { matchRecord, type MatchRecord } from '#core/match-quality.ts';
 import { DESTINATION_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BASE_SECONDS, MAX_ATTEMPTS_ENV, RETRY_BASE_ENV } from '#core/names.ts';
 import { deliver, type DeliveryResult } from '#destinations/deliver.ts';
@@ -141,11 +142,18 @@ export function createSenderHandler<C>(dest: Destination<C>) {
       ...event.Records.filter((r) => held.has(r.messageId)).map((r) => ({ receiptHandle: r.receiptHandle, delaySeconds: held.get(r.messageId)! })),
     ]).catch((err) => logger.warn('could not delay retries; they come back after the queue visibility timeout', { error: err as Error }));
 
-    const ledgerRows = records.flatMap((_, i) => (parsed[i].ok ? [{ conversion: (parsed[i] as { conversion: Conversion }).conversion, result: results[i], attempts: attempts[i] }] : []));
+    const ledgerRows = records.flatMap((_, i) => {
+      if (!parsed[i].ok) return [];
+      const conversion = (parsed[i] as { conversion: Conversion }).conversion;
+      const r = results[i];
+      const match = r.status === 'delivered' || r.status === 'dry_run' ? matchRecord(dest.name, conversion, r.signals) : undefined;
+      return [{ conversion, result: r, attempts: attempts[i], match }];
+    });
     await scheduleStatusChecks(dest, config, ledgerRows, now).catch((err) => logger.warn('could not schedule status checks; rows stay delivered without the platform’s verdict', { error: err as Error }));
     await ledger.recordDeliveries(dest.name, ledgerRows).catch((err) => logger.error('ledger write failed', { error: err as Error }));
 
     report(dest.name, records, results, attempts, missing);
+    reportMatch(ledgerRows.flatMap((row) => (row.match ? [row.match] : [])));
     return processPartialResponse(
       event,
       async (record: SQSRecord) => {
@@ -210,4 +218,15 @@ function report(destination: string, records: SQSRecord[], results: DeliveryResu
   for (const r of results) if (r.status === 'skipped') skippedBy[reasonCategory(r.reason)] = (skippedBy[reasonCategory(r.reason)] ?? 0) + 1;
   for (const [reason, n] of Object.entries(skippedBy)) count(DESTINATION_METRICS.skipped, { destination, reason }, n);
   metrics.addMetric(DESTINATION_METRICS.batchSize, MetricUnit.Count, records.length);
+}
+
+/**
+ * Match quality per batch: the average score (Average over a period = the period's mean) and the share of events
+ * with a click ID attached, as percent samples (one per event), so the alarm's floor compares like with like.
+ */
+function reportMatch(matches: MatchRecord[]) {
+  for (const m of matches) {
+    metrics.addMetric(DESTINATION_METRICS.matchScore, MetricUnit.NoUnit, m.s);
+    metrics.addMetric(DESTINATION_METRICS.clickAttached, MetricUnit.Percent, m.c ? 100 : 0);
+  }
 }

@@ -1,5 +1,6 @@
 import { BatchGetCommand, BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Conversion } from '#core/conversion.ts';
+import type { MatchRecord } from '#core/match-quality.ts';
 import type { Route } from '#core/ingest.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
@@ -55,11 +56,11 @@ export class DynamoLedger {
 
   async recordDeliveries(
     destination: string,
-    outcomes: { conversion: Conversion; result: DeliveryResult; attempts: number }[],
+    outcomes: { conversion: Conversion; result: DeliveryResult; attempts: number; match?: MatchRecord }[],
     now = new Date(),
   ): Promise<void> {
     await this.putAll(
-      outcomes.map(({ conversion, result, attempts }) => ({
+      outcomes.map(({ conversion, result, attempts, match }) => ({
         ...conversionKey(conversion.eventId, destination),
         status: LEDGER_STATUS[result.status],
         ...describe(conversion),
@@ -76,6 +77,8 @@ export class DynamoLedger {
         note: result.status === 'delivered' ? result.note : undefined,
         // Dry-run keeps the exact request that would have been sent, so a new user can see it.
         request: result.status === 'dry_run' ? JSON.stringify(result.request) : undefined,
+        // Match quality of a delivered or dry-run event (key names only; see core/match-quality.ts): `quality` reads it.
+        m: match,
         updatedAt: now.toISOString(),
         ttl: ttl(now),
       })),

@@ -24,7 +24,21 @@ export interface RelayDashboardProps {
   sources: readonly SourceEntry[];
   destinations: Destination[];
   alarmTopic: ITopic;
+  /** Floors under which a destination's match quality alarms (context `matchScoreFloor`, `clickAttachFloor`). */
+  matchFloors?: MatchFloors;
 }
+
+/**
+ * A destination's hourly mean match score (0–10) below `score`, or its share of events with a click ID (percent)
+ * below `clickAttach`, for six hours in a row, alarms. Defaults: score 4, click-attach off (0): many sites sell to
+ * buyers who never clicked an ad. `perDestination` overrides either, e.g. `{"google-ads": {"clickAttach": 50}}`.
+ */
+export interface MatchFloors {
+  score?: number;
+  clickAttach?: number;
+  perDestination?: Record<string, { score?: number; clickAttach?: number }>;
+}
+export const DEFAULT_MATCH_SCORE_FLOOR = 4;
 
 const PERIOD = Duration.minutes(5);
 
@@ -160,6 +174,38 @@ export class RelayDashboard extends Construct {
       });
       sustained.addAlarmAction(action);
       this.alarms.push(sustained);
+
+      // Match quality: hourly, since it moves with traffic rather than outages; an hour without events is no data.
+      const hourly = (name: string) => relayMetric(name, { destination: d.name }, 'Average').with({ period: Duration.hours(1) });
+      const score = hourly(DESTINATION_METRICS.matchScore);
+      const clickAttached = hourly(DESTINATION_METRICS.clickAttached);
+      this.dashboard.addWidgets(
+        new GraphWidget({
+          title: `Destination ${d.name}: match quality (npx conversion-relay quality)`,
+          left: [score.with({ label: 'mean match score (0–10)' })],
+          right: [clickAttached.with({ label: 'events with a click ID (%)' })],
+          leftYAxis: { min: 0, max: 10 },
+          rightYAxis: { min: 0, max: 100 },
+          width: 24,
+        }),
+      );
+      const floors = { score: props.matchFloors?.score ?? DEFAULT_MATCH_SCORE_FLOOR, clickAttach: props.matchFloors?.clickAttach ?? 0, ...props.matchFloors?.perDestination?.[d.name] };
+      const below = (id: string, metric: Metric, floor: number, what: string) => {
+        if (!(floor > 0)) return;
+        const alarm = new Alarm(this, `${d.name}${id}Alarm`, {
+          alarmDescription: `${d.name}: ${what} below ${floor} for 6 hours; \`npx conversion-relay quality --destination ${d.name}\` shows which identifiers are missing and why`,
+          metric,
+          threshold: floor,
+          evaluationPeriods: 6,
+          datapointsToAlarm: 6,
+          comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        });
+        alarm.addAlarmAction(action);
+        this.alarms.push(alarm);
+      };
+      below('MatchScore', score, floors.score, 'mean match score');
+      below('ClickAttach', clickAttached, floors.clickAttach, 'share of events with a click ID (%)');
     }
   }
 }

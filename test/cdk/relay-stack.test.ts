@@ -508,9 +508,31 @@ describe('RelayStack', () => {
       }
     });
 
-    it('sends every alarm to the topic (DLQ depth, sustained failures, ingest 5xx)', () => {
+    it('graphs each destination’s match score and click-attach rate, and alarms when the score stays under the floor', () => {
+      const body = dashboardBody();
+      for (const d of destinations) {
+        expect(graphs(body, DESTINATION_METRICS.matchScore, { destination: d.name }), d.name).toBe(true);
+        expect(graphs(body, DESTINATION_METRICS.clickAttached, { destination: d.name }), d.name).toBe(true);
+        const alarms = alarmsTo(topicId()).filter((a) => a.Properties.MetricName === DESTINATION_METRICS.matchScore && JSON.stringify(a.Properties.Dimensions).includes(`"Value":"${d.name}"`));
+        expect(alarms, d.name).toHaveLength(1);
+        expect(alarms[0].Properties).toMatchObject({ Threshold: 4, Statistic: 'Average', Period: 3600, EvaluationPeriods: 6, ComparisonOperator: 'LessThanThreshold', TreatMissingData: 'notBreaching' });
+      }
+      // The click-attach alarm is off by default (organic buyers never clicked an ad).
+      expect(Object.values(t.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === DESTINATION_METRICS.clickAttached)).toHaveLength(0);
+    });
+
+    it('takes the match floors from configuration, per destination too', () => {
+      const { stack } = build({ matchFloors: { score: 6, clickAttach: 20, perDestination: { 'google-ads': { clickAttach: 70 } } } });
+      const alarms = Object.values(Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm'));
+      const floor = (metric: string, dest: string) => alarms.find((a) => a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions).includes(`"Value":"${dest}"`))?.Properties.Threshold;
+      expect(floor(DESTINATION_METRICS.matchScore, 'meta')).toBe(6);
+      expect(floor(DESTINATION_METRICS.clickAttached, 'meta')).toBe(20);
+      expect(floor(DESTINATION_METRICS.clickAttached, 'google-ads')).toBe(70);
+    });
+
+    it('sends every alarm to the topic (DLQ depth, sustained failures, ingest 5xx, match score)', () => {
       const all = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
-      expect(all).toHaveLength(destinations.length * 2 + 1);
+      expect(all).toHaveLength(destinations.length * 3 + 1);
       expect(alarmsTo(topicId())).toHaveLength(all.length);
     });
 

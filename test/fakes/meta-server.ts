@@ -20,6 +20,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { isIP } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readBody } from './http.ts';
+import { createDatasetQualityFake, type DatasetQualityFake } from './meta-dataset-quality.ts';
 
 export interface MetaFakeOptions { pixelId?: string; accessToken?: string; apiVersion?: string /* e.g. 'v24.0' */ }
 export interface ReceivedMetaRequest { at: number; pixelId: string; query: Record<string, string>; body: any; accessToken?: string; status: number; response: any }
@@ -43,6 +44,8 @@ export interface MetaFake {
   failWhen(pred: (event: any) => boolean, reply: { status: number; body: any }): void;
   reset(): void;
   close(): Promise<void>;
+  /** Meta's Dataset Quality API (GET /{version}/dataset_quality), answering about the events accepted here. */
+  datasetQuality: DatasetQualityFake;
 }
 
 const MAX_EVENTS = 1000; // M-using
@@ -215,6 +218,7 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
   let outageReply: MetaFailReply | undefined;
   let refusing = false;
   const sockets = new Set<Socket>();
+  const datasetQuality = createDatasetQualityFake({ pixelId: opts.pixelId, accessToken: opts.accessToken, events: () => accepted.map((a) => a.event), error: metaError });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = Date.now();
@@ -245,6 +249,8 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
     const acceptOnly = injected === 'accept-then-hang';
     if (injected && !acceptOnly) return reply(injected.status, injected.body ?? defaultFailureBody(injected.status));
 
+    const quality = datasetQuality.handle(String(req.method), url.pathname, query, accessToken);
+    if (quality) return reply(quality.status, quality.body);
     if (!route) return reply(400, metaError(2500, `Unknown path components: ${url.pathname}`));
     if (req.method !== 'POST') return reply(400, metaError(100, `Unsupported ${String(req.method).toLowerCase()} request.`, { type: 'GraphMethodException' }));
     // Graph versioning: calling a version the fake was not pinned to is answered like a deprecated Ads API version.
@@ -335,6 +341,7 @@ export async function startMetaFake(opts: MetaFakeOptions = {}): Promise<MetaFak
     },
     failNext: (n, reply) => { for (let i = 0; i < n; i++) queue.push(reply); },
     failWhen: (pred, reply) => { rules.push({ pred, reply }); },
+    datasetQuality: datasetQuality.control,
     reset: () => { requests.length = 0; accepted = []; queue = []; rules = []; outageReply = undefined; },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy(); // includes 'hang' sockets, which would otherwise keep close() waiting

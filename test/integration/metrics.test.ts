@@ -154,6 +154,11 @@ describe('CloudWatch metrics (EMF)', () => {
     const latency = first.find((d) => d._aws.CloudWatchMetrics[0].Metrics.some((m) => m.Name === DESTINATION_METRICS.platformLatency));
     expect(latency?._aws.CloudWatchMetrics[0].Metrics.find((m) => m.Name === DESTINATION_METRICS.platformLatency)?.Unit).toBe('Milliseconds');
 
+    // Match quality of the two delivered (the factory's full website purchase: score 10, an fbc attached):
+    // one sample each, summed here; the dashboard averages them.
+    expect(v.get(`${DESTINATION_METRICS.matchScore}{destination=meta}`)).toBe(20);
+    expect(v.get(`${DESTINATION_METRICS.clickAttached}{destination=meta}`)).toBe(200);
+
     meta.reset();
     meta.failNext(1, { status: 503 });
     const second = values(await emitted(() => metaSender(sqsEvent([fresh('m_retry')]), context())));

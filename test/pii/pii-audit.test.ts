@@ -192,6 +192,10 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
       await relay.waitFor(async () => (await ledgerStatus(id)) === 'dry_run', 20_000, 'dry-run');
       cliOutput.push(await cli(['status', id], dataDir));
     }));
+    // The match-quality report in every form, from the same ledger (its HTML file audited with the rest below).
+    cliOutput.push(await cli(['quality', '--since', '1h', '--offline'], dataDir), await cli(['quality', '--since', '1h', '--offline', '--json'], dataDir));
+    await cli(['quality', '--since', '1h', '--offline', '--html', path.join(dataDir, 'quality.html')], dataDir);
+    cliOutput.push(readFileSync(path.join(dataDir, 'quality.html'), 'utf8'));
   });
   afterAll(async () => {
     await relay?.stop();
@@ -246,6 +250,17 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     const all = await everything();
     const secrets = [...driverSecrets(), META_TOKEN].map((s) => s.toLowerCase());
     expect(findings([...all.stored, ...all.logs, ...all.cli], secrets)).toEqual([]);
+  });
+
+  it('keeps only key names in the match records: no hash, IP, user agent or click ID', async () => {
+    const rows = (await scanAllTables(relay)).ledger.filter((r) => r.status === 'delivered' || r.status === 'dry_run');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const row of rows) {
+      expect(row.m, `${row.pk} ${row.sk}`).toBeDefined();
+      const text = JSON.stringify(row.m);
+      expect(text, `${row.pk}`).not.toMatch(/[0-9a-f]{64}|pii-audit|fb\.\d\.|\d+\.\d+\.\d+\.\d+/);
+      expect(row.m.k).toMatch(/^[a-z_~ ]*$/);
+    }
   });
 
   it('stores IP and user agent only where documented: the visitor, and the Conversion travelling to the platform', async () => {

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { PROJECT_ROOT } from './relay-process.ts';
 
-/** Runs the operator CLI as a user does (`npx conversion-relay …` runs bin/conversion-relay.mjs) against a local relay's data dir. */
-export function cli(args: string[], dataDir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs the operator CLI as a user does (`env`: extra environment, e.g. platform credentials) (`npx conversion-relay …` runs bin/conversion-relay.mjs) against a local relay's data dir. */
+export function cli(args: string[], dataDir: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin/conversion-relay.mjs'), ...args, '--data-dir', dataDir], {
       cwd: PROJECT_ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     });
     let stdout = '';
     let stderr = '';

@@ -1,0 +1,170 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { WEAK_REASONS, type MatchRecord } from '../../functions/core/match-quality.ts';
+import type { MetaDatasetQuality } from './meta-dataset-quality.ts';
+import { OperatorError, requireLedger, type Target } from './target.ts';
+
+/**
+ * The match-quality report: the ledger's match records (`m`, written by the senders for every delivered and dry-run
+ * event) aggregated per destination and event name, with the reasons events were skipped or weak.
+ */
+export interface QualityRow {
+  eventName: string;
+  /** Delivered + dry-run events with a match record. */
+  events: number;
+  /** Share (0–100) of events that carried each key. */
+  keys: Record<string, number>;
+  /** Share (0–100) of events with a click ID attached. */
+  clickRate: number;
+  /** Median age of the attached click at the conversion, in hours (undefined: no click). */
+  medianClickAgeHours?: number;
+  /** Mean score, 0–10, and its 10th percentile (the weak tail). */
+  score: number;
+  p10Score: number;
+}
+
+export interface DestinationQuality {
+  destination: string;
+  delivered: number;
+  dryRun: number;
+  skipped: number;
+  failed: number;
+  /** Delivered / dry-run rows without a match record (written before the relay kept them). */
+  unscored: number;
+  total: QualityRow;
+  byEvent: QualityRow[];
+  /** Why events were not sent (ledger reasons, by category), most frequent first. */
+  skipReasons: { reason: string; count: number }[];
+  /** Why sent events were weak (`WEAK_REASONS`), most frequent first; `share` of the scored events. */
+  weakReasons: { code: string; reason: string; count: number; share: number }[];
+  /** The platform's own verdict, where it has an API and credentials were found. */
+  remote?: { platform: string } & ({ ok: true; events: MetaDatasetQuality[] } | { ok: false; message: string });
+}
+
+export interface QualityReport {
+  since: string;
+  generatedAt: string;
+  target: string;
+  destinations: DestinationQuality[];
+}
+
+/** Display order of the keys; others follow alphabetically. */
+export const KEY_ORDER = ['em', 'ph', 'fn', 'ln', 'street', 'ct', 'st', 'zp', 'country', 'xid', 'ip', 'ua', 'fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'cid', 'cid~'];
+export const orderKeys = (keys: Iterable<string>) =>
+  [...new Set(keys)].sort((a, b) => (KEY_ORDER.indexOf(a) + 1 || 999) - (KEY_ORDER.indexOf(b) + 1 || 999) || a.localeCompare(b));
+
+/** A click age for people: minutes under an hour, hours under two days, else days. */
+export const clickAge = (hours: number | undefined) =>
+  hours === undefined ? '' : hours < 1 ? `${Math.round(hours * 60)} min` : hours < 48 ? `${Math.round(hours * 10) / 10} h` : `${Math.round(hours / 2.4) / 10} d`;
+
+/** `7d`, `24h`, `90m` or an ISO date → the instant it means. */
+export function parseSince(value: string | undefined, now = new Date()): Date {
+  const v = (value ?? '7d').trim();
+  const rel = /^(\d+)\s*([dhm])$/i.exec(v);
+  if (rel) return new Date(now.getTime() - Number(rel[1]) * { d: 86400_000, h: 3600_000, m: 60_000 }[rel[2].toLowerCase() as 'd' | 'h' | 'm']);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new OperatorError(`--since takes a duration (7d, 24h, 90m) or a date (2026-12-01), not "${value}".`);
+  return new Date(t);
+}
+
+/** A skip reason grouped by its head (the part before the first colon; the rest names one event's details). */
+const reasonHead = (reason: string) => (reason.split(':')[0].trim() || reason).slice(0, 100);
+
+const pct = (n: number, of: number) => (of === 0 ? 0 : Math.round((n / of) * 1000) / 10);
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+function quantile(sorted: number[], q: number): number | undefined {
+  if (sorted.length === 0) return undefined;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
+}
+
+export function summarize(eventName: string, matches: MatchRecord[]): QualityRow {
+  const counts = new Map<string, number>();
+  for (const m of matches) for (const k of m.k.split(' ').filter(Boolean)) counts.set(k, (counts.get(k) ?? 0) + 1);
+  const keys: Record<string, number> = {};
+  for (const k of orderKeys(counts.keys())) keys[k] = pct(counts.get(k)!, matches.length);
+  const ages = matches.flatMap((m) => (m.c && m.a !== undefined ? [m.a] : [])).sort((a, b) => a - b);
+  const scores = matches.map((m) => m.s).sort((a, b) => a - b);
+  const median = quantile(ages, 0.5);
+  return {
+    eventName,
+    events: matches.length,
+    keys,
+    clickRate: pct(matches.filter((m) => m.c).length, matches.length),
+    medianClickAgeHours: median === undefined ? undefined : Math.round((median / 3600) * 100) / 100,
+    score: scores.length ? round1(scores.reduce((a, b) => a + b, 0) / scores.length) : 0,
+    p10Score: round1(quantile(scores, 0.1) ?? 0),
+  };
+}
+
+export interface QualityOptions {
+  destinations: string[];
+  since: Date;
+  /** Rows scanned so far (for a progress line). */
+  progress?: (scanned: number) => void;
+}
+
+/** Reads the ledger's conversion rows updated since `since` (a scan: an operator's question, paged) and aggregates them. */
+export async function qualityReport(target: Target, opts: QualityOptions, now = new Date()): Promise<QualityReport> {
+  const values: Record<string, unknown> = { ':c': 'C#', ':since': opts.since.toISOString() };
+  const destKeys = opts.destinations.map((d, i) => ((values[`:d${i}`] = `D#${d}`), `:d${i}`));
+  type Acc = { dest: DestinationQuality; matches: Map<string, MatchRecord[]>; skips: Map<string, number> };
+  const acc = new Map<string, Acc>();
+  for (const d of opts.destinations) {
+    const empty = summarize('all', []);
+    acc.set(d, { dest: { destination: d, delivered: 0, dryRun: 0, skipped: 0, failed: 0, unscored: 0, total: empty, byEvent: [], skipReasons: [], weakReasons: [] }, matches: new Map(), skips: new Map() });
+  }
+  let scanned = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const res = await target.ddb.send(
+      new ScanCommand({
+        TableName: requireLedger(target),
+        FilterExpression: `begins_with(pk, :c) AND updatedAt >= :since AND sk IN (${destKeys.join(', ')})`,
+        // Only what the report reads: a scan's network cost stays small even on a large ledger.
+        ProjectionExpression: 'sk, #status, eventName, reason, m',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: values,
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const row of res.Items ?? []) {
+      const a = acc.get(String(row.sk).slice(2));
+      if (!a) continue;
+      const status = String(row.status);
+      if (status === 'skipped') {
+        a.dest.skipped++;
+        const why = reasonHead(String(row.reason ?? 'unspecified'));
+        a.skips.set(why, (a.skips.get(why) ?? 0) + 1);
+      } else if (status === 'dead_lettered') a.dest.failed++;
+      else if (status === 'delivered' || status === 'dry_run') {
+        if (status === 'delivered') a.dest.delivered++;
+        else a.dest.dryRun++;
+        const m = row.m as MatchRecord | undefined;
+        if (!m || typeof m.k !== 'string') a.dest.unscored++;
+        else {
+          const name = String(row.eventName ?? '?');
+          a.matches.set(name, [...(a.matches.get(name) ?? []), m]);
+        }
+      }
+    }
+    scanned += res.ScannedCount ?? 0;
+    opts.progress?.(scanned);
+    start = res.LastEvaluatedKey;
+  } while (start);
+
+  const destinations = [...acc.values()].map(({ dest, matches, skips }) => {
+    const all = [...matches.values()].flat();
+    const weak = new Map<string, number>();
+    for (const m of all) for (const w of m.w ?? []) weak.set(w, (weak.get(w) ?? 0) + 1);
+    return {
+      ...dest,
+      total: summarize('all', all),
+      byEvent: [...matches.entries()].map(([name, ms]) => summarize(name, ms)).sort((a, b) => b.events - a.events || a.eventName.localeCompare(b.eventName)),
+      skipReasons: [...skips.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
+      weakReasons: [...weak.entries()].map(([code, count]) => ({ code, reason: WEAK_REASONS[code] ?? code, count, share: pct(count, all.length) })).sort((a, b) => b.count - a.count),
+    };
+  });
+  return { since: opts.since.toISOString(), generatedAt: now.toISOString(), target: target.description, destinations };
+}
