@@ -193,10 +193,11 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
       cliOutput.push(await cli(['status', id], dataDir));
     }));
     // The match-quality report in every form, from the same ledger (its HTML file audited with the rest below).
-    cliOutput.push(await cli(['quality', '--since', '1h', '--offline'], dataDir), await cli(['quality', '--since', '1h', '--offline', '--json'], dataDir));
-    await cli(['quality', '--since', '1h', '--offline', '--html', path.join(dataDir, 'quality.html')], dataDir);
+    const quality = (...extra: string[]) => cli(['quality', '--since', '1h', '--offline', ...extra], dataDir);
+    cliOutput.push(...(await Promise.all([quality(), quality('--json'), quality('--html', path.join(dataDir, 'quality.html'))])));
     cliOutput.push(readFileSync(path.join(dataDir, 'quality.html'), 'utf8'));
-  });
+    // Two relay runs, four sources and a dozen CLI calls: more than the default minute on a loaded machine.
+  }, 180_000);
   afterAll(async () => {
     await relay?.stop();
     await meta?.close();
