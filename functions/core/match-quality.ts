@@ -22,12 +22,13 @@ export interface MatchRecord {
 
 /** A platform's signal name (`Destination.signals`) → the canonical short key; unknown names pass through. */
 const CANONICAL: Record<string, string> = {
-  email: 'em', hashedEmail: 'em', sha256_email_address: 'em',
-  phone: 'ph', hashedPhoneNumber: 'ph', sha256_phone_number: 'ph',
+  // Google's Data Manager API names (emailAddress, phoneNumber, ipAddress, userAgent) as well as the Ads API's.
+  email: 'em', hashedEmail: 'em', sha256_email_address: 'em', emailAddress: 'em',
+  phone: 'ph', hashedPhoneNumber: 'ph', sha256_phone_number: 'ph', phoneNumber: 'ph',
   'address.sha256_first_name': 'fn', 'address.sha256_last_name': 'ln', 'address.sha256_street': 'street', 'address.country': 'country',
   external_id: 'xid', user_id: 'xid',
-  client_ip_address: 'ip', ip_override: 'ip',
-  client_user_agent: 'ua', user_agent: 'ua',
+  client_ip_address: 'ip', ip_override: 'ip', ipAddress: 'ip',
+  client_user_agent: 'ua', user_agent: 'ua', userAgent: 'ua',
   client_id: 'cid',
 };
 
@@ -87,7 +88,7 @@ export function canonicalKey(signal: string): string {
 
 /** The match record of one conversion at one destination, from the Conversion and what `signals()` says was sent. */
 export function matchRecord(destination: string, c: Conversion, signals: readonly string[], weights?: Record<string, number>): MatchRecord {
-  let keys = [...new Set(signals.map(canonicalKey))].filter((k) => k !== 'orderId' && k !== 'lead_id');
+  let keys = [...new Set(signals.map(canonicalKey))].filter((k) => k !== 'orderId' && k !== 'transactionId' && k !== 'lead_id');
   // GA4's synthetic client ID (derived from an order) identifies nobody: recorded as `cid~`, scored as absent.
   keys = keys.map((k) => (k.startsWith('client_id_from_') ? 'cid~' : k));
   const has = new Set(keys);
