@@ -46,3 +46,47 @@ export function classifyHttpStatus(res: PlatformResponse, error: PlatformError):
   if (res.status === 401 || res.status === 403) return { kind: 'rejected-batch', error };
   return undefined;
 }
+
+/**
+ * The `user_data` Pinterest and Snapchat share key for key (both modelled on Meta's CAPI): hashed arrays `em`
+ * (trim + lowercase), `ph` (digits with country code, no '+'), `fn`, `ln`, `ct`, `st`, `zp`, `country`,
+ * `external_id`; `client_ip_address` and `client_user_agent` in clear. Each platform adds its click IDs.
+ */
+export function hashedUserData(c: Conversion): Record<string, string | string[]> {
+  const u = c.user;
+  const data: Record<string, string | string[]> = hashedArrays({
+    em: u.email,
+    ph: u.phone,
+    fn: u.firstName,
+    ln: u.lastName,
+    ct: u.city,
+    st: u.state,
+    zp: u.zip,
+    country: u.country,
+    external_id: u.externalId,
+  });
+  if (u.ip) data.client_ip_address = u.ip;
+  if (u.userAgent) data.client_user_agent = u.userAgent;
+  return data;
+}
+
+/**
+ * `custom_data` of value, currency, order ID and contents (`content_ids`, `num_items`, `contents[{id, quantity,
+ * item_price}]`), as Pinterest and Snapchat name them; `price` formats money (a string at Pinterest, a number at Snap).
+ */
+export function orderCustomData(c: Conversion, price: (amount: number) => string | number): Record<string, unknown> {
+  const custom: Record<string, unknown> = {};
+  if (c.value !== undefined) custom.value = price(c.value);
+  if (c.currency) custom.currency = c.currency;
+  if (c.orderId) custom.order_id = c.orderId;
+  if (c.contents?.length) {
+    custom.content_ids = c.contents.map((item) => item.id);
+    custom.num_items = c.contents.reduce((n, item) => n + (item.quantity ?? 1), 0);
+    custom.contents = c.contents.map((item) => {
+      const content: Record<string, unknown> = { id: item.id, quantity: item.quantity ?? 1 };
+      if (item.price !== undefined) content.item_price = price(item.price);
+      return content;
+    });
+  }
+  return custom;
+}

@@ -1,6 +1,6 @@
 import { consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
-import { decimalString, eventTimeSeconds, hashedArrays } from '#destinations/event-fields.ts';
+import { decimalString, eventTimeSeconds, hashedUserData, orderCustomData } from '#destinations/event-fields.ts';
 
 /**
  * Pinterest Conversions API v5 event (`POST /v5/ad_accounts/{id}/events`, OpenAPI `pinterest/api-description`
@@ -44,20 +44,7 @@ export function pinterestEventName(eventName: string): string {
 }
 
 export function pinterestUserData(c: Conversion): Record<string, string | string[]> {
-  const u = c.user;
-  const data: Record<string, string | string[]> = hashedArrays({
-    em: u.email,
-    ph: u.phone,
-    fn: u.firstName,
-    ln: u.lastName,
-    ct: u.city,
-    st: u.state,
-    zp: u.zip,
-    country: u.country,
-    external_id: u.externalId,
-  });
-  if (u.ip) data.client_ip_address = u.ip;
-  if (u.userAgent) data.client_user_agent = u.userAgent;
+  const data = hashedUserData(c);
   if (c.clicks.epik) data.click_id = c.clicks.epik.value;
   return data;
 }
@@ -76,20 +63,7 @@ export function toPinterestEvent(c: Conversion, now: Date): PinterestEvent {
     user_data: pinterestUserData(c),
   };
   if (c.eventSourceUrl) event.event_source_url = c.eventSourceUrl;
-  const custom: Record<string, unknown> = {};
-  if (c.value !== undefined) custom.value = decimalString(c.value);
-  if (c.currency) custom.currency = c.currency;
-  if (c.orderId) custom.order_id = c.orderId;
-  if (c.contents?.length) {
-    custom.content_ids = c.contents.map((item) => item.id);
-    custom.num_items = c.contents.reduce((n, item) => n + (item.quantity ?? 1), 0);
-    custom.contents = c.contents.map((item) => {
-      const content: Record<string, unknown> = { id: item.id, quantity: item.quantity ?? 1 };
-      if (item.price !== undefined) content.item_price = decimalString(item.price);
-      if (item.name) content.item_name = item.name;
-      return content;
-    });
-  }
+  const custom = orderCustomData(c, decimalString);
   // Limited data processing (US state privacy laws) when ad personalization was refused.
   if (consentTier(c.consent).limitedDataUse) custom.opt_out_type = 'LDP';
   if (Object.keys(custom).length) event.custom_data = custom;

@@ -1,6 +1,6 @@
 import { consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
-import { eventTimeSeconds, hashedArrays } from '#destinations/event-fields.ts';
+import { eventTimeSeconds, hashedUserData, orderCustomData } from '#destinations/event-fields.ts';
 
 /**
  * Snapchat Conversions API v3 event (`POST /v3/{pixel_id}/events`; field names from Snap's own SDK,
@@ -46,20 +46,7 @@ export function snapchatEventName(eventName: string): string {
 }
 
 export function snapchatUserData(c: Conversion): Record<string, string | string[]> {
-  const u = c.user;
-  const data: Record<string, string | string[]> = hashedArrays({
-    em: u.email,
-    ph: u.phone,
-    fn: u.firstName,
-    ln: u.lastName,
-    ct: u.city,
-    st: u.state,
-    zp: u.zip,
-    country: u.country,
-    external_id: u.externalId,
-  });
-  if (u.ip) data.client_ip_address = u.ip;
-  if (u.userAgent) data.client_user_agent = u.userAgent;
+  const data = hashedUserData(c);
   if (c.clicks.scCid) data.sc_click_id = c.clicks.scCid.value;
   if (c.clicks.scid) data.sc_cookie1 = c.clicks.scid.value;
   return data;
@@ -80,20 +67,7 @@ export function toSnapchatEvent(c: Conversion, now: Date): SnapchatEvent {
   };
   if (c.eventSourceUrl) event.event_source_url = c.eventSourceUrl;
   if (consentTier(c.consent).limitedDataUse) event.data_processing_options = ['LDU'];
-  const custom: Record<string, unknown> = {};
-  // A number in the SDK schema (CapiEvent custom_data.value).
-  if (c.value !== undefined) custom.value = c.value;
-  if (c.currency) custom.currency = c.currency;
-  if (c.orderId) custom.order_id = c.orderId;
-  if (c.contents?.length) {
-    custom.content_ids = c.contents.map((item) => item.id);
-    custom.num_items = c.contents.reduce((n, item) => n + (item.quantity ?? 1), 0);
-    custom.contents = c.contents.map((item) => {
-      const content: Record<string, unknown> = { id: item.id, quantity: item.quantity ?? 1 };
-      if (item.price !== undefined) content.item_price = item.price;
-      return content;
-    });
-  }
+  const custom = orderCustomData(c, (amount) => amount);
   if (Object.keys(custom).length) event.custom_data = custom;
   return event;
 }
