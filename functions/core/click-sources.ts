@@ -26,7 +26,7 @@ export const URL_CLICK_PARAMS: Readonly<Record<string, ClickKey>> = {
  * Pinterest `_epik`, LinkedIn `li_fat_id`. Snapchat's `_scid` is read from the Cookie header only (a relay on the
  * site's own subdomain receives it): forwarding it too would take the snippet past its 2 KB gzipped budget.
  */
-export const FORWARDED_COOKIES = ['_fbp', '_fbc', '_ttp', '_ga', '_gcl_aw', '_gcl_gb', '_uetmsclkid', '_epik', 'li_fat_id', '_scid'] as const;
+export const FORWARDED_COOKIES = ['_fbp', '_fbc', '_ttp', '_ga', '_gcl_aw', '_gcl_gb', '_uetmsclkid', '_epik', 'li_fat_id'] as const;
 
 /** Browser IDs rather than ad clicks: kept per visitor, but not in the click history. */
 export const BROWSER_ID_KEYS: readonly ClickKey[] = ['fbp', 'ttp', 'gaClientId', 'scid'];
