@@ -2,7 +2,7 @@ import type { Conversion } from '#core/conversion.ts';
 // The OAuth refresh-token flow (RFC 6749 §6) is one shared implementation: LinkedIn's token endpoint speaks it too.
 import { accessToken as refreshedAccessToken, forgetAccessToken } from '#destinations/google-ads/oauth.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { identifierOnlySkipReason } from '#destinations/skip-rules.ts';
+import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyLinkedInResponse } from './classify.ts';
 import { linkedInUserIds, toLinkedInElement } from './payload.ts';
@@ -33,6 +33,8 @@ function parseRules(raw: string): Record<string, string> {
 }
 
 /** LinkedIn Conversions API: https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/conversions-api */
+const linkedInSkipReason = unmatchableSkipReason('LinkedIn', (c) => linkedInUserIds(c).length > 0 || Boolean(c.user.externalId), 'a hashed e-mail, li_fat_id, an IPv4 address or an external ID');
+
 export const linkedinDestination: Destination<LinkedInConfig> = {
   name: 'linkedin',
   // BATCH_CREATE takes up to 5,000 elements (Salesforce and RudderStack connector docs; not in LinkedIn's own page).
@@ -77,16 +79,10 @@ export const linkedinDestination: Destination<LinkedInConfig> = {
   },
 
   skipReason(c, config) {
-    const base = identifierOnlySkipReason('LinkedIn')(c);
+    const base = linkedInSkipReason(c);
     if (base) return base;
     if (config && !config.rules[c.eventName]) return `LinkedIn: no conversion rule configured for ${c.eventName} in LINKEDIN_CONVERSION_RULES`;
     return undefined;
-  },
-
-  rejectReason(c) {
-    return linkedInUserIds(c).length || c.user.externalId
-      ? undefined
-      : { code: 'no_match_key', message: 'LinkedIn needs a hashed e-mail, li_fat_id, an IPv4 address or an external ID; this conversion has none' };
   },
 
   async prepare(config, transport, now) {

@@ -1,6 +1,6 @@
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { identifierOnlySkipReason } from '#destinations/skip-rules.ts';
+import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyPinterestResponse } from './classify.ts';
 import { pinterestCanMatch, pinterestUserData, toPinterestEvent } from './payload.ts';
@@ -42,11 +42,7 @@ export const pinterestDestination: Destination<PinterestConfig> = {
     };
   },
 
-  skipReason: identifierOnlySkipReason('Pinterest'),
-
-  rejectReason(c) {
-    return pinterestCanMatch(c) ? undefined : { code: 'no_match_key', message: 'Pinterest needs a hashed e-mail or the IP address and user agent; this conversion has neither' };
-  },
+  skipReason: unmatchableSkipReason('Pinterest', pinterestCanMatch, 'a hashed e-mail or the IP address and user agent'),
 
   buildRequest(conversions, config, now) {
     const base = config?.baseUrl ?? DEFAULT_BASE_URL;

@@ -64,8 +64,8 @@ describe('pinterestDestination', () => {
   it('skips refunds and unconsented conversions; refuses a phone-only conversion', () => {
     expect(pinterestDestination.skipReason!(conversionFactory({ eventName: 'Refund', adjustment: { kind: 'refund', originalOrderId: 'o', full: true } }))).toMatch(/refund is recorded, not sent/);
     expect(pinterestDestination.skipReason!(conversionFactory({ consent: { marketing: false } }))).toMatch(/consent/);
-    expect(pinterestDestination.rejectReason!(conversionFactory({ user: { phone: sha256('16505551212') } }), NOW)).toMatchObject({ code: 'no_match_key' });
-    expect(pinterestDestination.rejectReason!(conversionFactory(), NOW)).toBeUndefined();
+    expect(pinterestDestination.skipReason!(conversionFactory({ user: { phone: sha256('16505551212') } }))).toBe('Pinterest needs a hashed e-mail or the IP address and user agent; this conversion has none');
+    expect(pinterestDestination.skipReason!(conversionFactory())).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { identifierOnlySkipReason } from '#destinations/skip-rules.ts';
+import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifySnapchatResponse } from './classify.ts';
 import { snapchatCanMatch, snapchatUserData, toSnapchatEvent } from './payload.ts';
@@ -40,11 +40,8 @@ export const snapchatDestination: Destination<SnapchatConfig> = {
     };
   },
 
-  skipReason: identifierOnlySkipReason('Snapchat'),
+  skipReason: unmatchableSkipReason('Snapchat', snapchatCanMatch, 'a hashed e-mail or phone, or the IP address and user agent'),
 
-  rejectReason(c) {
-    return snapchatCanMatch(c) ? undefined : { code: 'no_match_key', message: 'Snapchat needs a hashed e-mail or phone, or the IP address and user agent; this conversion has none' };
-  },
 
   buildRequest(conversions, config, now) {
     const base = config?.baseUrl ?? DEFAULT_BASE_URL;
