@@ -111,6 +111,7 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   fromCookie('msclkid', cookies._uetmsclkid?.replace(/^_uet/, ''));
   fromCookie('epik', cookies._epik);
   fromCookie('liFatId', cookies.li_fat_id);
+  fromCookie('scid', cookies._scid);
   fromCookie('ttp', cookies._ttp);
   const ga = cookies._ga && GA.exec(cookies._ga);
   if (ga) clicks.gaClientId = { value: ga[1], capturedAt: nowMs };

@@ -10,3 +10,12 @@ export function identifierOnlySkipReason(platform: string): (c: Conversion) => s
     consentSkipReason(c.consent, { name: platform, acceptsWithoutIdentifiers: false }) ??
     (c.adjustment ? `${platform} has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent` : undefined);
 }
+
+/**
+ * A conversion that carries none of the keys a platform matches on is skipped with the reason, not dead-lettered:
+ * no configuration fix or redrive can add an identifier the source never had.
+ */
+export function unmatchableSkipReason(platform: string, canMatch: (c: Conversion) => boolean, needs: string): (c: Conversion) => string | undefined {
+  const base = identifierOnlySkipReason(platform);
+  return (c) => base(c) ?? (canMatch(c) ? undefined : `${platform} needs ${needs}; this conversion has none`);
+}

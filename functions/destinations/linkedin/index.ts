@@ -1,0 +1,117 @@
+import type { Conversion } from '#core/conversion.ts';
+// The OAuth refresh-token flow (RFC 6749 §6) is one shared implementation: LinkedIn's token endpoint speaks it too.
+import { accessToken as refreshedAccessToken, forgetAccessToken } from '#destinations/google-ads/oauth.ts';
+import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
+import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
+import type { Destination } from '#destinations/types.ts';
+import { classifyLinkedInResponse } from './classify.ts';
+import { linkedInUserIds, toLinkedInElement } from './payload.ts';
+
+export interface LinkedInConfig {
+  /** Conversion rule ID per Conversion event name (each LinkedIn rule has one fixed type). */
+  rules: Record<string, string>;
+  /** A 60-day access token, or, with `refresh`, obtained from the refresh token before each batch. */
+  accessToken?: string;
+  refresh?: { tokenUrl: string; clientId: string; clientSecret: string; refreshToken: string };
+  apiVersion: string;
+  baseUrl: string;
+}
+
+const DEFAULT_BASE_URL = 'https://api.linkedin.com';
+const DEFAULT_TOKEN_URL = 'https://www.linkedin.com/oauth/v2/accessToken';
+/** Pinned: LinkedIn supports each monthly version for at least a year (202603 sunsets 2027-03-16). */
+const DEFAULT_API_VERSION = '202603';
+
+function parseRules(raw: string): Record<string, string> {
+  const rules: Record<string, string> = {};
+  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z][\w]*)\s*=\s*(\d+)$/.exec(pair);
+    if (!m) throw new Error(`LINKEDIN_CONVERSION_RULES must look like Purchase=104012,Lead=104013, got "${pair}"`);
+    rules[m[1]] = m[2];
+  }
+  return rules;
+}
+
+/** LinkedIn Conversions API: https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/conversions-api */
+const linkedInSkipReason = unmatchableSkipReason('LinkedIn', (c) => linkedInUserIds(c).length > 0 || Boolean(c.user.externalId), 'a hashed e-mail, li_fat_id, an IPv4 address or an external ID');
+
+export const linkedinDestination: Destination<LinkedInConfig> = {
+  name: 'linkedin',
+  // BATCH_CREATE takes up to 5,000 elements (Salesforce and RudderStack connector docs; not in LinkedIn's own page).
+  maxBatchSize: 5000,
+  // "Send an event within 90 days of when it happened; older ones are rejected" (Salesforce connector doc).
+  maxEventAgeMs: 90 * 24 * 3600_000 - 3600_000,
+  settingKeys: [
+    'LINKEDIN_CONVERSION_RULES',
+    'LINKEDIN_ACCESS_TOKEN',
+    'LINKEDIN_CLIENT_ID',
+    'LINKEDIN_CLIENT_SECRET',
+    'LINKEDIN_REFRESH_TOKEN',
+    'LINKEDIN_API_VERSION',
+    'LINKEDIN_API_BASE_URL',
+    'LINKEDIN_OAUTH_TOKEN_URL',
+  ],
+
+  configure(settings) {
+    const apiVersion = optionalSetting(settings, 'LINKEDIN_API_VERSION') ?? DEFAULT_API_VERSION;
+    if (!/^20\d{4}$/.test(apiVersion)) throw new Error(`LINKEDIN_API_VERSION must look like 202603 (YYYYMM), got "${apiVersion}"`);
+    const refreshKeys = ['LINKEDIN_CLIENT_ID', 'LINKEDIN_CLIENT_SECRET', 'LINKEDIN_REFRESH_TOKEN'];
+    const canRefresh = missingSettings(settings, refreshKeys).length === 0;
+    const missing = missingSettings(settings, canRefresh ? ['LINKEDIN_CONVERSION_RULES'] : ['LINKEDIN_CONVERSION_RULES', 'LINKEDIN_ACCESS_TOKEN']);
+    if (missing.length) return { config: undefined, missing };
+    return {
+      missing: [],
+      config: {
+        rules: parseRules(settings.LINKEDIN_CONVERSION_RULES!),
+        accessToken: optionalSetting(settings, 'LINKEDIN_ACCESS_TOKEN'),
+        refresh: canRefresh
+          ? {
+              tokenUrl: optionalSetting(settings, 'LINKEDIN_OAUTH_TOKEN_URL') ?? DEFAULT_TOKEN_URL,
+              clientId: settings.LINKEDIN_CLIENT_ID!.trim(),
+              clientSecret: settings.LINKEDIN_CLIENT_SECRET!.trim(),
+              refreshToken: settings.LINKEDIN_REFRESH_TOKEN!.trim(),
+            }
+          : undefined,
+        apiVersion,
+        baseUrl: baseUrlSetting(settings, 'LINKEDIN_API_BASE_URL', DEFAULT_BASE_URL),
+      },
+    };
+  },
+
+  skipReason(c, config) {
+    const base = linkedInSkipReason(c);
+    if (base) return base;
+    if (config && !config.rules[c.eventName]) return `LinkedIn: no conversion rule configured for ${c.eventName} in LINKEDIN_CONVERSION_RULES`;
+    return undefined;
+  },
+
+  async prepare(config, transport, now) {
+    if (!config.refresh) return config;
+    return { ...config, accessToken: await refreshedAccessToken(config.refresh, transport, now) };
+  },
+
+  buildRequest(conversions, config, now) {
+    return {
+      method: 'POST',
+      url: `${config?.baseUrl ?? DEFAULT_BASE_URL}/rest/conversionEvents`,
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${config?.accessToken ?? '<LINKEDIN_ACCESS_TOKEN>'}`,
+        'linkedin-version': config?.apiVersion ?? DEFAULT_API_VERSION,
+        'x-restli-protocol-version': '2.0.0',
+        'x-restli-method': 'BATCH_CREATE',
+      },
+      body: { elements: conversions.map((c: Conversion) => toLinkedInElement(c, config?.rules[c.eventName] ?? '<LINKEDIN_CONVERSION_RULE_ID>', now)) },
+    };
+  },
+
+  classify(res, config) {
+    if (res.status === 401 && config?.refresh) forgetAccessToken(config.accessToken);
+    return classifyLinkedInResponse(res, Boolean(config?.refresh));
+  },
+
+  signals(c) {
+    const ids = linkedInUserIds(c).map((id) => id.idType);
+    return c.user.externalId ? [...ids, 'externalIds'] : ids;
+  },
+};

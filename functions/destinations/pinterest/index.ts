@@ -1,0 +1,62 @@
+import type { Conversion } from '#core/conversion.ts';
+import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
+import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
+import type { Destination } from '#destinations/types.ts';
+import { classifyPinterestResponse } from './classify.ts';
+import { pinterestCanMatch, pinterestUserData, toPinterestEvent } from './payload.ts';
+
+export interface PinterestConfig {
+  adAccountId: string;
+  accessToken: string;
+  /** `?test=true`: Pinterest validates and answers as usual but records nothing. */
+  testMode: boolean;
+  baseUrl: string;
+}
+
+const DEFAULT_BASE_URL = 'https://api.pinterest.com';
+
+/** Pinterest API for Conversions v5: https://developers.pinterest.com/docs/api/v5/events-create */
+export const pinterestDestination: Destination<PinterestConfig> = {
+  name: 'pinterest',
+  // OpenAPI: `data` has maxItems 1000.
+  maxBatchSize: 1000,
+  // Pinterest documents no maximum age; old timestamps draw 422 code 953 "Given timestamp is in the past"
+  // (segmentio/action-destinations#2465). Seven days less an hour, as Meta: Pinterest's attribution windows start
+  // at 1 day and events more than an hour late already count as offline.
+  maxEventAgeMs: 7 * 24 * 3600_000 - 3600_000,
+  settingKeys: ['PINTEREST_AD_ACCOUNT_ID', 'PINTEREST_ACCESS_TOKEN', 'PINTEREST_TEST_MODE', 'PINTEREST_API_BASE_URL'],
+
+  configure(settings) {
+    const missing = missingSettings(settings, ['PINTEREST_AD_ACCOUNT_ID', 'PINTEREST_ACCESS_TOKEN']);
+    if (missing.length) return { config: undefined, missing };
+    const adAccountId = settings.PINTEREST_AD_ACCOUNT_ID!.trim();
+    if (!/^\d+$/.test(adAccountId)) throw new Error('PINTEREST_AD_ACCOUNT_ID must be the numeric ad account ID from Ads Manager');
+    return {
+      missing: [],
+      config: {
+        adAccountId,
+        accessToken: settings.PINTEREST_ACCESS_TOKEN!.trim(),
+        testMode: optionalSetting(settings, 'PINTEREST_TEST_MODE') === 'true',
+        baseUrl: baseUrlSetting(settings, 'PINTEREST_API_BASE_URL', DEFAULT_BASE_URL),
+      },
+    };
+  },
+
+  skipReason: unmatchableSkipReason('Pinterest', pinterestCanMatch, 'a hashed e-mail or the IP address and user agent'),
+
+  buildRequest(conversions, config, now) {
+    const base = config?.baseUrl ?? DEFAULT_BASE_URL;
+    return {
+      method: 'POST',
+      url: `${base}/v5/ad_accounts/${config?.adAccountId ?? '<PINTEREST_AD_ACCOUNT_ID>'}/events${config?.testMode ? '?test=true' : ''}`,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${config?.accessToken ?? '<PINTEREST_ACCESS_TOKEN>'}` },
+      body: { data: conversions.map((c: Conversion) => toPinterestEvent(c, now)) },
+    };
+  },
+
+  classify: classifyPinterestResponse,
+
+  signals(c) {
+    return Object.keys(pinterestUserData(c));
+  },
+};
