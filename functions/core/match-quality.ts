@@ -30,6 +30,9 @@ const CANONICAL: Record<string, string> = {
   client_ip_address: 'ip', ip_override: 'ip', ipAddress: 'ip',
   client_user_agent: 'ua', user_agent: 'ua', userAgent: 'ua',
   client_id: 'cid',
+  // LinkedIn's idTypes and Snapchat's click fields.
+  SHA256_EMAIL: 'em', LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID: 'liFatId', PLAINTEXT_IP_ADDRESS: 'ip', externalIds: 'xid',
+  sc_click_id: 'scCid', sc_cookie1: 'scid',
 };
 
 /** Ad-click identifiers (not the first-party browser IDs fbp / ttp / GA client ID). */

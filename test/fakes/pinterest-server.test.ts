@@ -44,7 +44,8 @@ describe('Pinterest fake', () => {
     fake.reset();
     const now = new Date();
     const batch = conversions(5, { occurredAt: new Date(now.getTime() - 60_000).toISOString() });
-    batch[2] = { ...batch[2], user: {} };
+    // A malformed hash (not lowercase hex): the relay can match on it, Pinterest refuses that one event.
+    batch[2] = { ...batch[2], user: { ...batch[2].user, email: 'Z'.repeat(64) } };
     const results = await deliver(pinterestDestination, config, batch, fetchTransport(), now);
     expect(results[2].status).toBe('failed');
     expect(results.filter((r) => r.status === 'delivered')).toHaveLength(4);

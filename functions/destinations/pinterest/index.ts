@@ -57,6 +57,7 @@ export const pinterestDestination: Destination<PinterestConfig> = {
   classify: classifyPinterestResponse,
 
   signals(c) {
-    return Object.keys(pinterestUserData(c));
+    // `click_id` is Pinterest's name for the epik click ID; the ledger names the click as the relay does.
+    return Object.keys(pinterestUserData(c)).map((k) => (k === 'click_id' ? 'epik' : k));
   },
 };
