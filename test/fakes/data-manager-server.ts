@@ -19,8 +19,13 @@
  * - adjustments: an event whose `transactionId` matches a kept conversion of the same conversion action restates its
  *   `conversionValue` (events/google-ads/conversion-adjustments);
  * - `validateOnly: true`: validated, nothing kept, no request ID.
+ * Token endpoint (`POST /token`, form-encoded): grant_type=refresh_token with the configured client and refresh token,
+ * or (when `serviceAccount` is set) grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer with an `assertion` JWT
+ * whose RS256 signature verifies against the service account's public key and whose claims are as Google's
+ * "OAuth 2.0 for Server to Server Applications" requires: iss = the service account e-mail, scope including the Data
+ * Manager scope, aud = the token URL, iat not in the future, exp after now and at most one hour after iat.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, verify, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenOnLoopback, readBody } from './http.ts';
 
@@ -32,6 +37,8 @@ export interface DataManagerFakeOptions {
   clientId: string;
   clientSecret: string;
   refreshToken: string;
+  /** A service account allowed to use the JWT grant: its e-mail and public key (the test's generated key pair). */
+  serviceAccount?: { email: string; publicKey: KeyObject };
   conversionActions: string[];
   /** How long a request stays PROCESSING before its final status. Default 0. */
   processingMs?: number;
@@ -105,6 +112,33 @@ export async function startDataManagerFake(opts: DataManagerFakeOptions): Promis
   let rejectRules: { pred: (e: any) => boolean; reason: string; description?: string }[] = [];
   let refuseRules: { pred: (e: any) => boolean; reason: string }[] = [];
   let failures: FailReply[] = [];
+
+  /** RFC 7523 §3 as Google applies it: RS256 over header.claims with the service account's key, claims checked. */
+  const validAssertion = (jwt: string, tokenUrl: string, at: number): boolean => {
+    if (!opts.serviceAccount) return false;
+    const parts = jwt.split('.');
+    if (parts.length !== 3) return false;
+    try {
+      const header = JSON.parse(Buffer.from(parts[0], 'base64url').toString());
+      const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString());
+      if (header.alg !== 'RS256') return false;
+      if (!verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), opts.serviceAccount.publicKey, Buffer.from(parts[2], 'base64url'))) return false;
+      const nowS = at / 1000;
+      return (
+        claims.iss === opts.serviceAccount.email &&
+        typeof claims.scope === 'string' &&
+        claims.scope.split(' ').includes('https://www.googleapis.com/auth/datamanager') &&
+        claims.aud === tokenUrl &&
+        typeof claims.iat === 'number' &&
+        typeof claims.exp === 'number' &&
+        claims.iat <= nowS + 60 &&
+        claims.exp > nowS &&
+        claims.exp - claims.iat <= 3600
+      );
+    } catch {
+      return false;
+    }
+  };
 
   const error = (code: number, status: string, message: string, violations: Violation[] = []) => ({
     error: { code, status, message, details: violations.length ? [{ '@type': BAD_REQUEST, fieldViolations: violations }] : [] },
@@ -231,7 +265,10 @@ export async function startDataManagerFake(opts: DataManagerFakeOptions): Promis
     };
     if (url.pathname === '/token') {
       const form = new URLSearchParams(raw);
-      const good = form.get('grant_type') === 'refresh_token' && form.get('client_id') === opts.clientId && form.get('client_secret') === opts.clientSecret && form.get('refresh_token') === opts.refreshToken;
+      const good =
+        form.get('grant_type') === 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+          ? validAssertion(form.get('assertion') ?? '', `${baseUrl}/token`, at)
+          : form.get('grant_type') === 'refresh_token' && form.get('client_id') === opts.clientId && form.get('client_secret') === opts.clientSecret && form.get('refresh_token') === opts.refreshToken;
       const token = `ya29.dm-fake-${randomBytes(8).toString('hex')}`;
       if (good) tokens.add(token);
       tokenRequests.push({ at, status: good ? 200 : 400 });

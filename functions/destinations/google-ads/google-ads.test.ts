@@ -551,7 +551,7 @@ describe('googleAdsDestination against the Google Ads fake (Google’s documente
   let google: GoogleAdsFake;
   let live: GoogleAdsConfig;
   beforeAll(async () => {
-    google = await startGoogleAdsFake({ customerId: CONFIG.customerId, clientId: CONFIG.clientId, clientSecret: CONFIG.clientSecret, refreshToken: CONFIG.refreshToken, conversionActions: ['111', '222'] });
+    google = await startGoogleAdsFake({ customerId: CONFIG.customerId, clientId: CONFIG.clientId!, clientSecret: CONFIG.clientSecret!, refreshToken: CONFIG.refreshToken!, conversionActions: ['111', '222'] });
     live = { ...CONFIG, accessToken: undefined, baseUrl: google.baseUrl, tokenUrl: google.tokenUrl, timeZone: 'America/New_York' };
   });
   afterAll(async () => google?.close());

@@ -6,7 +6,7 @@ import { classifyGoogleAdsResponse } from './classify.ts';
 import { classifyDataManagerResponse } from './data-manager/classify.ts';
 import { dataManagerSignals, MAX_EVENTS, toDataManagerEvent } from './data-manager/payload.ts';
 import { classifyRequestStatus } from './data-manager/status.ts';
-import { accessToken, forgetAccessToken } from './oauth.ts';
+import { accessToken, forgetAccessToken, parseServiceAccountKey, type ServiceAccountKey } from './oauth.ts';
 import {
   assertTimeZone,
   clickIdOf,
@@ -34,9 +34,11 @@ export interface GoogleAdsConfig {
   /** The manager account the OAuth user signs in through, digits only. */
   loginCustomerId?: string;
   developerToken?: string;
-  clientId: string;
-  clientSecret: string;
-  refreshToken: string;
+  /** OAuth by service account (GOOGLE_SERVICE_ACCOUNT_KEY); otherwise by the refresh token below. */
+  serviceAccount?: ServiceAccountKey;
+  clientId?: string;
+  clientSecret?: string;
+  refreshToken?: string;
   /** Conversion name → conversion action ID. */
   conversionActions: Record<string, string>;
   baseUrl: string;
@@ -63,6 +65,9 @@ const DEFAULT_DATA_MANAGER_URL = 'https://datamanager.googleapis.com';
 /** Older conversions cannot be adjusted: CONVERSION_EXPIRED (platforms.md §3.8, conversion_adjustment_upload_error.proto). */
 const MAX_ADJUSTABLE_AGE_MS = 54 * 24 * 3600_000;
 const CREDENTIAL_KEYS = ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS'];
+/** A service account's JSON key file: replaces client ID, client secret and refresh token (Data Manager API path). */
+export const SERVICE_ACCOUNT_SETTING = 'GOOGLE_SERVICE_ACCOUNT_KEY';
+const REFRESH_TOKEN_KEYS = new Set(['GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN']);
 
 /** "123-456-7890" → "1234567890"; Google wants customer IDs without dashes. */
 function customerIdOf(key: string, raw: string): string {
@@ -95,6 +100,7 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
   maxEventAgeMs: 90 * 24 * 3600_000 - 3600_000,
   settingKeys: [
     ...CREDENTIAL_KEYS,
+    SERVICE_ACCOUNT_SETTING,
     UPLOAD_API_SETTING,
     'GOOGLE_ADS_LOGIN_CUSTOMER_ID',
     'GOOGLE_ADS_DEVELOPER_TOKEN',
@@ -137,8 +143,14 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     }
     const statusCheck = get('GOOGLE_ADS_STATUS_CHECK_SECONDS') ?? '1800';
     if (!/^\d+$/.test(statusCheck) || Number(statusCheck) < 1) throw new Error('GOOGLE_ADS_STATUS_CHECK_SECONDS must be a whole number of seconds (default 1800)');
-    const missing = CREDENTIAL_KEYS.filter((k) => !get(k));
+    const serviceAccountRaw = get(SERVICE_ACCOUNT_SETTING);
+    if (serviceAccountRaw && uploadApi !== 'data-manager') {
+      throw new Error(`${SERVICE_ACCOUNT_SETTING} is supported with ${UPLOAD_API_SETTING}=data-manager only; the Google Ads API path needs GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET and GOOGLE_ADS_REFRESH_TOKEN`);
+    }
+    const required = serviceAccountRaw ? CREDENTIAL_KEYS.filter((k) => !REFRESH_TOKEN_KEYS.has(k)) : CREDENTIAL_KEYS;
+    const missing = required.filter((k) => !get(k));
     if (missing.length) return { config: undefined, missing };
+    const serviceAccount = serviceAccountRaw ? parseServiceAccountKey(SERVICE_ACCOUNT_SETTING, serviceAccountRaw) : undefined;
     const login = get('GOOGLE_ADS_LOGIN_CUSTOMER_ID');
     return {
       missing: [],
@@ -148,9 +160,10 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
         customerId: customerIdOf('GOOGLE_ADS_CUSTOMER_ID', get('GOOGLE_ADS_CUSTOMER_ID')!),
         loginCustomerId: login ? customerIdOf('GOOGLE_ADS_LOGIN_CUSTOMER_ID', login) : undefined,
         developerToken: get('GOOGLE_ADS_DEVELOPER_TOKEN'),
-        clientId: get('GOOGLE_ADS_CLIENT_ID')!,
-        clientSecret: get('GOOGLE_ADS_CLIENT_SECRET')!,
-        refreshToken: get('GOOGLE_ADS_REFRESH_TOKEN')!,
+        serviceAccount,
+        clientId: serviceAccount ? undefined : get('GOOGLE_ADS_CLIENT_ID'),
+        clientSecret: serviceAccount ? undefined : get('GOOGLE_ADS_CLIENT_SECRET'),
+        refreshToken: serviceAccount ? undefined : get('GOOGLE_ADS_REFRESH_TOKEN'),
         conversionActions: parseConversionActions(get('GOOGLE_ADS_CONVERSION_ACTIONS')!),
         baseUrl: (get('GOOGLE_ADS_API_BASE_URL') ?? DEFAULT_BASE_URL).replace(/\/+$/, ''),
         apiVersion,
