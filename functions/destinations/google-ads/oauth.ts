@@ -93,30 +93,35 @@ interface Cached {
   expiresAt: number;
 }
 
-let cached: Cached | undefined;
-let inflight: { key: string; promise: Promise<Cached> } | undefined;
+/**
+ * One token per client (Google Ads and LinkedIn share this module, and run side by side in the local runner): a
+ * single slot would have each one evict the other's token and refresh on every batch.
+ */
+const cached = new Map<string, Cached>();
+const inflight = new Map<string, Promise<Cached>>();
 
 /** Identifies a client + refresh token (or service account key) without keeping another copy of the secrets around. */
 const keyOf = (c: OAuthClient) =>
   sha256Hex(c.serviceAccount ? `${c.tokenUrl}\nsa\n${c.serviceAccount.client_email}\n${c.serviceAccount.private_key}` : `${c.tokenUrl}\n${c.clientId}\n${c.refreshToken}`);
 
-/** A valid access token: the cached one, or a fresh one (concurrent callers share one refresh). */
+/** A valid access token: the cached one, or a fresh one (concurrent callers of one client share one refresh). */
 export async function accessToken(client: OAuthClient, transport: Transport, now: Date): Promise<string> {
   const key = keyOf(client);
-  if (cached && cached.key === key && cached.expiresAt - EXPIRY_MARGIN_MS > now.getTime()) return cached.accessToken;
-  if (!inflight || inflight.key !== key) {
-    const promise = refresh(client, transport, now).finally(() => {
-      if (inflight?.promise === promise) inflight = undefined;
-    });
-    inflight = { key, promise };
+  const hit = cached.get(key);
+  if (hit && hit.expiresAt - EXPIRY_MARGIN_MS > now.getTime()) return hit.accessToken;
+  let promise = inflight.get(key);
+  if (!promise) {
+    promise = refresh(client, transport, now).finally(() => inflight.delete(key));
+    inflight.set(key, promise);
   }
-  cached = await inflight.promise;
-  return cached.accessToken;
+  const fresh = await promise;
+  cached.set(key, fresh);
+  return fresh.accessToken;
 }
 
-/** The API said the token is no good (401): the next batch refreshes, whatever the stated expiry. */
+/** The API said the token is no good (401): the next batch refreshes, whatever the stated expiry. No token: forget all. */
 export function forgetAccessToken(token?: string): void {
-  if (token === undefined || cached?.accessToken === token) cached = undefined;
+  for (const [key, entry] of cached) if (token === undefined || entry.accessToken === token) cached.delete(key);
 }
 
 async function refresh(client: OAuthClient, transport: Transport, now: Date): Promise<Cached> {
