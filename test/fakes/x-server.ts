@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isIpv4 } from '#destinations/event-fields.ts';
 import { parseOAuthAuthorization, verifyOAuth1Signature, type OAuth1Credentials } from '#destinations/oauth1.ts';
 import { SHA256_HEX, startConversionApiFake, type ConversionApiFake, type FakeAnswer } from './conversion-api-fake.ts';
 
@@ -32,7 +33,6 @@ const CONVERSION_KEYS = new Set(['conversion_time', 'event_id', 'identifiers', '
 const IDENTIFIER_KEYS = new Set(['twclid', 'hashed_email', 'hashed_phone_number', 'ip_address', 'user_agent']);
 const CONTENT_KEYS = new Set(['content_id', 'content_name', 'content_type', 'content_price', 'num_items', 'content_group_id']);
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const ACCOUNT_ID = '18ce552mlaq';
 
 const invalid = (message: string, parameter: string): XError => ({ code: 'INVALID_PARAMETER', message, parameter });
@@ -63,7 +63,7 @@ export function xConversionErrors(c: any, eventIds: ReadonlySet<string>, pixelId
       // A malformed hash draws its own error only (X's example for {"hashed_email":"abc"}), not a missing-identifier one too.
       if (key === 'twclid' || key === 'hashed_email' || key === 'hashed_phone_number') strong = true;
       if ((key === 'hashed_email' || key === 'hashed_phone_number') && !SHA256_HEX.test(value)) errors.push(invalid(`${key} (${value}) is not a valid SHA-256 hash`, key));
-      if (key === 'ip_address' && !IPV4.test(value)) errors.push(invalid(`ip_address (${value}) is not in dotted-decimal notation`, key));
+      if (key === 'ip_address' && !isIpv4(value)) errors.push(invalid(`ip_address (${value}) is not in dotted-decimal notation`, key));
     }
   }
   if (!strong) errors.push(invalid('At least one user identifier must be provided', ''));
