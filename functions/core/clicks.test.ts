@@ -337,6 +337,15 @@ describe('readLanding: every platform’s click IDs and cookies', () => {
     const landing = readLanding(body('https://shop.example/'), { _uetmsclkid: '_uetabc123', _epik: 'dj0yJnU9', li_fat_id: 'li-cookie' }, NOW_MS);
     expect(landing.clicks).toMatchObject({ msclkid: { value: 'abc123' }, epik: { value: 'dj0yJnU9' }, liFatId: { value: 'li-cookie' } });
   });
+
+  it('reads X’s _twclid cookie (Cookie header only, never from the forwarded body) when the URL has no twclid', () => {
+    const fromCookie = readLanding(body('https://shop.example/next'), { _twclid: '23opevjt88psuo13lu8d020qkn' }, NOW_MS);
+    expect(fromCookie.clicks.twclid).toEqual({ value: '23opevjt88psuo13lu8d020qkn', capturedAt: NOW_MS });
+    expect(fromCookie.fromUrl).toEqual([]);
+    const fresh = readLanding(body('https://shop.example/?twclid=fresh-click'), { _twclid: 'older-click' }, NOW_MS);
+    expect(fresh.clicks.twclid?.value).toBe('fresh-click');
+    expect(mergeForwardedCookies({}, { _twclid: 'from-body' })).toEqual({});
+  });
 });
 
 describe('readLanding: marketing consent denied', () => {

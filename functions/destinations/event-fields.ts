@@ -31,6 +31,13 @@ export function decimalString(value: number): string {
   return (Math.round(value * 100) / 100).toFixed(2);
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** A dotted-decimal IPv4 address: all LinkedIn's `PLAINTEXT_IP_ADDRESS` and X's `ip_address` take. */
+export function isIpv4(ip: string): boolean {
+  return IPV4.test(ip);
+}
+
 /** The answer body as an object (a proxy's HTML page or an empty body becomes `{}`). */
 export function bodyObject(res: PlatformResponse): Record<string, unknown> {
   return typeof res.body === 'object' && res.body !== null && !Array.isArray(res.body) ? (res.body as Record<string, unknown>) : {};

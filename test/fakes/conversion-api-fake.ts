@@ -34,7 +34,7 @@ export interface ConversionApiFake<Event> {
 
 export async function startConversionApiFake<Event>(
   eventsOf: (body: any) => Event[],
-  validate: (req: { url: URL; headers: IncomingMessage['headers']; body: any }) => FakeAnswer,
+  validate: (req: { method: string; url: URL; headers: IncomingMessage['headers']; body: any }) => FakeAnswer,
 ): Promise<ConversionApiFake<Event>> {
   const requests: ReceivedRequest[] = [];
   const accepted: Event[] = [];
@@ -57,7 +57,7 @@ export async function startConversionApiFake<Event>(
       }
       answer = failure.reply;
     } else {
-      answer = body === undefined ? { status: 400, body: { message: 'body is not JSON' } } : validate({ url, headers: req.headers, body });
+      answer = body === undefined ? { status: 400, body: { message: 'body is not JSON' } } : validate({ method: req.method ?? 'GET', url, headers: req.headers, body });
     }
     if (answer.accepted) accepted.push(...(answer.accepted as Event[]));
     requests.push({ url, headers: req.headers, body, status: answer.status });
