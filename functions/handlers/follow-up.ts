@@ -1,7 +1,8 @@
 import type { SQSRecord } from 'aws-lambda';
 import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import { matchRecord } from '#core/match-quality.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
-import type { Destination, FollowUpVerdict, Transport } from '#destinations/types.ts';
+import type { Destination, FollowUpVerdict, PlatformStatus, Transport } from '#destinations/types.ts';
 import type { DynamoLedger } from '#store/ledger.ts';
 import { enqueueLater, sendToDeadLetterQueue } from '#store/queues.ts';
 
@@ -93,16 +94,21 @@ export async function runStatusChecks<C>(
       );
       // A refusal not yet written to the DLQ stays awaiting (the check is asked again), so nothing is lost.
       if (unwritten.size) throw new Error(`could not dead-letter ${unwritten.size} conversion(s) Google refused in request ${check.requestId}`);
-      await ledger.recordDeliveries(dest.name, rows.map((r) => ({ conversion: r.conversion, attempts: r.attempts, result: { status: 'failed', error: verdict.error } })), now);
+      const platform = { requestId: check.requestId, status: 'failed' as const, reasons: verdict.reasons };
+      await ledger.recordDeliveries(dest.name, rows.map((r) => ({ conversion: r.conversion, attempts: r.attempts, result: { status: 'failed', error: verdict.error }, platform })), now);
       log('platform refused the request after processing it: dead-lettered', { requestId: check.requestId, errorCode: verdict.error.code, conversions: rows.length });
       continue;
     }
     const note = verdict.kind === 'pending' ? `no final status from the platform after ${check.check} checks (${verdict.note})` : verdict.note;
+    const status: PlatformStatus = verdict.kind === 'partly' ? 'partial' : verdict.kind === 'accepted' && !verdict.unconfirmed ? 'succeeded' : 'unconfirmed';
+    const platform = { requestId: check.requestId, status, reasons: verdict.kind === 'partly' ? verdict.reasons : undefined };
     await ledger.recordDeliveries(
       dest.name,
       rows.map((r) => {
         const own = dest.deliveryNote?.(r.conversion, config);
-        return { conversion: r.conversion, attempts: r.attempts, result: { status: 'delivered' as const, signals: dest.signals(r.conversion, config), requestId: check.requestId, note: own ? `${note}; ${own}` : note } };
+        const signals = dest.signals(r.conversion, config);
+        // The row is rewritten whole: its match record goes with it, or the quality report loses these events.
+        return { conversion: r.conversion, attempts: r.attempts, result: { status: 'delivered' as const, signals, requestId: check.requestId, note: own ? `${note}; ${own}` : note }, match: matchRecord(dest.name, r.conversion, signals), platform };
       }),
       now,
     );
