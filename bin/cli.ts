@@ -37,9 +37,10 @@ Where (default: the local relay if one is running, else cdk-outputs.json):
   --local [--data-dir <dir>]          the relay \`npm start\` runs (data dir: RELAY_DATA_DIR or .relay-data)
   --aws [--outputs <file>] [--stack <name>]
                                       a deployed stack, by the outputs of \`npx cdk deploy --outputs-file
-                                      cdk-outputs.json\`; LEDGER_TABLE, RELAY_QUEUE_URL_<DEST> and
-                                      RELAY_DLQ_URL_<DEST> in the environment override them. AWS credentials
-                                      and region come from the usual AWS environment / profile.
+                                      cdk-outputs.json\`; LEDGER_TABLE, RELAY_QUEUE_URL_<DEST>,
+                                      RELAY_DLQ_URL_<DEST> and RELAY_SECRET_ARN_<DEST> in the environment
+                                      override them. AWS credentials and region come from the usual AWS
+                                      environment / profile.
   --json                              machine-readable output
   -h, --help                          this help
 `;

@@ -2,7 +2,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fetchRemoteVerdicts } from '../../lib/ops/quality-remote.ts';
 import { destinationSettings } from '../../lib/ops/settings.ts';
+import { startMetaFake } from '../fakes/meta-server.ts';
 import type { Target } from '../../lib/ops/target.ts';
 
 /**
@@ -45,5 +47,27 @@ describe('destinationSettings', () => {
     expect(await destinationSettings(local, 'meta', LOCAL)).toEqual({ settings: LOCAL, from: 'the environment' });
     expect(await destinationSettings(awsTarget({}), 'pinterest', LOCAL)).toEqual({ settings: LOCAL, from: 'the environment' });
     expect(secrets).not.toHaveReceivedCommand(GetSecretValueCommand);
+  });
+
+  it('quality asks Meta with the credentials in the meta secret; an unreadable secret and no environment says why there is no verdict', async () => {
+    const meta = await startMetaFake({ pixelId: '4455667788990', accessToken: 'EAAB-secret' });
+    try {
+      secrets.on(GetSecretValueCommand, { SecretId: META_ARN }).resolves({ SecretString: JSON.stringify({ META_PIXEL_ID: '4455667788990', META_ACCESS_TOKEN: 'EAAB-secret', META_API_BASE_URL: meta.baseUrl }) });
+      const warnings: string[] = [];
+      const remote = await fetchRemoteVerdicts(awsTarget(), ['meta', 'pinterest', 'tiktok'], new Date(Date.now() - 86400_000), {}, (w) => warnings.push(w));
+      expect(remote.meta).toMatchObject({ platform: 'Meta Dataset Quality API', ok: true, events: [] });
+      expect(meta.datasetQuality.requests.at(-1)).toMatchObject({ status: 200, query: { dataset_id: '4455667788990' } });
+      // No pinterest secret known and no credentials in the environment: no verdict, no noise. TikTok has no such API.
+      expect(Object.keys(remote)).toEqual(['meta']);
+      expect(warnings).toEqual([]);
+
+      secrets.reset();
+      secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('User is not authorized'), { name: 'AccessDeniedException' }));
+      const denied = await fetchRemoteVerdicts(awsTarget(), ['meta'], new Date(), {}, (w) => warnings.push(w));
+      expect(denied.meta).toMatchObject({ ok: false, message: expect.stringMatching(/^no credentials: could not read the meta secret/) });
+      expect(warnings).toHaveLength(1);
+    } finally {
+      await meta.close();
+    }
   });
 });
