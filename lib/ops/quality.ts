@@ -1,5 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { WEAK_REASONS, calibrateMetaWeights, metaScore, type MatchRecord } from '../../functions/core/match-quality.ts';
+import { META_IDENTIFIER_KEYS, WEAK_REASONS, calibrateMetaWeights, metaScore, type MatchRecord } from '../../functions/core/match-quality.ts';
 import type { PlatformReason, PlatformStatus } from '../../functions/destinations/types.ts';
 import type { MetaDatasetQuality } from './meta-dataset-quality.ts';
 import type { PinterestEqs } from './pinterest-eqs.ts';
@@ -157,9 +157,9 @@ export function tallyRequests(rows: { eventName: string; requestId: string; stat
       x[q.status]++;
     }
     byEvent.set(q.eventName, t);
-    if (q.status === 'failed' || q.status === 'partial') {
-      for (const r of q.reasons?.length ? q.reasons : [{ reason: 'no reason given', count: q.status === 'failed' ? q.events : 0 }]) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + r.count);
-    }
+    // A refusal without reasons still counts its records; a partial success without them says nothing countable.
+    const refused = q.reasons?.length ? q.reasons : q.status === 'failed' ? [{ reason: 'no reason given', count: q.events }] : [];
+    if (q.status === 'failed' || q.status === 'partial') for (const r of refused) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + r.count);
   }
   return {
     total,
@@ -238,7 +238,9 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
     const weak = new Map<string, number>();
     for (const m of all) for (const w of m.w ?? []) weak.set(w, (weak.get(w) ?? 0) + 1);
     const remote = opts.remote?.[dest.destination];
-    const weightsOf = dest.destination === 'meta' && remote?.ok && 'events' in remote ? metaWeightsByEvent(remote.events, matches) : undefined;
+    // Calibrated only when Meta gave the figures to calibrate with (e-mail's uplift is the anchor).
+    const calibrates = dest.destination === 'meta' && remote?.ok && 'events' in remote && remote.events.some((e) => e.matchKeys.some((k) => META_IDENTIFIER_KEYS[k.identifier] === 'em' && (k.upliftPercent ?? 0) > 0));
+    const weightsOf = calibrates && 'events' in remote ? metaWeightsByEvent(remote.events, matches) : undefined;
     const requests = tallyRequests(verdicts);
     return {
       ...dest,

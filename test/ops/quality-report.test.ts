@@ -47,31 +47,34 @@ describe('quality report: the platforms’ verdicts', () => {
           googleRow('Purchase', 'r3', 'delivered', 'pending'),
           googleRow('Lead', 'r4', 'delivered', 'partial', [{ reason: 'PROCESSING_ERROR_REASON_INVALID_EMAIL', count: 1 }, { reason: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND', count: 1 }]),
           googleRow('Lead', 'r5', 'delivered', 'unconfirmed'),
+          // A partial success without counts adds no reason.
+          googleRow('Lead', 'r6', 'delivered', 'partial'),
           // A Google Ads API upload: no request ID, no verdict to tally.
           googleRow('Lead', undefined, 'delivered', undefined),
         ],
-        ScannedCount: 4,
+        ScannedCount: 5,
       });
     const report = await qualityReport(target, { destinations: ['google-ads'], since }, NOW);
     const [g] = report.destinations;
     expect(g.requests!.byEvent).toEqual([
+      // As many requests each: by name.
+      { eventName: 'Lead', requests: 3, events: 3, pending: 0, succeeded: 0, partial: 2, failed: 0, unconfirmed: 1 },
       { eventName: 'Purchase', requests: 3, events: 5, pending: 1, succeeded: 1, partial: 0, failed: 1, unconfirmed: 0 },
-      { eventName: 'Lead', requests: 2, events: 2, pending: 0, succeeded: 0, partial: 1, failed: 0, unconfirmed: 1 },
     ]);
-    expect(g.requests!.total).toMatchObject({ requests: 5, events: 7, failed: 1, partial: 1 });
+    expect(g.requests!.total).toMatchObject({ requests: 6, events: 8, failed: 1, partial: 2 });
     // Counted once per request, not once per row: r2's two records plus r4's one.
     expect(g.requests!.failureReasons).toEqual([
       { reason: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND', count: 3 },
       { reason: 'PROCESSING_ERROR_REASON_INVALID_EMAIL', count: 1 },
     ]);
-    expect(g.delivered).toBe(6);
+    expect(g.delivered).toBe(7);
     expect(g.failed).toBe(2);
     // The scan asks for the verdict's attributes.
     expect(ddb.commandCalls(ScanCommand)[0].args[0].input.ProjectionExpression).toMatch(/requestId, platformStatus, platformReasons/);
 
     const html = renderQualityHtml(report);
     expect(html).toMatch(/Google’s verdict on its requests/);
-    expect(html).toMatch(/5 requests carrying 7 events/);
+    expect(html).toMatch(/6 requests carrying 8 events/);
     expect(html).toMatch(/PROCESSING_ERROR_REASON_CLICK_NOT_FOUND/);
   });
 
@@ -109,11 +112,14 @@ describe('quality report: the platforms’ verdicts', () => {
     expect(html).toMatch(/aria-label="Relay score, Meta-calibrated: [\d.]+ of 10"/);
     expect(html).toMatch(/<th>Meta-calibrated<\/th>/);
 
-    // Without Meta's figures there is nothing to calibrate with.
+    // Without Meta's figures (offline, or an answer without e-mail's uplift) there is nothing to calibrate with.
     ddb.reset();
     ddb.on(ScanCommand).resolves({ Items: rows, ScannedCount: 2 });
     const offline = await qualityReport(target, { destinations: ['meta'], since }, NOW);
     expect(offline.destinations[0].byEvent[0].calibratedScore).toBeUndefined();
+    const noFigures: Record<string, RemoteVerdict> = { meta: { platform: 'Meta Dataset Quality API', ok: true, events: [{ eventName: 'Purchase', compositeScore: 6.1, matchKeys: [{ identifier: 'email', coverage: 100 }], diagnostics: [], dedupe: [] }] } };
+    const bare = await qualityReport(target, { destinations: ['meta'], since, remote: noFigures }, NOW);
+    expect(bare.destinations[0].total.calibratedScore).toBeUndefined();
   });
 
   it('puts Pinterest’s Event Quality Score beside its section, and a refusal in words', async () => {
