@@ -11,9 +11,10 @@ import type { Settings } from '../../functions/sources/types.ts';
  * quality_components: {<parameter, e.g. hashed_email, ip_address, click_id_epik, external_event_id>: {<event type,
  * e.g. checkout>: {coverage (percent, 0–100), overlap (external_event_id only), issues[]{id, name, reason}}}}}`.
  * There is no numeric score: Pinterest rates, and reports coverage per parameter and event type.
- * Unverified: whether a conversion access token made in Ads Manager carries `ads:read` (a refusal is explained), and
- * the exact error codes of a missing scope (Pinterest's v5 errors are `{code, message}`; 401 code 2 is a bad token,
- * 403 code 29 "not permitted").
+ * Errors are `{code, message}`: 401 code 2 "Authentication failed." is a bad token; a token without the scope gets
+ * 401 code 3 "Your token does not have sufficient permissions…" (seen in pinterest/api-quickstart#97, for pins:read);
+ * 403 (code 29 "not permitted") is a user without access to the ad account. Unverified: whether a conversion access
+ * token made in Ads Manager carries `ads:read` — a refusal is explained either way.
  */
 export interface PinterestEqs {
   overallStatus?: string;

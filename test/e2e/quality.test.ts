@@ -157,7 +157,7 @@ describe('conversion-relay quality against the local runner', () => {
       const denied = await cli(['quality', '--since', '7d', '--destination', 'pinterest'], dataDir, env);
       expect(denied.code).toBe(0);
       expect(denied.stdout).toMatch(/^pinterest: /m);
-      expect(denied.stdout).toMatch(new RegExp(`HTTP 403, code 29: You are not permitted.*ads:read scope and access to ad account ${account}`));
+      expect(denied.stdout).toMatch(new RegExp(`HTTP 401, code 3: Your token does not have sufficient permissions.*ads:read scope and access to ad account ${account}`));
       expect(eqs.requests.at(-1)?.query.lookback_period).toBe('14d');
     } finally {
       await eqs.close();

@@ -50,7 +50,7 @@ describe("Pinterest's Event Quality Score API: the client against Pinterest's do
     eqs.denyScope();
     const denied = await fetchPinterestEqs(settings(), { lookback: '14d' });
     eqs.denyScope(false);
-    expect(denied).toMatchObject({ ok: false, message: expect.stringMatching(new RegExp(`HTTP 403, code 29.*ads:read scope and access to ad account ${ACCOUNT}`)) });
+    expect(denied).toMatchObject({ ok: false, message: expect.stringMatching(new RegExp(`HTTP 401, code 3: Your token does not have sufficient permissions.*ads:read scope and access to ad account ${ACCOUNT}`)) });
 
     const badToken = await fetchPinterestEqs({ ...settings(), PINTEREST_ACCESS_TOKEN: 'pina_other' }, { lookback: '14d' });
     expect(badToken).toMatchObject({ ok: false, message: expect.stringMatching(/HTTP 401, code 2.*invalid or expired/) });

@@ -8,7 +8,8 @@ import { listenOnLoopback } from './http.ts';
  * answers about the events it is given (those the Pinterest fake accepted): per parameter and event type the share
  * of events carrying it. The overall status is the fake's own rule (Pinterest does not publish its rating).
  * Errors in Pinterest's v5 shape `{code, message}`: 401 code 2 for a wrong token, 400 for a bad parameter, and —
- * `denyScope()` — 403 code 29 for a token without `ads:read`.
+ * `denyScope()` — 401 code 3 for a token without `ads:read` (the answer Pinterest gives a token lacking a scope,
+ * pinterest/api-quickstart#97).
  */
 export interface PinterestEqsFake {
   baseUrl: string;
@@ -44,7 +45,7 @@ export async function startPinterestEqsFake(opts: { adAccountId: string; accessT
     if (!path) return { status: 404, body: { code: 404, message: 'Not found' } };
     if (method !== 'GET') return { status: 405, body: { code: 405, message: 'Method not allowed' } };
     if (authorization !== `Bearer ${opts.accessToken}`) return { status: 401, body: { code: 2, message: 'Authentication failed.' } };
-    if (denied) return { status: 403, body: { code: 29, message: 'You are not permitted to access that resource.' } };
+    if (denied) return { status: 401, body: { code: 3, message: 'Your token does not have sufficient permissions to perform this operation. Please ensure your token is authorized with the correct set of scopes.' } };
     if (path[1] !== opts.adAccountId) return { status: 404, body: { code: 2601, message: 'Ad account not found.' } };
     const q = url.searchParams;
     if (!['1d', '14d'].includes(q.get('lookback_period') ?? '')) return { status: 400, body: { code: 1, message: 'lookback_period: must be one of 1d, 14d' } };
