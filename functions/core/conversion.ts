@@ -28,7 +28,8 @@ export type Clicks = z.infer<typeof ClicksSchema>;
 
 /**
  * Hashed identifiers. Where platforms normalize differently, each variant is hashed once at ingestion:
- * - `email`: trim + lowercase (Meta, TikTok); `emailGoogle`: Google's form (gmail dots dropped), only when it differs.
+ * - `email`: trim + lowercase (Meta, TikTok); `emailGoogle`: Google's form (gmail dots dropped), only when it differs;
+ *   `emailMicrosoft`: Microsoft's form (dots and '+alias' dropped from every local part), only when it differs.
  * - `phone`: digits with country code, no '+' (Meta); `phoneE164`: '+' and digits (Google, TikTok, GA4).
  * - names and address parts follow Meta's rules (lowercase, no punctuation; zip without the +4; ISO country code).
  */
@@ -37,6 +38,8 @@ export const UserSchema = z.object({
   emailGoogle: sha256Hex.optional(),
   /** The Data Manager API's form: Google's, with a gmail / googlemail '+tag' dropped too; only when it differs. */
   emailDataManager: sha256Hex.optional(),
+  /** Microsoft Advertising's form: '+alias' and every dot of the local part dropped, for any domain; only when it differs. */
+  emailMicrosoft: sha256Hex.optional(),
   phone: sha256Hex.optional(),
   phoneE164: sha256Hex.optional(),
   firstName: sha256Hex.optional(),
