@@ -337,6 +337,12 @@ describe('readLanding: every platform’s click IDs and cookies', () => {
     const landing = readLanding(body('https://shop.example/'), { _uetmsclkid: '_uetabc123', _epik: 'dj0yJnU9', li_fat_id: 'li-cookie' }, NOW_MS);
     expect(landing.clicks).toMatchObject({ msclkid: { value: 'abc123' }, epik: { value: 'dj0yJnU9' }, liFatId: { value: 'li-cookie' } });
   });
+
+  it('reads UET’s _uetvid visitor cookie as a browser ID (the UET Conversions API’s anonymousId), not a click', () => {
+    const landing = readLanding(body('https://shop.example/'), { _uetvid: 'b171a9b06ce011ecafcd1b209be8601b' }, NOW_MS);
+    expect(landing.clicks.uetvid).toEqual({ value: 'b171a9b06ce011ecafcd1b209be8601b', capturedAt: NOW_MS });
+    expect(landing.fromUrl).not.toContain('uetvid');
+  });
 });
 
 describe('readLanding: marketing consent denied', () => {

@@ -112,6 +112,7 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   fromCookie('epik', cookies._epik);
   fromCookie('liFatId', cookies.li_fat_id);
   fromCookie('scid', cookies._scid);
+  fromCookie('uetvid', cookies._uetvid);
   fromCookie('ttp', cookies._ttp);
   const ga = cookies._ga && GA.exec(cookies._ga);
   if (ga) clicks.gaClientId = { value: ga[1], capturedAt: nowMs };

@@ -11,9 +11,10 @@ const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-25
 /**
  * Ad-platform click identifiers and first-party browser IDs, each with the time it was captured. New keys are only
  * ever appended: LinkedIn `li_fat_id`, Snapchat `ScCid`, Pinterest `epik`, Reddit `rdt_cid`, X `twclid`,
- * Snapchat's pixel cookie `_scid` (`scid`, a browser ID sent as `sc_cookie1`).
+ * Snapchat's pixel cookie `_scid` (`scid`, a browser ID sent as `sc_cookie1`), Microsoft UET's visitor cookie `_uetvid`
+ * (`uetvid`, a browser ID sent as the UET Conversions API's `anonymousId`).
  */
-export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId', 'liFatId', 'scCid', 'epik', 'rdtCid', 'twclid', 'scid'] as const;
+export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId', 'liFatId', 'scCid', 'epik', 'rdtCid', 'twclid', 'scid', 'uetvid'] as const;
 export type ClickKey = (typeof CLICK_KEYS)[number];
 
 export const CapturedValueSchema = z.object({

@@ -33,6 +33,9 @@ const CANONICAL: Record<string, string> = {
   // LinkedIn's idTypes and Snapchat's click fields.
   SHA256_EMAIL: 'em', LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID: 'liFatId', PLAINTEXT_IP_ADDRESS: 'ip', externalIds: 'xid',
   sc_click_id: 'scCid', sc_cookie1: 'scid',
+  // Microsoft's UET Conversions API userData (em, ph, msclkid are already canonical) and offline-conversion fields.
+  clientIpAddress: 'ip', clientUserAgent: 'ua', externalId: 'xid', anonymousId: 'uetvid',
+  MicrosoftClickId: 'msclkid', HashedEmailAddress: 'em', HashedPhoneNumber: 'ph',
 };
 
 /** Ad-click identifiers (not the first-party browser IDs fbp / ttp / GA client ID). */
