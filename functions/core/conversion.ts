@@ -107,6 +107,8 @@ export const ConversionSchema = z.object({
       originalEventId: z.string().min(1).max(200).optional(),
       /** The original conversion's event name (Purchase, …), where the source knows it: it picks Google's conversion action. */
       originalEventName: z.string().min(1).max(64).optional(),
+      /** When the original conversion happened, once a destination learns it from the ledger (Microsoft's offline adjustments name the original by its conversion time). */
+      originalOccurredAt: z.iso.datetime().optional(),
       /** The whole order was reversed (a retraction) or only part of it (a restatement to `remainingValue`). */
       full: z.boolean(),
       remainingValue: z.number().finite().nonnegative().optional(),
