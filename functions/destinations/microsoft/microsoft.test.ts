@@ -56,6 +56,13 @@ describe('toUetEvent', () => {
     });
   });
 
+  it('sends an msclkid only when it is a GUID (32 hex digits or dashed), so a mangled one cannot fail the event', () => {
+    const ids = (value: string) => toUetEvent(conversionFactory({ clicks: { msclkid: { value, capturedAt: 1 } } }), 'purchase', NOW).userData.msclkid;
+    expect(ids(MSCLKID)).toBe(MSCLKID);
+    expect(ids('dd4afccc-b1c9-4a4c-ad95-44dd7e5006ab')).toBe('dd4afccc-b1c9-4a4c-ad95-44dd7e5006ab');
+    expect(ids('ms-6')).toBeUndefined();
+  });
+
   it('never sends a digits-only phone hash as ph (well-formed, but it would never match)', () => {
     const { userData } = toUetEvent(conversionFactory({ user: { phone: sha256('16505551212') } }), 'purchase', NOW);
     expect(userData).not.toHaveProperty('ph');

@@ -50,10 +50,23 @@ export function uetEventName(eventName: string, configured: Record<string, strin
 /** The hashed e-mail in Microsoft's form (only stored when it differs from the plain form). */
 export const microsoftEmail = (c: Conversion) => c.user.emailMicrosoft ?? c.user.email;
 
+/** A GUID, as Microsoft's click IDs are ("must be a valid UUID"): 32 hex digits as the landing URL carries it, or dashed. */
+const GUID = /^(?:[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/**
+ * The click ID as captured (Stape's tag sends it so too), when it is a GUID: anything else could not be attributed and
+ * could fail the whole event, which then would not reach Microsoft with its other identifiers either.
+ */
+export function msclkidOf(c: Conversion): string | undefined {
+  const v = c.clicks.msclkid?.value;
+  return v && GUID.test(v) ? v : undefined;
+}
+
 export function uetUserData(c: Conversion): Record<string, string> {
   const u = c.user;
   const data: Record<string, string> = {};
-  if (c.clicks.msclkid) data.msclkid = c.clicks.msclkid.value;
+  const msclkid = msclkidOf(c);
+  if (msclkid) data.msclkid = msclkid;
   const em = microsoftEmail(c);
   if (em) data.em = em;
   if (u.phoneE164) data.ph = u.phoneE164;

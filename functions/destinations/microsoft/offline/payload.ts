@@ -1,6 +1,6 @@
 import type { Conversion } from '#core/conversion.ts';
 import { eventTimeMs } from '#destinations/event-fields.ts';
-import { microsoftEmail } from '../payload.ts';
+import { microsoftEmail, msclkidOf } from '../payload.ts';
 
 /**
  * Microsoft Advertising offline conversions (Campaign Management API v13, REST; MicrosoftDocs/Advertising@a21125d
@@ -43,7 +43,8 @@ export const MAX_OFFLINE_CONVERSIONS = 1000;
 
 export function offlineIdentifiers(c: Conversion): OfflineIdentifiers {
   const ids: OfflineIdentifiers = {};
-  if (c.clicks.msclkid) ids.MicrosoftClickId = c.clicks.msclkid.value;
+  const msclkid = msclkidOf(c);
+  if (msclkid) ids.MicrosoftClickId = msclkid;
   const email = microsoftEmail(c);
   if (email) ids.HashedEmailAddress = email;
   if (c.user.phoneE164) ids.HashedPhoneNumber = c.user.phoneE164;
