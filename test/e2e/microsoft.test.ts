@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startMicrosoftFake, uetValidationError, type MicrosoftFake } from '../fakes/microsoft-server.ts';
 import { sha256 } from '../support/factories.ts';
-import { checkoutCompleted as paidCheckout, collectVisit, postStripe as postStripeWebhook, startTempRelay, useTempRelay, waitForLedgerRow } from '../support/flows.ts';
+import { checkoutCompleted as paidCheckout, collectVisit, postStripe as postStripeWebhook, startTempRelay, stripeEventPayload, useTempRelay, waitForLedgerRow } from '../support/flows.ts';
+import { stripeCharge } from '../support/stripe-objects.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
 
 /**
@@ -10,7 +11,8 @@ import type { RelayProcess } from '../support/relay-process.ts';
  * with every identifier the relay has (Microsoft's e-mail form, E.164 phone, msclkid, UET visitor ID, external ID, IP,
  * user agent); an event Microsoft refuses lands in the DLQ with Microsoft's reason while the next one is delivered;
  * without credentials the exact request is recorded (dry-run); half a configuration stops the relay, naming what is
- * missing.
+ * missing. With MICROSOFT_UPLOAD_API=offline the purchase goes up as an offline conversion (OAuth refresh, developer
+ * token) and Stripe's refund retracts it.
  */
 const STRIPE_SECRET = 'whsec_e2e_microsoft';
 const TAG_ID = '187012345';
@@ -108,5 +110,52 @@ describe('Microsoft without credentials, and with half of them', () => {
     await expect(startTempRelay('relay-e2e-ms-half-', { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, MICROSOFT_UET_TAG_ID: TAG_ID })).rejects.toThrow(
       /Microsoft Advertising \(the UET Conversions API\) is configured only in part: MICROSOFT_CAPI_TOKEN is missing/,
     );
+  });
+});
+
+describe('Microsoft offline conversions (MICROSOFT_UPLOAD_API=offline) through the local runner', () => {
+  const OFFLINE = { developerToken: 'dev-e2e', customerId: '1234567', accountId: '7654321', clientId: 'app-e2e', clientSecret: 'secret-e2e', refreshToken: 'refresh-e2e', goals: ['Offline purchase'] };
+  let fake: MicrosoftFake;
+  beforeAll(async () => {
+    fake = await startMicrosoftFake({ tagId: TAG_ID, capiToken: CAPI_TOKEN, offline: OFFLINE });
+  });
+  afterAll(() => fake?.close());
+  const relay = useTempRelay('relay-e2e-ms-offline-', () => ({
+    STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
+    MICROSOFT_UPLOAD_API: 'offline',
+    MICROSOFT_DEVELOPER_TOKEN: OFFLINE.developerToken,
+    MICROSOFT_CUSTOMER_ID: OFFLINE.customerId,
+    MICROSOFT_ACCOUNT_ID: OFFLINE.accountId,
+    MICROSOFT_CLIENT_ID: OFFLINE.clientId,
+    MICROSOFT_CLIENT_SECRET: OFFLINE.clientSecret,
+    MICROSOFT_REFRESH_TOKEN: OFFLINE.refreshToken,
+    MICROSOFT_CONVERSION_GOALS: 'Purchase=Offline purchase',
+    MICROSOFT_CAMPAIGN_API_BASE_URL: fake.baseUrl,
+    MICROSOFT_OAUTH_TOKEN_URL: fake.tokenUrl,
+    RELAY_RETRY_BASE_SECONDS: '1',
+    RELAY_MAX_ATTEMPTS: '4',
+  }));
+
+  it('uploads the purchase as an offline conversion, then retracts it when Stripe reports the refund', async () => {
+    const msclkid = newMsclkid();
+    const { id } = await purchase(relay, msclkid);
+    const upload = await relay.waitFor(() => fake.offlineRows().find((r) => r.operation === 'OfflineConversions' && r.MicrosoftClickId === msclkid), 30_000, 'the offline conversion');
+    expect(upload).toMatchObject({ ConversionName: 'Offline purchase', ConversionValue: 49.99, ConversionCurrencyCode: 'USD', HashedEmailAddress: sha256('janedoe@example.com'), HashedPhoneNumber: sha256('+14155550100') });
+    expect(fake.tokenRequests()[0]).toMatchObject({ grant_type: 'refresh_token', client_id: OFFLINE.clientId, client_secret: OFFLINE.clientSecret, scope: 'https://ads.microsoft.com/msads.manage offline_access' });
+    await waitForLedgerRow(relay, id, 'delivered', { destination: 'microsoft', timeoutMs: 15_000 });
+
+    const charge = stripeCharge({
+      id: `ch_${id}`,
+      payment_intent: id,
+      amount: 4999,
+      amount_captured: 4999,
+      amount_refunded: 4999,
+      refunded: true,
+      currency: 'usd',
+      billing_details: { email: CUSTOMER.email, phone: null, name: null, address: null, tax_id: null },
+    });
+    expect((await postStripeWebhook(relay, stripeEventPayload('charge.refunded', charge, `evt_refund_${id}`), { secret: STRIPE_SECRET })).status).toBe(200);
+    const retraction = await relay.waitFor(() => fake.offlineRows().find((r) => r.operation === 'OfflineConversionAdjustments' && r.MicrosoftClickId === msclkid), 30_000, 'the retraction');
+    expect(retraction).toMatchObject({ AdjustmentType: 'Retract', ConversionName: 'Offline purchase', ConversionTime: upload.ConversionTime });
   });
 });
