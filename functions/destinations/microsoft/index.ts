@@ -4,6 +4,7 @@ import { eventIdFor } from '#core/event-id.ts';
 import type { Settings } from '#sources/types.ts';
 // The OAuth refresh-token flow is one shared implementation: Microsoft's identity platform speaks it too (with a scope).
 import { accessToken as refreshedAccessToken, forgetAccessToken, type OAuthClient } from '#destinations/google-ads/oauth.ts';
+import { afterOriginalUpload } from '#destinations/adjustments.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination, PlatformRequest } from '#destinations/types.ts';
 import { classifyUetResponse } from './classify.ts';
@@ -215,18 +216,14 @@ export const microsoftDestination: Destination<MicrosoftConfig> = {
   },
 
   afterDependencies(c, originals) {
-    const known = originals.filter((o) => o !== undefined);
-    const delivered = known.find((o) => o.status === 'delivered' && o.occurredAt);
-    if (delivered) {
-      const age = Date.parse(c.occurredAt) - Date.parse(delivered.occurredAt!);
+    return afterOriginalUpload('Microsoft', c, originals, (delivered) => {
+      // Microsoft names the conversion to adjust by its time: without it in the ledger there is nothing to name.
+      if (!delivered.occurredAt) return { skip: `the ledger has no conversion time for ${delivered.eventId}, which Microsoft needs to find the conversion to adjust` };
+      const age = Date.parse(c.occurredAt) - Date.parse(delivered.occurredAt);
       if (age > OFFLINE_MAX_AGE_MS) return { skip: `Microsoft adjusts offline conversions up to 90 days old; ${delivered.eventId} is ${Math.floor(age / 86400_000)} days older than this ${c.adjustment!.kind}` };
       const originalEventName = c.adjustment!.originalEventName ?? delivered.eventName;
       return { send: { ...c, adjustment: { ...c.adjustment!, originalOccurredAt: delivered.occurredAt, ...(originalEventName && { originalEventName }) } } };
-    }
-    const pending = known.find((o) => o.status === 'queued' || o.status === 'retrying' || o.status === 'dead_lettered');
-    if (pending) return { wait: `the original conversion ${pending.eventId} is ${pending.status} at Microsoft, not delivered yet` };
-    const other = known[0];
-    return { skip: other ? `the original conversion ${other.eventId} was never uploaded to Microsoft (${other.status}${other.reason ? `: ${other.reason}` : ''})` : `the original conversion (order ${c.adjustment!.originalOrderId}) has no row in the ledger for Microsoft: only conversions this relay uploaded are adjusted` };
+    });
   },
 
   signals(c, config) {
