@@ -1,5 +1,17 @@
 import type { Conversion } from '#core/conversion.ts';
+import { eventIdFor } from '#core/event-id.ts';
 import type { DependencyDecision, PriorDelivery } from './types.ts';
+
+/**
+ * The event IDs an adjustment's original may have (`Destination.dependsOn`): its own, when the source knows it, else
+ * the order ID and the IDs an order's conversion gets (`eventIdFor`) for each conversion name the platform is set up
+ * for — the only ones that can have been uploaded.
+ */
+export function originalEventIds(c: Conversion, uploadedNames: readonly string[]): string[] {
+  const adj = c.adjustment!;
+  const order = adj.originalOrderId;
+  return [...new Set([adj.originalEventId, order, ...uploadedNames.map((n) => eventIdFor(order, n))].filter((id): id is string => !!id))];
+}
 
 /**
  * `Destination.afterDependencies` of a platform that adjusts (retracts, restates) its own earlier upload — Google Ads,

@@ -1,7 +1,6 @@
 import { consentSkipReason, consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
-import { eventIdFor } from '#core/event-id.ts';
-import { afterOriginalUpload } from '#destinations/adjustments.ts';
+import { afterOriginalUpload, originalEventIds } from '#destinations/adjustments.ts';
 import type { Destination, PlatformRequest, PlatformResponse } from '#destinations/types.ts';
 import { classifyGoogleAdsResponse } from './classify.ts';
 import { classifyDataManagerResponse } from './data-manager/classify.ts';
@@ -249,10 +248,7 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
   // the event IDs an order's conversion gets (eventIdFor: the order ID for a Purchase, `order:name` otherwise) for
   // every conversion name that has an action — the only ones that can have been uploaded.
   dependsOn(c, config) {
-    if (!c.adjustment) return undefined;
-    const order = c.adjustment.originalOrderId;
-    const names = Object.keys(config?.conversionActions ?? {});
-    return [...new Set([c.adjustment.originalEventId, order, ...names.map((n) => eventIdFor(order, n))].filter((id): id is string => !!id))];
+    return c.adjustment ? originalEventIds(c, Object.keys(config?.conversionActions ?? {})) : undefined;
   },
 
   afterDependencies(c, originals) {

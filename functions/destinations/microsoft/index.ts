@@ -1,10 +1,9 @@
 import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
-import { eventIdFor } from '#core/event-id.ts';
 import type { Settings } from '#sources/types.ts';
 // The OAuth refresh-token flow is one shared implementation: Microsoft's identity platform speaks it too (with a scope).
 import { accessToken as refreshedAccessToken, forgetAccessToken, type OAuthClient } from '#destinations/google-ads/oauth.ts';
-import { afterOriginalUpload } from '#destinations/adjustments.ts';
+import { afterOriginalUpload, originalEventIds } from '#destinations/adjustments.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination, PlatformRequest } from '#destinations/types.ts';
 import { classifyUetResponse } from './classify.ts';
@@ -209,10 +208,7 @@ export const microsoftDestination: Destination<MicrosoftConfig> = {
   // A refund waits for its original upload (looked up as Google Ads does: the original's event ID when the source
   // knows it, else the IDs an order's conversion gets for every name that has a goal).
   dependsOn(c, config) {
-    if (!c.adjustment || config?.uploadApi !== 'offline') return undefined;
-    const order = c.adjustment.originalOrderId;
-    const names = Object.keys(config.offline?.goals ?? {});
-    return [...new Set([c.adjustment.originalEventId, order, ...names.map((n) => eventIdFor(order, n))].filter((id): id is string => !!id))];
+    return c.adjustment && config?.uploadApi === 'offline' ? originalEventIds(c, Object.keys(config.offline?.goals ?? {})) : undefined;
   },
 
   afterDependencies(c, originals) {
