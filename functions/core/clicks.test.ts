@@ -346,6 +346,12 @@ describe('readLanding: every platform’s click IDs and cookies', () => {
     expect(fresh.clicks.twclid?.value).toBe('fresh-click');
     expect(mergeForwardedCookies({}, { _twclid: 'from-body' })).toEqual({});
   });
+
+  it('reads UET’s _uetvid visitor cookie as a browser ID (the UET Conversions API’s anonymousId), not a click', () => {
+    const landing = readLanding(body('https://shop.example/'), { _uetvid: 'b171a9b06ce011ecafcd1b209be8601b' }, NOW_MS);
+    expect(landing.clicks.uetvid).toEqual({ value: 'b171a9b06ce011ecafcd1b209be8601b', capturedAt: NOW_MS });
+    expect(landing.fromUrl).not.toContain('uetvid');
+  });
 });
 
 describe('readLanding: marketing consent denied', () => {

@@ -35,6 +35,9 @@ const CANONICAL: Record<string, string> = {
   sc_click_id: 'scCid', sc_cookie1: 'scid',
   // X's identifier keys (twclid is already the canonical name).
   hashed_email: 'em', hashed_phone_number: 'ph', ip_address: 'ip',
+  // Microsoft's UET Conversions API userData (em, ph, msclkid are already canonical) and offline-conversion fields.
+  clientIpAddress: 'ip', clientUserAgent: 'ua', externalId: 'xid', anonymousId: 'uetvid',
+  MicrosoftClickId: 'msclkid', HashedEmailAddress: 'em', HashedPhoneNumber: 'ph',
 };
 
 /** Ad-click identifiers (not the first-party browser IDs fbp / ttp / GA client ID). */

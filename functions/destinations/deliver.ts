@@ -196,8 +196,9 @@ function defaultDecision(c: Conversion, originals: (PriorDelivery | undefined)[]
 
 function skipReason<C>(dest: Destination<C>, c: Conversion, now: Date, config?: C): string | undefined {
   const age = now.getTime() - Date.parse(c.occurredAt);
-  if (age > dest.maxEventAgeMs) {
-    return `too old for ${dest.name}: occurred ${Math.floor(age / 3600_000)} h ago, the platform accepts at most ${Math.floor(dest.maxEventAgeMs / 3600_000)} h`;
+  const maxAge = config !== undefined && dest.maxEventAgeMsFor ? dest.maxEventAgeMsFor(config) : dest.maxEventAgeMs;
+  if (age > maxAge) {
+    return `too old for ${dest.name}: occurred ${Math.floor(age / 3600_000)} h ago, the platform accepts at most ${Math.floor(maxAge / 3600_000)} h`;
   }
   return dest.skipReason?.(c, config);
 }

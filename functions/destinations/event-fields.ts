@@ -26,6 +26,15 @@ export function hashedArrays(pairs: Record<string, string | undefined>): Record<
   return out;
 }
 
+/** `StartTrial` → `start_trial`, `Webinar Signup!` → `webinar_signup`: GA4's and UET's event-name style. */
+export function snakeCaseName(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
 /** A money amount as a decimal string ("49.99"): LinkedIn `amount`, Pinterest `value`. */
 export function decimalString(value: number): string {
   return (Math.round(value * 100) / 100).toFixed(2);

@@ -59,6 +59,8 @@ export interface Destination<Config = unknown> {
   maxBatchSize: number;
   /** Events older than this are refused by the platform: skip them instead of retrying forever. */
   maxEventAgeMs: number;
+  /** Where the limit depends on the configuration (Microsoft: 7 days for the UET Conversions API, 90 for offline uploads). */
+  maxEventAgeMsFor?(config: Config): number;
   /** Settings keys this destination reads (documented in .env.example). The first ones are credentials. */
   settingKeys: readonly string[];
   /** Parse settings; `undefined` config with the missing keys means dry-run. Throws on an invalid value. */

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { listenOnLoopback, readBody } from './http.ts';
 
 /**
- * The machinery the LinkedIn, Pinterest and Snapchat fakes share: a loopback JSON server that hands each request
+ * The machinery the LinkedIn, Pinterest, Snapchat and Microsoft fakes share: a loopback JSON server that hands each request
  * to the platform's validator, keeps the events it accepted, and can fail on demand (an answer for requests holding
  * a matching event, or a dropped connection). Each platform file holds only what its API documents.
  */
@@ -44,7 +44,8 @@ export async function startConversionApiFake<Event>(
     const text = await readBody(req);
     let body: any;
     try {
-      body = JSON.parse(text);
+      // An OAuth token endpoint (Microsoft's, beside its API) takes a form; every API takes JSON.
+      body = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text);
     } catch {
       body = undefined;
     }
