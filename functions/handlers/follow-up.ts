@@ -22,13 +22,6 @@ interface StatusCheck {
 
 export const isStatusCheck = (record: SQSRecord) => record.messageAttributes?.kind?.stringValue === STATUS_CHECK_KIND;
 
-/** A message not due yet (its `notBefore` attribute): how many seconds more to keep it hidden, else undefined. */
-export function secondsUntilDue(record: SQSRecord, now: Date): number | undefined {
-  const at = Date.parse(record.messageAttributes?.notBefore?.stringValue ?? '');
-  const wait = Math.ceil((at - now.getTime()) / 1000);
-  return Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_WAIT_SECONDS - 300) : undefined;
-}
-
 /**
  * Schedules the first check of every request ID among these deliveries and marks them `awaitingStatus` (so the
  * ledger keeps their Conversion). A check that cannot be queued leaves the rows plainly delivered.
