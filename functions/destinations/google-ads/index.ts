@@ -64,6 +64,9 @@ const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const DEFAULT_DATA_MANAGER_URL = 'https://datamanager.googleapis.com';
 /** Older conversions cannot be adjusted: CONVERSION_EXPIRED (platforms.md §3.8, conversion_adjustment_upload_error.proto). */
 const MAX_ADJUSTABLE_AGE_MS = 54 * 24 * 3600_000;
+/** A click Google refuses as too recent until it is 6 h old (TOO_RECENT_CLICK / the Google Ads API's TOO_RECENT_EVENT). */
+const TOO_RECENT_CLICK_MS = 6 * 3600_000;
+const TOO_RECENT_MARGIN_MS = 10 * 60_000;
 const CREDENTIAL_KEYS = ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS'];
 /** A service account's JSON key file: replaces client ID, client secret and refresh token (Data Manager API path). */
 export const SERVICE_ACCOUNT_SETTING = 'GOOGLE_SERVICE_ACCOUNT_KEY';
@@ -220,6 +223,16 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
       body: undefined,
     }),
     classify: classifyRequestStatus,
+    // PROCESSING_ERROR_REASON_TOO_RECENT_CLICK says only "the click occurred too recently"; the Google Ads API's
+    // sibling TOO_RECENT_EVENT says "less than 6 hours ago. Retry after 6 hours have passed" — so: 6 h after the click.
+    retryAt(c, config, sentAt, now, certain) {
+      const id = clickIdOf(c);
+      const clickAt = id ? c.clicks[id.key]?.capturedAt : undefined;
+      // Google counts per reason only: a conversion whose click was old enough when sent is not one of the too-recent.
+      if (!certain && (clickAt === undefined || (sentAt && sentAt.getTime() - clickAt >= TOO_RECENT_CLICK_MS))) return undefined;
+      if (config.tooRecentRetrySeconds !== undefined) return new Date(now.getTime() + config.tooRecentRetrySeconds * 1000);
+      return new Date(Math.max(now.getTime(), (clickAt ?? now.getTime()) + TOO_RECENT_CLICK_MS) + TOO_RECENT_MARGIN_MS);
+    },
   },
 
   deliveryNote(c, config) {
