@@ -72,6 +72,28 @@ const CREDENTIAL_KEYS = ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOG
 export const SERVICE_ACCOUNT_SETTING = 'GOOGLE_SERVICE_ACCOUNT_KEY';
 const REFRESH_TOKEN_KEYS = new Set(['GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN']);
 
+/**
+ * What is missing for the chosen path, as the dry-run line and log name it: the account (operating account on the Data
+ * Manager path), the conversion actions, and the credentials — on the Data Manager path a refresh token for its scope
+ * OR a service account key, named as one alternative so a user does not set both.
+ */
+function missingFor(uploadApi: UploadApi, get: (k: string) => string | undefined, serviceAccount: boolean): string[] {
+  const refreshToken = [...REFRESH_TOKEN_KEYS].filter((k) => !get(k));
+  let credentials: string[] = [];
+  if (!serviceAccount && refreshToken.length > 0) {
+    credentials =
+      uploadApi === 'google-ads-api'
+        ? refreshToken
+        : [`${refreshToken.join(' + ')} (OAuth refresh token for the scope https://www.googleapis.com/auth/datamanager) or ${SERVICE_ACCOUNT_SETTING}`];
+  }
+  const account = uploadApi === 'google-ads-api' ? 'GOOGLE_ADS_CUSTOMER_ID' : 'GOOGLE_ADS_CUSTOMER_ID (operating account: the one that owns the conversion actions)';
+  return [
+    ...(get('GOOGLE_ADS_CUSTOMER_ID') ? [] : [account]),
+    ...credentials,
+    ...(get('GOOGLE_ADS_CONVERSION_ACTIONS') ? [] : ['GOOGLE_ADS_CONVERSION_ACTIONS']),
+  ];
+}
+
 /** "123-456-7890" → "1234567890"; Google wants customer IDs without dashes. */
 function customerIdOf(key: string, raw: string): string {
   const id = raw.replace(/-/g, '').trim();
@@ -150,8 +172,7 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     if (serviceAccountRaw && uploadApi !== 'data-manager') {
       throw new Error(`${SERVICE_ACCOUNT_SETTING} is supported with ${UPLOAD_API_SETTING}=data-manager only; the Google Ads API path needs GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET and GOOGLE_ADS_REFRESH_TOKEN`);
     }
-    const required = serviceAccountRaw ? CREDENTIAL_KEYS.filter((k) => !REFRESH_TOKEN_KEYS.has(k)) : CREDENTIAL_KEYS;
-    const missing = required.filter((k) => !get(k));
+    const missing = missingFor(uploadApi, get, !!serviceAccountRaw);
     if (missing.length) return { config: undefined, missing };
     const serviceAccount = serviceAccountRaw ? parseServiceAccountKey(SERVICE_ACCOUNT_SETTING, serviceAccountRaw) : undefined;
     const login = get('GOOGLE_ADS_LOGIN_CUSTOMER_ID');

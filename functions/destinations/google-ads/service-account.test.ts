@@ -37,8 +37,8 @@ describe('configure() with GOOGLE_SERVICE_ACCOUNT_KEY', () => {
     expect(() => dest.configure({ ...base, GOOGLE_SERVICE_ACCOUNT_KEY: '{"client_email": "x@y", "private_key": "-----BEGIN' })).toThrow(/^GOOGLE_SERVICE_ACCOUNT_KEY .*not valid JSON/);
     expect(() => dest.configure({ ...base, GOOGLE_SERVICE_ACCOUNT_KEY: '{"client_email":"x@y","private_key":"nope"}' })).toThrow(/GOOGLE_SERVICE_ACCOUNT_KEY: private_key is not a readable PEM/);
   });
-  it('still lists the refresh-token keys as missing without a service account', () => {
-    expect(dest.configure(base).missing).toEqual(['GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN']);
+  it('names the refresh token or the service account key as missing without either', () => {
+    expect(dest.configure(base).missing).toEqual(['GOOGLE_ADS_CLIENT_ID + GOOGLE_ADS_CLIENT_SECRET + GOOGLE_ADS_REFRESH_TOKEN (OAuth refresh token for the scope https://www.googleapis.com/auth/datamanager) or GOOGLE_SERVICE_ACCOUNT_KEY']);
   });
 });
 
