@@ -117,20 +117,28 @@ export interface Destination<Config = unknown> {
     maxChecks: number;
     buildRequest(requestId: string, config: Config): PlatformRequest;
     classify(response: PlatformResponse, requestId: string): FollowUpVerdict;
+    /**
+     * For a verdict with `later` events (refused only for now): when this conversion of the request, sent at `sentAt`,
+     * may go again if it can be one of them (Google: its click was under 6 h old then); undefined if it cannot be.
+     * `certain`: the platform said every event of the request is one of them.
+     */
+    retryAt?(conversion: Conversion, config: Config, sentAt: Date | undefined, now: Date, certain: boolean): Date | undefined;
   };
 }
 
 /**
  * What a status check found: still `pending`; `accepted` (with what the platform said); `refused` (every event of the
  * request, with the platform's reasons); `partly` (some refused, and the platform does not say which: recorded on
- * every row, nothing dead-lettered).
+ * every row, nothing dead-lettered). `later`: how many of the request's events were refused only for now (Google's
+ * PROCESSING_ERROR_REASON_TOO_RECENT_CLICK): those are sent again once due (`followUp.retryAt`), not dead-lettered.
  */
+export type FollowUpLater = { count: number; error: PlatformError };
 export type FollowUpVerdict =
   | { kind: 'pending'; note: string }
   /** `unconfirmed`: the request was accepted but its status could not be read. */
   | { kind: 'accepted'; note: string; unconfirmed?: boolean }
-  | { kind: 'partly'; note: string; reasons?: PlatformReason[] }
-  | { kind: 'refused'; error: PlatformError; reasons?: PlatformReason[] };
+  | { kind: 'partly'; note: string; reasons?: PlatformReason[]; later?: FollowUpLater }
+  | { kind: 'refused'; error: PlatformError; reasons?: PlatformReason[]; later?: FollowUpLater };
 
 /** A platform's count of refused records per reason (Data Manager `errorInfo.errorCounts[]`). */
 export interface PlatformReason {

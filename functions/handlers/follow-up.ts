@@ -2,7 +2,8 @@ import type { SQSRecord } from 'aws-lambda';
 import { ConversionSchema, type Conversion } from '#core/conversion.ts';
 import { matchRecord } from '#core/match-quality.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
-import type { Destination, FollowUpVerdict, PlatformStatus, PlatformVerdict, Transport } from '#destinations/types.ts';
+import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV } from '#core/names.ts';
+import type { Destination, FollowUpVerdict, PlatformError, PlatformStatus, PlatformVerdict, Transport } from '#destinations/types.ts';
 import type { DynamoLedger } from '#store/ledger.ts';
 import { enqueueLater, sendToDeadLetterQueue } from '#store/queues.ts';
 
@@ -10,7 +11,9 @@ import { enqueueLater, sendToDeadLetterQueue } from '#store/queues.ts';
  * Status checks of asynchronously processed requests (`Destination.followUp`): small messages on the destination's
  * own queue (`kind` = status-check) naming a platform request ID and the conversions it carried. The ledger keeps
  * those conversions (`awaitingStatus`) until the platform's verdict is final; then the rows say what it reported, and
- * a refusal puts the conversions in the DLQ with the platform's reason, like any other permanent failure.
+ * a refusal puts the conversions in the DLQ with the platform's reason, like any other permanent failure — except
+ * conversions refused only for now (Google: the click is too recent), which are queued again, due when the platform
+ * will take them (`followUp.retryAt`), with their attempts carried over.
  */
 export const STATUS_CHECK_KIND = 'status-check';
 const MAX_WAIT_SECONDS = 12 * 3600;
@@ -19,16 +22,11 @@ interface StatusCheck {
   requestId: string;
   eventIds: string[];
   check: number;
+  /** When the request was sent (ISO): tells which events a "too recent" verdict can concern. */
+  sentAt?: string;
 }
 
 export const isStatusCheck = (record: SQSRecord) => record.messageAttributes?.kind?.stringValue === STATUS_CHECK_KIND;
-
-/** A message not due yet (its `notBefore` attribute): how many seconds more to keep it hidden, else undefined. */
-export function secondsUntilDue(record: SQSRecord, now: Date): number | undefined {
-  const at = Date.parse(record.messageAttributes?.notBefore?.stringValue ?? '');
-  const wait = Math.ceil((at - now.getTime()) / 1000);
-  return Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_WAIT_SECONDS - 300) : undefined;
-}
 
 /**
  * Schedules the first check of every request ID among these deliveries and marks them `awaitingStatus` (so the
@@ -45,7 +43,7 @@ export async function scheduleStatusChecks<C>(dest: Destination<C>, config: C | 
   const notBefore = new Date(now.getTime() + dest.followUp.firstCheckSeconds(config) * 1000);
   await enqueueLater(
     dest.name,
-    [...byRequest].map(([requestId, list]) => ({ kind: STATUS_CHECK_KIND, notBefore, body: JSON.stringify({ requestId, eventIds: list.map((o) => o.conversion.eventId), check: 1 } satisfies StatusCheck) })),
+    [...byRequest].map(([requestId, list]) => ({ kind: STATUS_CHECK_KIND, notBefore, body: JSON.stringify({ requestId, eventIds: list.map((o) => o.conversion.eventId), check: 1, sentAt: now.toISOString() } satisfies StatusCheck) })),
     now,
   );
   for (const list of byRequest.values()) for (const o of list) o.result.awaitingStatus = true;
@@ -73,6 +71,7 @@ export async function runStatusChecks<C>(
   log: (message: string, detail: Record<string, unknown>) => void,
 ): Promise<void> {
   const followUp = dest.followUp!;
+  const maxAttempts = Number(process.env[MAX_ATTEMPTS_ENV] ?? DEFAULT_MAX_ATTEMPTS);
   for (const record of records) {
     let check: StatusCheck;
     try {
@@ -88,7 +87,7 @@ export async function runStatusChecks<C>(
     } catch (err) {
       verdict = { kind: 'pending', note: `status check failed: ${(err as Error).message}` };
     }
-    const rows = (await ledger.findDeliveries(dest.name, check.eventIds)).flatMap((row) => {
+    let rows = (await ledger.findDeliveries(dest.name, check.eventIds)).flatMap((row) => {
       const parsed = row?.conversion ? ConversionSchema.safeParse(JSON.parse(row.conversion)) : undefined;
       return parsed?.success ? [{ conversion: parsed.data, attempts: row!.attempts ?? 1 }] : [];
     });
@@ -98,15 +97,32 @@ export async function runStatusChecks<C>(
       log('platform still processing; checking again later', { requestId: check.requestId, check: check.check, nextInSeconds: wait, note: verdict.note });
       continue;
     }
+    if ((verdict.kind === 'refused' || verdict.kind === 'partly') && verdict.later) {
+      // Refused only for now (a click too recent): those conversions go again once due, as fresh queue messages that
+      // carry their attempts; the rest of the request keeps the platform's verdict.
+      const later = verdict.later;
+      const certain = later.count >= rows.length;
+      const sentAt = check.sentAt ? new Date(check.sentAt) : undefined;
+      const again = rows.flatMap((r) => {
+        const at = followUp.retryAt?.(r.conversion, config, sentAt, now, certain);
+        return at ? [{ ...r, at }] : [];
+      });
+      const resend = again.filter((r) => r.attempts < maxAttempts);
+      const exhausted = again.filter((r) => r.attempts >= maxAttempts);
+      if (resend.length) {
+        await enqueueLater(dest.name, resend.map((r) => ({ kind: 'conversion', body: JSON.stringify(r.conversion), notBefore: r.at, conversionId: r.conversion.eventId, priorAttempts: r.attempts })), now);
+        await ledger.recordDeliveries(dest.name, resend.map((r) => ({ conversion: r.conversion, attempts: r.attempts, result: { status: 'retry', error: { code: later.error.code, message: `${later.error.message} (due ${r.at.toISOString()})` } } })), now);
+        log('platform refused conversions for now; sent again once due', { requestId: check.requestId, errorCode: later.error.code, conversions: resend.length });
+      }
+      if (exhausted.length) {
+        const error = { code: later.error.code, message: `gave up after ${exhausted[0].attempts} attempts; last error: ${later.error.message}` };
+        await deadLetter(dest.name, check.requestId, exhausted, error, ledger, now);
+      }
+      rows = rows.filter((r) => !again.some((a) => a.conversion.eventId === r.conversion.eventId));
+      if (rows.length === 0) continue;
+    }
     if (verdict.kind === 'refused') {
-      const unwritten = await sendToDeadLetterQueue(
-        dest.name,
-        rows.map((r) => ({ id: r.conversion.eventId, body: JSON.stringify(r.conversion), errorCode: verdict.error.code, errorMessage: verdict.error.message, attempts: r.attempts, conversionId: r.conversion.eventId })),
-      );
-      // A refusal not yet written to the DLQ stays awaiting (the check is asked again), so nothing is lost.
-      if (unwritten.size) throw new Error(`could not dead-letter ${unwritten.size} conversion(s) Google refused in request ${check.requestId}`);
-      const platform = platformVerdict(verdict, check.requestId);
-      await ledger.recordDeliveries(dest.name, rows.map((r) => ({ conversion: r.conversion, attempts: r.attempts, result: { status: 'failed', error: verdict.error }, platform })), now);
+      await deadLetter(dest.name, check.requestId, rows, verdict.error, ledger, now, platformVerdict(verdict, check.requestId));
       log('platform refused the request after processing it: dead-lettered', { requestId: check.requestId, errorCode: verdict.error.code, conversions: rows.length });
       continue;
     }
@@ -123,4 +139,15 @@ export async function runStatusChecks<C>(
       now,
     );
   }
+}
+
+/** Refused conversions to the DLQ with the platform's reason, then the ledger. */
+async function deadLetter(destination: string, requestId: string, rows: { conversion: Conversion; attempts: number }[], error: PlatformError, ledger: DynamoLedger, now: Date, platform?: PlatformVerdict): Promise<void> {
+  const unwritten = await sendToDeadLetterQueue(
+    destination,
+    rows.map((r) => ({ id: r.conversion.eventId, body: JSON.stringify(r.conversion), errorCode: error.code, errorMessage: error.message, attempts: r.attempts, conversionId: r.conversion.eventId })),
+  );
+  // A refusal not yet written to the DLQ stays awaiting (the check is asked again), so nothing is lost.
+  if (unwritten.size) throw new Error(`could not dead-letter ${unwritten.size} conversion(s) the platform refused in request ${requestId}`);
+  await ledger.recordDeliveries(destination, rows.map((r) => ({ conversion: r.conversion, attempts: r.attempts, result: { status: 'failed', error }, platform })), now);
 }

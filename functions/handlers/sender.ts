@@ -12,10 +12,11 @@ import { deliver, type DeliveryResult } from '#destinations/deliver.ts';
 import { fetchTransport } from '#destinations/http.ts';
 import type { Destination, Transport } from '#destinations/types.ts';
 import { DynamoLedger } from '#store/ledger.ts';
-import { delayRetries, enqueueLater, sendToDeadLetterQueue } from '#store/queues.ts';
+import { delayRetries, sendLater, sendToDeadLetterQueue, type LaterMessage } from '#store/queues.ts';
 import { loadSettings } from '#store/settings.ts';
-import { isStatusCheck, runStatusChecks, scheduleStatusChecks, secondsUntilDue } from './follow-up.ts';
+import { isStatusCheck, runStatusChecks, scheduleStatusChecks } from './follow-up.ts';
 import { count, logger, metrics } from './powertools.ts';
+import { attemptOf, fallbackHoldSeconds, whileWaiting } from './waiting.ts';
 
 const MAX_DELAY_SECONDS = 6 * 3600;
 /** SQS refuses a visibility timeout beyond 12 h from the receive; keep a margin for this invocation's own time. */
@@ -58,14 +59,24 @@ export function createSenderHandler<C>(dest: Destination<C>) {
     metrics.addDimension('destination', dest.name);
     const now = new Date();
     const { config, missing } = dest.configure(await loadSettings());
-    // Status checks of requests the platform processes later (Destination.followUp) share the queue; one not due
-    // yet is held back (visibility) without counting as an attempt.
+    // Messages not due yet (status checks of requests the platform processes later, conversions told to wait) are
+    // held back (visibility) or replaced by a fresh copy (waiting.ts), neither counting as an attempt.
     const held = new Map<string, number>();
+    const copies: { record: SQSRecord; copy: LaterMessage }[] = [];
     const checks: SQSRecord[] = [];
     for (const r of event.Records) {
-      const wait = secondsUntilDue(r, now);
-      if (wait !== undefined) held.set(r.messageId, wait);
+      const wait = whileWaiting(r, now);
+      if (wait && 'hold' in wait) held.set(r.messageId, wait.hold);
+      else if (wait) copies.push({ record: r, copy: wait.copy });
       else if (isStatusCheck(r)) checks.push(r);
+    }
+    // The copy is queued before the original is acknowledged (deleted as a success); one that could not be queued
+    // keeps its original, held.
+    const moved = new Set<string>();
+    if (copies.length) {
+      const unsent = await sendLater(dest.name, copies.map((c) => c.copy), now);
+      copies.forEach(({ record }, k) => (unsent.has(k) ? held.set(record.messageId, fallbackHoldSeconds(record, now)) : moved.add(record.messageId)));
+      if (unsent.size) logger.warn('could not re-send waiting messages; held in place instead', { count: unsent.size });
     }
     if (checks.length && dest.followUp && config !== undefined) {
       try {
@@ -76,8 +87,9 @@ export function createSenderHandler<C>(dest: Destination<C>) {
         for (const r of checks) held.set(r.messageId, retryDelaySeconds(1, retryBase));
       }
     }
-    const records = event.Records.filter((r) => !held.has(r.messageId) && !isStatusCheck(r));
-    const attempts = records.map((r) => Number(r.attributes.ApproximateReceiveCount ?? '1'));
+    const records = event.Records.filter((r) => !held.has(r.messageId) && !moved.has(r.messageId) && !isStatusCheck(r));
+    // Counted across copies (a long wait re-sends the message), never counting holds.
+    const attempts = records.map(attemptOf);
 
     // A message that is not a Conversion can never be delivered: straight to the DLQ.
     const parsed = records.map((r) => parseConversion(r));
@@ -117,21 +129,29 @@ export function createSenderHandler<C>(dest: Destination<C>) {
     });
 
     // A platform that asks for a longer wait than SQS can hide a message (Google: "adjust a conversion at least 24 h
-    // old", TOO_RECENT_CONVERSION) gets a fresh copy that is due then; the original is deleted. Holding the copy
-    // until it is due (above) does not count as an attempt, so the wait neither wastes attempts nor reaches the DLQ.
+    // old", TOO_RECENT_CONVERSION) gets a fresh copy that is due then, carrying the attempts made so far; the original
+    // is deleted. Waiting for the copy to be due (above) does not count as an attempt nor toward the redrive limit.
     const parked = new Set<string>();
     const longWaits = records.flatMap((record, i) => {
       const r = results[i];
-      return r.status === 'retry' && (r.retryAfterSeconds ?? 0) > MAX_VISIBILITY_SECONDS ? [{ record, seconds: r.retryAfterSeconds! }] : [];
+      return r.status === 'retry' && (r.retryAfterSeconds ?? 0) > MAX_VISIBILITY_SECONDS ? [{ record, seconds: r.retryAfterSeconds!, attempts: attempts[i] }] : [];
     });
     if (longWaits.length) {
-      await enqueueLater(
+      const unsent = await sendLater(
         dest.name,
-        longWaits.map(({ record, seconds }) => ({ kind: 'conversion', body: record.body, notBefore: new Date(now.getTime() + seconds * 1000), conversionId: record.messageAttributes?.conversionId?.stringValue })),
+        longWaits.map(({ record, seconds, attempts }) => ({
+          kind: 'conversion',
+          body: record.body,
+          notBefore: new Date(now.getTime() + seconds * 1000),
+          conversionId: record.messageAttributes?.conversionId?.stringValue,
+          priorAttempts: attempts,
+          firstFailureAt: firstFailure(record),
+        })),
         now,
-      )
-        .then(() => longWaits.forEach(({ record }) => parked.add(record.messageId)))
-        .catch((err) => logger.warn('could not re-enqueue for a long wait; retried at the visibility limit instead', { error: err as Error }));
+      );
+      // Per message: a copy that went out replaces its original; one that did not leaves it retried at the visibility limit.
+      longWaits.forEach(({ record }, k) => !unsent.has(k) && parked.add(record.messageId));
+      if (unsent.size) logger.warn('could not re-enqueue for a long wait; retried at the visibility limit instead', { count: unsent.size });
     }
 
     await delayRetries(dest.name, [

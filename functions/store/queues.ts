@@ -91,30 +91,64 @@ export async function delayRetries(destination: string, retries: { receiptHandle
   }
 }
 
+/** Delivery attempts a message's earlier copies had (a copy re-sent for a long wait starts SQS's receive count at 0). */
+export const PRIOR_ATTEMPTS_ATTRIBUTE = 'priorAttempts';
+
+/** A message to put back on a destination's queue, due at `notBefore`. */
+export interface LaterMessage {
+  body: string;
+  notBefore: Date;
+  /** `status-check`, `conversion`, … (what the sender does with it once due). */
+  kind?: string;
+  conversionId?: string;
+  /** Attempts already made by earlier copies of this conversion: the sender counts on from there. */
+  priorAttempts?: number;
+  firstFailureAt?: string;
+}
+
+/** SQS delays a new message at most 15 minutes. */
+export const MAX_SEND_DELAY_SECONDS = 900;
+
 /**
- * Puts messages back on a destination's queue for later (a status check of an asynchronously processed request):
- * SQS delays a message at most 15 minutes; a later `notBefore` is kept as an attribute and the sender holds the
- * message (visibility) until then, so waiting never counts as a delivery attempt.
+ * Puts messages back on a destination's queue for later (a status check of an asynchronously processed request, a
+ * conversion the platform said to send again in 24 h): SQS delays a message at most 15 minutes; a later `notBefore`
+ * is kept as an attribute and the sender holds or re-sends the message until then, so waiting never counts as a
+ * delivery attempt. Returns the indexes of the messages that could not be queued.
  */
-export async function enqueueLater(destination: string, messages: { body: string; notBefore: Date; kind: string; conversionId?: string }[], now = new Date()): Promise<void> {
+export async function sendLater(destination: string, messages: LaterMessage[], now = new Date()): Promise<Set<number>> {
   const url = requireEnv(queueUrlEnv(destination));
+  const failed = new Set<number>();
   for (let i = 0; i < messages.length; i += 10) {
-    const res = await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: url,
-        Entries: messages.slice(i, i + 10).map((m, k) => ({
-          Id: String(k),
-          MessageBody: m.body,
-          DelaySeconds: Math.max(0, Math.min(900, Math.ceil((m.notBefore.getTime() - now.getTime()) / 1000))),
-          MessageAttributes: {
-            destination: str(destination),
-            kind: str(m.kind),
-            notBefore: str(m.notBefore.toISOString()),
-            ...(m.conversionId ? { conversionId: str(m.conversionId) } : {}),
-          },
-        })),
-      }),
-    );
-    if (res.Failed?.length) throw new Error(`${res.Failed.length} message(s) could not be put back on the ${destination} queue: ${res.Failed[0].Message ?? res.Failed[0].Code}`);
+    const chunk = messages.slice(i, i + 10);
+    try {
+      const res = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: url,
+          Entries: chunk.map((m, k) => ({
+            Id: String(k),
+            MessageBody: m.body,
+            DelaySeconds: Math.max(0, Math.min(MAX_SEND_DELAY_SECONDS, Math.ceil((m.notBefore.getTime() - now.getTime()) / 1000))),
+            MessageAttributes: {
+              destination: str(destination),
+              notBefore: str(m.notBefore.toISOString()),
+              ...(m.kind ? { kind: str(m.kind) } : {}),
+              ...(m.conversionId ? { conversionId: str(m.conversionId) } : {}),
+              ...(m.priorAttempts ? { [PRIOR_ATTEMPTS_ATTRIBUTE]: { DataType: 'Number', StringValue: String(m.priorAttempts) } } : {}),
+              ...(m.firstFailureAt ? { firstFailureAt: str(m.firstFailureAt) } : {}),
+            },
+          })),
+        }),
+      );
+      for (const f of res.Failed ?? []) failed.add(i + Number(f.Id));
+    } catch {
+      chunk.forEach((_, k) => failed.add(i + k));
+    }
   }
+  return failed;
+}
+
+/** `sendLater`, all or nothing: throws when any message could not be queued. */
+export async function enqueueLater(destination: string, messages: LaterMessage[], now = new Date()): Promise<void> {
+  const failed = await sendLater(destination, messages, now);
+  if (failed.size) throw new Error(`${failed.size} message(s) could not be put back on the ${destination} queue`);
 }

@@ -298,7 +298,10 @@ describe('Google Ads without credentials (dry-run)', () => {
   });
 
   it('says so at start, and records the exact upload it would have made', async () => {
-    expect(relay.output.join('\n')).toMatch(/google-ads: dry-run \(set GOOGLE_ADS_CUSTOMER_ID, GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET, GOOGLE_ADS_REFRESH_TOKEN, GOOGLE_ADS_CONVERSION_ACTIONS/);
+    // Named for the default path, the Data Manager API: the operating account, a refresh token or a service account.
+    expect(relay.output.join('\n')).toContain(
+      'google-ads: dry-run (set GOOGLE_ADS_CUSTOMER_ID (operating account: the one that owns the conversion actions), GOOGLE_ADS_CLIENT_ID + GOOGLE_ADS_CLIENT_SECRET + GOOGLE_ADS_REFRESH_TOKEN (OAuth refresh token for the scope https://www.googleapis.com/auth/datamanager) or GOOGLE_SERVICE_ACCOUNT_KEY, GOOGLE_ADS_CONVERSION_ACTIONS to send)',
+    );
     const { id, payload } = checkoutCompleted();
     const res = await fetch(`${relay.url}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': sign(payload) }, body: payload });
     expect(res.status).toBe(200);

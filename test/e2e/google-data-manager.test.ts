@@ -75,6 +75,8 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
         GOOGLE_DATA_MANAGER_API_BASE_URL: google.baseUrl,
         GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
         GOOGLE_ADS_STATUS_CHECK_SECONDS: String(STATUS_CHECK_SECONDS),
+        // Google's 6 h after a too-recent click, shortened for the test.
+        GOOGLE_ADS_TOO_RECENT_RETRY_SECONDS: '2',
         RELAY_RETRY_BASE_SECONDS: '1',
       },
       dataDir,
@@ -162,6 +164,19 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
     expect(text.stdout).toMatch(/EVENT\s+REQUESTS\s+EVENTS\s+PENDING\s+SUCCEEDED\s+PARTIAL\s+FAILED\s+UNCONFIRMED/);
     expect(text.stdout).toMatch(new RegExp(`Purchase\\s+${purchases.requests}\\s+${purchases.events}\\s+${purchases.pending}\\s+${purchases.succeeded}\\s+${purchases.partial}\\s+${purchases.failed}\\s`));
     expect(text.stdout).toMatch(/\d+\s+PROCESSING_ERROR_REASON_CLICK_NOT_FOUND/);
+  });
+
+  it('sends a conversion again when Google reports its click too recent (TOO_RECENT_CLICK) instead of dead-lettering it', async () => {
+    let refusals = 0;
+    google.refuseEventWhen((e) => e.adIdentifiers?.gclid === 'Cj0-dm-too-recent' && refusals++ === 0, 'PROCESSING_ERROR_REASON_TOO_RECENT_CLICK');
+    const id = await purchase('Cj0-dm-too-recent');
+
+    const final = await waitForRow(id, (r) => r.status === 'delivered' && typeof r.note === 'string' && eventsOf(id).length === 2, 'the second upload’s final status', 30_000);
+    // First upload refused while processing (click too recent), second one accepted; same transaction ID.
+    expect(eventsOf(id).map((k) => k.refusedFor ?? 'kept')).toEqual(['PROCESSING_ERROR_REASON_TOO_RECENT_CLICK', 'kept']);
+    expect(final).toMatchObject({ status: 'delivered', attempts: 2, note: expect.stringContaining('SUCCESS') });
+    expect(final.requestId).toBe(google.requests.filter((r) => r.path === '/v1/events:ingest').at(-1)!.response.requestId);
+    expect((await relay.dlqMessages('google-ads')).filter((m) => m.attributes.conversionId === id)).toEqual([]);
   });
 
   it('restates a fully refunded purchase to 0 after it was delivered, and says in the ledger that it cannot retract', async () => {

@@ -70,7 +70,8 @@ export interface DataManagerFake {
   baseUrl: string;
   tokenUrl: string;
   requests: ReceivedRequest[];
-  tokenRequests: { at: number; status: number }[];
+  /** Token requests: the grant type and, for the JWT grant, the assertion as received (the test may verify it too). */
+  tokenRequests: { at: number; status: number; grant: string; assertion?: string }[];
   /** Events Google kept as conversions (refused ones included, with `refusedFor`). */
   events(): KeptEvent[];
   /** Adjustments: events that matched an earlier conversion's transaction ID. */
@@ -271,7 +272,7 @@ export async function startDataManagerFake(opts: DataManagerFakeOptions): Promis
           : form.get('grant_type') === 'refresh_token' && form.get('client_id') === opts.clientId && form.get('client_secret') === opts.clientSecret && form.get('refresh_token') === opts.refreshToken;
       const token = `ya29.dm-fake-${randomBytes(8).toString('hex')}`;
       if (good) tokens.add(token);
-      tokenRequests.push({ at, status: good ? 200 : 400 });
+      tokenRequests.push({ at, status: good ? 200 : 400, grant: form.get('grant_type') ?? '', ...(form.get('assertion') ? { assertion: form.get('assertion')! } : {}) });
       send(good ? 200 : 400, good ? { access_token: token, expires_in: 3599, scope: 'https://www.googleapis.com/auth/datamanager', token_type: 'Bearer' } : { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
       return;
     }

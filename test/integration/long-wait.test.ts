@@ -1,9 +1,10 @@
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
+import { dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { enqueueLater } from '../../functions/store/queues.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
@@ -13,7 +14,9 @@ import { createDestinationQueues } from '../support/local-aws.ts';
  * A wait longer than SQS can hide a message (12 h): Google Ads answers an adjustment of a conversion younger than
  * 24 h with TOO_RECENT_CONVERSION. The real Google Ads sender against dynalite, the local SQS server and the Google
  * Ads fake (which refuses adjustments of conversions under 24 h old, as Google does). Time passes by moving the
- * process clock (Date only), which the handler, the queue server and the fake all read.
+ * process clock (Date only), which the handler, the queue server and the fake all read. The queue has the stack's
+ * redrive policy (maxReceiveCount = RELAY_MAX_ATTEMPTS + 1), so a wait that piled receives on one message would be
+ * moved to the DLQ by SQS itself.
  */
 type SqsHandler = (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
 const HOUR_MS = 3600_000;
@@ -76,6 +79,9 @@ async function queueCounts(url = queueUrl) {
 const ledgerRow = async (eventId: string) =>
   (await ddb.send(new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `C#${eventId}` } }))).Items!.find((r) => r.sk === 'D#google-ads');
 
+/** The attempt count the ledger row records (what RELAY_MAX_ATTEMPTS is compared with). */
+const attemptsOf = async (eventId: string) => Number((await ledgerRow(eventId))?.attempts);
+
 const adjustmentCalls = () => google.requests.filter((r) => r.path.endsWith(':uploadConversionAdjustments'));
 
 beforeAll(async () => {
@@ -102,6 +108,12 @@ beforeAll(async () => {
   sqs = await createDestinationQueues(sqsServer.url);
   queueUrl = process.env[queueUrlEnv('google-ads')]!;
   dlqUrl = process.env[dlqUrlEnv('google-ads')]!;
+  await sqs.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: 'arn:aws:sqs:us-east-1:000000000000:google-ads-dlq', maxReceiveCount: redriveMaxReceiveCount(3) }) },
+    }),
+  );
   sender = (await import('../../functions/destinations/google-ads/lambda.ts')).handler as unknown as SqsHandler;
 });
 
@@ -181,24 +193,83 @@ describe('google-ads sender: a refund Google says is too recent (TOO_RECENT_CONV
     expect((await receiveAsSqsEvent()).Records).toHaveLength(0);
     expect(await queueCounts(dlqUrl)).toMatchObject({ visible: 0 });
 
-    // Past its visibility (capped below 12 h), the copy comes back still early and is held again, no attempt spent.
+    // Past its visibility (capped below 12 h) the copy comes back still early: rather than hold it again (one more
+    // receive on its count), a fresh copy is queued carrying the one attempt made so far, and this one acknowledged.
     vi.setSystemTime(firstAt + 13 * HOUR_MS);
     const again = await receiveAsSqsEvent();
     expect(again.Records.map((r) => r.messageId)).toEqual([copy.messageId]);
-    expect((await invokeSender(again)).batchItemFailures).toEqual([{ itemIdentifier: copy.messageId }]);
+    expect(again.Records[0].attributes.ApproximateReceiveCount).toBe('2');
+    expect((await invokeSender(again)).batchItemFailures).toEqual([]);
     expect(adjustmentCalls()).toHaveLength(1);
+    expect(await queueCounts()).toEqual({ visible: 0, inFlight: 0, delayed: 1 });
+
+    // The fresh copy: same conversion, same due time, the real attempt count; held once more on its first receive.
+    vi.setSystemTime(firstAt + 13 * HOUR_MS + 901_000);
+    const second = await receiveAsSqsEvent();
+    expect(second.Records).toHaveLength(1);
+    const copy2 = second.Records[0];
+    expect(copy2.messageId).not.toBe(copy.messageId);
+    expect(copy2.attributes.ApproximateReceiveCount).toBe('1');
+    expect(copy2.messageAttributes).toMatchObject({ conversionId: { stringValue: refundId }, priorAttempts: { stringValue: '1' }, notBefore: { stringValue: copy.messageAttributes.notBefore?.stringValue } });
+    expect(JSON.parse(copy2.body)).toMatchObject({ eventId: refundId });
+    expect((await invokeSender(second)).batchItemFailures).toEqual([{ itemIdentifier: copy2.messageId }]);
 
     // Due (the conversion is now 24 h old for Google too): sent once and delivered, removed from the queue.
     vi.setSystemTime(firstAt + 24 * HOUR_MS + 10_000);
     const due = await receiveAsSqsEvent();
-    expect(due.Records.map((r) => r.messageId)).toEqual([copy.messageId]);
+    expect(due.Records.map((r) => r.messageId)).toEqual([copy2.messageId]);
     expect((await invokeSender(due)).batchItemFailures).toEqual([]);
     expect(adjustmentCalls()).toHaveLength(2);
     expect(google.adjustments().filter((a) => a.orderId === orderId)).toMatchObject([{ adjustmentType: 'RETRACTION', orderId }]);
-    // Not asserted: the ledger's `attempts` (SQS's ApproximateReceiveCount) reads 3 here, counting the copy's two
-    // held receives and not the original's attempt — holds do count toward RELAY_MAX_ATTEMPTS and maxReceiveCount.
+    // Two attempts: the one Google answered TOO_RECENT_CONVERSION and this one — none of the four early receives
+    // (holding the message for SQS's 12 h visibility limit used to count 3 here, of RELAY_MAX_ATTEMPTS = 3).
+    expect(await attemptsOf(refundId)).toBe(2);
     expect((await ledgerRow(refundId))?.status).toBe('delivered');
     expect(await queueCounts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     expect(await queueCounts(dlqUrl)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  });
+
+  it('waits four days without hitting the redrive limit or wasting attempts, re-sending a copy only every ~12 h', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 30 * 24 * HOUR_MS });
+    const start = Date.now();
+    const eventId = `cs_fourdays_${start}`;
+    const conversion = {
+      eventId,
+      eventName: 'Purchase',
+      occurredAt: new Date(start).toISOString(),
+      value: 12,
+      currency: 'USD',
+      orderId: eventId,
+      actionSource: 'website',
+      user: {},
+      clicks: { gclid: { value: 'Cj0-fourdays-click', capturedAt: start - 60_000 } },
+      consent: { marketing: true, adUserData: true, adPersonalization: false, analytics: true },
+      source: { name: 'stripe', eventId: `evt_${eventId}`, eventType: 'checkout.session.completed' },
+    };
+    // What the sender queues when a platform asks for a wait beyond SQS's limits: a copy due later with the attempts
+    // made so far (here 2 of RELAY_MAX_ATTEMPTS = 3; redrive after 4 receives of one message).
+    await enqueueLater('google-ads', [{ kind: 'conversion', body: JSON.stringify(conversion), notBefore: new Date(start + 96 * HOUR_MS), conversionId: eventId, priorAttempts: 2 }], new Date(start));
+    const uploadsBefore = google.requests.filter((r) => r.path.endsWith(':uploadClickConversions')).length;
+
+    // Lambda's event source mapping polls all the time: every 15 min of the four days, what is visible is handed over.
+    const copies = new Map<string, number>();
+    for (let t = start; t <= start + 97 * HOUR_MS; t += 15 * 60_000) {
+      vi.setSystemTime(t);
+      const event = await receiveAsSqsEvent();
+      if (event.Records.length === 0) continue;
+      for (const r of event.Records) copies.set(r.messageId, Number(r.attributes.ApproximateReceiveCount));
+      await invokeSender(event);
+      if ((await ledgerRow(eventId))?.status === 'delivered') break;
+    }
+
+    expect((await ledgerRow(eventId))?.status).toBe('delivered');
+    expect(google.requests.filter((r) => r.path.endsWith(':uploadClickConversions')).length - uploadsBefore).toBe(1);
+    // Third attempt, not the ~9th receive of one message: neither the sender's limit nor SQS's redrive was reached.
+    expect(await attemptsOf(eventId)).toBe(3);
+    expect(Math.max(...copies.values())).toBeLessThanOrEqual(2);
+    expect(await queueCounts(dlqUrl)).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(await queueCounts()).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    // SQS cost: one copy per ~12 h 15 min of waiting (each received at most twice), not one per 15 min.
+    expect(copies.size).toBeLessThanOrEqual(Math.ceil(96 / 12) + 1);
   });
 });

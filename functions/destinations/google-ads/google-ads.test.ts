@@ -253,11 +253,20 @@ describe('googleAdsDestination.configure', () => {
     GOOGLE_ADS_CONVERSION_ACTIONS: 'Purchase=111',
   };
 
-  it('lists every missing credential (dry-run)', () => {
+  it('lists what is missing for the chosen path (dry-run): Data Manager takes a refresh token or a service account key', () => {
     expect(dest.configure({})).toEqual({
       config: undefined,
-      missing: ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS'],
+      missing: [
+        'GOOGLE_ADS_CUSTOMER_ID (operating account: the one that owns the conversion actions)',
+        'GOOGLE_ADS_CLIENT_ID + GOOGLE_ADS_CLIENT_SECRET + GOOGLE_ADS_REFRESH_TOKEN (OAuth refresh token for the scope https://www.googleapis.com/auth/datamanager) or GOOGLE_SERVICE_ACCOUNT_KEY',
+        'GOOGLE_ADS_CONVERSION_ACTIONS',
+      ],
     });
+    // Half a refresh-token setup: the rest of it, or the service account instead.
+    expect(dest.configure({ ...FULL, GOOGLE_ADS_REFRESH_TOKEN: '' }).missing).toEqual([
+      'GOOGLE_ADS_REFRESH_TOKEN (OAuth refresh token for the scope https://www.googleapis.com/auth/datamanager) or GOOGLE_SERVICE_ACCOUNT_KEY',
+    ]);
+    expect(dest.configure({ GOOGLE_ADS_UPLOAD_API: 'google-ads-api' }).missing).toEqual(['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS']);
   });
 
   it('reads a full configuration with Google’s defaults, customer IDs without dashes', () => {

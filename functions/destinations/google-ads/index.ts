@@ -64,10 +64,35 @@ const DEFAULT_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 const DEFAULT_DATA_MANAGER_URL = 'https://datamanager.googleapis.com';
 /** Older conversions cannot be adjusted: CONVERSION_EXPIRED (platforms.md §3.8, conversion_adjustment_upload_error.proto). */
 const MAX_ADJUSTABLE_AGE_MS = 54 * 24 * 3600_000;
+/** A click Google refuses as too recent until it is 6 h old (TOO_RECENT_CLICK / the Google Ads API's TOO_RECENT_EVENT). */
+const TOO_RECENT_CLICK_MS = 6 * 3600_000;
+const TOO_RECENT_MARGIN_MS = 10 * 60_000;
 const CREDENTIAL_KEYS = ['GOOGLE_ADS_CUSTOMER_ID', 'GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN', 'GOOGLE_ADS_CONVERSION_ACTIONS'];
 /** A service account's JSON key file: replaces client ID, client secret and refresh token (Data Manager API path). */
 export const SERVICE_ACCOUNT_SETTING = 'GOOGLE_SERVICE_ACCOUNT_KEY';
 const REFRESH_TOKEN_KEYS = new Set(['GOOGLE_ADS_CLIENT_ID', 'GOOGLE_ADS_CLIENT_SECRET', 'GOOGLE_ADS_REFRESH_TOKEN']);
+
+/**
+ * What is missing for the chosen path, as the dry-run line and log name it: the account (operating account on the Data
+ * Manager path), the conversion actions, and the credentials — on the Data Manager path a refresh token for its scope
+ * OR a service account key, named as one alternative so a user does not set both.
+ */
+function missingFor(uploadApi: UploadApi, get: (k: string) => string | undefined, serviceAccount: boolean): string[] {
+  const refreshToken = [...REFRESH_TOKEN_KEYS].filter((k) => !get(k));
+  let credentials: string[] = [];
+  if (!serviceAccount && refreshToken.length > 0) {
+    credentials =
+      uploadApi === 'google-ads-api'
+        ? refreshToken
+        : [`${refreshToken.join(' + ')} (OAuth refresh token for the scope https://www.googleapis.com/auth/datamanager) or ${SERVICE_ACCOUNT_SETTING}`];
+  }
+  const account = uploadApi === 'google-ads-api' ? 'GOOGLE_ADS_CUSTOMER_ID' : 'GOOGLE_ADS_CUSTOMER_ID (operating account: the one that owns the conversion actions)';
+  return [
+    ...(get('GOOGLE_ADS_CUSTOMER_ID') ? [] : [account]),
+    ...credentials,
+    ...(get('GOOGLE_ADS_CONVERSION_ACTIONS') ? [] : ['GOOGLE_ADS_CONVERSION_ACTIONS']),
+  ];
+}
 
 /** "123-456-7890" → "1234567890"; Google wants customer IDs without dashes. */
 function customerIdOf(key: string, raw: string): string {
@@ -147,8 +172,7 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     if (serviceAccountRaw && uploadApi !== 'data-manager') {
       throw new Error(`${SERVICE_ACCOUNT_SETTING} is supported with ${UPLOAD_API_SETTING}=data-manager only; the Google Ads API path needs GOOGLE_ADS_CLIENT_ID, GOOGLE_ADS_CLIENT_SECRET and GOOGLE_ADS_REFRESH_TOKEN`);
     }
-    const required = serviceAccountRaw ? CREDENTIAL_KEYS.filter((k) => !REFRESH_TOKEN_KEYS.has(k)) : CREDENTIAL_KEYS;
-    const missing = required.filter((k) => !get(k));
+    const missing = missingFor(uploadApi, get, !!serviceAccountRaw);
     if (missing.length) return { config: undefined, missing };
     const serviceAccount = serviceAccountRaw ? parseServiceAccountKey(SERVICE_ACCOUNT_SETTING, serviceAccountRaw) : undefined;
     const login = get('GOOGLE_ADS_LOGIN_CUSTOMER_ID');
@@ -220,6 +244,16 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
       body: undefined,
     }),
     classify: classifyRequestStatus,
+    // PROCESSING_ERROR_REASON_TOO_RECENT_CLICK says only "the click occurred too recently"; the Google Ads API's
+    // sibling TOO_RECENT_EVENT says "less than 6 hours ago. Retry after 6 hours have passed" — so: 6 h after the click.
+    retryAt(c, config, sentAt, now, certain) {
+      const id = clickIdOf(c);
+      const clickAt = id ? c.clicks[id.key]?.capturedAt : undefined;
+      // Google counts per reason only: a conversion whose click was old enough when sent is not one of the too-recent.
+      if (!certain && (clickAt === undefined || (sentAt && sentAt.getTime() - clickAt >= TOO_RECENT_CLICK_MS))) return undefined;
+      if (config.tooRecentRetrySeconds !== undefined) return new Date(now.getTime() + config.tooRecentRetrySeconds * 1000);
+      return new Date(Math.max(now.getTime(), (clickAt ?? now.getTime()) + TOO_RECENT_CLICK_MS) + TOO_RECENT_MARGIN_MS);
+    },
   },
 
   deliveryNote(c, config) {

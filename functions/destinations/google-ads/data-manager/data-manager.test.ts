@@ -9,6 +9,7 @@ import { NOW, conversionFactory, sha256 } from '../../../../test/support/factori
 import { googleAdsDestination as dest, type GoogleAdsConfig } from '../index.ts';
 import { classifyDataManagerResponse, eventIndexOf } from './classify.ts';
 import { toDataManagerEvent, transactionIdOf } from './payload.ts';
+import { classifyRequestStatus, TOO_RECENT_CLICK } from './status.ts';
 
 // Facts from Google's Data Manager API pages (checked 2026-12): events:ingest body (destinations / events /
 // encoding), ≤2,000 events a request, hashed identifiers in hex, fast-fail 400s whose BadRequest fieldViolations name
@@ -150,6 +151,30 @@ describe('classifyDataManagerResponse', () => {
     [res(400, { error: { code: 400, status: 'INVALID_ARGUMENT', message: 'no details' } }), { kind: 'rejected-data' }],
   ])('classifies %j', (response, expected) => {
     expect(classifyDataManagerResponse(response)).toMatchObject(expected);
+  });
+});
+
+describe('classifyRequestStatus', () => {
+  const status = (requestStatus: string, errorCounts: { recordCount: string; reason: string }[]): PlatformResponse => ({
+    status: 200,
+    headers: {},
+    body: { requestStatusPerDestination: [{ requestStatus, errorInfo: { errorCounts } }] },
+  });
+  it('tells a click too recent (sent again later) from a real refusal', () => {
+    expect(classifyRequestStatus(status('FAILED', [{ recordCount: '2', reason: TOO_RECENT_CLICK }]), 'r1')).toMatchObject({ kind: 'refused', later: { count: 2, error: { code: TOO_RECENT_CLICK } } });
+    const mixed = classifyRequestStatus(status('FAILED', [{ recordCount: '1', reason: TOO_RECENT_CLICK }, { recordCount: '1', reason: 'PROCESSING_ERROR_REASON_INVALID_GCLID' }]), 'r2');
+    expect(mixed).toMatchObject({ kind: 'refused', error: { code: 'PROCESSING_ERROR_REASON_INVALID_GCLID' }, later: { count: 1 } });
+    expect(classifyRequestStatus(status('FAILED', [{ recordCount: '1', reason: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND' }]), 'r3')).not.toHaveProperty('later');
+  });
+  it('re-sends only conversions whose click was under 6 h old when sent, 6 h after the click', () => {
+    const sentAt = new Date(NOW.getTime() - 1800_000);
+    const recent = purchase('Cj0-recent', { clicks: { gclid: { value: 'Cj0-recent', capturedAt: NOW.getTime() - 2 * 3600_000 } } });
+    const old = purchase('Cj0-old', { clicks: { gclid: { value: 'Cj0-old', capturedAt: NOW.getTime() - 7 * 3600_000 } } });
+    const config = dest.configure(SETTINGS).config!;
+    expect(dest.followUp!.retryAt!(recent, config, sentAt, NOW, false)).toEqual(new Date(NOW.getTime() + 4 * 3600_000 + 600_000));
+    expect(dest.followUp!.retryAt!(old, config, sentAt, NOW, false)).toBeUndefined();
+    // Google said every event of the request was too recent: even the old-looking one goes again.
+    expect(dest.followUp!.retryAt!(old, config, sentAt, NOW, true)).toEqual(new Date(NOW.getTime() + 600_000));
   });
 });
 

@@ -1,4 +1,4 @@
-import type { FollowUpVerdict, PlatformReason, PlatformResponse } from '#destinations/types.ts';
+import type { FollowUpLater, FollowUpVerdict, PlatformReason, PlatformResponse } from '#destinations/types.ts';
 
 /**
  * `GET /v1/requestStatus:retrieve?requestId=…` (REST reference; the query parameter is `requestId`, as Google's
@@ -16,6 +16,12 @@ interface DestinationStatus {
 const reasonsOf = (list: { recordCount?: string | number; reason?: string }[] | undefined): PlatformReason[] =>
   (list ?? []).map((c) => ({ reason: c.reason ?? 'unknown reason', count: Number(c.recordCount) || 0 }));
 
+/**
+ * "The click occurred too recently" (ProcessingErrorReason; the Data Manager reference gives no duration): not a
+ * refusal of the conversion, which goes again later (followUp.retryAt).
+ */
+export const TOO_RECENT_CLICK = 'PROCESSING_ERROR_REASON_TOO_RECENT_CLICK';
+
 const counts = (list: { recordCount?: string | number; reason?: string }[] | undefined) =>
   (list ?? []).map((c) => `${c.recordCount ?? '?'} × ${c.reason ?? 'unknown reason'}`).join(', ');
 
@@ -32,12 +38,23 @@ export function classifyRequestStatus(res: PlatformResponse, requestId: string):
       return { kind: 'accepted', note: `Google processed request ${requestId}: SUCCESS${warnings ? ` (warnings: ${warnings})` : ''}` };
     case 'FAILED':
     case 'FAILURE': {
-      const reasons = (dest?.errorInfo?.errorCounts ?? []).map((c) => c.reason).filter(Boolean);
-      return { kind: 'refused', error: { code: reasons.length === 1 ? reasons[0]! : 'REQUEST_FAILED', message: `Google processed request ${requestId} and refused it: ${errors || 'no reason given'}` }, reasons: reasonsOf(dest?.errorInfo?.errorCounts) };
+      const real = (dest?.errorInfo?.errorCounts ?? []).filter((c) => c.reason !== TOO_RECENT_CLICK);
+      const reasons = real.map((c) => c.reason).filter(Boolean);
+      return {
+        kind: 'refused',
+        error: { code: reasons.length === 1 ? reasons[0]! : 'REQUEST_FAILED', message: `Google processed request ${requestId} and refused it: ${counts(real) || errors || 'no reason given'}` },
+        ...tooRecent(dest, requestId),
+        reasons: reasonsOf(dest?.errorInfo?.errorCounts),
+      };
     }
     case 'PARTIAL_SUCCESS':
-      return { kind: 'partly', note: `Google processed request ${requestId}: PARTIAL_SUCCESS, refused ${errors || 'some events'} — Google does not say which events`, reasons: reasonsOf(dest?.errorInfo?.errorCounts) };
+      return { kind: 'partly', note: `Google processed request ${requestId}: PARTIAL_SUCCESS, refused ${errors || 'some events'} — Google does not say which events`, reasons: reasonsOf(dest?.errorInfo?.errorCounts), ...tooRecent(dest, requestId) };
     default:
       return { kind: 'pending', note: status };
   }
+}
+
+function tooRecent(dest: DestinationStatus | undefined, requestId: string): { later?: FollowUpLater } {
+  const count = (dest?.errorInfo?.errorCounts ?? []).filter((c) => c.reason === TOO_RECENT_CLICK).reduce((n, c) => n + (Number(c.recordCount) || 0), 0);
+  return count > 0 ? { later: { count, error: { code: TOO_RECENT_CLICK, message: `Google processed request ${requestId}: ${count} × the click occurred too recently; sent again later` } } } : {};
 }
