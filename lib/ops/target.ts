@@ -19,6 +19,11 @@ export interface Target {
   ledgerTable: string;
   /** Destination name → its queue and dead-letter queue URLs. */
   queues: Record<string, { url: string; dlqUrl: string }>;
+  /**
+   * The environment the functions' own stores read (table names, queue URLs, local endpoints): a command that feeds
+   * the ingest pipeline itself (backfill) sets it before it loads them.
+   */
+  functionEnvironment: Record<string, string>;
 }
 
 /** A failure the operator can act on: printed as is, without a stack trace. */
@@ -75,11 +80,24 @@ async function local(dataDir: string): Promise<Target> {
     ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOpts, endpoint: found.endpoints.dynamodb }), { marshallOptions: { removeUndefinedValues: true } }),
     ledgerTable: found.tables.ledger,
     queues: found.queues,
+    functionEnvironment: {
+      AWS_REGION: clientOpts.region,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: found.endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: found.endpoints.sqs,
+      [TABLE_ENV.visitors]: found.tables.visitors,
+      [TABLE_ENV.ledger]: found.tables.ledger,
+      [TABLE_ENV.idempotency]: found.tables.idempotency,
+      ...queueEnvironment(found.queues),
+    },
   };
 }
 
 interface AwsNames {
   ledgerTable?: string;
+  visitorsTable?: string;
+  idempotencyTable?: string;
   queues: Record<string, { url?: string; dlqUrl?: string }>;
 }
 
@@ -91,7 +109,7 @@ function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): Aw
     if (url || dlqUrl) queues[d] = { url, dlqUrl };
   }
   const ledgerTable = env[TABLE_ENV.ledger];
-  return ledgerTable || Object.keys(queues).length ? { ledgerTable, queues } : undefined;
+  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], idempotencyTable: env[TABLE_ENV.idempotency], queues } : undefined;
 }
 
 /** CfnOutput IDs become output keys without their non-alphanumeric characters (see lib/relay-stack.ts). */
@@ -116,7 +134,7 @@ function awsFromOutputs(file: string, stack: string | undefined, destinations: r
     const dlqUrl = outputs[outputKey(`${d}DeadLetterQueueUrl`)];
     if (url || dlqUrl) queues[d] = { url, dlqUrl };
   }
-  return { ledgerTable: outputs.LedgerTableName, queues };
+  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, idempotencyTable: outputs.IdempotencyTableName, queues };
 }
 
 async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames | undefined): Promise<Target> {
@@ -134,6 +152,11 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
   }
   const anyUrl = Object.values(queues)[0]?.url;
   const region = opts.env.AWS_REGION ?? opts.env.AWS_DEFAULT_REGION ?? (anyUrl ? /sqs\.([a-z0-9-]+)\.amazonaws/.exec(anyUrl)?.[1] : undefined);
+  const tables: Record<string, string | undefined> = {
+    [TABLE_ENV.visitors]: fromEnv?.visitorsTable ?? fromFile?.visitorsTable,
+    [TABLE_ENV.ledger]: ledgerTable,
+    [TABLE_ENV.idempotency]: fromEnv?.idempotencyTable ?? fromFile?.idempotencyTable,
+  };
   return {
     kind: 'aws',
     description: `AWS stack${opts.stack ? ` ${opts.stack}` : ''}${region ? ` in ${region}` : ''}`,
@@ -141,7 +164,16 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
     ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } }),
     ledgerTable: ledgerTable ?? '',
     queues,
+    functionEnvironment: {
+      ...(region ? { AWS_REGION: region } : {}),
+      ...(Object.fromEntries(Object.entries(tables).filter(([, v]) => v)) as Record<string, string>),
+      ...queueEnvironment(queues),
+    },
   };
+}
+
+function queueEnvironment(queues: Target['queues']): Record<string, string> {
+  return Object.fromEntries(Object.entries(queues).flatMap(([d, q]) => [[queueUrlEnv(d), q.url], [dlqUrlEnv(d), q.dlqUrl]]));
 }
 
 export function requireLedger(target: Target): string {
