@@ -2,7 +2,6 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import { RequestError } from '../../functions/core/errors.ts';
 import { ingest, type IngestOptions, type IngestPorts } from '../../functions/core/ingest.ts';
-import { reasonCategory } from '../../functions/core/metric-names.ts';
 import type { SourceResult } from '../../functions/sources/types.ts';
 import { parseSince } from './quality.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
@@ -66,7 +65,7 @@ export async function backfill(history: AsyncIterable<HistoryItem>, deps: Backfi
   for await (const item of history) {
     summary.read[item.kind] = (summary.read[item.kind] ?? 0) + 1;
     if ('skip' in item) {
-      bump(summary.notConversions, reasonCategory(item.skip));
+      bump(summary.notConversions, reasonHead(item.skip));
     } else {
       await feed(item.read, summary, seen, deps, `${runId}-${++n}`);
     }
@@ -83,7 +82,7 @@ async function feed(read: () => SourceResult, summary: BackfillSummary, seen: Se
     if (err instanceof RequestError) return bump(summary.refused, err.message.slice(0, 120));
     throw err;
   }
-  if (result.kind === 'skipped') return bump(summary.notConversions, reasonCategory(result.reason));
+  if (result.kind === 'skipped') return bump(summary.notConversions, reasonHead(result.reason));
   // Conversions this run or an earlier one (or a webhook) already handled are not fed again: the idempotency record
   // lasts 7 days, the ledger 400, and platforms dedup for 48 h at most (Meta, TikTok) — the ledger is the guard.
   const fresh: typeof result.conversions = [];
@@ -117,7 +116,7 @@ async function feed(read: () => SourceResult, summary: BackfillSummary, seen: Se
         plan.queued++;
         anyQueued = true;
       } else {
-        const category = reasonCategory(route.reason);
+        const category = reasonHead(route.reason);
         const entry = (plan.skipped[category] ??= { count: 0, example: route.reason });
         entry.count++;
       }
@@ -138,6 +137,9 @@ async function withRetryInProgress<T>(fn: () => Promise<T>): Promise<T> {
     }
   }
 }
+
+/** A reason grouped by its head (before the first colon; the rest names one event's details, e.g. its age). */
+const reasonHead = (reason: string) => (reason.split(':')[0].trim() || reason).slice(0, 100);
 
 function bump(counts: Record<string, number>, key: string): void {
   counts[key] = (counts[key] ?? 0) + 1;
