@@ -393,7 +393,7 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
   const history = values.undelivered ? undeliveredHistory(stripe, window, settings) : objectHistory(stripe, window, settings);
   const dryRun = Boolean(values['dry-run']);
   let last = 0;
-  const summary = await backfill(history, {
+  const summary = await backfill(explainStripeErrors(history), {
     source: 'stripe',
     ports: dryRun ? planOnlyPorts(ports) : ports,
     options: (at) => ingestOptions(settings, { ageCheckedAt: at }),
@@ -435,6 +435,19 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
   }
   if (dryRun && summary.queued) out('Dry run: nothing was queued. Run again without --dry-run to send them.');
   return 0;
+}
+
+/** Stripe's refusals in words the operator can act on (a key without a permission, a revoked key). */
+async function* explainStripeErrors<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (err) {
+    const e = err as { type?: string; message?: string };
+    if (e.type === 'StripePermissionError') throw new OperatorError(`Stripe refused the key: ${e.message} Give the restricted key Read on Checkout Sessions, PaymentIntents, Invoices, Charges, Disputes and Events (README "Backfill").`);
+    if (e.type === 'StripeAuthenticationError') throw new OperatorError(`Stripe does not accept STRIPE_API_KEY: ${e.message}`);
+    if (e.type === 'StripeRateLimitError') throw new OperatorError(`Stripe kept answering 429 (rate limited) after every retry: ${e.message} Lower STRIPE_BACKFILL_RATE and run again; what was queued stays queued.`);
+    throw err;
+  }
 }
 
 /** Stripe's objects of the window, each wrapped as the webhook event it was (or would have been), read as a webhook is. */

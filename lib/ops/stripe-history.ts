@@ -1,9 +1,10 @@
 import Stripe from 'stripe';
-type HttpClientInterface = Stripe.HttpClient;
-type HttpClientResponseInterface = Stripe.HttpClientResponse;
 import type { HistoryObject } from '../../functions/sources/stripe/history.ts';
 import { OperatorError } from './target.ts';
 import { Throttle, backoffMs, realClock, type Clock } from './throttle.ts';
+
+type HttpClientInterface = Stripe.HttpClient;
+type HttpClientResponseInterface = Stripe.HttpClientResponse;
 
 /** The Stripe API key the backfill reads with: a restricted, read-only key (README, "Backfill"). */
 export const STRIPE_KEY_SETTING = 'STRIPE_API_KEY';

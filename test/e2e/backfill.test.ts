@@ -258,6 +258,16 @@ describe('conversion-relay backfill stripe against the local runner', () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ found: 1, alreadySent: 1, queued: 0 });
   });
 
+  it('says what to fix when the key is missing or lacks a permission', async () => {
+    const noKey = await cli(['backfill', 'stripe'], dataDir, { STRIPE_API_BASE_URL: stripeApi.baseUrl });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toMatch(/Set STRIPE_API_KEY .* restricted Stripe key with read access/);
+    stripeApi.deny('/v1/disputes');
+    const denied = await backfill('--since', '7d');
+    expect(denied.code).toBe(2);
+    expect(denied.stderr).toMatch(/Stripe refused the key: The provided key .* does not have the required permissions.*Read on .*Disputes/);
+  });
+
   it('ClickBank: says clearly that it is not available, and why', async () => {
     const res = await cli(['backfill', 'clickbank'], dataDir);
     expect(res.code).toBe(1);
