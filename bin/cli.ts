@@ -8,11 +8,8 @@ import { lookupStatus, replay } from '../lib/ops/ledger.ts';
 import { fetchMetaDatasetQuality } from '../lib/ops/meta-dataset-quality.ts';
 import { clickAge, orderKeys, parseSince, qualityReport, type QualityReport } from '../lib/ops/quality.ts';
 import { renderQualityHtml } from '../lib/ops/quality-html.ts';
-import { backfill, ledgerKnows, parseWindow, type HistoryItem } from '../lib/ops/backfill.ts';
-import { STRIPE_EVENTS_WINDOW_MS, stripeForBackfill, stripeHistory, undeliveredEvents } from '../lib/ops/stripe-history.ts';
+import type { HistoryItem } from '../lib/ops/backfill.ts';
 import { TABLE_ENV } from '../functions/core/names.ts';
-import { asWebhookEvent } from '../functions/sources/stripe/history.ts';
-import { readStripeEvent } from '../functions/sources/stripe/index.ts';
 import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
 
 const HELP = `conversion-relay — operate a running relay (local or on AWS)
@@ -372,6 +369,11 @@ function backfillUnavailable(which: string | undefined): number {
 }
 
 async function backfillStripe(target: Target, values: Values): Promise<number> {
+  // Loaded here, not at start: the other commands need neither the stripe package nor the pipeline.
+  const { backfill, ledgerKnows, parseWindow } = await import('../lib/ops/backfill.ts');
+  const { STRIPE_EVENTS_WINDOW_MS, stripeForBackfill, stripeHistory, undeliveredEvents } = await import('../lib/ops/stripe-history.ts');
+  const { asWebhookEvent } = await import('../functions/sources/stripe/history.ts');
+  const { readStripeEvent } = await import('../functions/sources/stripe/index.ts');
   const settings = operatorSettings();
   const now = new Date();
   const { gte, lte } = parseWindow(values.since, values.until, now, values.undelivered ? '30d' : '7d');
@@ -390,7 +392,18 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
     settings,
     onRateLimited: (endpoint, attempt, waitMs) => !values.json && process.stderr.write(`${tty ? '\n' : ''}Stripe rate limit (429) on ${endpoint}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s\n`),
   });
-  const history = values.undelivered ? undeliveredHistory(stripe, window, settings) : objectHistory(stripe, window, settings);
+  // Each Stripe object is wrapped as the webhook event it was (or would have been) and read as a webhook is; missed
+  // events are read as they are.
+  async function* objectHistory(): AsyncGenerator<HistoryItem> {
+    for await (const { kind, object } of stripeHistory(stripe, window)) {
+      const wrapped = asWebhookEvent(object);
+      yield 'skip' in wrapped ? { kind, skip: wrapped.skip } : { kind, read: () => readStripeEvent(wrapped.event, settings) };
+    }
+  }
+  async function* undeliveredHistory(): AsyncGenerator<HistoryItem> {
+    for await (const event of undeliveredEvents(stripe, window)) yield { kind: 'undelivered events', read: () => readStripeEvent(event, settings) };
+  }
+  const history = values.undelivered ? undeliveredHistory() : objectHistory();
   const dryRun = Boolean(values['dry-run']);
   let last = 0;
   const summary = await backfill(explainStripeErrors(history), {
@@ -448,18 +461,6 @@ async function* explainStripeErrors<T>(items: AsyncIterable<T>): AsyncGenerator<
     if (e.type === 'StripeRateLimitError') throw new OperatorError(`Stripe kept answering 429 (rate limited) after every retry: ${e.message} Lower STRIPE_BACKFILL_RATE and run again; what was queued stays queued.`);
     throw err;
   }
-}
-
-/** Stripe's objects of the window, each wrapped as the webhook event it was (or would have been), read as a webhook is. */
-async function* objectHistory(stripe: ReturnType<typeof stripeForBackfill>, window: { gte: number; lte: number }, settings: Record<string, string | undefined>): AsyncGenerator<HistoryItem> {
-  for await (const { kind, object } of stripeHistory(stripe, window)) {
-    const wrapped = asWebhookEvent(object);
-    yield 'skip' in wrapped ? { kind, skip: wrapped.skip } : { kind, read: () => readStripeEvent(wrapped.event, settings) };
-  }
-}
-
-async function* undeliveredHistory(stripe: ReturnType<typeof stripeForBackfill>, window: { gte: number; lte: number }, settings: Record<string, string | undefined>): AsyncGenerator<HistoryItem> {
-  for await (const event of undeliveredEvents(stripe, window)) yield { kind: 'undelivered events', read: () => readStripeEvent(event, settings) };
 }
 
 /** Platform credentials for the remote verdicts: the environment, then `.env` in the working directory (as `npm start` reads it). */
