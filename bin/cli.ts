@@ -456,7 +456,8 @@ async function* explainStripeErrors<T>(items: AsyncIterable<T>): AsyncGenerator<
     yield* items;
   } catch (err) {
     const e = err as { type?: string; message?: string };
-    if (e.type === 'StripePermissionError') throw new OperatorError(`Stripe refused the key: ${e.message} Give the restricted key Read on Checkout Sessions, PaymentIntents, Invoices, Charges, Disputes and Events (README "Backfill").`);
+    // Stripe documents a missing permission of a restricted key as an invalid-request error; it comes as a 403.
+    if (e.type === 'StripePermissionError' || /does not have the required permissions/.test(e.message ?? '')) throw new OperatorError(`Stripe refused the key: ${e.message} Give the restricted key Read on Checkout Sessions, PaymentIntents, Invoices, Charges and Refunds, Disputes and Events (README "Backfill").`);
     if (e.type === 'StripeAuthenticationError') throw new OperatorError(`Stripe does not accept STRIPE_API_KEY: ${e.message}`);
     if (e.type === 'StripeRateLimitError') throw new OperatorError(`Stripe kept answering 429 (rate limited) after every retry: ${e.message} Lower STRIPE_BACKFILL_RATE and run again; what was queued stays queued.`);
     throw err;

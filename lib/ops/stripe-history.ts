@@ -68,7 +68,7 @@ export function stripeForBackfill(opts: StripeHistoryOptions): Stripe {
   const key = opts.settings[STRIPE_KEY_SETTING]?.trim();
   if (!key) {
     throw new OperatorError(
-      `Set ${STRIPE_KEY_SETTING} (in the environment or .env) to a restricted Stripe key with read access to Checkout Sessions, PaymentIntents, Invoices, Charges (refunds), Disputes and Events; see README "Backfill".`,
+      `Set ${STRIPE_KEY_SETTING} (in the environment or .env) to a restricted Stripe key with read access to Checkout Sessions, PaymentIntents, Invoices, Charges and Refunds, Disputes and Events; see README "Backfill".`,
     );
   }
   if (/^(sk|rk)_/.test(key) === false) throw new OperatorError(`${STRIPE_KEY_SETTING} does not look like a Stripe API key (rk_live_… / rk_test_…).`);
