@@ -5,8 +5,8 @@ import { destinations, sources } from '../functions/registry.ts';
 import { dlqDepth, findDeadLetter, peekDeadLetters, redrive, type DeadLetterView } from '../lib/ops/dlq.ts';
 import { progressLine, table } from '../lib/ops/format.ts';
 import { lookupStatus, replay } from '../lib/ops/ledger.ts';
-import { fetchMetaDatasetQuality } from '../lib/ops/meta-dataset-quality.ts';
-import { clickAge, orderKeys, parseSince, qualityReport, type QualityReport } from '../lib/ops/quality.ts';
+import { clickAge, orderKeys, parseSince, qualityReport, type DestinationQuality, type QualityReport } from '../lib/ops/quality.ts';
+import { fetchRemoteVerdicts } from '../lib/ops/quality-remote.ts';
 import { renderQualityHtml } from '../lib/ops/quality-html.ts';
 import type { HistoryItem } from '../lib/ops/backfill.ts';
 import { TABLE_ENV } from '../functions/core/names.ts';
@@ -29,9 +29,11 @@ Commands:
   quality [--since 7d] [--destination <name>] [--html report.html] [--offline]
                                       match quality per destination and event: share of events with each
                                       identifier, click-attach rate, median click age, score, top reasons
-                                      events were skipped or weak; with Meta credentials (META_PIXEL_ID,
-                                      META_ACCESS_TOKEN in the environment or .env) also Meta's own Event
-                                      Match Quality (--offline: don't ask Meta)
+                                      events were skipped or weak; Google's verdict on its Data Manager
+                                      requests (from the ledger); with the destination's credentials (its
+                                      secret on AWS, else the environment or .env) also Meta's own Event
+                                      Match Quality, a Meta-calibrated score, and Pinterest's Event Quality
+                                      Score (--offline: don't ask the platforms)
   backfill stripe [--since 7d] [--until <when>] [--dry-run]
                                       send the recent past from Stripe's history (Checkout Sessions,
                                       PaymentIntents, invoices, refunds, disputes created in the window)
@@ -49,9 +51,10 @@ Where (default: the local relay if one is running, else cdk-outputs.json):
   --local [--data-dir <dir>]          the relay \`npm start\` runs (data dir: RELAY_DATA_DIR or .relay-data)
   --aws [--outputs <file>] [--stack <name>]
                                       a deployed stack, by the outputs of \`npx cdk deploy --outputs-file
-                                      cdk-outputs.json\`; LEDGER_TABLE, RELAY_QUEUE_URL_<DEST> and
-                                      RELAY_DLQ_URL_<DEST> in the environment override them. AWS credentials
-                                      and region come from the usual AWS environment / profile.
+                                      cdk-outputs.json\`; LEDGER_TABLE, RELAY_QUEUE_URL_<DEST>,
+                                      RELAY_DLQ_URL_<DEST> and RELAY_SECRET_ARN_<DEST> in the environment
+                                      override them. AWS credentials and region come from the usual AWS
+                                      environment / profile.
   --json                              machine-readable output
   -h, --help                          this help
 `;
@@ -296,15 +299,12 @@ async function replayCommand(target: Target, values: Values): Promise<number> {
 async function quality(target: Target, values: Values): Promise<number> {
   const since = parseSince(values.since);
   const destinationNames = pickDestinations(target, values.destination);
+  // Asked first: Meta's per-key uplift figures calibrate the score of the events the scan finds.
+  const remote = values.offline ? {} : await fetchRemoteVerdicts(target, destinationNames, since, operatorSettings(), (w) => process.stderr.write(`warning: ${w}\n`));
   // A long scan shows how far it got, on a terminal only (piped output and --json stay clean).
   const tty = process.stderr.isTTY && !values.json;
-  const report: QualityReport = await qualityReport(target, { destinations: destinationNames, since, progress: (n) => tty && process.stderr.write(`\rscanning the ledger: ${n} rows`) });
+  const report: QualityReport = await qualityReport(target, { destinations: destinationNames, since, remote, progress: (n) => tty && process.stderr.write(`\rscanning the ledger: ${n} rows`) });
   if (tty) process.stderr.write('\n');
-  const meta = report.destinations.find((d) => d.destination === 'meta');
-  if (meta && !values.offline) {
-    const verdict = await fetchMetaDatasetQuality(operatorSettings());
-    if (verdict) meta.remote = { platform: 'Meta Dataset Quality API', ...verdict };
-  }
   if (values.html) {
     writeFileSync(values.html, renderQualityHtml(report));
     if (!values.json) process.stderr.write(`wrote ${values.html}\n`);
@@ -331,24 +331,56 @@ async function quality(target: Target, values: Values): Promise<number> {
     }
     const reasons = [...d.weakReasons.map((w) => [w.count, `${w.share}%`, w.reason]), ...d.skipReasons.map((s) => [s.count, '', `skipped: ${s.reason}`])].slice(0, 8);
     if (reasons.length) out(table(['COUNT', 'SHARE', 'TOP REASONS SKIPPED OR WEAK'], reasons as (string | number)[][]));
-    if (d.remote && !d.remote.ok) out(`${d.remote.platform}: ${d.remote.message}`);
-    if (d.remote?.ok) {
-      out(`${d.remote.platform} (Meta's own score, web events, its recent window):`);
-      out(
-        table(
-          ['EVENT', 'META EMQ', 'RELAY SCORE', 'KEY COVERAGE (UPLIFT)', 'DIAGNOSTICS'],
-          d.remote.events.map((e) => [
+    printRemote(d);
+  }
+  return 0;
+}
+
+/** The platforms' own verdicts, beside the relay's table. */
+function printRemote(d: DestinationQuality) {
+  if (d.requests) {
+    out(`Google's verdict on its requests (Data Manager requestStatus, read back by the relay):`);
+    const rows = [...d.requests.byEvent, ...(d.requests.byEvent.length > 1 ? [d.requests.total] : [])];
+    out(table(['EVENT', 'REQUESTS', 'EVENTS', 'PENDING', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'UNCONFIRMED'], rows.map((r) => [r.eventName === 'all' ? 'ALL' : r.eventName, r.requests, r.events, r.pending, r.succeeded, r.partial, r.failed, r.unconfirmed])));
+    if (d.requests.failureReasons.length) out(table(['RECORDS', "GOOGLE'S FAILURE REASON"], d.requests.failureReasons.slice(0, 8).map((r) => [r.count, r.reason])));
+  }
+  const remote = d.remote;
+  if (!remote) return;
+  if (!remote.ok) {
+    out(`${remote.platform}: ${remote.message}`);
+  } else if ('events' in remote) {
+    out(`${remote.platform} (Meta's own score, web events, its recent window; CALIBRATED: the relay's score with Meta's uplift figures as weights):`);
+    out(
+      table(
+        ['EVENT', 'META EMQ', 'RELAY SCORE', 'CALIBRATED', 'KEY COVERAGE (UPLIFT)', 'DIAGNOSTICS'],
+        remote.events.map((e) => {
+          const ours = d.byEvent.find((r) => r.eventName === e.eventName);
+          return [
             e.eventName,
             e.compositeScore,
-            d.byEvent.find((r) => r.eventName === e.eventName)?.score.toFixed(1),
+            ours?.score.toFixed(1),
+            ours?.calibratedScore?.toFixed(1),
             e.matchKeys.map((k) => `${k.identifier} ${k.coverage ?? '?'}%${k.upliftPercent !== undefined ? ` (+${k.upliftPercent}%)` : ''}`).join(', '),
             e.diagnostics.map((g) => g.name).join('; '),
-          ]),
+          ];
+        }),
+      ),
+    );
+  } else {
+    if (remote.scores.length === 0) out(`${remote.platform}: no events rated in this window`);
+    for (const s of remote.scores) {
+      out(`${remote.platform} (${[s.sourcePlatform, s.ingestionSource, s.lookbackPeriod].filter(Boolean).join(', ')}): ${s.overallStatus ?? 'no rating'}`);
+      const parameters = [...new Set(s.components.map((c) => c.parameter))];
+      const types = [...new Set(s.components.map((c) => c.eventType))];
+      const cell = (p: string, t: string) => s.components.find((c) => c.parameter === p && c.eventType === t);
+      out(
+        table(
+          ['EVENT TYPE', ...parameters.map((p) => `${p}%`), 'ISSUES'],
+          types.map((t) => [t, ...parameters.map((p) => cell(p, t)?.coverage), s.components.filter((c) => c.eventType === t).flatMap((c) => c.issues.map((i) => `${c.parameter}: ${i.name}`)).join('; ')]),
         ),
       );
     }
   }
-  return 0;
 }
 
 function backfillUnavailable(which: string | undefined): number {

@@ -337,6 +337,21 @@ describe('readLanding: every platform’s click IDs and cookies', () => {
     const landing = readLanding(body('https://shop.example/'), { _uetmsclkid: '_uetabc123', _epik: 'dj0yJnU9', li_fat_id: 'li-cookie' }, NOW_MS);
     expect(landing.clicks).toMatchObject({ msclkid: { value: 'abc123' }, epik: { value: 'dj0yJnU9' }, liFatId: { value: 'li-cookie' } });
   });
+
+  it('reads X’s _twclid cookie (Cookie header only, never from the forwarded body) when the URL has no twclid', () => {
+    const fromCookie = readLanding(body('https://shop.example/next'), { _twclid: '23opevjt88psuo13lu8d020qkn' }, NOW_MS);
+    expect(fromCookie.clicks.twclid).toEqual({ value: '23opevjt88psuo13lu8d020qkn', capturedAt: NOW_MS });
+    expect(fromCookie.fromUrl).toEqual([]);
+    const fresh = readLanding(body('https://shop.example/?twclid=fresh-click'), { _twclid: 'older-click' }, NOW_MS);
+    expect(fresh.clicks.twclid?.value).toBe('fresh-click');
+    expect(mergeForwardedCookies({}, { _twclid: 'from-body' })).toEqual({});
+  });
+
+  it('reads UET’s _uetvid visitor cookie as a browser ID (the UET Conversions API’s anonymousId), not a click', () => {
+    const landing = readLanding(body('https://shop.example/'), { _uetvid: 'b171a9b06ce011ecafcd1b209be8601b' }, NOW_MS);
+    expect(landing.clicks.uetvid).toEqual({ value: 'b171a9b06ce011ecafcd1b209be8601b', capturedAt: NOW_MS });
+    expect(landing.fromUrl).not.toContain('uetvid');
+  });
 });
 
 describe('readLanding: marketing consent denied', () => {

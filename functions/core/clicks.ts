@@ -112,6 +112,9 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   fromCookie('epik', cookies._epik);
   fromCookie('liFatId', cookies.li_fat_id);
   fromCookie('scid', cookies._scid);
+  // X's `_twclid` (its official server-side GTM tag stores the landing's twclid there, ~390 days): the click ID itself.
+  fromCookie('twclid', cookies._twclid);
+  fromCookie('uetvid', cookies._uetvid);
   fromCookie('ttp', cookies._ttp);
   const ga = cookies._ga && GA.exec(cookies._ga);
   if (ga) clicks.gaClientId = { value: ga[1], capturedAt: nowMs };

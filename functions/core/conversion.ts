@@ -11,9 +11,10 @@ const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-25
 /**
  * Ad-platform click identifiers and first-party browser IDs, each with the time it was captured. New keys are only
  * ever appended: LinkedIn `li_fat_id`, Snapchat `ScCid`, Pinterest `epik`, Reddit `rdt_cid`, X `twclid`,
- * Snapchat's pixel cookie `_scid` (`scid`, a browser ID sent as `sc_cookie1`).
+ * Snapchat's pixel cookie `_scid` (`scid`, a browser ID sent as `sc_cookie1`), Microsoft UET's visitor cookie `_uetvid`
+ * (`uetvid`, a browser ID sent as the UET Conversions API's `anonymousId`).
  */
-export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId', 'liFatId', 'scCid', 'epik', 'rdtCid', 'twclid', 'scid'] as const;
+export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId', 'liFatId', 'scCid', 'epik', 'rdtCid', 'twclid', 'scid', 'uetvid'] as const;
 export type ClickKey = (typeof CLICK_KEYS)[number];
 
 export const CapturedValueSchema = z.object({
@@ -28,7 +29,8 @@ export type Clicks = z.infer<typeof ClicksSchema>;
 
 /**
  * Hashed identifiers. Where platforms normalize differently, each variant is hashed once at ingestion:
- * - `email`: trim + lowercase (Meta, TikTok); `emailGoogle`: Google's form (gmail dots dropped), only when it differs.
+ * - `email`: trim + lowercase (Meta, TikTok); `emailGoogle`: Google's form (gmail dots dropped), only when it differs;
+ *   `emailMicrosoft`: Microsoft's form (dots and '+alias' dropped from every local part), only when it differs.
  * - `phone`: digits with country code, no '+' (Meta); `phoneE164`: '+' and digits (Google, TikTok, GA4).
  * - names and address parts follow Meta's rules (lowercase, no punctuation; zip without the +4; ISO country code).
  */
@@ -37,6 +39,8 @@ export const UserSchema = z.object({
   emailGoogle: sha256Hex.optional(),
   /** The Data Manager API's form: Google's, with a gmail / googlemail '+tag' dropped too; only when it differs. */
   emailDataManager: sha256Hex.optional(),
+  /** Microsoft Advertising's form: '+alias' and every dot of the local part dropped, for any domain; only when it differs. */
+  emailMicrosoft: sha256Hex.optional(),
   phone: sha256Hex.optional(),
   phoneE164: sha256Hex.optional(),
   firstName: sha256Hex.optional(),
@@ -103,6 +107,8 @@ export const ConversionSchema = z.object({
       originalEventId: z.string().min(1).max(200).optional(),
       /** The original conversion's event name (Purchase, …), where the source knows it: it picks Google's conversion action. */
       originalEventName: z.string().min(1).max(64).optional(),
+      /** When the original conversion happened, once a destination learns it from the ledger (Microsoft's offline adjustments name the original by its conversion time). */
+      originalOccurredAt: z.iso.datetime().optional(),
       /** The whole order was reversed (a retraction) or only part of it (a restatement to `remainingValue`). */
       full: z.boolean(),
       remainingValue: z.number().finite().nonnegative().optional(),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { destinations } from '../registry.ts';
 import { NOW, conversionFactory } from '../../test/support/factories.ts';
-import { META_WEIGHTS, calibrateMetaWeights, matchRecord } from './match-quality.ts';
+import { META_WEIGHTS, calibrateMetaWeights, matchRecord, metaScore } from './match-quality.ts';
 
 const dest = (name: string) => destinations.find((d) => d.name === name)!;
 const recordAt = (name: string, c = conversionFactory()) => matchRecord(name, c, dest(name).signals(c));
@@ -83,5 +83,39 @@ describe('calibrateMetaWeights', () => {
     expect(w.ip).toBeCloseTo(1.05, 2);
     expect(w.ph).toBe(META_WEIGHTS.ph);
     expect(calibrateMetaWeights([{ identifier: 'ip_address', upliftPercent: 10 }])).toEqual(META_WEIGHTS);
+  });
+});
+
+describe('metaScore (rescoring a stored match record)', () => {
+  const fullWeb = conversionFactory();
+  const noUa = conversionFactory({ user: { email: 'b'.repeat(64), userAgent: undefined } });
+  const badFbc = conversionFactory({ clicks: { fbc: { value: 'fb.1.12.x', capturedAt: NOW.getTime() - 60_000 } } });
+  const emailOnly = conversionFactory({ user: { email: 'c'.repeat(64), userAgent: 'UA/1' }, clicks: {}, visitorId: undefined });
+
+  it('gives back the score the sender stored, under the default weights', () => {
+    for (const c of [fullWeb, noUa, badFbc, emailOnly]) {
+      const m = recordAt('meta', c);
+      expect(metaScore(m)).toBe(m.s);
+    }
+  });
+
+  it('with Meta’s uplift figures: e-mail stays 3, IP follows its uplift, the gates and a malformed fbc still count', () => {
+    const calibrated = calibrateMetaWeights([
+      { identifier: 'email', upliftPercent: 58.96 },
+      { identifier: 'ip_address', upliftPercent: 58.96 },
+      { identifier: 'click_id', upliftPercent: 0 },
+    ]);
+    const base = conversionFactory({ user: { email: 'd'.repeat(64), ip: '203.0.113.9', userAgent: 'UA/1' }, clicks: {}, visitorId: undefined });
+    const m = recordAt('meta', base);
+    expect(m.s).toBe(META_WEIGHTS.em + META_WEIGHTS.ip + META_WEIGHTS.ua);
+    // IP as valuable as e-mail on this account: 3 instead of 1.
+    expect(metaScore(m, calibrated)).toBe(3 + 3 + META_WEIGHTS.ua);
+    expect(metaScore(recordAt('meta', noUa), calibrated)).toBe(0);
+    const bad = recordAt('meta', badFbc);
+    expect(metaScore(bad, { ...calibrated, fbc: 5 })).toBe(metaScore(bad, calibrated));
+    // An fbc Meta says adds nothing weighs nothing.
+    const withClick = recordAt('meta', fullWeb);
+    expect(metaScore({ k: 'em fbc ua', w: [] }, calibrated)).toBe(3 + META_WEIGHTS.ua);
+    expect(metaScore(withClick, calibrated)).toBeLessThanOrEqual(10);
   });
 });

@@ -33,6 +33,11 @@ const CANONICAL: Record<string, string> = {
   // LinkedIn's idTypes and Snapchat's click fields.
   SHA256_EMAIL: 'em', LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID: 'liFatId', PLAINTEXT_IP_ADDRESS: 'ip', externalIds: 'xid',
   sc_click_id: 'scCid', sc_cookie1: 'scid',
+  // X's identifier keys (twclid is already the canonical name).
+  hashed_email: 'em', hashed_phone_number: 'ph', ip_address: 'ip',
+  // Microsoft's UET Conversions API userData (em, ph, msclkid are already canonical) and offline-conversion fields.
+  clientIpAddress: 'ip', clientUserAgent: 'ua', externalId: 'xid', anonymousId: 'uetvid',
+  MicrosoftClickId: 'msclkid', HashedEmailAddress: 'em', HashedPhoneNumber: 'ph',
 };
 
 /** Ad-click identifiers (not the first-party browser IDs fbp / ttp / GA client ID). */
@@ -122,13 +127,10 @@ export function matchRecord(destination: string, c: Conversion, signals: readonl
     const website = c.actionSource === 'website';
     if (website && !has.has('ua')) weak.push('no_ua');
     if (website && !c.eventSourceUrl) weak.push('no_url');
-    const w = weights ?? META_WEIGHTS;
-    const present = [...has].filter((k) => k !== 'fn' && k !== 'ln');
-    if (has.has('fn') && has.has('ln')) present.push('name');
     // Meta refuses events whose only keys are address parts, date of birth or gender (with the user agent), and fn/ln + gender alone.
-    const onlyWeak = present.length > 0 && present.every((k) => ADDRESS_ONLY.has(k) || k === 'name');
-    if (onlyWeak) weak.push('meta_weak_combo');
-    score = onlyWeak || (website && (!has.has('ua') || !c.eventSourceUrl)) ? 0 : present.reduce((s, k) => s + (w[k] ?? 0), 0);
+    const present = metaKeys(has);
+    if (present.length > 0 && present.every((k) => ADDRESS_ONLY.has(k) || k === 'name')) weak.push('meta_weak_combo');
+    score = metaScore({ k: keys.join(' '), w: weak }, weights);
   } else {
     const w = COVERAGE_WEIGHTS[destination] ?? COVERAGE_WEIGHTS.default;
     if (destination !== 'google-ads' && !has.has('ip')) weak.push('no_ip');
@@ -141,6 +143,31 @@ export function matchRecord(destination: string, c: Conversion, signals: readonl
   if (age !== undefined) record.a = age;
   if (weak.length) record.w = weak;
   return record;
+}
+
+/** The keys Meta's score weighs: fn + ln count once, as `name`. */
+function metaKeys(has: ReadonlySet<string>): string[] {
+  const present = [...has].filter((k) => k !== 'fn' && k !== 'ln');
+  if (has.has('fn') && has.has('ln')) present.push('name');
+  return present;
+}
+
+/** Why Meta would refuse or ignore the event whatever its keys (score 0): the `WEAK_REASONS` codes that gate. */
+const META_GATES = ['meta_weak_combo', 'no_ua', 'no_url'];
+
+/**
+ * The Meta score of a match record under some weights (default: `META_WEIGHTS`, which gives back the record's own
+ * `s`). The record holds all it needs: the keys sent (`k`), and in `w` the gates (a refused key combination, a
+ * website event without user agent or URL) and a malformed fbc, which counts as absent. So the report can rescore
+ * stored events with the weights `calibrateMetaWeights` derives from an account's Dataset Quality figures.
+ */
+export function metaScore(record: Pick<MatchRecord, 'k' | 'w'>, weights: Record<string, number> = META_WEIGHTS): number {
+  const weak = new Set(record.w ?? []);
+  if (META_GATES.some((g) => weak.has(g))) return 0;
+  const has = new Set(record.k.split(' ').filter(Boolean));
+  if (weak.has('fbc_bad')) has.delete('fbc');
+  const score = metaKeys(has).reduce((s, k) => s + (weights[k] ?? 0), 0);
+  return Math.round(Math.min(10, score) * 10) / 10;
 }
 
 /** Meta's Dataset Quality `match_key_feedback[].identifier` → our short key (names as in Meta's examples). */

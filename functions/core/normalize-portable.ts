@@ -57,6 +57,21 @@ export function normalizeEmailDataManager(raw: Raw): string | undefined {
 }
 
 /**
+ * Microsoft Advertising's form (UET Conversions API guide, "To hash an email address", and the Enhanced conversions
+ * help page's formatting rules, which the offline-conversion upload follows too): Meta's form, then for **every**
+ * domain the '+alias' and all dots removed from the local part, and accents removed (`Jane.Doe+shop@Example.com` →
+ * `janedoe@example.com`, `Andrés@x.com` → `andres@x.com`). Unlike Google's rule this is not limited to gmail.
+ */
+export function normalizeEmailMicrosoft(raw: Raw): string | undefined {
+  const email = normalizeEmail(raw);
+  if (!email) return undefined;
+  const at = email.indexOf('@');
+  const local = email.slice(0, at).split('+')[0].replaceAll('.', '');
+  if (!local) return undefined;
+  return `${local}@${email.slice(at + 1)}`.normalize('NFD').replace(/\p{M}/gu, '');
+}
+
+/**
  * A phone number written in international form (`+` or `00` first), without the phone-number library: `digits`
  * (Meta's `ph`) and `e164` (`+digits`: Google, TikTok, GA4), as `normalizePhone` in normalize.ts gives them for
  * such input — a trunk `(0)` after the country code is dropped (`+49 (0)30 1234567` → `49301234567`). National

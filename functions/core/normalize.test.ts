@@ -8,6 +8,7 @@ import {
   normalizeCountry,
   normalizeEmail,
   normalizeEmailGoogle,
+  normalizeEmailMicrosoft,
   normalizeName,
   normalizePhone,
   normalizeState,
@@ -78,6 +79,29 @@ describe('normalizeEmailGoogle', () => {
   it('rejects what normalizeEmail rejects', () => {
     expect(normalizeEmailGoogle('john.smith@gmail')).toBeUndefined();
     expect(normalizeEmailGoogle('...@gmail.com')).toBeUndefined();
+  });
+});
+
+describe('normalizeEmailMicrosoft (UET Conversions API, offline conversions)', () => {
+  // learn.microsoft.com/en-us/advertising/guides/uet-conversion-api-integration → "To hash an email address":
+  // trim, remove all dots from the user part, remove the +alias, lowercase; published hash of john@contoso.com.
+  it('matches the hash Microsoft publishes', () => {
+    expect(sha256Hex(normalizeEmailMicrosoft(' John@Contoso.com ')!)).toBe('ec81f3ac7b2b19675bab9d54cf416f9f18cff87c97da5cca82c0f0891bc40602');
+  });
+  it('drops every dot and the +alias of the local part for any domain, not only gmail', () => {
+    expect(normalizeEmailMicrosoft('Jane.Doe@Example.com')).toBe('janedoe@example.com');
+    expect(h(normalizeEmailMicrosoft('Jane.Doe@Example.com')!)).toBe('c4d25e9c90ff23e9145397bc6fbd5385ca5fbe78211222ccbecd0b369ebb19a6');
+    expect(normalizeEmailMicrosoft('name+withplus@outlook.com')).toBe('name@outlook.com');
+    expect(normalizeEmailMicrosoft('j.o.h.n+a+b@mail.co.uk')).toBe('john@mail.co.uk');
+  });
+  it('keeps the domain’s dots and other characters, removes accents (Enhanced conversions formatting rules)', () => {
+    expect(normalizeEmailMicrosoft('John_Smith@sub.example.com')).toBe('john_smith@sub.example.com');
+    expect(normalizeEmailMicrosoft('Andrés.Núñez@example.com')).toBe('andresnunez@example.com');
+  });
+  it('rejects what normalizeEmail rejects, and a local part that is only dots or an alias', () => {
+    expect(normalizeEmailMicrosoft('john@contoso')).toBeUndefined();
+    expect(normalizeEmailMicrosoft('+shop@example.com')).toBeUndefined();
+    expect(normalizeEmailMicrosoft('..@example.com')).toBeUndefined();
   });
 });
 
@@ -284,6 +308,7 @@ describe('hashUser', () => {
     expect(user).toEqual({
       email: h('john.smith@gmail.com'),
       emailGoogle: h('johnsmith@gmail.com'),
+      emailMicrosoft: h('johnsmith@gmail.com'),
       phone: META.phoneUs,
       phoneE164: h('+16505551212'),
       firstName: h('john'),
@@ -324,19 +349,29 @@ describe('hashUser', () => {
 
   it('omits emailGoogle when it equals the Meta form', () => {
     const user = hashUser({ email: 'Jane.Doe@Example.com' });
-    expect(user).toEqual({ email: h('jane.doe@example.com') });
+    expect(user).not.toHaveProperty('emailGoogle');
+    expect(user.email).toBe(h('jane.doe@example.com'));
+  });
+
+  it('adds Microsoft’s form (every domain’s dots and +alias dropped) only when it differs from the Meta form', () => {
+    expect(hashUser({ email: 'Jane.Doe+shop@Example.com' })).toEqual({ email: h('jane.doe+shop@example.com'), emailMicrosoft: h('janedoe@example.com') });
+    expect(hashUser({ email: 'john@contoso.com' })).toEqual({ email: 'ec81f3ac7b2b19675bab9d54cf416f9f18cff87c97da5cca82c0f0891bc40602' });
+    // A pre-hashed e-mail's normalization is unknown: no variant is made up for it.
+    expect(hashUser({ email: META.email })).toEqual({ email: META.email });
   });
 
   it('adds the Data Manager API form only when a gmail +tag makes it differ (its formatting guide’s examples)', () => {
     // developers.google.com/data-manager/api/devguides/concepts/formatting: gmail dots and +suffix dropped.
-    expect(hashUser({ email: 'cloudy.sanfrancisco+shopping@gmail.com' })).toEqual({
+    expect(hashUser({ email: 'cloudy.sanfrancisco+shopping@gmail.com' })).toMatchObject({
       email: h('cloudy.sanfrancisco+shopping@gmail.com'),
       emailGoogle: h('cloudysanfrancisco+shopping@gmail.com'),
       emailDataManager: h('cloudysanfrancisco@gmail.com'),
     });
-    expect(hashUser({ email: 'user+tag@googlemail.com' })).toEqual({ email: h('user+tag@googlemail.com'), emailDataManager: h('user@googlemail.com') });
-    // Other domains keep dots and the +tag: nothing extra.
-    expect(hashUser({ email: 'user.name+NYC@Example.com' })).toEqual({ email: h('user.name+nyc@example.com') });
+    expect(hashUser({ email: 'user+tag@googlemail.com' })).toMatchObject({ email: h('user+tag@googlemail.com'), emailDataManager: h('user@googlemail.com') });
+    // Other domains keep dots and the +tag for Google: nothing extra (Microsoft's form is another matter).
+    const other = hashUser({ email: 'user.name+NYC@Example.com' });
+    expect(other).not.toHaveProperty('emailGoogle');
+    expect(other).not.toHaveProperty('emailDataManager');
     expect(hashUser({ email: 'john.smith@gmail.com' })).not.toHaveProperty('emailDataManager');
   });
 

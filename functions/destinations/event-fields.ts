@@ -26,9 +26,25 @@ export function hashedArrays(pairs: Record<string, string | undefined>): Record<
   return out;
 }
 
+/** `StartTrial` → `start_trial`, `Webinar Signup!` → `webinar_signup`: GA4's and UET's event-name style. */
+export function snakeCaseName(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
 /** A money amount as a decimal string ("49.99"): LinkedIn `amount`, Pinterest `value`. */
 export function decimalString(value: number): string {
   return (Math.round(value * 100) / 100).toFixed(2);
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+/** A dotted-decimal IPv4 address: all LinkedIn's `PLAINTEXT_IP_ADDRESS` and X's `ip_address` take. */
+export function isIpv4(ip: string): boolean {
+  return IPV4.test(ip);
 }
 
 /** The answer body as an object (a proxy's HTML page or an empty body becomes `{}`). */

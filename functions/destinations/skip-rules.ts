@@ -1,4 +1,4 @@
-import { consentSkipReason } from '#core/consent.ts';
+import { consentSkipReason, consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 
 /**
@@ -18,4 +18,16 @@ export function identifierOnlySkipReason(platform: string): (c: Conversion) => s
 export function unmatchableSkipReason(platform: string, canMatch: (c: Conversion) => boolean, needs: string): (c: Conversion) => string | undefined {
   const base = identifierOnlySkipReason(platform);
   return (c) => base(c) ?? (canMatch(c) ? undefined : `${platform} needs ${needs}; this conversion has none`);
+}
+
+/**
+ * For a platform with no restricted-processing mode (nothing like Meta's LDU or Pinterest's `opt_out_type: "LDP"`)
+ * whose own rules say to leave out users who opted out of the sale / sharing of their data (X's Conversion API
+ * guide): a conversion whose visitor refused ad personalization is recorded, not sent.
+ */
+export function noLimitedModeSkipReason(platform: string): (c: Conversion) => string | undefined {
+  return (c) =>
+    consentTier(c.consent).limitedDataUse
+      ? `consent: ad personalization refused, and ${platform} has no limited-data-use mode; recorded, not sent`
+      : undefined;
 }

@@ -59,6 +59,8 @@ export interface Destination<Config = unknown> {
   maxBatchSize: number;
   /** Events older than this are refused by the platform: skip them instead of retrying forever. */
   maxEventAgeMs: number;
+  /** Where the limit depends on the configuration (Microsoft: 7 days for the UET Conversions API, 90 for offline uploads). */
+  maxEventAgeMsFor?(config: Config): number;
   /** Settings keys this destination reads (documented in .env.example). The first ones are credentials. */
   settingKeys: readonly string[];
   /** Parse settings; `undefined` config with the missing keys means dry-run. Throws on an invalid value. */
@@ -125,9 +127,28 @@ export interface Destination<Config = unknown> {
  */
 export type FollowUpVerdict =
   | { kind: 'pending'; note: string }
-  | { kind: 'accepted'; note: string }
-  | { kind: 'partly'; note: string }
-  | { kind: 'refused'; error: PlatformError };
+  /** `unconfirmed`: the request was accepted but its status could not be read. */
+  | { kind: 'accepted'; note: string; unconfirmed?: boolean }
+  | { kind: 'partly'; note: string; reasons?: PlatformReason[] }
+  | { kind: 'refused'; error: PlatformError; reasons?: PlatformReason[] };
+
+/** A platform's count of refused records per reason (Data Manager `errorInfo.errorCounts[]`). */
+export interface PlatformReason {
+  reason: string;
+  count: number;
+}
+
+/**
+ * The platform's verdict on a request, as the ledger row keeps it (`platformStatus`, `platformReasons`) for the
+ * quality report: `pending` until the follow-up has a final answer; `unconfirmed` when none came (or it could not be
+ * read); every row of a request carries the request's counts.
+ */
+export type PlatformStatus = 'pending' | 'succeeded' | 'partial' | 'failed' | 'unconfirmed';
+export interface PlatformVerdict {
+  requestId: string;
+  status: PlatformStatus;
+  reasons?: PlatformReason[];
+}
 
 /**
  * Thrown by `Destination.prepare` when nothing can succeed until someone fixes the configuration (a revoked OAuth

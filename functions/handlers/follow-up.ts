@@ -1,7 +1,8 @@
 import type { SQSRecord } from 'aws-lambda';
 import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import { matchRecord } from '#core/match-quality.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
-import type { Destination, FollowUpVerdict, Transport } from '#destinations/types.ts';
+import type { Destination, FollowUpVerdict, PlatformStatus, PlatformVerdict, Transport } from '#destinations/types.ts';
 import type { DynamoLedger } from '#store/ledger.ts';
 import { enqueueLater, sendToDeadLetterQueue } from '#store/queues.ts';
 
@@ -50,6 +51,17 @@ export async function scheduleStatusChecks<C>(dest: Destination<C>, config: C | 
   for (const list of byRequest.values()) for (const o of list) o.result.awaitingStatus = true;
 }
 
+/**
+ * The verdict as the ledger row keeps it for the quality report. A check still pending here is the last one: no final
+ * status came, so the request stays `unconfirmed`.
+ */
+export function platformVerdict(verdict: FollowUpVerdict, requestId: string): PlatformVerdict {
+  const status: PlatformStatus =
+    verdict.kind === 'refused' ? 'failed' : verdict.kind === 'partly' ? 'partial' : verdict.kind === 'accepted' && !verdict.unconfirmed ? 'succeeded' : 'unconfirmed';
+  const reasons = verdict.kind === 'refused' || verdict.kind === 'partly' ? verdict.reasons : undefined;
+  return { requestId, status, ...(reasons?.length && { reasons }) };
+}
+
 /** Runs the due status checks of a batch. Every check ends done (its outcome recorded, or the next check queued). */
 export async function runStatusChecks<C>(
   dest: Destination<C>,
@@ -93,16 +105,20 @@ export async function runStatusChecks<C>(
       );
       // A refusal not yet written to the DLQ stays awaiting (the check is asked again), so nothing is lost.
       if (unwritten.size) throw new Error(`could not dead-letter ${unwritten.size} conversion(s) Google refused in request ${check.requestId}`);
-      await ledger.recordDeliveries(dest.name, rows.map((r) => ({ conversion: r.conversion, attempts: r.attempts, result: { status: 'failed', error: verdict.error } })), now);
+      const platform = platformVerdict(verdict, check.requestId);
+      await ledger.recordDeliveries(dest.name, rows.map((r) => ({ conversion: r.conversion, attempts: r.attempts, result: { status: 'failed', error: verdict.error }, platform })), now);
       log('platform refused the request after processing it: dead-lettered', { requestId: check.requestId, errorCode: verdict.error.code, conversions: rows.length });
       continue;
     }
     const note = verdict.kind === 'pending' ? `no final status from the platform after ${check.check} checks (${verdict.note})` : verdict.note;
+    const platform = platformVerdict(verdict, check.requestId);
     await ledger.recordDeliveries(
       dest.name,
       rows.map((r) => {
         const own = dest.deliveryNote?.(r.conversion, config);
-        return { conversion: r.conversion, attempts: r.attempts, result: { status: 'delivered' as const, signals: dest.signals(r.conversion, config), requestId: check.requestId, note: own ? `${note}; ${own}` : note } };
+        const signals = dest.signals(r.conversion, config);
+        // The row is rewritten whole: its match record goes with it, or the quality report loses these events.
+        return { conversion: r.conversion, attempts: r.attempts, result: { status: 'delivered' as const, signals, requestId: check.requestId, note: own ? `${note}; ${own}` : note }, match: matchRecord(dest.name, r.conversion, signals), platform };
       }),
       now,
     );

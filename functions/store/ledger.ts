@@ -4,7 +4,7 @@ import type { MatchRecord } from '#core/match-quality.ts';
 import type { Route } from '#core/ingest.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
-import type { PriorDelivery } from '#destinations/types.ts';
+import type { PlatformVerdict, PriorDelivery } from '#destinations/types.ts';
 import { dynamo } from './clients.ts';
 
 /**
@@ -56,11 +56,11 @@ export class DynamoLedger {
 
   async recordDeliveries(
     destination: string,
-    outcomes: { conversion: Conversion; result: DeliveryResult; attempts: number; match?: MatchRecord }[],
+    outcomes: { conversion: Conversion; result: DeliveryResult; attempts: number; match?: MatchRecord; platform?: PlatformVerdict }[],
     now = new Date(),
   ): Promise<void> {
     await this.putAll(
-      outcomes.map(({ conversion, result, attempts, match }) => ({
+      outcomes.map(({ conversion, result, attempts, match, platform }) => ({
         ...conversionKey(conversion.eventId, destination),
         status: LEDGER_STATUS[result.status],
         ...describe(conversion),
@@ -73,8 +73,11 @@ export class DynamoLedger {
         signals: 'signals' in result ? result.signals : undefined,
         // The platform's ID of the request (Data Manager API: what its requestStatus:retrieve reports on), and what
         // else the destination says about this delivery (e.g. a refund it could only restate, not retract).
-        requestId: result.status === 'delivered' ? result.requestId : undefined,
+        requestId: result.status === 'delivered' ? result.requestId : platform?.requestId,
         note: result.status === 'delivered' ? result.note : undefined,
+        // The platform's own verdict on that request (pending until the follow-up reads it): `quality` tallies it.
+        platformStatus: platform?.status ?? (result.status === 'delivered' && result.awaitingStatus ? 'pending' : undefined),
+        platformReasons: platform?.reasons?.length ? platform.reasons : undefined,
         // Dry-run keeps the exact request that would have been sent, so a new user can see it.
         request: result.status === 'dry_run' ? JSON.stringify(result.request) : undefined,
         // Match quality of a delivered or dry-run event (key names only; see core/match-quality.ts): `quality` reads it.

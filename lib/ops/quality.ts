@@ -1,6 +1,8 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { WEAK_REASONS, type MatchRecord } from '../../functions/core/match-quality.ts';
+import { META_IDENTIFIER_KEYS, WEAK_REASONS, calibrateMetaWeights, metaScore, type MatchRecord } from '../../functions/core/match-quality.ts';
+import type { PlatformReason, PlatformStatus } from '../../functions/destinations/types.ts';
 import type { MetaDatasetQuality } from './meta-dataset-quality.ts';
+import type { PinterestEqs } from './pinterest-eqs.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
 
 /**
@@ -20,7 +22,38 @@ export interface QualityRow {
   /** Mean score, 0–10, and its 10th percentile (the weak tail). */
   score: number;
   p10Score: number;
+  /**
+   * Meta only, when its Dataset Quality API answered: the mean score with the weights calibrated to the uplift
+   * figures Meta reports for this event name (`calibrateMetaWeights`; keys it gives none for keep the default).
+   */
+  calibratedScore?: number;
 }
+
+/** Requests (distinct platform request IDs) by the platform's verdict, and the events they carried. */
+export interface RequestTally {
+  eventName: string;
+  requests: number;
+  events: number;
+  pending: number;
+  succeeded: number;
+  partial: number;
+  failed: number;
+  unconfirmed: number;
+}
+
+/** The platform's own verdict on its requests, read back by the follow-up (Google's Data Manager requestStatus). */
+export interface RequestVerdicts {
+  total: RequestTally;
+  byEvent: RequestTally[];
+  /** Records the platform refused, per reason, over the distinct requests, most first. */
+  failureReasons: PlatformReason[];
+}
+
+/** The platform's own verdict where it has an API: Meta's Dataset Quality, Pinterest's Event Quality Score. */
+export type RemoteVerdict =
+  | { platform: string; ok: false; message: string }
+  | { platform: string; ok: true; events: MetaDatasetQuality[] }
+  | { platform: string; ok: true; scores: PinterestEqs[] };
 
 export interface DestinationQuality {
   destination: string;
@@ -36,8 +69,10 @@ export interface DestinationQuality {
   skipReasons: { reason: string; count: number }[];
   /** Why sent events were weak (`WEAK_REASONS`), most frequent first; `share` of the scored events. */
   weakReasons: { code: string; reason: string; count: number; share: number }[];
+  /** Where the platform reports later on each request (Google Ads' Data Manager API): what it said, from the ledger. */
+  requests?: RequestVerdicts;
   /** The platform's own verdict, where it has an API and credentials were found. */
-  remote?: { platform: string } & ({ ok: true; events: MetaDatasetQuality[] } | { ok: false; message: string });
+  remote?: RemoteVerdict;
 }
 
 export interface QualityReport {
@@ -79,7 +114,7 @@ function quantile(sorted: number[], q: number): number | undefined {
   return sorted[lo] + (sorted[Math.min(lo + 1, sorted.length - 1)] - sorted[lo]) * (pos - lo);
 }
 
-export function summarize(eventName: string, matches: MatchRecord[]): QualityRow {
+export function summarize(eventName: string, matches: MatchRecord[], metaWeightsOf?: (m: MatchRecord) => Record<string, number>): QualityRow {
   const counts = new Map<string, number>();
   for (const m of matches) for (const k of m.k.split(' ').filter(Boolean)) counts.set(k, (counts.get(k) ?? 0) + 1);
   const keys: Record<string, number> = {};
@@ -95,6 +130,41 @@ export function summarize(eventName: string, matches: MatchRecord[]): QualityRow
     medianClickAgeHours: median === undefined ? undefined : Math.round((median / 3600) * 100) / 100,
     score: scores.length ? round1(scores.reduce((a, b) => a + b, 0) / scores.length) : 0,
     p10Score: round1(quantile(scores, 0.1) ?? 0),
+    ...(metaWeightsOf && matches.length ? { calibratedScore: round1(matches.reduce((sum, m) => sum + metaScore(m, metaWeightsOf(m)), 0) / matches.length) } : {}),
+  };
+}
+
+const emptyTally = (eventName: string): RequestTally => ({ eventName, requests: 0, events: 0, pending: 0, succeeded: 0, partial: 0, failed: 0, unconfirmed: 0 });
+const PLATFORM_STATUSES: readonly PlatformStatus[] = ['pending', 'succeeded', 'partial', 'failed', 'unconfirmed'];
+
+/** Tallies ledger rows carrying a platform verdict by distinct request: one request, one verdict (the same on each of its rows). */
+export function tallyRequests(rows: { eventName: string; requestId: string; status: PlatformStatus; reasons?: PlatformReason[] }[]): RequestVerdicts | undefined {
+  if (rows.length === 0) return undefined;
+  const requests = new Map<string, { eventName: string; status: PlatformStatus; reasons?: PlatformReason[]; events: number }>();
+  for (const r of rows) {
+    const key = `${r.eventName}\u0000${r.requestId}`;
+    const seen = requests.get(key);
+    requests.set(key, { eventName: r.eventName, status: r.status, reasons: r.reasons, events: (seen?.events ?? 0) + 1 });
+  }
+  const total = emptyTally('all');
+  const byEvent = new Map<string, RequestTally>();
+  const reasons = new Map<string, number>();
+  for (const q of requests.values()) {
+    const t = byEvent.get(q.eventName) ?? emptyTally(q.eventName);
+    for (const x of [t, total]) {
+      x.requests++;
+      x.events += q.events;
+      x[q.status]++;
+    }
+    byEvent.set(q.eventName, t);
+    // A refusal without reasons still counts its records; a partial success without them says nothing countable.
+    const refused = q.reasons?.length ? q.reasons : q.status === 'failed' ? [{ reason: 'no reason given', count: q.events }] : [];
+    if (q.status === 'failed' || q.status === 'partial') for (const r of refused) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + r.count);
+  }
+  return {
+    total,
+    byEvent: [...byEvent.values()].sort((a, b) => b.requests - a.requests || a.eventName.localeCompare(b.eventName)),
+    failureReasons: [...reasons.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
   };
 }
 
@@ -103,17 +173,23 @@ export interface QualityOptions {
   since: Date;
   /** Rows scanned so far (for a progress line). */
   progress?: (scanned: number) => void;
+  /** The platforms' own verdicts, by destination, fetched beforehand: shown beside ours, and Meta's calibrates its score. */
+  remote?: Record<string, RemoteVerdict>;
 }
+
+const isPlatformStatus = (v: unknown): v is PlatformStatus => PLATFORM_STATUSES.includes(v as PlatformStatus);
+const platformReasons = (v: unknown): PlatformReason[] | undefined =>
+  Array.isArray(v) ? v.flatMap((r) => (typeof r?.reason === 'string' ? [{ reason: r.reason, count: Number(r.count) || 0 }] : [])) : undefined;
 
 /** Reads the ledger's conversion rows updated since `since` (a scan: an operator's question, paged) and aggregates them. */
 export async function qualityReport(target: Target, opts: QualityOptions, now = new Date()): Promise<QualityReport> {
   const values: Record<string, unknown> = { ':c': 'C#', ':since': opts.since.toISOString() };
   const destKeys = opts.destinations.map((d, i) => ((values[`:d${i}`] = `D#${d}`), `:d${i}`));
-  type Acc = { dest: DestinationQuality; matches: Map<string, MatchRecord[]>; skips: Map<string, number> };
+  type Acc = { dest: DestinationQuality; matches: Map<string, MatchRecord[]>; skips: Map<string, number>; verdicts: Parameters<typeof tallyRequests>[0] };
   const acc = new Map<string, Acc>();
   for (const d of opts.destinations) {
     const empty = summarize('all', []);
-    acc.set(d, { dest: { destination: d, delivered: 0, dryRun: 0, skipped: 0, failed: 0, unscored: 0, total: empty, byEvent: [], skipReasons: [], weakReasons: [] }, matches: new Map(), skips: new Map() });
+    acc.set(d, { dest: { destination: d, delivered: 0, dryRun: 0, skipped: 0, failed: 0, unscored: 0, total: empty, byEvent: [], skipReasons: [], weakReasons: [] }, matches: new Map(), skips: new Map(), verdicts: [] });
   }
   let scanned = 0;
   let start: Record<string, unknown> | undefined;
@@ -123,7 +199,7 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
         TableName: requireLedger(target),
         FilterExpression: `begins_with(pk, :c) AND updatedAt >= :since AND sk IN (${destKeys.join(', ')})`,
         // Only what the report reads: a scan's network cost stays small even on a large ledger.
-        ProjectionExpression: 'sk, #status, eventName, reason, m',
+        ProjectionExpression: 'sk, #status, eventName, reason, m, requestId, platformStatus, platformReasons',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: values,
         ExclusiveStartKey: start,
@@ -133,6 +209,9 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
       const a = acc.get(String(row.sk).slice(2));
       if (!a) continue;
       const status = String(row.status);
+      if (isPlatformStatus(row.platformStatus) && typeof row.requestId === 'string') {
+        a.verdicts.push({ eventName: String(row.eventName ?? '?'), requestId: row.requestId, status: row.platformStatus, reasons: platformReasons(row.platformReasons) });
+      }
       if (status === 'skipped') {
         a.dest.skipped++;
         const why = reasonHead(String(row.reason ?? 'unspecified'));
@@ -154,17 +233,36 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
     start = res.LastEvaluatedKey;
   } while (start);
 
-  const destinations = [...acc.values()].map(({ dest, matches, skips }) => {
+  const destinations = [...acc.values()].map(({ dest, matches, skips, verdicts }): DestinationQuality => {
     const all = [...matches.values()].flat();
     const weak = new Map<string, number>();
     for (const m of all) for (const w of m.w ?? []) weak.set(w, (weak.get(w) ?? 0) + 1);
+    const remote = opts.remote?.[dest.destination];
+    // Calibrated only when Meta gave the figures to calibrate with (e-mail's uplift is the anchor).
+    const calibrates = dest.destination === 'meta' && remote?.ok && 'events' in remote && remote.events.some((e) => e.matchKeys.some((k) => META_IDENTIFIER_KEYS[k.identifier] === 'em' && (k.upliftPercent ?? 0) > 0));
+    const weightsOf = calibrates && 'events' in remote ? metaWeightsByEvent(remote.events, matches) : undefined;
+    const requests = tallyRequests(verdicts);
     return {
       ...dest,
-      total: summarize('all', all),
-      byEvent: [...matches.entries()].map(([name, ms]) => summarize(name, ms)).sort((a, b) => b.events - a.events || a.eventName.localeCompare(b.eventName)),
+      total: summarize('all', all, weightsOf),
+      byEvent: [...matches.entries()].map(([name, ms]) => summarize(name, ms, weightsOf)).sort((a, b) => b.events - a.events || a.eventName.localeCompare(b.eventName)),
       skipReasons: [...skips.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count),
       weakReasons: [...weak.entries()].map(([code, count]) => ({ code, reason: WEAK_REASONS[code] ?? code, count, share: pct(count, all.length) })).sort((a, b) => b.count - a.count),
+      ...(requests && { requests }),
+      ...(remote && { remote }),
     };
   });
   return { since: opts.since.toISOString(), generatedAt: now.toISOString(), target: target.description, destinations };
+}
+
+/**
+ * Each stored Meta match record → the weights calibrated to the uplift figures Meta reports for its event name (an
+ * event name Meta reports nothing for keeps the default weights, so its calibrated score equals ours).
+ */
+function metaWeightsByEvent(remote: MetaDatasetQuality[], matches: Map<string, MatchRecord[]>): (m: MatchRecord) => Record<string, number> {
+  const byName = new Map(remote.map((e) => [e.eventName, calibrateMetaWeights(e.matchKeys)]));
+  const defaults = calibrateMetaWeights([]);
+  const weightsOf = new Map<MatchRecord, Record<string, number>>();
+  for (const [name, ms] of matches) for (const m of ms) weightsOf.set(m, byName.get(name) ?? defaults);
+  return (m) => weightsOf.get(m) ?? defaults;
 }

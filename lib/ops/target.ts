@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,12 +20,18 @@ export interface Target {
   ledgerTable: string;
   /** Destination name → its queue and dead-letter queue URLs. */
   queues: Record<string, { url: string; dlqUrl: string }>;
+  /** AWS: destination name → the ARN of its credentials secret (what its sender reads), and a client to read them. */
+  secretArns: Record<string, string>;
+  secrets?: SecretsManagerClient;
   /**
    * The environment the functions' own stores read (table names, queue URLs, local endpoints): a command that feeds
    * the ingest pipeline itself (backfill) sets it before it loads them.
    */
   functionEnvironment: Record<string, string>;
 }
+
+/** Overrides a destination's secret ARN from the stack outputs (`<dest>SecretArn`), as the queue URLs can be. */
+export const secretArnEnv = (destination: string) => `RELAY_SECRET_ARN_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
 /** A failure the operator can act on: printed as is, without a stack trace. */
 export class OperatorError extends Error {}
@@ -80,6 +87,8 @@ async function local(dataDir: string): Promise<Target> {
     ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientOpts, endpoint: found.endpoints.dynamodb }), { marshallOptions: { removeUndefinedValues: true } }),
     ledgerTable: found.tables.ledger,
     queues: found.queues,
+    // The local runner reads credentials from the environment and .env, as the CLI does.
+    secretArns: {},
     functionEnvironment: {
       AWS_REGION: clientOpts.region,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -99,6 +108,7 @@ interface AwsNames {
   visitorsTable?: string;
   idempotencyTable?: string;
   queues: Record<string, { url?: string; dlqUrl?: string }>;
+  secretArns?: Record<string, string>;
 }
 
 function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): AwsNames | undefined {
@@ -108,8 +118,9 @@ function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): Aw
     const dlqUrl = env[dlqUrlEnv(d)];
     if (url || dlqUrl) queues[d] = { url, dlqUrl };
   }
+  const secretArns = Object.fromEntries(destinations.flatMap((d) => (env[secretArnEnv(d)] ? [[d, env[secretArnEnv(d)]!]] : [])));
   const ledgerTable = env[TABLE_ENV.ledger];
-  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], idempotencyTable: env[TABLE_ENV.idempotency], queues } : undefined;
+  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], idempotencyTable: env[TABLE_ENV.idempotency], queues, secretArns } : undefined;
 }
 
 /** CfnOutput IDs become output keys without their non-alphanumeric characters (see lib/relay-stack.ts). */
@@ -134,7 +145,8 @@ function awsFromOutputs(file: string, stack: string | undefined, destinations: r
     const dlqUrl = outputs[outputKey(`${d}DeadLetterQueueUrl`)];
     if (url || dlqUrl) queues[d] = { url, dlqUrl };
   }
-  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, idempotencyTable: outputs.IdempotencyTableName, queues };
+  const secretArns = Object.fromEntries(destinations.flatMap((d) => (outputs[outputKey(`${d}SecretArn`)] ? [[d, outputs[outputKey(`${d}SecretArn`)]]] : [])));
+  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, idempotencyTable: outputs.IdempotencyTableName, queues, secretArns };
 }
 
 async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames | undefined): Promise<Target> {
@@ -151,7 +163,10 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
     if (url && dlqUrl) queues[d] = { url, dlqUrl };
   }
   const anyUrl = Object.values(queues)[0]?.url;
-  const region = opts.env.AWS_REGION ?? opts.env.AWS_DEFAULT_REGION ?? (anyUrl ? /sqs\.([a-z0-9-]+)\.amazonaws/.exec(anyUrl)?.[1] : undefined);
+  const secretArns = { ...fromFile?.secretArns, ...fromEnv?.secretArns };
+  const anyArn = Object.values(secretArns)[0];
+  const region =
+    opts.env.AWS_REGION ?? opts.env.AWS_DEFAULT_REGION ?? (anyUrl ? /sqs\.([a-z0-9-]+)\.amazonaws/.exec(anyUrl)?.[1] : undefined) ?? (anyArn ? /^arn:[^:]+:secretsmanager:([a-z0-9-]+):/.exec(anyArn)?.[1] : undefined);
   const tables: Record<string, string | undefined> = {
     [TABLE_ENV.visitors]: fromEnv?.visitorsTable ?? fromFile?.visitorsTable,
     [TABLE_ENV.ledger]: ledgerTable,
@@ -164,6 +179,8 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
     ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } }),
     ledgerTable: ledgerTable ?? '',
     queues,
+    secretArns,
+    secrets: new SecretsManagerClient({ region }),
     functionEnvironment: {
       ...(region ? { AWS_REGION: region } : {}),
       ...(Object.fromEntries(Object.entries(tables).filter(([, v]) => v)) as Record<string, string>),

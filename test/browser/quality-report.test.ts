@@ -3,10 +3,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
-import { matchRecord } from '#core/match-quality.ts';
+import { calibrateMetaWeights, matchRecord } from '#core/match-quality.ts';
 import { destinations } from '../../functions/registry.ts';
 import { renderQualityHtml } from '../../lib/ops/quality-html.ts';
-import { summarize, type DestinationQuality, type QualityReport } from '../../lib/ops/quality.ts';
+import { summarize, tallyRequests, type DestinationQuality, type QualityReport } from '../../lib/ops/quality.ts';
 import { NOW, conversionFactory } from '../support/factories.ts';
 import { PROJECT_ROOT } from '../support/relay-process.ts';
 
@@ -21,7 +21,9 @@ const ARTIFACTS = path.join(PROJECT_ROOT, 'test/browser/.artifacts');
 function destinationQuality(name: string, convs: ReturnType<typeof conversionFactory>[]): DestinationQuality {
   const dest = destinations.find((d) => d.name === name)!;
   const matches = convs.map((c) => matchRecord(name, c, dest.signals(c)));
-  const total = summarize('all', matches);
+  // Meta: also the score calibrated to Meta's (example) uplift figures.
+  const weights = name === 'meta' ? () => calibrateMetaWeights([{ identifier: 'email', upliftPercent: 58.96 }, { identifier: 'ip_address', upliftPercent: 20.65 }, { identifier: 'phone', upliftPercent: 5.9 }]) : undefined;
+  const total = summarize('all', matches, weights);
   return {
     destination: name,
     delivered: convs.length,
@@ -30,7 +32,18 @@ function destinationQuality(name: string, convs: ReturnType<typeof conversionFac
     failed: 0,
     unscored: 0,
     total,
-    byEvent: [summarize('Purchase', matches.slice(0, 3)), summarize('Lead', matches.slice(3))],
+    byEvent: [summarize('Purchase', matches.slice(0, 3), weights), summarize('Lead', matches.slice(3), weights)],
+    // Google: two of four Purchase requests succeeded, one failed (3 records, click not found), one is pending.
+    requests:
+      name === 'google-ads'
+        ? tallyRequests([
+            { eventName: 'Purchase', requestId: 'r1', status: 'succeeded' },
+            { eventName: 'Purchase', requestId: 'r2', status: 'succeeded' },
+            { eventName: 'Purchase', requestId: 'r3', status: 'failed', reasons: [{ reason: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND', count: 3 }] },
+            { eventName: 'Purchase', requestId: 'r4', status: 'pending' },
+            { eventName: 'Lead', requestId: 'r5', status: 'succeeded' },
+          ])
+        : undefined,
     skipReasons: [{ reason: 'consent', count: 1 }],
     weakReasons: [{ code: 'no_click_unseen', reason: 'no click ID: visitor never seen (no visitor ID on the order)', count: 2, share: 40 }],
     remote:
@@ -78,8 +91,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the quality report in headless Chromium'
 
     expect(requested).toEqual([pathToFileURL(file).href]);
     const svgs = page.locator('svg');
-    // Per destination: a relay gauge (+ Meta's own for Meta), key coverage, score per event, reasons.
-    expect(await svgs.count()).toBe(4 + 1 + 3 + 1);
+    // Per destination: a relay gauge (+ the calibrated one and Meta's own for Meta), key coverage, score per event,
+    // reasons (+ Google's verdict per request and its failure reasons for Google).
+    expect(await svgs.count()).toBe(4 + 2 + 4 + 2);
     for (let i = 0; i < (await svgs.count()); i++) {
       const box = await svgs.nth(i).boundingBox();
       expect(box, `svg ${i}`).not.toBeNull();
@@ -101,6 +115,18 @@ describe.skipIf(!existsSync(CHROMIUM))('the quality report in headless Chromium'
     expect(await barWidth('Meta click (fbc)')).toBeCloseTo(360 * 0.4, 0);
     expect(await page.getByText('Server sending mismatched IP addresses').isVisible()).toBe(true);
     expect(await meta.locator('svg[aria-label^="Meta’s own score: 7.4"]').count()).toBe(1);
+    expect(await meta.locator(`svg[aria-label^="Relay score, Meta-calibrated: ${report.destinations[0].total.calibratedScore}"]`).count()).toBe(1);
+
+    // Google's verdict: the Purchase bar is half green (2 of 4 requests succeeded), a quarter red (failed).
+    const google = page.locator('section').nth(1);
+    const verdict = google.locator('figure.requests');
+    expect(await verdict.locator('figcaption').textContent()).toMatch(/Google’s verdict on its requests/);
+    const purchaseBars = verdict.locator('rect.bar');
+    expect(Number(await purchaseBars.nth(0).getAttribute('width'))).toBeCloseTo(210, 0);
+    expect(await purchaseBars.nth(0).getAttribute('fill')).toBe('#1a7f37');
+    expect(Number(await purchaseBars.nth(1).getAttribute('width'))).toBeCloseTo(105, 0);
+    expect(await purchaseBars.nth(1).getAttribute('fill')).toBe('#cf222e');
+    expect(await google.getByText('PROCESSING_ERROR_REASON_CLICK_NOT_FOUND').isVisible()).toBe(true);
 
     await page.screenshot({ path: path.join(ARTIFACTS, 'quality-report.png'), fullPage: true });
     await page.close();

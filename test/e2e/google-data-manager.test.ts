@@ -108,8 +108,10 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
     expect(ingest.headers).not.toHaveProperty('developer-token');
 
     const final = await waitForRow(id, (r) => typeof r.note === 'string', 'Google’s final status on the ledger row');
-    expect(final).toMatchObject({ status: 'delivered', requestId: ingest.response.requestId, note: expect.stringContaining('SUCCESS') });
+    expect(final).toMatchObject({ status: 'delivered', requestId: ingest.response.requestId, note: expect.stringContaining('SUCCESS'), platformStatus: 'succeeded' });
     expect(final.conversion).toBeUndefined();
+    // The follow-up rewrites the row whole: the match record stays, so the quality report still counts the event.
+    expect(final.m).toMatchObject({ c: 'gclid', k: expect.stringContaining('em') });
     expect(google.requests.some((r) => r.method === 'GET' && r.path === '/v1/requestStatus:retrieve')).toBe(true);
   });
 
@@ -133,7 +135,13 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
     const id = await purchase('Cj0-dm-late-refusal');
 
     const refused = await waitForRow(id, (r) => r.status === 'dead_lettered', 'the refusal on the ledger row', 25_000);
-    expect(refused).toMatchObject({ errorCode: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND', errorMessage: expect.stringContaining('refused it: 1 × PROCESSING_ERROR_REASON_CLICK_NOT_FOUND') });
+    expect(refused).toMatchObject({
+      errorCode: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND',
+      errorMessage: expect.stringContaining('refused it: 1 × PROCESSING_ERROR_REASON_CLICK_NOT_FOUND'),
+      requestId: expect.any(String),
+      platformStatus: 'failed',
+      platformReasons: [{ reason: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND', count: 1 }],
+    });
     const [letter] = (await relay.dlqMessages('google-ads')).filter((m) => m.attributes.conversionId === id);
     expect(letter.attributes.errorCode).toBe('PROCESSING_ERROR_REASON_CLICK_NOT_FOUND');
     expect((typeof letter.body === 'string' ? JSON.parse(letter.body) : letter.body).eventId).toBe(id);
@@ -141,6 +149,19 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
     const { code, stdout } = await cli(['status', id], dataDir);
     expect(code).toBe(0);
     expect(stdout).toMatch(/google-ads.*dead_lettered.*PROCESSING_ERROR_REASON_CLICK_NOT_FOUND/);
+
+    // `quality` shows Google's verdict beside the relay's score: the request that succeeded (first test) and this one.
+    const quality = await cli(['quality', '--since', '1h', '--destination', 'google-ads', '--json', '--offline'], dataDir);
+    expect(quality.code).toBe(0);
+    const [g] = JSON.parse(quality.stdout).destinations;
+    const purchases = g.requests.byEvent.find((r: any) => r.eventName === 'Purchase');
+    expect(purchases.failed).toBeGreaterThanOrEqual(1);
+    expect(purchases.requests).toBe(purchases.pending + purchases.succeeded + purchases.partial + purchases.failed + purchases.unconfirmed);
+    expect(g.requests.failureReasons).toContainEqual({ reason: 'PROCESSING_ERROR_REASON_CLICK_NOT_FOUND', count: expect.any(Number) });
+    const text = await cli(['quality', '--since', '1h', '--destination', 'google-ads', '--offline'], dataDir);
+    expect(text.stdout).toMatch(/EVENT\s+REQUESTS\s+EVENTS\s+PENDING\s+SUCCEEDED\s+PARTIAL\s+FAILED\s+UNCONFIRMED/);
+    expect(text.stdout).toMatch(new RegExp(`Purchase\\s+${purchases.requests}\\s+${purchases.events}\\s+${purchases.pending}\\s+${purchases.succeeded}\\s+${purchases.partial}\\s+${purchases.failed}\\s`));
+    expect(text.stdout).toMatch(/\d+\s+PROCESSING_ERROR_REASON_CLICK_NOT_FOUND/);
   });
 
   it('restates a fully refunded purchase to 0 after it was delivered, and says in the ledger that it cannot retract', async () => {

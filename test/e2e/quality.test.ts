@@ -2,7 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { calibrateMetaWeights, metaScore } from '../../functions/core/match-quality.ts';
+import { toPinterestEvent } from '../../functions/destinations/pinterest/payload.ts';
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
+import { startPinterestEqsFake } from '../fakes/pinterest-eqs.ts';
+import { conversionFactory } from '../support/factories.ts';
 import { cli } from '../support/cli.ts';
 import { collectVisit } from '../support/flows.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
@@ -101,11 +105,20 @@ describe('conversion-relay quality against the local runner', () => {
     expect(remote.matchKeys.find((k: any) => k.identifier === 'email')).toMatchObject({ upliftPercent: 58.96 });
     expect(meta.datasetQuality.requests.at(-1)).toMatchObject({ status: 200, query: { dataset_id: PIXEL_ID } });
 
+    // Our score again, with Meta's uplift figures for Purchase as the weights: phone, fbc and external_id weigh less
+    // on this (fake) account than the defaults say, so the calibrated score is lower.
+    const weights = calibrateMetaWeights(remote.matchKeys);
+    const records = await Promise.all(Object.values(ids).map(async (id) => (await relay.ledgerFor(id, 'meta'))[0].m));
+    const calibrated = Math.round((records.reduce((sum, rec) => sum + metaScore(rec, weights), 0) / records.length) * 10) / 10;
+    expect(purchase.calibratedScore).toBe(calibrated);
+    expect(purchase.calibratedScore).toBeLessThan(purchase.score);
+
     const table = await cli(['quality', '--since', '1h', '--destination', 'meta'], dataDir, metaEnv());
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^meta: \d+ delivered/m);
     expect(table.stdout).toMatch(new RegExp(`Purchase\\s+${purchase.events}\\s+${purchase.score.toFixed(1)}\\s+\\S+\\s+${purchase.clickRate}\\s`));
-    expect(table.stdout).toMatch(/META EMQ/);
+    expect(table.stdout).toMatch(/META EMQ\s+RELAY SCORE\s+CALIBRATED/);
+    expect(table.stdout).toMatch(new RegExp(`Purchase\\s+${remote.compositeScore}\\s+${purchase.score.toFixed(1)}\\s+${purchase.calibratedScore.toFixed(1)}\\s`));
     expect(table.stdout).toMatch(/email \d+(\.\d)?% \(\+58\.96%\)/);
     expect(table.stdout).not.toMatch(/google-ads:/);
   });
@@ -119,6 +132,35 @@ describe('conversion-relay quality against the local runner', () => {
       expect(res.stdout).toMatch(/code 10: \(#10\) Application does not have permission.*Use events dataset.*ads_read/);
     } finally {
       meta.datasetQuality.denyPermission(false);
+    }
+  });
+
+  it('asks Pinterest for its Event Quality Score with the destination’s credentials; a token without ads:read gets a clear message', async () => {
+    const account = '549755885175';
+    const token = 'pina_quality_test_token';
+    const eqs = await startPinterestEqsFake({ adAccountId: account, accessToken: token, events: () => [toPinterestEvent(conversionFactory(), new Date())] });
+    const env = { PINTEREST_AD_ACCOUNT_ID: account, PINTEREST_ACCESS_TOKEN: token, PINTEREST_API_BASE_URL: eqs.baseUrl };
+    try {
+      const json = await cli(['quality', '--since', '1h', '--destination', 'pinterest', '--json'], dataDir, env);
+      expect(json.code).toBe(0);
+      const [p] = JSON.parse(json.stdout).destinations;
+      expect(p.remote).toMatchObject({ platform: 'Pinterest Event Quality Score API', ok: true, scores: [{ overallStatus: 'GOOD', ingestionSource: 'CONVERSIONS_API', lookbackPeriod: '1d' }] });
+      expect(p.remote.scores[0].components).toContainEqual(expect.objectContaining({ parameter: 'hashed_email', eventType: 'checkout', coverage: 100 }));
+      expect(eqs.requests.at(-1)).toMatchObject({ status: 200, query: { lookback_period: '1d' }, authorization: `Bearer ${token}` });
+
+      const table = await cli(['quality', '--since', '1h', '--destination', 'pinterest'], dataDir, env);
+      expect(table.stdout).toMatch(/Pinterest Event Quality Score API \(WEB, CONVERSIONS_API, 1d\): GOOD/);
+      expect(table.stdout).toMatch(/EVENT TYPE\s+hashed_email%/);
+      expect(table.stdout).toMatch(/^checkout\s+100\s/m);
+
+      eqs.denyScope();
+      const denied = await cli(['quality', '--since', '7d', '--destination', 'pinterest'], dataDir, env);
+      expect(denied.code).toBe(0);
+      expect(denied.stdout).toMatch(/^pinterest: /m);
+      expect(denied.stdout).toMatch(new RegExp(`HTTP 401, code 3: Your token does not have sufficient permissions.*ads:read scope and access to ad account ${account}`));
+      expect(eqs.requests.at(-1)?.query.lookback_period).toBe('14d');
+    } finally {
+      await eqs.close();
     }
   });
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { listenOnLoopback, readBody } from './http.ts';
 
 /**
- * The machinery the LinkedIn, Pinterest and Snapchat fakes share: a loopback JSON server that hands each request
+ * The machinery the LinkedIn, Pinterest, Snapchat and Microsoft fakes share: a loopback JSON server that hands each request
  * to the platform's validator, keeps the events it accepted, and can fail on demand (an answer for requests holding
  * a matching event, or a dropped connection). Each platform file holds only what its API documents.
  */
@@ -34,7 +34,7 @@ export interface ConversionApiFake<Event> {
 
 export async function startConversionApiFake<Event>(
   eventsOf: (body: any) => Event[],
-  validate: (req: { url: URL; headers: IncomingMessage['headers']; body: any }) => FakeAnswer,
+  validate: (req: { method: string; url: URL; headers: IncomingMessage['headers']; body: any }) => FakeAnswer,
 ): Promise<ConversionApiFake<Event>> {
   const requests: ReceivedRequest[] = [];
   const accepted: Event[] = [];
@@ -44,7 +44,8 @@ export async function startConversionApiFake<Event>(
     const text = await readBody(req);
     let body: any;
     try {
-      body = JSON.parse(text);
+      // An OAuth token endpoint (Microsoft's, beside its API) takes a form; every API takes JSON.
+      body = String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') ? Object.fromEntries(new URLSearchParams(text)) : JSON.parse(text);
     } catch {
       body = undefined;
     }
@@ -57,7 +58,7 @@ export async function startConversionApiFake<Event>(
       }
       answer = failure.reply;
     } else {
-      answer = body === undefined ? { status: 400, body: { message: 'body is not JSON' } } : validate({ url, headers: req.headers, body });
+      answer = body === undefined ? { status: 400, body: { message: 'body is not JSON' } } : validate({ method: req.method ?? 'GET', url, headers: req.headers, body });
     }
     if (answer.accepted) accepted.push(...(answer.accepted as Event[]));
     requests.push({ url, headers: req.headers, body, status: answer.status });

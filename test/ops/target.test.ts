@@ -42,12 +42,16 @@ describe('operator CLI target resolution (AWS)', () => {
     }
     expect(target.description).toMatch(/eu-west-1/);
     expect(await target.sqs.config.region()).toBe('eu-west-1');
+    // Each destination's credentials secret, for commands that ask the platform themselves (quality).
+    for (const d of names) expect(target.secretArns[d]).toBe(urlFor(`${d}SecretArn`.replace(/[^A-Za-z0-9]/g, '')));
+    expect(await target.secrets!.config.region()).toBe('eu-west-1');
   });
 
   it('finds cdk-outputs.json in the working directory when no local relay runs, and lets the environment override it', async () => {
-    const target = await resolveTarget({ cwd: dir, dataDir: path.join(dir, 'no-relay'), env: { LEDGER_TABLE: 'OtherLedger' }, destinations: names });
+    const target = await resolveTarget({ cwd: dir, dataDir: path.join(dir, 'no-relay'), env: { LEDGER_TABLE: 'OtherLedger', RELAY_SECRET_ARN_META: 'arn:aws:secretsmanager:eu-west-1:1:secret:other' }, destinations: names });
     expect(target.kind).toBe('aws');
     expect(target.ledgerTable).toBe('OtherLedger');
+    expect(target.secretArns.meta).toBe('arn:aws:secretsmanager:eu-west-1:1:secret:other');
   });
 
   it('says what to do when there is nothing to operate on', async () => {

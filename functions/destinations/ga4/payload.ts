@@ -1,6 +1,7 @@
 import { consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { sha256Hex } from '#core/normalize.ts';
+import { snakeCaseName } from '#destinations/event-fields.ts';
 import { GA4_NAME, RESERVED_EVENT_NAMES, RESERVED_PREFIXES, type Ga4Event, type Ga4Request } from './schema.ts';
 
 /**
@@ -70,11 +71,7 @@ export function ga4EventName(c: Conversion): string {
   if (c.adjustment) return 'refund';
   const known = RECOMMENDED[c.eventName];
   if (known) return known;
-  let name = c.eventName
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '');
+  let name = snakeCaseName(c.eventName);
   if (!/^[a-z]/.test(name) || RESERVED_PREFIXES.some((p) => name.startsWith(p)) || RESERVED_EVENT_NAMES.has(name)) name = `conversion_${name}`;
   name = name.slice(0, 40).replace(/_+$/, '');
   return GA4_NAME.test(name) ? name : 'conversion';

@@ -1,6 +1,6 @@
 import { consentSkipReason, consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
-import { eventIdFor } from '#core/event-id.ts';
+import { afterOriginalUpload, originalEventIds } from '#destinations/adjustments.ts';
 import type { Destination, PlatformRequest, PlatformResponse } from '#destinations/types.ts';
 import { classifyGoogleAdsResponse } from './classify.ts';
 import { classifyDataManagerResponse } from './data-manager/classify.ts';
@@ -248,30 +248,18 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
   // the event IDs an order's conversion gets (eventIdFor: the order ID for a Purchase, `order:name` otherwise) for
   // every conversion name that has an action — the only ones that can have been uploaded.
   dependsOn(c, config) {
-    if (!c.adjustment) return undefined;
-    const order = c.adjustment.originalOrderId;
-    const names = Object.keys(config?.conversionActions ?? {});
-    return [...new Set([c.adjustment.originalEventId, order, ...names.map((n) => eventIdFor(order, n))].filter((id): id is string => !!id))];
+    return c.adjustment ? originalEventIds(c, Object.keys(config?.conversionActions ?? {})) : undefined;
   },
 
   afterDependencies(c, originals) {
-    const known = originals.filter((o) => o !== undefined);
-    const delivered = known.find((o) => o.status === 'delivered');
-    if (delivered) {
+    return afterOriginalUpload('Google Ads', c, originals, (delivered) => {
       const age = delivered.occurredAt ? Date.parse(c.occurredAt) - Date.parse(delivered.occurredAt) : 0;
       if (age > MAX_ADJUSTABLE_AGE_MS) {
         return { skip: `Google Ads adjusts conversions up to 54 days old; ${delivered.eventId} is ${Math.floor(age / 86400_000)} days older than this ${c.adjustment!.kind}` };
       }
       const originalEventName = c.adjustment!.originalEventName ?? delivered.eventName;
       return { send: { ...c, adjustment: { ...c.adjustment!, ...(originalEventName && { originalEventName }) } } };
-    }
-    // Still on its way, or in the DLQ waiting for a human and a redrive: the adjustment waits (and, out of attempts,
-    // lands in the DLQ next to it, saying why).
-    const pending = known.find((o) => o.status === 'queued' || o.status === 'retrying' || o.status === 'dead_lettered');
-    if (pending) return { wait: `the original conversion ${pending.eventId} is ${pending.status} at Google Ads, not delivered yet` };
-    const other = known[0];
-    if (other) return { skip: `the original conversion ${other.eventId} was never uploaded to Google Ads (${other.status}${other.reason ? `: ${other.reason}` : ''})` };
-    return { skip: `the original conversion (order ${c.adjustment!.originalOrderId}) has no row in the ledger for Google Ads: only conversions this relay uploaded are adjusted` };
+    });
   },
 
   signals(c: Conversion, config?: GoogleAdsConfig) {

@@ -37,4 +37,17 @@ describe('OAuth access-token cache', () => {
     expect(await accessToken(linkedin, transport, now)).toBe(l1);
     expect(refreshes).toEqual(['google', 'linkedin', 'google']);
   });
+
+  it('sends the scope when the client names one and no client_secret when it has none (Microsoft public clients)', async () => {
+    const seen: Record<string, string>[] = [];
+    const transport = async (req: PlatformRequest) => {
+      seen.push(req.body as Record<string, string>);
+      return { status: 200, headers: {}, body: { access_token: 'ms-token', expires_in: 3600 } };
+    };
+    const microsoft = { tokenUrl: 'https://login.example/token', clientId: 'm', refreshToken: 'ms-refresh', scope: 'https://ads.microsoft.com/msads.manage offline_access' };
+    await accessToken(microsoft, transport, now);
+    await accessToken(google, transport, now);
+    expect(seen[0]).toEqual({ grant_type: 'refresh_token', client_id: 'm', refresh_token: 'ms-refresh', scope: 'https://ads.microsoft.com/msads.manage offline_access' });
+    expect(seen[1]).toEqual({ grant_type: 'refresh_token', client_id: 'g', client_secret: 's', refresh_token: 'google' });
+  });
 });

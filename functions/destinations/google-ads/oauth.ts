@@ -6,7 +6,7 @@ import { ConfigurationError, type Transport } from '#destinations/types.ts';
 const PERMANENT_OAUTH_ERRORS = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client', 'invalid_scope']);
 
 /**
- * Access tokens from Google's token endpoint, by one of two grants, both a form-encoded POST answered with an access
+ * Access tokens from an OAuth token endpoint (Google's; LinkedIn's and Microsoft's speak the refresh grant too), by one of two grants, both a form-encoded POST answered with an access
  * token valid for `expires_in` seconds (one hour at Google):
  * - refresh token (RFC 6749 §6): grant_type=refresh_token, client_id, client_secret, refresh_token;
  * - service account (RFC 7523 §2.1, Google "Using OAuth 2.0 for Server to Server Applications"):
@@ -19,8 +19,11 @@ export interface OAuthClient {
   /** When set, the service-account grant is used and the refresh-token fields are ignored. */
   serviceAccount?: ServiceAccountKey;
   clientId?: string;
+  /** Left out of the grant when unset: Microsoft's token endpoint refuses a secret from a public (native) client. */
   clientSecret?: string;
   refreshToken?: string;
+  /** Sent with the refresh-token grant when set (Microsoft's identity platform requires it; Google and LinkedIn do not). */
+  scope?: string;
 }
 
 /** The fields of a service account's JSON key file that the JWT grant needs. */
@@ -81,7 +84,13 @@ export function parseServiceAccountKey(settingKey: string, raw: string): Service
 /** The grant's form fields: the service account's signed JWT, or the refresh token. */
 function grantFor(client: OAuthClient, now: Date): Record<string, string> {
   if (client.serviceAccount) return { grant_type: JWT_BEARER_GRANT, assertion: serviceAccountAssertion(client.serviceAccount, DATA_MANAGER_SCOPE, now) };
-  return { grant_type: 'refresh_token', client_id: client.clientId ?? '', client_secret: client.clientSecret ?? '', refresh_token: client.refreshToken ?? '' };
+  return {
+    grant_type: 'refresh_token',
+    client_id: client.clientId ?? '',
+    ...(client.clientSecret !== undefined && { client_secret: client.clientSecret }),
+    refresh_token: client.refreshToken ?? '',
+    ...(client.scope && { scope: client.scope }),
+  };
 }
 
 /** Refresh this long before the stated expiry: a request built now may reach Google a few seconds later. */

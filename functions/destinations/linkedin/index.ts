@@ -1,7 +1,7 @@
 import type { Conversion } from '#core/conversion.ts';
 // The OAuth refresh-token flow (RFC 6749 §6) is one shared implementation: LinkedIn's token endpoint speaks it too.
 import { accessToken as refreshedAccessToken, forgetAccessToken } from '#destinations/google-ads/oauth.ts';
-import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
+import { baseUrlSetting, eventNameMap, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyLinkedInResponse } from './classify.ts';
@@ -21,16 +21,6 @@ const DEFAULT_BASE_URL = 'https://api.linkedin.com';
 const DEFAULT_TOKEN_URL = 'https://www.linkedin.com/oauth/v2/accessToken';
 /** Pinned: LinkedIn supports each monthly version for at least a year (202603 sunsets 2027-03-16). */
 const DEFAULT_API_VERSION = '202603';
-
-function parseRules(raw: string): Record<string, string> {
-  const rules: Record<string, string> = {};
-  for (const pair of raw.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const m = /^([A-Za-z][\w]*)\s*=\s*(\d+)$/.exec(pair);
-    if (!m) throw new Error(`LINKEDIN_CONVERSION_RULES must look like Purchase=104012,Lead=104013, got "${pair}"`);
-    rules[m[1]] = m[2];
-  }
-  return rules;
-}
 
 /** LinkedIn Conversions API: https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/conversions-api */
 const linkedInSkipReason = unmatchableSkipReason('LinkedIn', (c) => linkedInUserIds(c).length > 0 || Boolean(c.user.externalId), 'a hashed e-mail, li_fat_id, an IPv4 address or an external ID');
@@ -62,7 +52,7 @@ export const linkedinDestination: Destination<LinkedInConfig> = {
     return {
       missing: [],
       config: {
-        rules: parseRules(settings.LINKEDIN_CONVERSION_RULES!),
+        rules: eventNameMap(settings.LINKEDIN_CONVERSION_RULES!, 'LINKEDIN_CONVERSION_RULES', /^\d+$/, 'Purchase=104012,Lead=104013'),
         accessToken: optionalSetting(settings, 'LINKEDIN_ACCESS_TOKEN'),
         refresh: canRefresh
           ? {

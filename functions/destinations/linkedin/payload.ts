@@ -1,5 +1,5 @@
 import type { Conversion } from '#core/conversion.ts';
-import { decimalString, eventTimeMs } from '#destinations/event-fields.ts';
+import { decimalString, eventTimeMs, isIpv4 } from '#destinations/event-fields.ts';
 
 /**
  * LinkedIn Conversions API element (`POST /rest/conversionEvents`; learn.microsoft.com/en-us/linkedin/marketing/
@@ -21,13 +21,11 @@ export interface LinkedInElement {
   user: { userIds: { idType: string; idValue: string }[]; externalIds?: string[] };
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-
 export function linkedInUserIds(c: Conversion): { idType: string; idValue: string }[] {
   const ids: { idType: string; idValue: string }[] = [];
   if (c.user.email) ids.push({ idType: 'SHA256_EMAIL', idValue: c.user.email });
   if (c.clicks.liFatId) ids.push({ idType: 'LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID', idValue: c.clicks.liFatId.value });
-  if (c.user.ip && IPV4.test(c.user.ip)) ids.push({ idType: 'PLAINTEXT_IP_ADDRESS', idValue: c.user.ip });
+  if (c.user.ip && isIpv4(c.user.ip)) ids.push({ idType: 'PLAINTEXT_IP_ADDRESS', idValue: c.user.ip });
   return ids;
 }
 

@@ -1,4 +1,4 @@
-import type { FollowUpVerdict, PlatformResponse } from '#destinations/types.ts';
+import type { FollowUpVerdict, PlatformReason, PlatformResponse } from '#destinations/types.ts';
 
 /**
  * `GET /v1/requestStatus:retrieve?requestId=…` (REST reference; the query parameter is `requestId`, as Google's
@@ -13,13 +13,16 @@ interface DestinationStatus {
   warningInfo?: { warningCounts?: { recordCount?: string | number; reason?: string }[] };
 }
 
+const reasonsOf = (list: { recordCount?: string | number; reason?: string }[] | undefined): PlatformReason[] =>
+  (list ?? []).map((c) => ({ reason: c.reason ?? 'unknown reason', count: Number(c.recordCount) || 0 }));
+
 const counts = (list: { recordCount?: string | number; reason?: string }[] | undefined) =>
   (list ?? []).map((c) => `${c.recordCount ?? '?'} × ${c.reason ?? 'unknown reason'}`).join(', ');
 
 export function classifyRequestStatus(res: PlatformResponse, requestId: string): FollowUpVerdict {
   if (res.status === 401 || res.status === 429 || res.status >= 500) return { kind: 'pending', note: `HTTP ${res.status} from requestStatus:retrieve` };
   const body = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as { requestStatusPerDestination?: DestinationStatus[]; error?: { message?: string } };
-  if (res.status !== 200) return { kind: 'accepted', note: `Google accepted request ${requestId}; its status could not be read (HTTP ${res.status}: ${body.error?.message ?? ''})` };
+  if (res.status !== 200) return { kind: 'accepted', unconfirmed: true, note: `Google accepted request ${requestId}; its status could not be read (HTTP ${res.status}: ${body.error?.message ?? ''})` };
   const [dest] = body.requestStatusPerDestination ?? [];
   const status = dest?.requestStatus ?? 'REQUEST_STATUS_UNKNOWN';
   const errors = counts(dest?.errorInfo?.errorCounts);
@@ -30,10 +33,10 @@ export function classifyRequestStatus(res: PlatformResponse, requestId: string):
     case 'FAILED':
     case 'FAILURE': {
       const reasons = (dest?.errorInfo?.errorCounts ?? []).map((c) => c.reason).filter(Boolean);
-      return { kind: 'refused', error: { code: reasons.length === 1 ? reasons[0]! : 'REQUEST_FAILED', message: `Google processed request ${requestId} and refused it: ${errors || 'no reason given'}` } };
+      return { kind: 'refused', error: { code: reasons.length === 1 ? reasons[0]! : 'REQUEST_FAILED', message: `Google processed request ${requestId} and refused it: ${errors || 'no reason given'}` }, reasons: reasonsOf(dest?.errorInfo?.errorCounts) };
     }
     case 'PARTIAL_SUCCESS':
-      return { kind: 'partly', note: `Google processed request ${requestId}: PARTIAL_SUCCESS, refused ${errors || 'some events'} — Google does not say which events` };
+      return { kind: 'partly', note: `Google processed request ${requestId}: PARTIAL_SUCCESS, refused ${errors || 'some events'} — Google does not say which events`, reasons: reasonsOf(dest?.errorInfo?.errorCounts) };
     default:
       return { kind: 'pending', note: status };
   }
