@@ -8,6 +8,8 @@ import { lookupStatus, replay } from '../lib/ops/ledger.ts';
 import { clickAge, orderKeys, parseSince, qualityReport, type DestinationQuality, type QualityReport } from '../lib/ops/quality.ts';
 import { fetchRemoteVerdicts } from '../lib/ops/quality-remote.ts';
 import { renderQualityHtml } from '../lib/ops/quality-html.ts';
+import type { HistoryItem } from '../lib/ops/backfill.ts';
+import { TABLE_ENV } from '../functions/core/names.ts';
 import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
 
 const HELP = `conversion-relay — operate a running relay (local or on AWS)
@@ -32,6 +34,18 @@ Commands:
                                       secret on AWS, else the environment or .env) also Meta's own Event
                                       Match Quality, a Meta-calibrated score, and Pinterest's Event Quality
                                       Score (--offline: don't ask the platforms)
+  backfill stripe [--since 7d] [--until <when>] [--dry-run]
+                                      send the recent past from Stripe's history (Checkout Sessions,
+                                      PaymentIntents, invoices, refunds, disputes created in the window)
+                                      through the same pipeline as the webhooks: one conversion per payment
+                                      whichever came first, rerunning adds nothing, events older than a
+                                      platform accepts are skipped with the reason. Needs STRIPE_API_KEY, a
+                                      restricted read-only key (README "Backfill"). --dry-run: the plan per
+                                      destination, nothing queued
+  backfill stripe --undelivered [--since 30d]
+                                      catch up webhooks Stripe failed to deliver (its events of the last
+                                      30 days with delivery_success=false)
+  backfill clickbank                  not available yet: says why and what to do instead
 
 Where (default: the local relay if one is running, else cdk-outputs.json):
   --local [--data-dir <dir>]          the relay \`npm start\` runs (data dir: RELAY_DATA_DIR or .relay-data)
@@ -52,6 +66,8 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   messages: { type: 'boolean' },
   since: { type: 'string' },
+  until: { type: 'string' },
+  undelivered: { type: 'boolean' },
   html: { type: 'string' },
   offline: { type: 'boolean' },
   local: { type: 'boolean' },
@@ -78,9 +94,11 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return command || values.help ? 0 : 1;
   }
-  const known = ['dlq list', 'dlq show', 'dlq redrive', 'status', 'replay', 'quality'];
+  const known = ['dlq list', 'dlq show', 'dlq redrive', 'status', 'replay', 'quality', 'backfill'];
   const key = command === 'dlq' ? `dlq ${sub ?? ''}` : command;
   if (!known.includes(key)) throw new OperatorError(`Unknown command "${positionals.join(' ')}". Commands: ${known.join(', ')}. See --help.`);
+
+  if (key === 'backfill' && sub !== 'stripe') return backfillUnavailable(sub);
 
   const target = await resolveTarget({
     local: values.local,
@@ -107,6 +125,8 @@ export async function main(argv: string[]): Promise<number> {
       return status(target, values, sub);
     case 'quality':
       return quality(target, values);
+    case 'backfill':
+      return backfillStripe(target, values);
     default:
       return replayCommand(target, values);
   }
@@ -360,6 +380,119 @@ function printRemote(d: DestinationQuality) {
         ),
       );
     }
+  }
+}
+
+function backfillUnavailable(which: string | undefined): number {
+  if (which === 'clickbank') {
+    process.stderr.write(
+      [
+        'error: a ClickBank backfill is not available in this version.',
+        "ClickBank does have an Orders API (GET https://api.clickbank.com/rest/1.3/orders2/list, an API key from Settings → API",
+        'Management with "Orders/Tickets API Read"), but the relay has not verified its order fields against a real account,',
+        "and its orders would not match the INS notifications' event IDs for certain; sending them unverified could double-count.",
+        "Until then: ClickBank resends an INS notification on failure, and a sale's receipt can be re-sent by ClickBank support.",
+        '',
+      ].join('\n'),
+    );
+    return 1;
+  }
+  throw new OperatorError(`Say which source to backfill: \`conversion-relay backfill stripe\` (ClickBank: \`backfill clickbank\` says why it is not available). Got "${which ?? ''}".`);
+}
+
+async function backfillStripe(target: Target, values: Values): Promise<number> {
+  // Loaded here, not at start: the other commands need neither the stripe package nor the pipeline.
+  const { backfill, ledgerKnows, parseWindow } = await import('../lib/ops/backfill.ts');
+  const { STRIPE_EVENTS_WINDOW_MS, stripeForBackfill, stripeHistory, undeliveredEvents } = await import('../lib/ops/stripe-history.ts');
+  const { asWebhookEvent } = await import('../functions/sources/stripe/history.ts');
+  const { readStripeEvent } = await import('../functions/sources/stripe/index.ts');
+  const settings = operatorSettings();
+  const now = new Date();
+  const { gte, lte } = parseWindow(values.since, values.until, now, values.undelivered ? '30d' : '7d');
+  // Stripe keeps events for 30 days: an older --since would only look complete.
+  const window = values.undelivered ? { gte: Math.max(gte, Math.ceil((now.getTime() - STRIPE_EVENTS_WINDOW_MS) / 1000)), lte } : { gte, lte };
+  const missing = [TABLE_ENV.visitors, TABLE_ENV.idempotency].filter((t) => !target.functionEnvironment[t]);
+  if (missing.length) {
+    throw new OperatorError(`The backfill feeds the ingest pipeline, which needs ${missing.join(' and ')}: redeploy (the stack outputs VisitorsTableName and IdempotencyTableName) or set them in the environment.`);
+  }
+  // The pipeline's own stores read their tables and queues from the environment, as in a Lambda: set it, then load them.
+  Object.assign(process.env, target.functionEnvironment);
+  const { createIngestPorts, ingestOptions, planOnlyPorts } = await import('../functions/handlers/ingest-ports.ts');
+  const ports = createIngestPorts();
+  const tty = process.stderr.isTTY && !values.json;
+  const stripe = stripeForBackfill({
+    settings,
+    onRateLimited: (endpoint, attempt, waitMs) => !values.json && process.stderr.write(`${tty ? '\n' : ''}Stripe rate limit (429) on ${endpoint}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s\n`),
+  });
+  // Each Stripe object is wrapped as the webhook event it was (or would have been) and read as a webhook is; missed
+  // events are read as they are.
+  async function* objectHistory(): AsyncGenerator<HistoryItem> {
+    for await (const { kind, object } of stripeHistory(stripe, window)) {
+      const wrapped = asWebhookEvent(object);
+      yield 'skip' in wrapped ? { kind, skip: wrapped.skip } : { kind, read: () => readStripeEvent(wrapped.event, settings) };
+    }
+  }
+  async function* undeliveredHistory(): AsyncGenerator<HistoryItem> {
+    for await (const event of undeliveredEvents(stripe, window)) yield { kind: 'undelivered events', read: () => readStripeEvent(event, settings) };
+  }
+  const history = values.undelivered ? undeliveredHistory() : objectHistory();
+  const dryRun = Boolean(values['dry-run']);
+  let last = 0;
+  const summary = await backfill(explainStripeErrors(history), {
+    source: 'stripe',
+    ports: dryRun ? planOnlyPorts(ports) : ports,
+    options: (at) => ingestOptions(settings, { ageCheckedAt: at }),
+    known: ledgerKnows(target),
+    dryRun,
+    progress: (s, kind) => {
+      if (values.json) return;
+      const read = Object.values(s.read).reduce((a, b) => a + b, 0);
+      const text = `backfill: ${read} read (${kind}), ${s.found} conversions, ${s.alreadySent} already sent, ${s.queued} ${dryRun ? 'to queue' : 'queued'}`;
+      if (tty) process.stderr.write(`\r${text}`);
+      else if (read - last >= 100) {
+        last = read;
+        process.stderr.write(`${text}\n`);
+      }
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  if (values.json) {
+    out(JSON.stringify({ source: 'stripe', mode: values.undelivered ? 'undelivered' : 'history', since: new Date(window.gte * 1000).toISOString(), until: new Date(window.lte * 1000).toISOString(), ...summary }, null, 2));
+    return 0;
+  }
+  const span = `${new Date(window.gte * 1000).toISOString()} → ${new Date(window.lte * 1000).toISOString()}`;
+  out(`Stripe ${values.undelivered ? 'events with failed deliveries' : 'history'} ${span}${dryRun ? ' (dry run: nothing queued)' : ''}`);
+  out(`read: ${Object.entries(summary.read).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}`);
+  out(`found ${summary.found} conversion${summary.found === 1 ? '' : 's'}: ${summary.alreadySent} already sent, ${summary.queued} ${dryRun ? 'would be queued' : 'queued'}, ${summary.skippedEverywhere} skipped by every destination`);
+  const notConversions = Object.entries(summary.notConversions);
+  if (notConversions.length) out(`not conversions: ${notConversions.map(([r, n]) => `${n} × ${r}`).join('; ')}`);
+  const refused = Object.entries(summary.refused);
+  if (refused.length) out(`refused by the pipeline: ${refused.map(([r, n]) => `${n} × ${r}`).join('; ')}`);
+  const plans = Object.entries(summary.destinations);
+  if (plans.length) {
+    out('');
+    out(table(['DESTINATION', dryRun ? 'WOULD QUEUE' : 'QUEUED', 'SKIPPED', 'SKIPPED BECAUSE'], plans.map(([d, p]) => [d, p.queued, Object.values(p.skipped).reduce((a, e) => a + e.count, 0), Object.values(p.skipped).map((e) => `${e.count} × ${e.example}`).join('; ')])));
+  }
+  if (summary.queued && !dryRun) {
+    out('');
+    out('Queued conversions are sent by the running relay; `conversion-relay status <eventId>` follows one. Late events lower');
+    out("Meta's data-freshness rating for a while; that is expected after a backfill.");
+  }
+  if (dryRun && summary.queued) out('Dry run: nothing was queued. Run again without --dry-run to send them.');
+  return 0;
+}
+
+/** Stripe's refusals in words the operator can act on (a key without a permission, a revoked key). */
+async function* explainStripeErrors<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* items;
+  } catch (err) {
+    const e = err as { type?: string; message?: string };
+    // Stripe documents a missing permission of a restricted key as an invalid-request error; it comes as a 403.
+    if (e.type === 'StripePermissionError' || /does not have the required permissions/.test(e.message ?? '')) throw new OperatorError(`Stripe refused the key: ${e.message} Give the restricted key Read on Checkout Sessions, PaymentIntents, Invoices, Charges and Refunds, Disputes and Events (README "Backfill").`);
+    if (e.type === 'StripeAuthenticationError') throw new OperatorError(`Stripe does not accept STRIPE_API_KEY: ${e.message}`);
+    if (e.type === 'StripeRateLimitError') throw new OperatorError(`Stripe kept answering 429 (rate limited) after every retry: ${e.message} Lower STRIPE_BACKFILL_RATE and run again; what was queued stays queued.`);
+    throw err;
   }
 }
 

@@ -126,6 +126,8 @@ export class RelayStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });
     // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).
     new CfnOutput(this, 'LedgerTableName', { value: tables.ledger.tableName, description: 'conversion-relay status <id> reads it' });
+    new CfnOutput(this, 'VisitorsTableName', { value: tables.visitors.tableName, description: 'conversion-relay backfill joins clicks from it' });
+    new CfnOutput(this, 'IdempotencyTableName', { value: tables.idempotency.tableName, description: 'conversion-relay backfill enqueues once per event ID through it' });
     new CfnOutput(this, 'SnippetTag', {
       value: `<script async src="${props.domainName ? `https://${props.domainName}` : this.api.apiEndpoint}/t.js?v=${snippet.hash}"></script>`,
       description: 'paste into every page of the site',

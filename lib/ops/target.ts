@@ -23,6 +23,11 @@ export interface Target {
   /** AWS: destination name → the ARN of its credentials secret (what its sender reads), and a client to read them. */
   secretArns: Record<string, string>;
   secrets?: SecretsManagerClient;
+  /**
+   * The environment the functions' own stores read (table names, queue URLs, local endpoints): a command that feeds
+   * the ingest pipeline itself (backfill) sets it before it loads them.
+   */
+  functionEnvironment: Record<string, string>;
 }
 
 /** Overrides a destination's secret ARN from the stack outputs (`<dest>SecretArn`), as the queue URLs can be. */
@@ -84,11 +89,24 @@ async function local(dataDir: string): Promise<Target> {
     queues: found.queues,
     // The local runner reads credentials from the environment and .env, as the CLI does.
     secretArns: {},
+    functionEnvironment: {
+      AWS_REGION: clientOpts.region,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: found.endpoints.dynamodb,
+      AWS_ENDPOINT_URL_SQS: found.endpoints.sqs,
+      [TABLE_ENV.visitors]: found.tables.visitors,
+      [TABLE_ENV.ledger]: found.tables.ledger,
+      [TABLE_ENV.idempotency]: found.tables.idempotency,
+      ...queueEnvironment(found.queues),
+    },
   };
 }
 
 interface AwsNames {
   ledgerTable?: string;
+  visitorsTable?: string;
+  idempotencyTable?: string;
   queues: Record<string, { url?: string; dlqUrl?: string }>;
   secretArns?: Record<string, string>;
 }
@@ -102,7 +120,7 @@ function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): Aw
   }
   const secretArns = Object.fromEntries(destinations.flatMap((d) => (env[secretArnEnv(d)] ? [[d, env[secretArnEnv(d)]!]] : [])));
   const ledgerTable = env[TABLE_ENV.ledger];
-  return ledgerTable || Object.keys(queues).length ? { ledgerTable, queues, secretArns } : undefined;
+  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], idempotencyTable: env[TABLE_ENV.idempotency], queues, secretArns } : undefined;
 }
 
 /** CfnOutput IDs become output keys without their non-alphanumeric characters (see lib/relay-stack.ts). */
@@ -128,7 +146,7 @@ function awsFromOutputs(file: string, stack: string | undefined, destinations: r
     if (url || dlqUrl) queues[d] = { url, dlqUrl };
   }
   const secretArns = Object.fromEntries(destinations.flatMap((d) => (outputs[outputKey(`${d}SecretArn`)] ? [[d, outputs[outputKey(`${d}SecretArn`)]]] : [])));
-  return { ledgerTable: outputs.LedgerTableName, queues, secretArns };
+  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, idempotencyTable: outputs.IdempotencyTableName, queues, secretArns };
 }
 
 async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames | undefined): Promise<Target> {
@@ -149,6 +167,11 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
   const anyArn = Object.values(secretArns)[0];
   const region =
     opts.env.AWS_REGION ?? opts.env.AWS_DEFAULT_REGION ?? (anyUrl ? /sqs\.([a-z0-9-]+)\.amazonaws/.exec(anyUrl)?.[1] : undefined) ?? (anyArn ? /^arn:[^:]+:secretsmanager:([a-z0-9-]+):/.exec(anyArn)?.[1] : undefined);
+  const tables: Record<string, string | undefined> = {
+    [TABLE_ENV.visitors]: fromEnv?.visitorsTable ?? fromFile?.visitorsTable,
+    [TABLE_ENV.ledger]: ledgerTable,
+    [TABLE_ENV.idempotency]: fromEnv?.idempotencyTable ?? fromFile?.idempotencyTable,
+  };
   return {
     kind: 'aws',
     description: `AWS stack${opts.stack ? ` ${opts.stack}` : ''}${region ? ` in ${region}` : ''}`,
@@ -158,7 +181,16 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
     queues,
     secretArns,
     secrets: new SecretsManagerClient({ region }),
+    functionEnvironment: {
+      ...(region ? { AWS_REGION: region } : {}),
+      ...(Object.fromEntries(Object.entries(tables).filter(([, v]) => v)) as Record<string, string>),
+      ...queueEnvironment(queues),
+    },
   };
+}
+
+function queueEnvironment(queues: Target['queues']): Record<string, string> {
+  return Object.fromEntries(Object.entries(queues).flatMap(([d, q]) => [[queueUrlEnv(d), q.url], [dlqUrlEnv(d), q.dlqUrl]]));
 }
 
 export function requireLedger(target: Target): string {

@@ -47,22 +47,30 @@ export const stripeSource: Source = {
     if (!event || typeof event !== 'object' || !event.type || !event.id) {
       throw new RequestError(400, 'malformed_event', 'the body is not a Stripe event');
     }
-    let result: SourceResult;
-    try {
-      result = mapStripeEvent(event, mappingFrom(settings));
-    } catch (err) {
-      // A signed event whose fields are not what Stripe sends (a non-integer amount, say): a retry cannot help.
-      if (err instanceof RequestError) throw err;
-      throw new RequestError(422, 'unreadable_event', `the Stripe event could not be read: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500));
-    }
-    // Stripe test mode (livemode: false) must not reach live ad accounts: such conversions are recorded with their
-    // exact payload (dry-run, "test event"), never sent, unless STRIPE_SEND_TEST_EVENTS=true says otherwise.
-    if (result.kind === 'conversions' && event.livemode === false && !sendsTestEvents(settings)) {
-      for (const draft of result.conversions) draft.test = true;
-    }
-    return result;
+    return readStripeEvent(event, settings);
   },
 };
+
+/**
+ * A genuine Stripe event (verified webhook, or one the backfill read from Stripe's API) as the pipeline takes it: its
+ * conversions, test-mode ones marked as tests. Webhook and backfill both go through here, so they agree.
+ */
+export function readStripeEvent(event: Stripe.Event, settings: Settings): SourceResult {
+  let result: SourceResult;
+  try {
+    result = mapStripeEvent(event, mappingFrom(settings));
+  } catch (err) {
+    // A signed event whose fields are not what Stripe sends (a non-integer amount, say): a retry cannot help.
+    if (err instanceof RequestError) throw err;
+    throw new RequestError(422, 'unreadable_event', `the Stripe event could not be read: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500));
+  }
+  // Stripe test mode (livemode: false) must not reach live ad accounts: such conversions are recorded with their
+  // exact payload (dry-run, "test event"), never sent, unless STRIPE_SEND_TEST_EVENTS=true says otherwise.
+  if (result.kind === 'conversions' && event.livemode === false && !sendsTestEvents(settings)) {
+    for (const draft of result.conversions) draft.test = true;
+  }
+  return result;
+}
 
 /** STRIPE_SEND_TEST_EVENTS=true: test-mode events are sent like live ones (a staging relay on test ad accounts). */
 export const SEND_TEST_EVENTS_SETTING = 'STRIPE_SEND_TEST_EVENTS';
