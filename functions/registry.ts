@@ -6,6 +6,7 @@ import { tiktokDestination } from '#destinations/tiktok/index.ts';
 import { linkedinDestination } from '#destinations/linkedin/index.ts';
 import { pinterestDestination } from '#destinations/pinterest/index.ts';
 import { snapchatDestination } from '#destinations/snapchat/index.ts';
+import { redditDestination } from '#destinations/reddit/index.ts';
 
 /**
  * The list of sources and destinations. The CDK stack and the local runner both read it: adding a platform or a
@@ -36,7 +37,7 @@ export const sources: readonly SourceEntry[] = [
   { name: 'crm', routes: [{ method: 'POST', path: '/webhooks/crm' }], secretKeys: ['CRM_WEBHOOK_SECRET'] },
 ];
 
-export const destinations: readonly Destination<any>[] = [metaDestination, tiktokDestination, googleAdsDestination, ga4Destination, linkedinDestination, pinterestDestination, snapchatDestination];
+export const destinations: readonly Destination<any>[] = [metaDestination, tiktokDestination, googleAdsDestination, ga4Destination, linkedinDestination, pinterestDestination, snapchatDestination, redditDestination];
 
 /** Where each Lambda's code lives, by convention: one `lambda.ts` per source and destination folder. */
 export const sourceEntry = (name: string) => `functions/sources/${name}/lambda.ts`;

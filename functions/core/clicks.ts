@@ -112,6 +112,9 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   fromCookie('epik', cookies._epik);
   fromCookie('liFatId', cookies.li_fat_id);
   fromCookie('scid', cookies._scid);
+  // The Reddit Pixel's cookies: `_rdt_uuid` (`<ms>.<uuid>`, sent whole as user.uuid) and `_rdt_cid` (the rdt_cid click).
+  fromCookie('rdtUuid', cookies._rdt_uuid);
+  fromCookie('rdtCid', cookies._rdt_cid);
   fromCookie('ttp', cookies._ttp);
   const ga = cookies._ga && GA.exec(cookies._ga);
   if (ga) clicks.gaClientId = { value: ga[1], capturedAt: nowMs };

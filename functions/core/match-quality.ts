@@ -33,6 +33,8 @@ const CANONICAL: Record<string, string> = {
   // LinkedIn's idTypes and Snapchat's click fields.
   SHA256_EMAIL: 'em', LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID: 'liFatId', PLAINTEXT_IP_ADDRESS: 'ip', externalIds: 'xid',
   sc_click_id: 'scCid', sc_cookie1: 'scid',
+  // Reddit's user keys (its signals name the click and the pixel's cookie as the relay does: rdtCid, rdtUuid).
+  phone_number: 'ph', ip_address: 'ip',
 };
 
 /** Ad-click identifiers (not the first-party browser IDs fbp / ttp / GA client ID). */

@@ -8,6 +8,7 @@ import {
   normalizeCountry,
   normalizeEmail,
   normalizeEmailGoogle,
+  normalizeEmailReddit,
   normalizeName,
   normalizePhone,
   normalizeState,
@@ -78,6 +79,18 @@ describe('normalizeEmailGoogle', () => {
   it('rejects what normalizeEmail rejects', () => {
     expect(normalizeEmailGoogle('john.smith@gmail')).toBeUndefined();
     expect(normalizeEmailGoogle('...@gmail.com')).toBeUndefined();
+  });
+});
+
+describe('normalizeEmailReddit', () => {
+  it('drops the +alias and every non-alphanumeric of the local part, any domain (Reddit’s help page example)', () => {
+    expect(normalizeEmailReddit('Al.ice$+Apple@Example.Com')).toBe('alice@example.com');
+    expect(sha256Hex(normalizeEmailReddit('Al.ice$+Apple@Example.Com')!)).toBe('ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976');
+    expect(normalizeEmailReddit(' jane_doe-1@shop.example.co.uk ')).toBe('janedoe1@shop.example.co.uk');
+  });
+  it('rejects what normalizeEmail rejects, and a local part left empty', () => {
+    expect(normalizeEmailReddit('jane@example')).toBeUndefined();
+    expect(normalizeEmailReddit('+tag@example.com')).toBeUndefined();
   });
 });
 
@@ -284,6 +297,7 @@ describe('hashUser', () => {
     expect(user).toEqual({
       email: h('john.smith@gmail.com'),
       emailGoogle: h('johnsmith@gmail.com'),
+      emailReddit: h('johnsmith@gmail.com'),
       phone: META.phoneUs,
       phoneE164: h('+16505551212'),
       firstName: h('john'),
@@ -314,6 +328,7 @@ describe('hashUser', () => {
   it('uses the Meta doc vectors for the simple case', () => {
     expect(hashUser({ email: '  John_Smith@Gmail.com ', phone: '+1 (650) 555-1212', firstName: ' Mary ', country: 'US' })).toEqual({
       email: META.email,
+      emailReddit: h('johnsmith@gmail.com'),
       phone: META.phoneUs,
       phoneE164: h('+16505551212'),
       firstName: META.mary,
@@ -324,7 +339,8 @@ describe('hashUser', () => {
 
   it('omits emailGoogle when it equals the Meta form', () => {
     const user = hashUser({ email: 'Jane.Doe@Example.com' });
-    expect(user).toEqual({ email: h('jane.doe@example.com') });
+    expect(user).not.toHaveProperty('emailGoogle');
+    expect(user.email).toBe(h('jane.doe@example.com'));
   });
 
   it('adds the Data Manager API form only when a gmail +tag makes it differ (its formatting guide’s examples)', () => {
@@ -333,11 +349,18 @@ describe('hashUser', () => {
       email: h('cloudy.sanfrancisco+shopping@gmail.com'),
       emailGoogle: h('cloudysanfrancisco+shopping@gmail.com'),
       emailDataManager: h('cloudysanfrancisco@gmail.com'),
+      emailReddit: h('cloudysanfrancisco@gmail.com'),
     });
-    expect(hashUser({ email: 'user+tag@googlemail.com' })).toEqual({ email: h('user+tag@googlemail.com'), emailDataManager: h('user@googlemail.com') });
-    // Other domains keep dots and the +tag: nothing extra.
-    expect(hashUser({ email: 'user.name+NYC@Example.com' })).toEqual({ email: h('user.name+nyc@example.com') });
+    expect(hashUser({ email: 'user+tag@googlemail.com' })).toEqual({ email: h('user+tag@googlemail.com'), emailDataManager: h('user@googlemail.com'), emailReddit: h('user@googlemail.com') });
+    // Other domains keep dots and the +tag: nothing extra for Google (Reddit's form drops them everywhere).
+    expect(hashUser({ email: 'user.name+NYC@Example.com' })).toEqual({ email: h('user.name+nyc@example.com'), emailReddit: h('username@example.com') });
     expect(hashUser({ email: 'john.smith@gmail.com' })).not.toHaveProperty('emailDataManager');
+  });
+
+  it('adds Reddit’s form only when it differs from the trim + lowercase one', () => {
+    expect(hashUser({ email: 'Jane.Doe+news@Example.com' })).toEqual({ email: h('jane.doe+news@example.com'), emailReddit: h('janedoe@example.com') });
+    expect(hashUser({ email: 'janedoe@example.com' })).not.toHaveProperty('emailReddit');
+    expect(hashUser({ email: h('jane.doe@example.com') })).toEqual({ email: h('jane.doe@example.com') });
   });
 
   it('passes already-hashed values through lowercased, never re-hashing them', () => {

@@ -9,7 +9,7 @@ import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { User } from './conversion.ts';
-import { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle } from './normalize-portable.ts';
+import { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailReddit } from './normalize-portable.ts';
 
 type Raw = string | null | undefined;
 
@@ -34,7 +34,7 @@ function clean(raw: Raw): string | undefined {
 // ---------------------------------------------------------------------------------------------- e-mail
 
 // The e-mail rules live in normalize-portable.ts: the browser snippet bundles them too.
-export { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle };
+export { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailReddit };
 
 // ----------------------------------------------------------------------------------------------- phone
 
@@ -294,7 +294,8 @@ function hashed(raw: Raw, normalize: (s: string) => string | undefined): string 
  * `userAgent` in clear (the platforms need those unhashed). Empty or unusable values are omitted.
  *
  * - `email` = Meta/TikTok form; `emailGoogle` only when Google's form differs (gmail dots); `emailDataManager` only
- *   when the Data Manager API's form differs from Google's (a gmail '+tag' dropped).
+ *   when the Data Manager API's form differs from Google's (a gmail '+tag' dropped); `emailReddit` only when Reddit's
+ *   form differs from Meta's (dots, '+alias' and other punctuation dropped from any local part).
  * - `phone` = hash of digits with country code (Meta); `phoneE164` = hash of '+digits' (Google, TikTok, GA4).
  *   Default country for national formats: the address country, else `opts.defaultCountry`.
  * - A 64-hex input is taken as already hashed and passed through lowercased, never re-hashed. Its normalized form
@@ -316,6 +317,8 @@ export function hashUser(input: RawUserInput, opts: HashUserOptions = {}): User 
     if (google && google !== meta) set('emailGoogle', sha256Hex(google));
     const dataManager = normalizeEmailDataManager(email);
     if (dataManager && dataManager !== (google ?? meta)) set('emailDataManager', sha256Hex(dataManager));
+    const reddit = normalizeEmailReddit(email);
+    if (reddit && reddit !== meta) set('emailReddit', sha256Hex(reddit));
   }
 
   const countryRaw = clean(input.country);
