@@ -127,7 +127,7 @@ describe('classifyRedditResponse', () => {
     expect(classifyRedditResponse(res(429, { message: 'Too many requests/events within timeframe.' })).kind).toBe('transient');
     expect(classifyRedditResponse(res(500, { message: 'The service is currently unavailable. No conversion events were processed.' })).kind).toBe('transient');
     expect(classifyRedditResponse(res(401, { success: false, error: { reason: 'UNAUTHORIZED', explanation: 'bad token' } }))).toEqual({ kind: 'rejected-batch', error: { code: 'UNAUTHORIZED', message: 'bad token' } });
-    expect(classifyRedditResponse(res(401, 'Authorization Required')).error).toMatchObject({ message: 'Authorization Required' });
+    expect(classifyRedditResponse(res(401, 'Authorization Required'))).toMatchObject({ kind: 'rejected-batch', error: { message: 'Authorization Required' } });
     expect(classifyRedditResponse(res(403, { message: 'Missing adsconversions scope to post conversions to Pixel.' })).kind).toBe('rejected-batch');
   });
 });
