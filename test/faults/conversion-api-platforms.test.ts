@@ -76,7 +76,10 @@ describe('fault suite: every Conversions-API platform', () => {
     await pool(ids, 4, (id) => deliverWebhook(() => relay.url, () => stripe.purchase({ id, customer: { email: `buyer.${id}@example.com` } }), promises));
 
     for (const [i, p] of all.entries()) {
-      const dlq = await relay.waitFor(async () => (await relay.dlqMessages(p.platform.name)).filter((m) => JSON.stringify(m.body).includes(ids[i])), 60_000, `order ${i} in the ${p.platform.name} DLQ`);
+      const dlq = await relay.waitFor(async () => {
+        const mine = (await relay.dlqMessages(p.platform.name)).filter((m) => JSON.stringify(m.body).includes(ids[i]));
+        return mine.length > 0 && mine;
+      }, 60_000, `order ${i} in the ${p.platform.name} DLQ`);
       expect(dlq, p.platform.name).toHaveLength(1);
       expect(dlq[0].attributes.errorMessage, p.platform.name).toMatch(p.refusal.reason);
       const others = ids.filter((_, j) => j !== i);
