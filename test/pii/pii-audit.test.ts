@@ -132,7 +132,7 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     dataDir = mkdtempSync(path.join(tmpdir(), 'relay-pii-'));
     // HubSpot's contacts (with these people's raw details) are read from its CRM API fake.
     stopFakes = await startDriverFakes();
-    const env = { ...driverEnv(), ...platforms.env, META_PIXEL_ID: PIXEL_ID, META_ACCESS_TOKEN: META_TOKEN, META_API_BASE_URL: meta.baseUrl, RELAY_RETRY_BASE_SECONDS: '1', RELAY_MAX_ATTEMPTS: '3' };
+    const env = { ...driverEnv(), ...platforms.env, META_PIXEL_ID: PIXEL_ID, META_ACCESS_TOKEN: META_TOKEN, META_API_BASE_URL: meta.baseUrl, RELAY_RETRY_BASE_SECONDS: '1', RELAY_MAX_ATTEMPTS: '6' };
     relay = await startRelay(env, dataDir);
 
     // Every source at once (the Meta fake's failure rules are per event; its one-off 503s hit whichever comes next).
