@@ -207,8 +207,8 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     const quality = (...extra: string[]) => cli(['quality', '--since', '1h', '--offline', ...extra], dataDir);
     cliOutput.push(...(await Promise.all([quality(), quality('--json'), quality('--html', path.join(dataDir, 'quality.html'))])));
     cliOutput.push(readFileSync(path.join(dataDir, 'quality.html'), 'utf8'));
-    // Two relay runs, four sources and a dozen CLI calls: more than the default minute on a loaded machine.
-  }, 180_000);
+    // Two relay runs, four sources, eight destinations and a dozen CLI calls: minutes on a loaded machine.
+  }, 360_000);
   afterAll(async () => {
     await relay?.stop();
     await meta?.close();

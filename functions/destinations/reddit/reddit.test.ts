@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { matchRecord } from '#core/match-quality.ts';
 import { hashUser } from '#core/normalize.ts';
 import type { PlatformResponse } from '#destinations/types.ts';
 import { NOW, conversionFactory, sha256 } from '../../../test/support/factories.ts';
@@ -105,6 +106,8 @@ describe('redditDestination', () => {
   it('lists the signals under the relay’s click names', () => {
     const c = conversionFactory({ clicks: { rdtCid: { value: 'c', capturedAt: 1 }, rdtUuid: { value: UUID_COOKIE, capturedAt: 1 } } });
     expect(redditDestination.signals(c)).toEqual(['rdtCid', 'email', 'phone_number', 'external_id', 'ip_address', 'user_agent', 'rdtUuid']);
+    // The match record reads them under the canonical keys, with rdt_cid as the click.
+    expect(matchRecord('reddit', c, redditDestination.signals(c))).toMatchObject({ k: 'rdtCid em ph xid ip ua rdtUuid', c: 'rdtCid', s: 10 });
   });
 });
 
