@@ -54,7 +54,11 @@ describe('Stripe purchase → every Conversions-API platform through the local r
       expect(p.email(event), `${p.platform.name} e-mail`).toBe(sha256(p.platform.emailForm(BUYER.email)!));
       await relay.waitFor(async () => (await relay.ledgerFor(orderId, p.platform.name)).some((r) => r.status === 'delivered'), 30_000, `${p.platform.name} delivered in the ledger`);
     }
-    // Each platform's own details: Snapchat's pixel cookie and seconds; Reddit's pixel cookie, WEBSITE, ms and value.
+    // Each platform's own details: LinkedIn's rule URN and string amount, Pinterest's checkout and string value,
+    // Snapchat's pixel cookie and seconds; Reddit's pixel cookie, WEBSITE, ms and value.
+    expect(got.linkedin[0]).toMatchObject({ conversion: 'urn:lla:llaPartnerConversion:104012', conversionValue: { currencyCode: 'USD', amount: '49.99' } });
+    expect(got.pinterest[0]).toMatchObject({ event_name: 'checkout', custom_data: { value: '49.99' }, user_data: { ph: [sha256('14155550100')] } });
+    expect(got.snapchat[0]).toMatchObject({ event_name: 'PURCHASE', custom_data: { value: 49.99 }, user_data: { ph: [sha256('14155550100')] } });
     expect(got.snapchat[0].user_data).toMatchObject({ sc_cookie1: CONVERSION_API_PLATFORMS.find((p) => p.name === 'snapchat')!.cookies!._scid, client_user_agent: BROWSER_UA });
     expect(String(got.snapchat[0].event_time)).toHaveLength(10);
     expect(got.reddit[0]).toMatchObject({
