@@ -2,6 +2,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
 import { startMetaFake } from '../test/fakes/meta-server.ts';
+import { CONVERSION_API_PLATFORMS } from '../test/support/platforms.ts';
 
 /** A fake built on another branch (test/fakes/<file>), loaded by path so this file compiles before it is merged. */
 const loadFake = (file: string): Promise<any> => import(pathToFileURL(path.join(PROJECT_ROOT, 'test/fakes', file)).href);
@@ -23,9 +24,22 @@ export interface PlatformFake {
 }
 
 /** Destinations the issue names that are built on other branches: "not yet available" until they are registered. */
-export const EXPECTED_DESTINATIONS = ['meta', 'tiktok', 'google-ads', 'ga4'];
+export const EXPECTED_DESTINATIONS = ['meta', 'tiktok', 'google-ads', 'ga4', ...CONVERSION_API_PLATFORMS.map((p) => p.name)];
+
+/** A platform of test/support/platforms.ts (LinkedIn, Pinterest, Snapchat, Reddit, …): its fake, read the one way they share. */
+const conversionApiPlatformFake = (platform: (typeof CONVERSION_API_PLATFORMS)[number]) => async (): Promise<PlatformFake> => {
+  const started = await platform.start();
+  return {
+    settings: started.env,
+    requests: () => started.fake.requests().length,
+    arrivals: () => started.fake.arrivals().map((a) => ({ eventId: started.eventId(a.event), at: a.at })),
+    reset: () => started.fake.reset(),
+    close: () => started.fake.close(),
+  };
+};
 
 export const platformFakes: Record<string, () => Promise<PlatformFake>> = {
+  ...Object.fromEntries(CONVERSION_API_PLATFORMS.map((p) => [p.name, conversionApiPlatformFake(p)])),
   async meta() {
     const pixelId = '1234567890123';
     const accessToken = 'EAAB-bench-token';

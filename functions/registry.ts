@@ -8,6 +8,7 @@ import { pinterestDestination } from '#destinations/pinterest/index.ts';
 import { snapchatDestination } from '#destinations/snapchat/index.ts';
 import { microsoftDestination } from '#destinations/microsoft/index.ts';
 import { xDestination } from '#destinations/x/index.ts';
+import { redditDestination } from '#destinations/reddit/index.ts';
 
 /**
  * The list of sources and destinations. The CDK stack and the local runner both read it: adding a platform or a
@@ -46,6 +47,7 @@ export const destinations: readonly Destination<any>[] = [
   linkedinDestination,
   pinterestDestination,
   snapchatDestination,
+  redditDestination,
   microsoftDestination,
   xDestination,
 ];

@@ -352,6 +352,15 @@ describe('readLanding: every platform’s click IDs and cookies', () => {
     expect(landing.clicks.uetvid).toEqual({ value: 'b171a9b06ce011ecafcd1b209be8601b', capturedAt: NOW_MS });
     expect(landing.fromUrl).not.toContain('uetvid');
   });
+
+  it('reads the Reddit Pixel’s _rdt_uuid (whole) and _rdt_cid cookies; the URL’s rdt_cid wins over the cookie', () => {
+    const uuid = '1677712978045.b8f7eb7d-b357-437b-8bd3-e1c8166c7132';
+    const fromCookies = readLanding(body('https://shop.example/'), { _rdt_uuid: uuid, _rdt_cid: 'cookie-cid' }, NOW_MS);
+    expect(fromCookies.clicks).toMatchObject({ rdtUuid: { value: uuid }, rdtCid: { value: 'cookie-cid' } });
+    const fromUrl = readLanding(body('https://shop.example/?rdt_cid=url-cid'), { _rdt_uuid: uuid, _rdt_cid: 'cookie-cid' }, NOW_MS);
+    expect(fromUrl.clicks.rdtCid).toEqual({ value: 'url-cid', capturedAt: NOW_MS });
+    expect(fromUrl.fromUrl).toContain('rdtCid');
+  });
 });
 
 describe('readLanding: marketing consent denied', () => {

@@ -115,6 +115,9 @@ export function readLanding(body: CollectBody, cookies: Record<string, string>, 
   // X's `_twclid` (its official server-side GTM tag stores the landing's twclid there, ~390 days): the click ID itself.
   fromCookie('twclid', cookies._twclid);
   fromCookie('uetvid', cookies._uetvid);
+  // The Reddit Pixel's cookies: `_rdt_uuid` (`<ms>.<uuid>`, sent whole as user.uuid) and `_rdt_cid` (the rdt_cid click).
+  fromCookie('rdtUuid', cookies._rdt_uuid);
+  fromCookie('rdtCid', cookies._rdt_cid);
   fromCookie('ttp', cookies._ttp);
   const ga = cookies._ga && GA.exec(cookies._ga);
   if (ga) clicks.gaClientId = { value: ga[1], capturedAt: nowMs };

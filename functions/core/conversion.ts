@@ -12,9 +12,10 @@ const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-25
  * Ad-platform click identifiers and first-party browser IDs, each with the time it was captured. New keys are only
  * ever appended: LinkedIn `li_fat_id`, Snapchat `ScCid`, Pinterest `epik`, Reddit `rdt_cid`, X `twclid`,
  * Snapchat's pixel cookie `_scid` (`scid`, a browser ID sent as `sc_cookie1`), Microsoft UET's visitor cookie `_uetvid`
- * (`uetvid`, a browser ID sent as the UET Conversions API's `anonymousId`).
+ * (`uetvid`, a browser ID sent as the UET Conversions API's `anonymousId`), the Reddit Pixel's `_rdt_uuid` cookie
+ * (`rdtUuid`, a browser ID sent as `user.uuid`).
  */
-export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId', 'liFatId', 'scCid', 'epik', 'rdtCid', 'twclid', 'scid', 'uetvid'] as const;
+export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 'ttp', 'msclkid', 'gaClientId', 'liFatId', 'scCid', 'epik', 'rdtCid', 'twclid', 'scid', 'uetvid', 'rdtUuid'] as const;
 export type ClickKey = (typeof CLICK_KEYS)[number];
 
 export const CapturedValueSchema = z.object({
@@ -41,6 +42,8 @@ export const UserSchema = z.object({
   emailDataManager: sha256Hex.optional(),
   /** Microsoft Advertising's form: '+alias' and every dot of the local part dropped, for any domain; only when it differs. */
   emailMicrosoft: sha256Hex.optional(),
+  /** Reddit's form: lowercase, '+alias' dropped, every non-alphanumeric removed from the local part; only when it differs. */
+  emailReddit: sha256Hex.optional(),
   phone: sha256Hex.optional(),
   phoneE164: sha256Hex.optional(),
   firstName: sha256Hex.optional(),

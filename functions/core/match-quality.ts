@@ -38,6 +38,8 @@ const CANONICAL: Record<string, string> = {
   // Microsoft's UET Conversions API userData (em, ph, msclkid are already canonical) and offline-conversion fields.
   clientIpAddress: 'ip', clientUserAgent: 'ua', externalId: 'xid', anonymousId: 'uetvid',
   MicrosoftClickId: 'msclkid', HashedEmailAddress: 'em', HashedPhoneNumber: 'ph',
+  // Reddit's user keys (its signals name the click and the pixel's cookie as the relay does: rdtCid, rdtUuid).
+  phone_number: 'ph',
 };
 
 /** Ad-click identifiers (not the first-party browser IDs fbp / ttp / GA client ID). */

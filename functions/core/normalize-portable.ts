@@ -72,6 +72,20 @@ export function normalizeEmailMicrosoft(raw: Raw): string | undefined {
 }
 
 /**
+ * Reddit's form (Reddit Business Help, "Manual advanced matching", for the Pixel and the Conversions API): Meta's form,
+ * then, for every domain, the '+alias' dropped and every character of the local part that is not a letter or digit
+ * removed (`Al.ice$+Apple@Example.Com` → `alice@example.com`, the page's example). "Alphanumeric" is read as ASCII
+ * a–z / 0–9, as Reddit's own `redditNormalizeEmail` and the Extract connector do.
+ */
+export function normalizeEmailReddit(raw: Raw): string | undefined {
+  const email = normalizeEmail(raw);
+  if (!email) return undefined;
+  const at = email.indexOf('@');
+  const local = email.slice(0, at).split('+')[0].replace(/[^a-z0-9]/g, '');
+  return local ? `${local}${email.slice(at)}` : undefined;
+}
+
+/**
  * A phone number written in international form (`+` or `00` first), without the phone-number library: `digits`
  * (Meta's `ph`) and `e164` (`+digits`: Google, TikTok, GA4), as `normalizePhone` in normalize.ts gives them for
  * such input — a trunk `(0)` after the country code is dropped (`+49 (0)30 1234567` → `49301234567`). National

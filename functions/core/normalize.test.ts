@@ -9,6 +9,7 @@ import {
   normalizeEmail,
   normalizeEmailGoogle,
   normalizeEmailMicrosoft,
+  normalizeEmailReddit,
   normalizeName,
   normalizePhone,
   normalizeState,
@@ -102,6 +103,18 @@ describe('normalizeEmailMicrosoft (UET Conversions API, offline conversions)', (
     expect(normalizeEmailMicrosoft('john@contoso')).toBeUndefined();
     expect(normalizeEmailMicrosoft('+shop@example.com')).toBeUndefined();
     expect(normalizeEmailMicrosoft('..@example.com')).toBeUndefined();
+  });
+});
+
+describe('normalizeEmailReddit', () => {
+  it('drops the +alias and every non-alphanumeric of the local part, any domain (Reddit’s help page example)', () => {
+    expect(normalizeEmailReddit('Al.ice$+Apple@Example.Com')).toBe('alice@example.com');
+    expect(sha256Hex(normalizeEmailReddit('Al.ice$+Apple@Example.Com')!)).toBe('ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976');
+    expect(normalizeEmailReddit(' jane_doe-1@shop.example.co.uk ')).toBe('janedoe1@shop.example.co.uk');
+  });
+  it('rejects what normalizeEmail rejects, and a local part left empty', () => {
+    expect(normalizeEmailReddit('jane@example')).toBeUndefined();
+    expect(normalizeEmailReddit('+tag@example.com')).toBeUndefined();
   });
 });
 
@@ -309,6 +322,7 @@ describe('hashUser', () => {
       email: h('john.smith@gmail.com'),
       emailGoogle: h('johnsmith@gmail.com'),
       emailMicrosoft: h('johnsmith@gmail.com'),
+      emailReddit: h('johnsmith@gmail.com'),
       phone: META.phoneUs,
       phoneE164: h('+16505551212'),
       firstName: h('john'),
@@ -339,6 +353,7 @@ describe('hashUser', () => {
   it('uses the Meta doc vectors for the simple case', () => {
     expect(hashUser({ email: '  John_Smith@Gmail.com ', phone: '+1 (650) 555-1212', firstName: ' Mary ', country: 'US' })).toEqual({
       email: META.email,
+      emailReddit: h('johnsmith@gmail.com'),
       phone: META.phoneUs,
       phoneE164: h('+16505551212'),
       firstName: META.mary,
@@ -354,7 +369,7 @@ describe('hashUser', () => {
   });
 
   it('adds Microsoft’s form (every domain’s dots and +alias dropped) only when it differs from the Meta form', () => {
-    expect(hashUser({ email: 'Jane.Doe+shop@Example.com' })).toEqual({ email: h('jane.doe+shop@example.com'), emailMicrosoft: h('janedoe@example.com') });
+    expect(hashUser({ email: 'Jane.Doe+shop@Example.com' })).toEqual({ email: h('jane.doe+shop@example.com'), emailMicrosoft: h('janedoe@example.com'), emailReddit: h('janedoe@example.com') });
     expect(hashUser({ email: 'john@contoso.com' })).toEqual({ email: 'ec81f3ac7b2b19675bab9d54cf416f9f18cff87c97da5cca82c0f0891bc40602' });
     // A pre-hashed e-mail's normalization is unknown: no variant is made up for it.
     expect(hashUser({ email: META.email })).toEqual({ email: META.email });
@@ -366,13 +381,21 @@ describe('hashUser', () => {
       email: h('cloudy.sanfrancisco+shopping@gmail.com'),
       emailGoogle: h('cloudysanfrancisco+shopping@gmail.com'),
       emailDataManager: h('cloudysanfrancisco@gmail.com'),
+      emailReddit: h('cloudysanfrancisco@gmail.com'),
     });
-    expect(hashUser({ email: 'user+tag@googlemail.com' })).toMatchObject({ email: h('user+tag@googlemail.com'), emailDataManager: h('user@googlemail.com') });
+    expect(hashUser({ email: 'user+tag@googlemail.com' })).toMatchObject({ email: h('user+tag@googlemail.com'), emailDataManager: h('user@googlemail.com'), emailReddit: h('user@googlemail.com') });
     // Other domains keep dots and the +tag for Google: nothing extra (Microsoft's form is another matter).
     const other = hashUser({ email: 'user.name+NYC@Example.com' });
     expect(other).not.toHaveProperty('emailGoogle');
     expect(other).not.toHaveProperty('emailDataManager');
+    expect(other).toMatchObject({ email: h('user.name+nyc@example.com'), emailReddit: h('username@example.com') });
     expect(hashUser({ email: 'john.smith@gmail.com' })).not.toHaveProperty('emailDataManager');
+  });
+
+  it('adds Reddit’s form only when it differs from the trim + lowercase one', () => {
+    expect(hashUser({ email: 'Jane.Doe+news@Example.com' })).toEqual({ email: h('jane.doe+news@example.com'), emailMicrosoft: h('janedoe@example.com'), emailReddit: h('janedoe@example.com') });
+    expect(hashUser({ email: 'janedoe@example.com' })).not.toHaveProperty('emailReddit');
+    expect(hashUser({ email: h('jane.doe@example.com') })).toEqual({ email: h('jane.doe@example.com') });
   });
 
   it('passes already-hashed values through lowercased, never re-hashing them', () => {

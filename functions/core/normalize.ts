@@ -9,7 +9,7 @@ import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { User } from './conversion.ts';
-import { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailMicrosoft } from './normalize-portable.ts';
+import { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailMicrosoft, normalizeEmailReddit } from './normalize-portable.ts';
 
 type Raw = string | null | undefined;
 
@@ -34,7 +34,7 @@ function clean(raw: Raw): string | undefined {
 // ---------------------------------------------------------------------------------------------- e-mail
 
 // The e-mail rules live in normalize-portable.ts: the browser snippet bundles them too.
-export { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailMicrosoft };
+export { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailMicrosoft, normalizeEmailReddit };
 
 // ----------------------------------------------------------------------------------------------- phone
 
@@ -295,9 +295,10 @@ function hashed(raw: Raw, normalize: (s: string) => string | undefined): string 
  *
  * - `email` = Meta/TikTok form; `emailGoogle` only when Google's form differs (gmail dots); `emailDataManager` only
  *   when the Data Manager API's form differs from Google's (a gmail '+tag' dropped); `emailMicrosoft` only when
- *   Microsoft's form differs from `email` (dots or a '+alias' in the local part, any domain).
+ *   Microsoft's form differs from `email` (dots or a '+alias' in the local part, any domain); `emailReddit` only when
+ *   Reddit's form differs from Meta's (dots, '+alias' and other punctuation dropped from any local part).
  * - `phone` = hash of digits with country code (Meta); `phoneE164` = hash of '+digits' (Google, TikTok, GA4,
- *   Microsoft).
+ *   Microsoft, Reddit).
  *   Default country for national formats: the address country, else `opts.defaultCountry`.
  * - A 64-hex input is taken as already hashed and passed through lowercased, never re-hashed. Its normalized form
  *   is unknown, so a pre-hashed e-mail sets `email` only and a pre-hashed phone sets `phone` only.
@@ -320,6 +321,8 @@ export function hashUser(input: RawUserInput, opts: HashUserOptions = {}): User 
     if (dataManager && dataManager !== (google ?? meta)) set('emailDataManager', sha256Hex(dataManager));
     const microsoft = normalizeEmailMicrosoft(email);
     if (microsoft && microsoft !== meta) set('emailMicrosoft', sha256Hex(microsoft));
+    const reddit = normalizeEmailReddit(email);
+    if (reddit && reddit !== meta) set('emailReddit', sha256Hex(reddit));
   }
 
   const countryRaw = clean(input.country);

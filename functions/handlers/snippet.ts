@@ -27,7 +27,7 @@ let served: Promise<Record<Part, ServedPart | undefined>> | undefined;
 
 async function servedPart(code: string): Promise<ServedPart> {
   const { createHash } = await import('node:crypto');
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 12); // as the build's hashOf (snippet/build.ts)
   // Weak: the gzip and the plain representation share it (a strong ETag must differ per content coding).
   return { code, hash, etag: `W/"${hash}"`, gzip: gzipSync(code, { level: 9 }).toString('base64') };
 }

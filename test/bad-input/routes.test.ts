@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sources } from '../../functions/registry.ts';
+import { startConversionApiPlatforms, type StartedPlatforms } from '../support/platforms.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
 import { contentOf, driverEnv, purchaseEventId, send, sourceDrivers, startDriverFakes, type SourceRequest } from '../support/source-requests.ts';
 import { readAllQueues, scanAllTables } from '../support/storage.ts';
@@ -13,7 +14,9 @@ import { bySize } from '../support/suite-size.ts';
  * Hostile and broken requests against every route the relay serves (each source's routes from the registry, and
  * /collect), through the local runner: every answer is a deliberate 4xx, or a 2xx the relay documents (a
  * duplicate, a skipped event, a genuinely signed conversion), never a 5xx or a crash; and the tables and queues
- * hold exactly what the 2xx answers acknowledged, nothing else.
+ * hold exactly what the 2xx answers acknowledged, nothing else. The platforms of test/support/platforms.ts (LinkedIn,
+ * Pinterest, Snapchat, Reddit, …) are configured against their fakes, so what hostile input becomes is checked the way
+ * each platform checks it (the others run in dry-run).
  */
 const RUNS = bySize(25, 300);
 const routes = [
@@ -53,6 +56,7 @@ describe('bad input on every route', () => {
   let relay: RelayProcess;
   let dataDir: string;
   let stopFakes: (() => Promise<void>) | undefined;
+  let platforms: StartedPlatforms;
   /** The parsed body of the last answer `check` saw. */
   let lastAnswer: any;
   const tally: Tally = { acceptedEventIds: new Set(), skipped: 0, collected: new Set(), answers: new Map() };
@@ -85,14 +89,16 @@ describe('bad input on every route', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'relay-bad-input-'));
     stopFakes = await startDriverFakes();
+    platforms = await startConversionApiPlatforms();
     // A source without a test driver still gets a (dummy) secret, so it rejects forgeries instead of reporting
     // itself unconfigured.
     const dummies = Object.fromEntries(sources.flatMap((s) => s.secretKeys.map((k) => [k, `bad-input-dummy-${k.toLowerCase()}`])));
-    relay = await startRelay({ ...dummies, ...driverEnv(), META_API_BASE_URL: 'http://127.0.0.1:9' }, dataDir);
+    relay = await startRelay({ ...dummies, ...driverEnv(), ...platforms.env, META_API_BASE_URL: 'http://127.0.0.1:9' }, dataDir);
   });
   afterAll(async () => {
     await relay?.stop();
     await stopFakes?.();
+    await platforms?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -325,6 +331,8 @@ describe('bad input on every route', () => {
     expect(tables.idempotency.length).toBeLessThanOrEqual(tally.acceptedEventIds.size);
     const visitors = tables.visitors.filter((v) => v.pk.startsWith('V#')).map((v) => v.pk.slice(2));
     expect(new Set(visitors)).toEqual(tally.collected);
+    // The live platforms were reached: every conversion they took was well-formed by their rules.
+    for (const p of platforms.all()) expect(p.fake.events().length, `${p.platform.name} received conversions`).toBeGreaterThan(0);
     const dlqs = (await readAllQueues(relay)).filter((q) => q.name.endsWith('-dlq'));
     // A signed conversion the platform would refuse is dead-lettered with a reason; nothing else gets there.
     for (const q of dlqs) for (const m of q.messages) expect(tally.acceptedEventIds.has(m.MessageAttributes?.conversionId?.StringValue ?? '')).toBe(true);

@@ -456,7 +456,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the snippet in headless Chromium', () =>
 
         const response = await extraResponse;
         expect(response.status()).toBe(200);
-        expect(new URL(response.url()).searchParams.get('v')).toMatch(/^[0-9a-f]{16}$/);
+        expect(new URL(response.url()).searchParams.get('v')).toMatch(/^[0-9a-f]{12}$/);
         expect(response.headers()['cache-control']).toBe('public, max-age=31536000, immutable');
         // A second identify on the same page reuses the loaded part.
         await v.page.evaluate(() => (window as any).conversionRelay.identify({ email: 'second@example.com' }));

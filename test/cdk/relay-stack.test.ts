@@ -98,7 +98,7 @@ const envOf = (t: Template, functionId: string): Json => t.toJSON().Resources[fu
 function scrubbed(t: Template): Json {
   const text = JSON.stringify(t.toJSON())
     .replace(/[0-9a-f]{64}/g, '[ASSET_HASH]')
-    .replace(/t\.js\?v=[0-9a-f]{16}/g, 't.js?v=[SNIPPET_VERSION]')
+    .replace(/t\.js\?v=[0-9a-f]{12}/g, 't.js?v=[SNIPPET_VERSION]')
     .replace(/"v2:deflate64:[^"]*"/g, '"[CDK_ANALYTICS]"');
   return JSON.parse(text);
 }

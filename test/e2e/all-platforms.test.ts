@@ -8,15 +8,17 @@ import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-serv
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { startTikTokFake, type TikTokFake } from '../fakes/tiktok-server.ts';
 import { sha256, signedStripeRequest, stripeCheckoutSession, stripeEvent } from '../support/factories.ts';
+import { CONVERSION_API_PLATFORMS, clickFor, startConversionApiPlatforms, type StartedPlatforms } from '../support/platforms.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
 import { stripeCharge } from '../support/stripe-objects.ts';
 
 /**
- * Issue 4's "done when", end to end through `npm start`'s runner with all four platforms configured against their
- * fakes: one visitor arrives from an ad with every click ID and browser cookie, Stripe reports the checkout, and Meta,
- * TikTok, Google Ads and GA4 each receive the purchase under the same ID with every signal they accept; a redelivery
- * changes nothing; a full refund retracts the Google Ads conversion and reaches GA4 as a refund; a visitor who
- * allowed analytics only reaches GA4 alone, anonymously.
+ * Issue 4's and issue 12's "done when", end to end through `npm start`'s runner with every platform configured against
+ * its fake: one visitor arrives from an ad with every click ID and browser cookie, Stripe reports the checkout, and
+ * Meta, TikTok, Google Ads, GA4 and every platform of test/support/platforms.ts (LinkedIn, Pinterest, Snapchat,
+ * Reddit, …) each receive the purchase under the same ID with every signal they accept; a redelivery changes nothing;
+ * a full refund retracts the Google Ads conversion and reaches GA4 as a refund, and is recorded as skipped with the
+ * reason at the platforms that cannot retract; a visitor who allowed analytics only reaches GA4 alone, anonymously.
  */
 const STRIPE_SECRET = 'whsec_e2e_all_platforms';
 const META = { pixelId: '1234567890123', accessToken: 'EAAB-e2e-all-meta-token' };
@@ -28,7 +30,12 @@ const GA_COOKIE = 'GA1.1.1180343295.1772450000';
 const GA_CLIENT_ID = '1180343295.1772450000';
 const TTP_COOKIE = '2Qz0aBcDeFgHiJkLmNoPqRsT';
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-e2e-all-platforms';
-const DESTINATIONS = ['meta', 'tiktok', 'google-ads', 'ga4'] as const;
+/** The four with hand-written checks below, then every platform of the shared table. */
+const FIRST_FOUR = ['meta', 'tiktok', 'google-ads', 'ga4'] as const;
+const DESTINATIONS = [...FIRST_FOUR, ...CONVERSION_API_PLATFORMS.map((p) => p.name)];
+const CLICK_RUN = Date.now().toString(36);
+/** The click ID a landing carries for a table platform: its parameter and the landing's tag. */
+const tableClick = (tag: string) => (param: string) => `${param.replace(/_/g, '')}-${CLICK_RUN}-${tag}`;
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}_${Date.now()}_${++counter}`;
@@ -77,6 +84,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
   let tiktok: TikTokFake;
   let google: GoogleAdsFake;
   let ga4: Ga4Fake;
+  let platforms: StartedPlatforms;
   let relay: RelayProcess;
   let dataDir: string;
 
@@ -86,7 +94,9 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
     tiktok: tiktok.events().filter((e) => e.event_id === id),
     googleAds: google.conversions().filter((c) => c.orderId === id),
     ga4: ga4.hits().filter((h) => h.event.name === 'purchase' && h.event.params.transaction_id === id),
+    ...Object.fromEntries(platforms.all().map((p) => [p.platform.name, p.fake.events().filter((e) => p.eventId(e) === id)])),
   });
+  const counts = (r: ReturnType<typeof received>) => DESTINATIONS.map((d) => (r as Record<string, unknown[]>)[d === 'google-ads' ? 'googleAds' : d].length);
 
   async function postStripe(event: Stripe.Event) {
     const req = signedStripeRequest(event, STRIPE_SECRET);
@@ -98,7 +108,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
   async function land(url: string, extra: Record<string, unknown> = {}) {
     const res = await fetch(`${relay.url}/collect`, {
       method: 'POST',
-      headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': BROWSER_UA, cookie: `_ga=${GA_COOKIE}; _ttp=${TTP_COOKIE}` },
+      headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': BROWSER_UA, cookie: [`_ga=${GA_COOKIE}; _ttp=${TTP_COOKIE}`, platforms.cookieHeader()].filter(Boolean).join('; ') },
       body: JSON.stringify({ url, referrer: 'https://www.google.com/', ...extra }),
     });
     expect(res.status).toBe(200);
@@ -112,7 +122,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
       const rows = await relay.ledgerFor(eventId);
       const byDestination = Object.fromEntries(DESTINATIONS.map((d) => [d, rows.filter((r) => r.sk === `D#${d}`)]));
       const settled = DESTINATIONS.every((d) => byDestination[d].length === 1 && ['delivered', 'skipped', 'dead_lettered', 'dry_run'].includes(byDestination[d][0].status));
-      return settled && (byDestination as Record<(typeof DESTINATIONS)[number], Record<string, any>[]>);
+      return settled && (byDestination as Record<string, Record<string, any>[]>);
     }, 60_000, what);
 
   beforeAll(async () => {
@@ -122,6 +132,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
       startGoogleAdsFake({ ...GOOGLE, conversionActions: ['111'] }),
       startGa4Fake(GA4),
     ]);
+    platforms = await startConversionApiPlatforms();
     dataDir = mkdtempSync(path.join(tmpdir(), 'relay-e2e-all-'));
     relay = await startRelay(
       {
@@ -144,6 +155,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
         GA4_MEASUREMENT_ID: GA4.measurementId,
         GA4_API_SECRET: GA4.apiSecret,
         GA4_API_BASE_URL: ga4.baseUrl,
+        ...platforms.env,
         RELAY_RETRY_BASE_SECONDS: '1',
         RELAY_MAX_ATTEMPTS: '6',
       },
@@ -152,11 +164,11 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
   });
   afterAll(async () => {
     await relay?.stop();
-    await Promise.all([meta?.close(), tiktok?.close(), google?.close(), ga4?.close()]);
+    await Promise.all([meta?.close(), tiktok?.close(), google?.close(), ga4?.close(), platforms?.close()]);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('says at start that all four platforms are live', () => {
+  it('says at start that every platform is live', () => {
     const banner = relay.output.join('\n');
     for (const d of DESTINATIONS) expect(banner).toMatch(new RegExp(`${d}: live`));
   });
@@ -167,7 +179,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
   let purchase: Stripe.Event;
 
   it('delivers the purchase to every platform under one ID, each with its click ID and every identifier it accepts', async () => {
-    const landingUrl = 'https://shop.example.com/landing?fbclid=IwAR-all_Click-1&gclid=Cj0KCQiA-all_gclid-1&ttclid=E.C.P.all-Click_1&utm_source=ads';
+    const landingUrl = `https://shop.example.com/landing?fbclid=IwAR-all_Click-1&gclid=Cj0KCQiA-all_gclid-1&ttclid=E.C.P.all-Click_1&${platforms.clickQuery(tableClick('1'))}&utm_source=ads`;
     const before = Date.now();
     const { visitorId, cookies } = await land(landingUrl);
     const after = Date.now();
@@ -182,9 +194,9 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
 
     const got = await relay.waitFor(() => {
       const r = received(orderId);
-      return r.meta.length && r.tiktok.length && r.googleAds.length && r.ga4.length ? r : undefined;
-    }, 60_000, 'the purchase at all four platforms');
-    expect([got.meta.length, got.tiktok.length, got.googleAds.length, got.ga4.length]).toEqual([1, 1, 1, 1]);
+      return counts(r).every((n) => n > 0) ? r : undefined;
+    }, 60_000, 'the purchase at every platform');
+    expect(counts(got)).toEqual(DESTINATIONS.map(() => 1));
 
     const email = sha256('jane.doe@example.com');
     const externalId = sha256(buyer.id);
@@ -243,9 +255,15 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
       },
     });
     expect(ga4.dropped()).toEqual([]);
+    // Every table platform: its click ID from the same landing, and the buyer's e-mail hashed in its own form.
+    for (const p of platforms.all()) {
+      const [event] = (got as Record<string, any[]>)[p.platform.name];
+      expect(p.clickId(event), `${p.platform.name} click ID`).toBe(clickFor(p.platform, tableClick('1')));
+      expect(p.email(event), `${p.platform.name} e-mail`).toBe(sha256(p.platform.emailForm(buyer.email)!));
+    }
 
     // The ledger: one delivered row per destination, listing the signals sent there.
-    const rows = await settledRows(orderId, 'the purchase’s four ledger rows');
+    const rows = await settledRows(orderId, 'the purchase’s ledger rows');
     for (const d of DESTINATIONS) expect(rows[d][0]).toMatchObject({ status: 'delivered', attempts: 1 });
     expect(rows.meta[0].signals).toEqual(expect.arrayContaining(['fbc', 'fbp', 'client_ip_address', 'client_user_agent', 'em', 'ph', 'fn', 'ln', 'ct', 'st', 'zp', 'country', 'external_id']));
     expect(rows.tiktok[0].signals).toEqual(expect.arrayContaining(['ttclid', 'ttp', 'email', 'phone', 'external_id', 'ip', 'user_agent']));
@@ -258,8 +276,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
     expect(await postStripe(purchase)).toMatchObject({ status: 'duplicate', conversions: [{ eventId: orderId }] });
     // Nothing was queued for it: every queue drains, and each platform still holds the one event.
     await relay.waitFor(async () => (await Promise.all(DESTINATIONS.map((d) => relay.queueDepth(d)))).every((n) => n === 0), 30_000, 'the queues to drain');
-    const r = received(orderId);
-    expect([r.meta.length, r.tiktok.length, r.googleAds.length, r.ga4.length]).toEqual([1, 1, 1, 1]);
+    expect(counts(received(orderId))).toEqual(DESTINATIONS.map(() => 1));
     const rows = await relay.ledgerFor(orderId);
     for (const d of DESTINATIONS) expect(rows.filter((row) => row.sk === `D#${d}`)).toHaveLength(1);
   });
@@ -271,7 +288,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
     const refundId = conversions[0].eventId;
     expect(refundId).not.toBe(orderId);
 
-    const rows = await settledRows(refundId, 'the refund’s four ledger rows');
+    const rows = await settledRows(refundId, 'the refund’s ledger rows');
     expect(rows['google-ads'][0]).toMatchObject({ status: 'delivered', signals: ['orderId'] });
     expect(google.adjustments().filter((a) => a.orderId === orderId)).toEqual([
       { conversionAction: PURCHASE_ACTION, adjustmentType: 'RETRACTION', adjustmentDateTime: expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/), orderId },
@@ -285,6 +302,10 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
     expect(rows.tiktok[0]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/TikTok has no way to retract/) });
     expect(meta.events().filter((e) => e.event_id === refundId)).toEqual([]);
     expect(tiktok.events().filter((e) => e.event_id === refundId)).toEqual([]);
+    for (const p of platforms.all()) {
+      expect(rows[p.platform.name][0], p.platform.name).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/has no way to retract a conversion: the refund is recorded, not sent/) });
+      expect(p.fake.events().filter((e) => p.eventId(e) === refundId)).toEqual([]);
+    }
 
     expect(rows.ga4[0].status).toBe('delivered');
     const refunds = ga4.hits().filter((h) => h.event.name === 'refund' && h.event.params.transaction_id === orderId);
@@ -295,19 +316,19 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
 
   it('sends an analytics-only visitor’s purchase to GA4 alone, without identifiers, and records the consent reasons', async () => {
     const shopper = { id: 'cus_e2e_all_analytics', email: 'only.analytics@example.com', phone: '+1 (415) 555-0199', name: 'Ana Lytics' };
-    const { visitorId } = await land('https://shop.example.com/landing?fbclid=IwAR-all_Click-2&gclid=Cj0-all_gclid-2&ttclid=E.C.P.all-Click_2', {
+    const { visitorId } = await land(`https://shop.example.com/landing?fbclid=IwAR-all_Click-2&gclid=Cj0-all_gclid-2&ttclid=E.C.P.all-Click_2&${platforms.clickQuery(tableClick('2'))}`, {
       consent: { marketing: false, analytics: true },
     });
     const id = unique('pi_e2e_all_analytics');
     expect(await postStripe(checkoutCompleted(id, visitorId, shopper))).toMatchObject({ status: 'accepted', conversions: [{ eventId: id }] });
 
-    const rows = await settledRows(id, 'the analytics-only purchase’s four ledger rows');
+    const rows = await settledRows(id, 'the analytics-only purchase’s ledger rows');
     expect(rows.ga4[0].status).toBe('delivered');
-    for (const d of ['meta', 'tiktok', 'google-ads'] as const) {
+    for (const d of DESTINATIONS.filter((name) => name !== 'ga4')) {
       expect(rows[d][0]).toMatchObject({ status: 'skipped', reason: expect.stringMatching(/^consent: analytics only/) });
     }
     const r = received(id);
-    expect([r.meta.length, r.tiktok.length, r.googleAds.length, r.ga4.length]).toEqual([0, 0, 0, 1]);
+    expect(counts(r)).toEqual(DESTINATIONS.map((d) => (d === 'ga4' ? 1 : 0)));
     const [hit] = r.ga4;
     expect(hit.clientId).toBe(GA_CLIENT_ID);
     expect(hit.body).not.toHaveProperty('user_id');
@@ -319,7 +340,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
 
   it('keeps tokens, secrets and raw personal data out of its logs and ledger', async () => {
     const everything = (relay.output.join('\n') + JSON.stringify(await relay.ledger())).toLowerCase();
-    for (const secret of [META.accessToken, TIKTOK.accessToken, GA4.apiSecret, GOOGLE.clientSecret, GOOGLE.refreshToken, STRIPE_SECRET, 'ya29.fake-']) {
+    for (const secret of [META.accessToken, TIKTOK.accessToken, GA4.apiSecret, GOOGLE.clientSecret, GOOGLE.refreshToken, STRIPE_SECRET, 'ya29.fake-', ...platforms.secrets]) {
       expect(everything).not.toContain(secret.toLowerCase());
     }
     for (const raw of ['jane.doe@example.com', 'only.analytics@example.com', '4155550100', '4155550199']) expect(everything).not.toContain(raw);

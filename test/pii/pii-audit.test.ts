@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { cli as runCli } from '../support/cli.ts';
+import { startConversionApiPlatforms, type StartedPlatforms } from '../support/platforms.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
 
 const cli = async (args: string[], dataDir: string) => {
@@ -18,7 +19,7 @@ import { readAllQueues, scanAllTables } from '../support/storage.ts';
  * customers (every source with a test driver, every destination path: delivered, retried, dead-lettered, skipped,
  * dry-run, rejected), then search everything the relay wrote or sent — every DynamoDB item, every queue and DLQ
  * message (and the queue journal on disk, which holds every message ever enqueued), every log line, every request
- * to the platform, the operator CLI's output — for each raw value in any case and with or without its formatting.
+ * to the platforms (Meta and every platform of test/support/platforms.ts), the operator CLI's output — for each raw value in any case and with or without its formatting.
  * The configured secrets must not appear in any of it either (the platform's own request excepted: it carries the
  * token by design).
  */
@@ -69,6 +70,8 @@ function forbiddenForms(p: Person): string[] {
   forms.add(email);
   forms.add(email.split('@')[0]); // the local part alone
   forms.add(email.replace(/\+[^@]*/, '')); // without the +tag
+  // Reddit's form: +tag dropped and every non-alphanumeric removed from the local part.
+  forms.add(`${email.split('@')[0].split('+')[0].replace(/[^a-z0-9]/g, '')}@${email.split('@')[1]}`);
   forms.add(encodeURIComponent(email).toLowerCase()); // as a URL parameter
   const digits = p.phone!.replace(/\D/g, '');
   forms.add(p.phone!.toLowerCase());
@@ -112,6 +115,7 @@ function filesUnder(dir: string): string[] {
 
 describe('PII audit: no raw personal data or secret anywhere the relay writes', () => {
   let meta: MetaFake;
+  let platforms: StartedPlatforms;
   let relay: RelayProcess;
   let dataDir: string;
   let stopFakes: (() => Promise<void>) | undefined;
@@ -124,10 +128,11 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
 
   beforeAll(async () => {
     meta = await startMetaFake({ pixelId: PIXEL_ID, accessToken: META_TOKEN });
+    platforms = await startConversionApiPlatforms();
     dataDir = mkdtempSync(path.join(tmpdir(), 'relay-pii-'));
     // HubSpot's contacts (with these people's raw details) are read from its CRM API fake.
     stopFakes = await startDriverFakes();
-    const env = { ...driverEnv(), META_PIXEL_ID: PIXEL_ID, META_ACCESS_TOKEN: META_TOKEN, META_API_BASE_URL: meta.baseUrl, RELAY_RETRY_BASE_SECONDS: '1', RELAY_MAX_ATTEMPTS: '3' };
+    const env = { ...driverEnv(), ...platforms.env, META_PIXEL_ID: PIXEL_ID, META_ACCESS_TOKEN: META_TOKEN, META_API_BASE_URL: meta.baseUrl, RELAY_RETRY_BASE_SECONDS: '1', RELAY_MAX_ATTEMPTS: '6' };
     relay = await startRelay(env, dataDir);
 
     // Every source at once (the Meta fake's failure rules are per event; its one-off 503s hit whichever comes next).
@@ -140,9 +145,9 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
       // A visitor lands (with an e-mail leaked into the landing URL by a careless form), then buys.
       const landing = await fetch(`${relay.url}/collect`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 pii-audit' },
+        headers: { 'content-type': 'application/json', 'user-agent': 'Mozilla/5.0 pii-audit', cookie: platforms.cookieHeader() },
         body: JSON.stringify({
-          url: `https://shop.example.com/landing?fbclid=IwAR-pii-audit&utm_source=facebook&email=${encodeURIComponent(delivered.email!)}&phone=${encodeURIComponent(delivered.phone!)}`,
+          url: `https://shop.example.com/landing?fbclid=IwAR-pii-audit&${platforms.clickQuery((param) => `${param.replace(/_/g, '')}-pii-audit`)}&utm_source=facebook&email=${encodeURIComponent(delivered.email!)}&phone=${encodeURIComponent(delivered.phone!)}`,
           referrer: `https://mail.example.com/inbox?to=${encodeURIComponent(delivered.email!)}`,
         }),
       });
@@ -177,6 +182,12 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
       await relay.waitFor(async () => (await ledgerStatus(id('delivered'))) === 'delivered', 20_000, 'delivered');
       await relay.waitFor(async () => (await ledgerStatus(id('dead'))) === 'dead_lettered', 20_000, 'dead-lettered');
       await relay.waitFor(async () => (await ledgerStatus(id('retried'))) === 'delivered', 20_000, 'retried then delivered');
+      // The other platforms settle too (a source without customer details may be unmatchable there: skipped).
+      const settled = new Set(['delivered', 'skipped', 'dead_lettered']);
+      await relay.waitFor(async () => {
+        const rows = await relay.ledgerFor(id('delivered'));
+        return platforms.all().every((p) => settled.has(rows.find((r) => r.sk === `D#${p.platform.name}`)?.status));
+      }, 30_000, 'the other platforms to settle');
       cliOutput.push(await cli(['status', id('delivered')], dataDir), await cli(['dlq', 'show', id('dead')], dataDir));
     }));
     cliOutput.push(await cli(['dlq', 'list', '--messages'], dataDir));
@@ -196,11 +207,12 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     const quality = (...extra: string[]) => cli(['quality', '--since', '1h', '--offline', ...extra], dataDir);
     cliOutput.push(...(await Promise.all([quality(), quality('--json'), quality('--html', path.join(dataDir, 'quality.html'))])));
     cliOutput.push(readFileSync(path.join(dataDir, 'quality.html'), 'utf8'));
-    // Two relay runs, four sources and a dozen CLI calls: more than the default minute on a loaded machine.
-  }, 180_000);
+    // Two relay runs, four sources, eight destinations and a dozen CLI calls: minutes on a loaded machine.
+  }, 360_000);
   afterAll(async () => {
     await relay?.stop();
     await meta?.close();
+    await platforms?.close();
     await stopFakes?.();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -221,7 +233,11 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     return {
       stored,
       logs: [...logs, ...relay.output].map((l, i) => ({ where: `log line ${i}`, text: l })),
-      platform: meta.requests.map((r, i) => ({ where: `request ${i} to Meta`, text: JSON.stringify({ query: r.query, body: { ...r.body, access_token: undefined } }) })),
+      platform: [
+        ...meta.requests.map((r, i) => ({ where: `request ${i} to Meta`, text: JSON.stringify({ query: r.query, body: { ...r.body, access_token: undefined } }) })),
+        // Each platform's URL without its query (Snapchat's token travels there) and body; headers carry only the token.
+        ...platforms.all().flatMap((p) => p.fake.requests().map((r, i) => ({ where: `request ${i} to ${p.platform.name}`, text: JSON.stringify({ path: r.url.pathname, body: r.body }) }))),
+      ],
       cli: cliOutput.map((o, i) => ({ where: `CLI output ${i}`, text: o })),
     };
   }
@@ -236,6 +252,11 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     for (const [name, driver] of drivers.filter(([, d]) => d.carriesCustomer !== false)) {
       const event = meta.events().find((e) => e.event_id === purchaseEventId(driver, `cs_pii_${name}_delivered_${run}`));
       for (const field of ['em', 'ph', 'fn', 'ln', 'ct', 'zp', 'country']) expect(event?.user_data?.[field], `${name}: ${field}`).toHaveLength(1);
+      // And to every other platform, each with a hashed e-mail.
+      for (const p of platforms.all()) {
+        const there = p.fake.events().find((e) => p.eventId(e) === purchaseEventId(driver, `cs_pii_${name}_delivered_${run}`));
+        expect(p.email(there), `${name} at ${p.platform.name}`).toMatch(/^[0-9a-f]{64}$/);
+      }
     }
   });
 
@@ -249,7 +270,7 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
 
   it('writes no configured secret or token into any table, queue, log line or CLI output', async () => {
     const all = await everything();
-    const secrets = [...driverSecrets(), META_TOKEN].map((s) => s.toLowerCase());
+    const secrets = [...driverSecrets(), META_TOKEN, ...platforms.secrets].map((s) => s.toLowerCase());
     expect(findings([...all.stored, ...all.logs, ...all.cli], secrets)).toEqual([]);
   });
 

@@ -106,6 +106,8 @@ describe('clickbank source: SALE', () => {
 
     expect(purchase.user).toEqual({
       email: sha256('maria.gonzalez@example.net'),
+      emailMicrosoft: sha256('mariagonzalez@example.net'),
+      emailReddit: sha256('mariagonzalez@example.net'),
       phone: sha256('15125550147'),
       phoneE164: sha256('+15125550147'),
       firstName: sha256('maria'),
