@@ -137,8 +137,10 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     }
   };
   const memoryPorts: IngestPorts = {
-    visitors: { find: async () => visitor, linkEmail: async () => undefined },
+    visitors: { find: async () => visitor },
+    claim: async () => ({ kind: 'claimed' }),
     enqueue: async (conversion, routes, invocationId) => ({ eventId: conversion.eventId, routes, invocationId }),
+    release: async () => undefined,
     recordSkip: async () => undefined,
   };
   const routing = destinations.map((d) => ({ name: d.name, blocks: d.skipReason?.bind(d) }));

@@ -4,6 +4,11 @@
  */
 export const TABLE_ENV = { visitors: 'VISITORS_TABLE', ledger: 'LEDGER_TABLE', idempotency: 'IDEMPOTENCY_TABLE' } as const;
 
+/** The SNS topic ingest publishes each conversion to once; each destination queue subscribes to its own share. */
+export const CONVERSIONS_TOPIC_ENV = 'RELAY_CONVERSIONS_TOPIC_ARN';
+/** The message attribute naming the destinations a conversion is queued for (String.Array: the subscriptions filter on it). */
+export const DESTINATIONS_ATTRIBUTE = 'destinations';
+
 export const queueUrlEnv = (destination: string) => `RELAY_QUEUE_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 export const dlqUrlEnv = (destination: string) => `RELAY_DLQ_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 

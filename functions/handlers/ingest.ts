@@ -1,20 +1,15 @@
 import middy from '@middy/core';
-import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { parseConsentDefault } from '#core/consent.ts';
-import type { Conversion } from '#core/conversion.ts';
-import { ingest, type EnqueueReceipt, type Route } from '#core/ingest.ts';
+import { ConversionInProgressError, ingest } from '#core/ingest.ts';
 import { mappingFrom } from '#core/mapping.ts';
 import { destinations } from '#registry';
 import type { Source } from '#sources/types.ts';
-import { enqueueOnce, idempotencyConfig } from '#store/idempotency.ts';
-import { DynamoLedger } from '#store/ledger.ts';
-import { publish } from '#store/queues.ts';
+import { createIngestPorts } from '#store/ingest-store.ts';
 import { loadSettings } from '#store/settings.ts';
-import { DynamoVisitorStore } from '#store/visitors.ts';
 import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { answer, json, toIncomingRequest } from './http.ts';
 import { count, logger, metrics } from './powertools.ts';
@@ -24,29 +19,23 @@ import { count, logger, metrics } from './powertools.ts';
  * pipeline. Answers 2xx only once every destination message is durably enqueued.
  */
 export function createIngestHandler(source: Source) {
-  const visitors = new DynamoVisitorStore();
-  const ledger = new DynamoLedger();
-
-  // The ledger row is written before the message, so a fast sender's "delivered" is never overwritten by "queued".
-  const enqueue = enqueueOnce(async (conversion: Conversion, routes: Route[], invocationId: string): Promise<EnqueueReceipt> => {
-    await ledger.recordRoutes(conversion, routes);
-    await Promise.all(routes.filter((r) => r.status === 'queued').map((r) => publish(r.destination, conversion)));
-    return { eventId: conversion.eventId, routes, invocationId };
-  });
+  const ports = createIngestPorts();
 
   return middy(async (event: APIGatewayProxyEventV2, context: Context) =>
     answer(source.name, async () => {
       const invocationId = context.awsRequestId;
       metrics.addDimension('source', source.name);
-      idempotencyConfig.registerLambdaContext(context);
       const request = toIncomingRequest(event);
       const settings = await loadSettings();
       const result = await source.read(request, settings, new Date());
       try {
-        const outcome = await ingest(source.name, result, { visitors, enqueue, recordSkip: ledger.recordSkip.bind(ledger) }, {
+        const outcome = await ingest(source.name, result, ports, {
           consentDefault: parseConsentDefault(settings.CONSENT_DEFAULT),
           destinations: destinations.map((d) => ({ name: d.name, blocks: d.skipReason?.bind(d) })),
           mapping: mappingFrom(settings),
+          // A claim holds while this invocation can still finish it (as Powertools idempotency does); a crashed one
+          // is taken over by the source's next retry once the time is up.
+          claimUntilMs: Date.now() + context.getRemainingTimeInMillis(),
         }, invocationId);
         if (outcome.kind === 'skipped') {
           logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
@@ -70,7 +59,7 @@ export function createIngestHandler(source: Source) {
           ...(outcome.skipped?.length ? { skipped: outcome.skipped.map((s) => ({ sourceEventId: s.sourceEventId, reason: s.reason })) } : {}),
         });
       } catch (err) {
-        if (err instanceof IdempotencyAlreadyInProgressError) {
+        if (err instanceof ConversionInProgressError) {
           // The same conversion is being enqueued by a concurrent delivery: a retry will get its receipt.
           return json(503, { error: 'in_progress', message: 'this conversion is being processed; retry shortly' }, { headers: { 'retry-after': '5' } });
         }
