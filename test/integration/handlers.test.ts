@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
+import { localTopics } from '../../lib/local/topics.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
 
@@ -107,7 +108,7 @@ function stripeCheckout(id: string, visitorId?: string) {
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer();
+  sqsServer = await startSqsServer({ topics: localTopics() });
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
   Object.assign(process.env, {
     ...dynamo.environment,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
+import { localTopics } from '../../lib/local/topics.ts';
 import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
 
@@ -80,7 +81,7 @@ const adjustmentCalls = () => google.requests.filter((r) => r.path.endsWith(':up
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer();
+  sqsServer = await startSqsServer({ topics: localTopics() });
   google = await startGoogleAdsFake({ customerId: CUSTOMER_ID, ...OAUTH, conversionActions: ['111'], adjustmentMinConversionAgeMs: 24 * HOUR_MS });
   Object.assign(process.env, {
     ...dynamo.environment,
