@@ -91,7 +91,7 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     Object.entries(fn.environment).filter(([k]) => k.startsWith('RELAY_QUEUE_URL_') || k.startsWith('RELAY_DLQ_URL_')).map(([k]) => [k, `${aws.url}/000000000000/${k.toLowerCase()}`]),
   );
   const env = functionEnv(fn, {
-    tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+    tables: { visitors: 'visitors', ledger: 'ledger' },
     queueUrls,
     secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bench',
     endpoints: { dynamodb: aws.url, sqs: aws.url, secretsmanager: aws.url },

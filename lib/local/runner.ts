@@ -143,7 +143,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };
   // How the operator CLI (bin/cli.ts) finds this runner: ports are ephemeral, the data directory is not.
   const discoveryFile = path.join(opts.dataDir, RUNNER_DISCOVERY_FILE);
-  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' } };
+  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger' } };
   writeFileSync(discoveryFile, JSON.stringify(discovery, null, 2));
   return {
     url,

@@ -83,7 +83,7 @@ beforeAll(async () => {
   const settings: Record<string, string> = { ...driverEnv(), ...Object.assign({}, ...Object.values(fakes).map((f) => f.settings)) };
   secrets = await startAwsFake({ secret: settings });
   resources = {
-    tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+    tables: { visitors: 'visitors', ledger: 'ledger' },
     queueUrls: Object.fromEntries(destinations.flatMap((d) => [queueUrlEnv(d.name), dlqUrlEnv(d.name)].map((v) => [v, process.env[v]!]))),
     secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bundles',
     endpoints: { dynamodb: dynamo.url, sqs: sqsServer.url, secretsmanager: secrets.url },
