@@ -53,6 +53,8 @@ export function destinationRows(items: LedgerItem[]): LedgerItem[] {
       createdAt: head!.createdAt,
       updatedAt: head!.updatedAt,
       conversion: head!.conversion,
+      // Made from the route: no item of its own in the table (yet).
+      fromRoute: true,
     });
   }
   for (const item of items) {
