@@ -3,12 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * An in-memory stand-in for the AWS endpoints the functions call (DynamoDB, SQS, Secrets Manager JSON protocols), on
+ * An in-memory stand-in for the AWS endpoints the functions call (DynamoDB, SQS, Secrets Manager JSON protocols; SNS
+ * Publish, awsQuery), on
  * loopback, answering at once. It lets the CPU and batching benches run the real handlers with the real AWS SDK
  * clients while I/O costs nothing, and it counts every call (operation, items, item sizes) for the cost model.
  */
 export interface AwsCall {
-  service: 'dynamodb' | 'sqs' | 'secretsmanager';
+  service: 'dynamodb' | 'sqs' | 'sns' | 'secretsmanager';
   operation: string;
   /** DynamoDB table(s) or SQS queue the call addressed. */
   target: string;
@@ -60,11 +61,20 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
   // E-mail / phone → visitor links (`E#…`, `P#…`) written by PutItem are kept and read back, as DynamoDB would:
   // the bench's customer buys again, and a stored link is not rewritten.
   const links = new Map<string, Record<string, unknown>>();
+  // Ledger conversion items (`C#…` / `conversion`) by key: a claim's condition fails on one that exists, returning it.
+  const ledgerItems = new Map<string, Record<string, any>>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
+      if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        const params = new URLSearchParams(raw);
+        const id = randomUUID();
+        calls.push({ service: 'sns', operation: String(params.get('Action')), target: String(params.get('TopicArn') ?? '').split(':').pop() ?? '', writes: [], reads: 0, messages: 1, bytes: raw.length, input: Object.fromEntries(params) });
+        res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': id }).end(`<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult><ResponseMetadata><RequestId>${id}</RequestId></ResponseMetadata></PublishResponse>`);
+        return;
+      }
       const body = raw ? JSON.parse(raw) : {};
       const [prefix, operation] = String(req.headers['x-amz-target'] ?? '').split('.');
       const target = String(body.TableName ?? (body.RequestItems ? Object.keys(body.RequestItems).join('+') : '') ?? '') || String(body.QueueUrl ?? '').split('/').pop() || '';
@@ -72,7 +82,17 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
       let answer: unknown = {};
       if (prefix.startsWith('DynamoDB')) {
         call.service = 'dynamodb';
+        const key = `${body.Item?.pk?.S}|${body.Item?.sk?.S}`;
+        if (operation === 'PutItem' && body.ConditionExpression === 'attribute_not_exists(pk)' && ledgerItems.has(key)) {
+          // A duplicate's claim: DynamoDB charges the failed write and returns the item that failed the condition.
+          call.writes.push(dynamoItemBytes(ledgerItems.get(key)!));
+          calls.push(call);
+          const old = body.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? { Item: ledgerItems.get(key) } : {};
+          res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException', message: 'The conditional request failed', ...old }));
+          return;
+        }
         answer = dynamo(operation, body, call, opts, links);
+        for (const item of writtenItems(operation, body)) if (String(item.pk?.S).startsWith('C#') && item.sk?.S === 'conversion') ledgerItems.set(`${item.pk.S}|${item.sk.S}`, item);
       } else if (prefix === 'AmazonSQS') {
         call.service = 'sqs';
         answer = sqs(operation, body, call);
@@ -101,6 +121,12 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
   };
 }
 
+function writtenItems(operation: string, body: any): any[] {
+  if (operation === 'PutItem') return [body.Item];
+  if (operation === 'BatchWriteItem') return (Object.values(body.RequestItems ?? {}) as any[]).flat().flatMap((r: any) => (r.PutRequest ? [r.PutRequest.Item] : []));
+  return [];
+}
+
 function dynamo(operation: string, body: any, call: AwsCall, opts: AwsFakeOptions, links: Map<string, Record<string, unknown>>): unknown {
   const isLink = (pk: unknown) => /^[EP]#/.test(String(pk ?? ''));
   switch (operation) {
@@ -108,12 +134,20 @@ function dynamo(operation: string, body: any, call: AwsCall, opts: AwsFakeOption
       call.writes.push(dynamoItemBytes(body.Item));
       if (isLink(body.Item?.pk?.S)) links.set(body.Item.pk.S, body.Item);
       return {};
+    case 'DeleteItem':
+      call.writes.push(dynamoItemBytes(body.Key));
+      return {};
     case 'UpdateItem':
       // The written item's size is unknown here; key + new values is its lower bound.
       call.writes.push(dynamoItemBytes(body.Key) + dynamoItemBytes(body.ExpressionAttributeValues ?? {}));
       return {};
     case 'BatchWriteItem':
-      for (const requests of Object.values(body.RequestItems ?? {}) as any[]) for (const r of requests) call.writes.push(dynamoItemBytes(r.PutRequest?.Item ?? r.DeleteRequest?.Key));
+      for (const requests of Object.values(body.RequestItems ?? {}) as any[]) {
+        for (const r of requests) {
+          call.writes.push(dynamoItemBytes(r.PutRequest?.Item ?? r.DeleteRequest?.Key));
+          if (isLink(r.PutRequest?.Item?.pk?.S)) links.set(r.PutRequest.Item.pk.S, r.PutRequest.Item);
+        }
+      }
       return { UnprocessedItems: {} };
     case 'GetItem':
       call.reads = 1;

@@ -59,7 +59,10 @@ export function costPerMillion(u: MeasuredUsage): { lines: CostLine[]; total: nu
     usdPerMillion: reads * 0.5 * PRICES.dynamoReadUnit.usd * M,
   });
   const sqsSends = u.ingest.calls.filter((c) => c.service === 'sqs').reduce((n, c) => n + Math.max(1, Math.ceil(c.bytes / 65536)), 0);
-  lines.push({ item: 'SQS sends', arithmetic: `${sqsSends} SendMessage (≤ 64 KB) × ${usd(PRICES.sqsRequest.usd * M)}/M`, usdPerMillion: sqsSends * PRICES.sqsRequest.usd * M });
+  if (sqsSends) lines.push({ item: 'SQS sends', arithmetic: `${sqsSends} SendMessage (≤ 64 KB) × ${usd(PRICES.sqsRequest.usd * M)}/M`, usdPerMillion: sqsSends * PRICES.sqsRequest.usd * M });
+  // One Publish for every destination; SNS charges nothing for its deliveries to SQS queues.
+  const publishes = u.ingest.calls.filter((c) => c.service === 'sns').reduce((n, c) => n + Math.max(1, Math.ceil(c.bytes / 65536)), 0);
+  if (publishes) lines.push({ item: 'SNS publishes', arithmetic: `${publishes} Publish (≤ 64 KB) × ${usd(PRICES.snsPublish.usd * M)}/M; deliveries to SQS free`, usdPerMillion: publishes * PRICES.snsPublish.usd * M });
   const secretCalls = u.ingest.calls.filter((c) => c.service === 'secretsmanager').length;
   if (secretCalls) lines.push({ item: 'Secrets Manager', arithmetic: 'cached 5 min per container: ~0 per conversion', usdPerMillion: 0 });
 

@@ -17,7 +17,7 @@ import { ASSUMPTIONS, PRICES } from './prices.ts';
 import { synthesizeDeployment } from './stack.ts';
 import { bendPoint, kb, ratioOverBaseline } from './stats.ts';
 
-const TARGETS = { coldRatio: 0.4, cpuRatio: 1.25, loneConversionMs: 5000, p99Ms: 1000, p99Rate: 200, usdPerMillion: 3, memoryShare: 0.75 };
+const TARGETS = { callsFirstTime: 4, callsDuplicate: 2, coldRatio: 0.4, cpuRatio: 1.25, loneConversionMs: 5000, p99Ms: 1000, p99Rate: 200, usdPerMillion: 3, memoryShare: 0.75 };
 const SECTIONS = ['cold', 'cpu', 'batching', 'e2e'] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -26,9 +26,10 @@ const CALL_REASONS: Record<string, string> = {
   'BatchGetItem visitors': 'click lookup: the visitor by ID and the e-mail link, one round trip',
   'GetItem visitors': 'click lookup: the visitor found through the e-mail link',
   'PutItem visitors': 'link the hashed e-mail (or phone) to the visitor, so a later conversion without the ID finds the clicks',
-  'PutItem idempotency': 'idempotency: claim the conversion’s event ID (conditional write; a duplicate stops here)',
-  'UpdateItem idempotency': 'idempotency: store the receipt, returned to later duplicates',
-  'BatchWriteItem ledger': 'ledger: one row per destination (queued / skipped with reason), one request',
+  'PutItem ledger': 'claim the conversion’s event ID on its ledger item (conditional write; a duplicate stops here, the finished item returned with the failed condition)',
+  'BatchWriteItem ledger': 'finish: the conversion item (routes, the replayable Conversion), one request',
+  'BatchWriteItem ledger+visitors': 'finish: the conversion item (routes, the replayable Conversion) and the new e-mail/phone links, one request',
+  'Publish conversions': 'enqueue: one SNS publish for every destination (each queue subscribes with a filter on its name)',
   SendMessage: 'enqueue: one message per destination queue (SQS has no cross-queue batch)',
   GetSecretValue: 'settings secret (cached 5 min per container)',
 };
@@ -134,6 +135,13 @@ if (data.cpu) {
       met: s.handlerRatio <= TARGETS.cpuRatio,
     });
     rows.push({
+      area: 'AWS calls',
+      what: `${s.source}: per first-time webhook / per duplicate`,
+      figure: `${s.awsCallsPerWebhook.length} / ${s.awsCallsPerDuplicate?.length ?? '?'}`,
+      target: `≤ ${TARGETS.callsFirstTime} / ≤ ${TARGETS.callsDuplicate}`,
+      met: s.awsCallsPerWebhook.length <= TARGETS.callsFirstTime && s.awsCallsPerDuplicate?.length <= TARGETS.callsDuplicate,
+    });
+    rows.push({
       area: 'CPU / webhook',
       what: `${s.source}: verify+map+hash+route, in-memory ports vs floor (diagnostic)`,
       figure: `${s.domain.requestsPerSecond.toFixed(0)}/s vs ${s.domainFloor.requestsPerSecond.toFixed(0)}/s (${(s.domain.cpuMsPerRequest * 1000).toFixed(0)} vs ${(s.domainFloor.cpuMsPerRequest * 1000).toFixed(0)} µs) = ${s.domainRatio.toFixed(2)}×`,
@@ -143,7 +151,7 @@ if (data.cpu) {
     notes.push(
       `AWS calls per accepted ${s.source} webhook: ${s.awsCallsPerWebhook.length} — ` +
         s.awsCallsPerWebhook.map((c: any) => `${c.operation} ${c.target} (${CALL_REASONS[`${c.operation} ${c.target}`] ?? CALL_REASONS[c.operation] ?? '?'})`).join('; ') +
-        '.',
+        `. A duplicate (the same webhook again): ${s.awsCallsPerDuplicate?.length ?? '?'} — ${(s.awsCallsPerDuplicate ?? []).map((c: any) => `${c.operation} ${c.target}`).join('; ')}.`,
     );
     ingestUsage ??= { memoryMb: s.memoryMb, cpuMs: s.handler.cpuMsPerRequest, calls: s.awsCallsPerWebhook };
   }

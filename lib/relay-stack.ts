@@ -10,6 +10,7 @@ import { MAPPING_SETTING, parseMapping } from '../functions/core/mapping.ts';
 import { RelayDashboard, type MatchFloors } from './constructs/dashboard.ts';
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinations, sources } from '../functions/registry.ts';
 import { buildSnippet } from '../functions/snippet/build.ts';
+import { ConversionsTopic } from './constructs/conversions-topic.ts';
 import { Destination } from './constructs/destination.ts';
 import { IngestEndpoint } from './constructs/ingest-endpoint.ts';
 import { RelayFunction } from './constructs/relay-function.ts';
@@ -39,8 +40,8 @@ export interface RelayStackProps extends StackProps {
 
 /**
  * click → visitor → source event → Conversion → destination queue → platform API, as AWS resources:
- * an HTTP API with /collect and one route per source, an ingest function per source, one queue + DLQ + sender per
- * destination, three DynamoDB tables, and alarms to an SNS topic.
+ * an HTTP API with /collect and one route per source, an ingest function per source, an SNS topic fanning each
+ * conversion out to one queue + DLQ + sender per destination, two DynamoDB tables, and alarms to an SNS topic.
  */
 export class RelayStack extends Stack {
   readonly api: HttpApi;
@@ -116,8 +117,9 @@ export class RelayStack extends Stack {
     }
 
     const queues = destinations.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));
+    const conversions = new ConversionsTopic(this, 'Conversions', { destinations: queues });
     for (const source of sources) {
-      new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, destinations: queues, environment: ingestEnvironment });
+      new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, conversions, environment: ingestEnvironment });
     }
 
     const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, alarmTopic, matchFloors: props.matchFloors });
@@ -127,7 +129,7 @@ export class RelayStack extends Stack {
     // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).
     new CfnOutput(this, 'LedgerTableName', { value: tables.ledger.tableName, description: 'conversion-relay status <id> reads it' });
     new CfnOutput(this, 'VisitorsTableName', { value: tables.visitors.tableName, description: 'conversion-relay backfill joins clicks from it' });
-    new CfnOutput(this, 'IdempotencyTableName', { value: tables.idempotency.tableName, description: 'conversion-relay backfill enqueues once per event ID through it' });
+    new CfnOutput(this, 'ConversionsTopicArn', { value: conversions.topic.topicArn, description: 'conversion-relay backfill publishes conversions to it' });
     new CfnOutput(this, 'SnippetTag', {
       value: `<script async src="${props.domainName ? `https://${props.domainName}` : this.api.apiEndpoint}/t.js?v=${snippet.hash}"></script>`,
       description: 'paste into every page of the site',

@@ -59,7 +59,7 @@ async function measureBacklog(
   Object.assign(
     process.env,
     functionEnv(fn, {
-      tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+      tables: { visitors: 'visitors', ledger: 'ledger' },
       queueUrls,
       secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bench',
       endpoints: { dynamodb: aws.url, sqs: aws.url, secretsmanager: aws.url },

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startRunner } from '../../lib/local/runner.ts';
 import { startMetaFake } from '../../test/fakes/meta-server.ts';
@@ -55,13 +56,16 @@ const runner = await startRunner({ dataDir: path.join(work, 'data'), port: 0, lo
 try {
   const sqs = new SQSClient({ endpoint: runner.endpoints.sqs, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
   const referenceQueue = (await sqs.send(new CreateQueueCommand({ QueueName: 'bench-reference' }))).QueueUrl!;
+  // The reference keeps Powertools idempotency and its own table (the relay folded it into the ledger).
+  const ddb = new DynamoDBClient({ endpoint: runner.endpoints.dynamodb, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } });
+  await ddb.send(new CreateTableCommand({ TableName: 'bench-reference-idempotency', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }));
   const queueUrls: Record<string, string> = {};
   for (const [name, q] of Object.entries(runner.queues)) {
     queueUrls[`RELAY_QUEUE_URL_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = q.url;
     queueUrls[`RELAY_DLQ_URL_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = q.dlqUrl;
   }
   const resources: LocalResources = {
-    tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+    tables: { visitors: 'visitors', ledger: 'ledger' },
     queueUrls,
     secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bench',
     endpoints: { dynamodb: runner.endpoints.dynamodb, sqs: runner.endpoints.sqs, secretsmanager: secrets.url },
@@ -114,7 +118,7 @@ try {
       name: 'reference (kitchen sink)',
       kind: 'reference',
       bundle: built,
-      env: { ...stripeEnv, REFERENCE_QUEUE_URL: referenceQueue },
+      env: { ...stripeEnv, REFERENCE_QUEUE_URL: referenceQueue, IDEMPOTENCY_TABLE: 'bench-reference-idempotency' },
       event: () => ({ event: apiGatewayEvent(sourceBenches.stripe.request()), check: accepted }),
     });
     const refBundled = await bundle('reference-kitchen-sink-sdk-bundled', REFERENCE_ENTRY, { external: [] });
@@ -122,7 +126,7 @@ try {
       name: 'reference with the AWS SDK bundled',
       kind: 'diagnostic',
       bundle: refBundled,
-      env: { ...stripeEnv, REFERENCE_QUEUE_URL: referenceQueue },
+      env: { ...stripeEnv, REFERENCE_QUEUE_URL: referenceQueue, IDEMPOTENCY_TABLE: 'bench-reference-idempotency' },
       event: () => ({ event: apiGatewayEvent(sourceBenches.stripe.request()), check: accepted }),
     });
   }

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { BatchGetItemCommand, BatchWriteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { ingest, type IngestPorts } from '../../functions/core/ingest.ts';
 import { parseConsentDefault } from '../../functions/core/consent.ts';
 import { sha256Hex } from '../../functions/core/normalize.ts';
@@ -91,7 +92,7 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     Object.entries(fn.environment).filter(([k]) => k.startsWith('RELAY_QUEUE_URL_') || k.startsWith('RELAY_DLQ_URL_')).map(([k]) => [k, `${aws.url}/000000000000/${k.toLowerCase()}`]),
   );
   const env = functionEnv(fn, {
-    tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+    tables: { visitors: 'visitors', ledger: 'ledger' },
     queueUrls,
     secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bench',
     endpoints: { dynamodb: aws.url, sqs: aws.url, secretsmanager: aws.url },
@@ -110,6 +111,15 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
   const second = await handler(apiGatewayEvent(bench.request({ visitorId: VISITOR_ID })), context);
   if (second.statusCode !== 200) throw new Error(`${name}: second webhook: ${second.statusCode} ${second.body}`);
   const callsPerWebhook: AwsCall[] = aws.calls.slice();
+  // The same webhook again, as a source's retry: what a duplicate costs.
+  const again = bench.request({ visitorId: VISITOR_ID });
+  await handler(apiGatewayEvent(again), context);
+  aws.reset();
+  // Another invocation (its own request ID), as a source's retry is.
+  const duplicate = await handler(apiGatewayEvent(again), lambdaContext(fn.name, fn.memoryMb));
+  if (duplicate.statusCode !== 200 || !/"duplicate"/.test(duplicate.body)) throw new Error(`${name}: the repeated webhook was not a duplicate: ${duplicate.statusCode} ${duplicate.body}`);
+  const callsPerDuplicate = aws.calls.map(({ input: _input, ...c }) => c);
+  aws.reset();
 
   const sourceModule = await import(pathToFileURL(path.join(PROJECT_ROOT, `functions/sources/${name}/index.ts`)).href);
   const source = Object.values(sourceModule).find((v): v is Source => typeof v === 'object' && v !== null && (v as Source).name === name && typeof (v as Source).read === 'function');
@@ -122,14 +132,18 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
   const ddb = new DynamoDBClient({ ...creds, endpoint: aws.url });
   const sqs = new SQSClient({ ...creds, endpoint: aws.url });
   const secrets = new SecretsManagerClient({ ...creds, endpoint: aws.url });
+  const sns = new SNSClient({ ...creds, endpoint: aws.url });
+  let floorClaims = 0;
   const floorCall = (c: AwsCall): Promise<unknown> => {
     const input = c.input as any;
     switch (c.operation) {
       case 'BatchGetItem': return ddb.send(new BatchGetItemCommand(input));
       case 'GetItem': return ddb.send(new GetItemCommand(input));
-      case 'PutItem': return ddb.send(new PutItemCommand(input));
+      // A claim replayed on its own key would meet the item it wrote: each replay claims a fresh key of the same size.
+      case 'PutItem': return ddb.send(new PutItemCommand(input.ConditionExpression ? { ...input, Item: { ...input.Item, pk: { S: `${input.Item.pk.S.slice(0, -8)}${String(++floorClaims).padStart(8, '0')}` } } } : input));
       case 'UpdateItem': return ddb.send(new UpdateItemCommand(input));
       case 'BatchWriteItem': return ddb.send(new BatchWriteItemCommand(input));
+      case 'Publish': return sns.send(new PublishCommand(snsPublishInput(input)));
       case 'SendMessage': return sqs.send(new SendMessageCommand(input));
       case 'SendMessageBatch': return sqs.send(new SendMessageBatchCommand(input));
       case 'GetSecretValue': return secrets.send(new GetSecretValueCommand(input));
@@ -137,8 +151,10 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     }
   };
   const memoryPorts: IngestPorts = {
-    visitors: { find: async () => visitor, linkEmail: async () => undefined },
+    visitors: { find: async () => visitor },
+    claim: async () => ({ kind: 'claimed' }),
     enqueue: async (conversion, routes, invocationId) => ({ eventId: conversion.eventId, routes, invocationId }),
+    release: async () => undefined,
     recordSkip: async () => undefined,
   };
   const routing = destinations.map((d) => ({ name: d.name, blocks: d.skipReason?.bind(d) }));
@@ -193,6 +209,7 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     memoryMb: fn.memoryMb,
     identifiersHashed: identifiers,
     awsCallsPerWebhook: callsPerWebhook.map(({ input: _input, ...c }) => c),
+    awsCallsPerDuplicate: callsPerDuplicate,
     handler: summary('handler'),
     handlerFloor: summary('handlerFloor'),
     handlerRatio: ratio('handler', 'handlerFloor'),
@@ -200,6 +217,15 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     domainFloor: summary('domainFloor'),
     domainRatio: ratio('domain', 'domainFloor'),
   };
+}
+
+/** The stand-in records SNS requests as their form fields: back to the command's input for the floor's replay. */
+function snsPublishInput(form: Record<string, string>): PublishCommandInput {
+  const attributes: NonNullable<PublishCommandInput['MessageAttributes']> = {};
+  for (let i = 1; form[`MessageAttributes.entry.${i}.Name`]; i++) {
+    attributes[form[`MessageAttributes.entry.${i}.Name`]] = { DataType: form[`MessageAttributes.entry.${i}.Value.DataType`], StringValue: form[`MessageAttributes.entry.${i}.Value.StringValue`] };
+  }
+  return { TopicArn: form.TopicArn, Message: form.Message, MessageAttributes: attributes };
 }
 
 /** How many SHA-256 values our conversion carries for this request (the floor hashes as many). */

@@ -3,7 +3,7 @@ import { metaDestination } from '#destinations/meta/index.ts';
 import type { ConversionDraft, SourceResult } from '#sources/types.ts';
 import { NOW, conversionFactory, sha256 } from '../../test/support/factories.ts';
 import { ConversionSchema, type Conversion } from './conversion.ts';
-import { attachVisitor, ingest, planRoutes, type EnqueueReceipt, type IngestPorts, type Route, type RoutingRule } from './ingest.ts';
+import { ConversionInProgressError, attachVisitor, ingest, planRoutes, type EnqueueReceipt, type IngestPorts, type Route, type RoutingRule, type VisitorLink } from './ingest.ts';
 import type { Visitor, VisitorLookup } from './visitor.ts';
 
 // ------------------------------------------------------------------------------------------- in-memory ports
@@ -43,26 +43,46 @@ class MemoryVisitors implements VisitorLookup {
   }
 }
 
-/** Enqueue and ledger in memory, idempotent on eventId like the real one (first receipt wins). */
-function memoryPorts(visitors = new MemoryVisitors()) {
-  const receipts = new Map<string, EnqueueReceipt>();
-  const enqueued: { conversion: Conversion; routes: Route[]; invocationId: string }[] = [];
+/**
+ * Claims, enqueue and ledger in memory, like the DynamoDB adapter (store/ingest-store.ts): a claim is taken once,
+ * answered with the finished receipt, refused while its lease holds, taken over after it; links are written with the
+ * conversion.
+ */
+function memoryPorts(visitors = new MemoryVisitors(), clock = { nowMs: NOW.getTime() }) {
+  const claims = new Map<string, { inv: string; leaseUntil: number; receipt?: EnqueueReceipt }>();
+  const enqueued: { conversion: Conversion; routes: Route[]; invocationId: string; links: VisitorLink[] }[] = [];
   const skips: { source: string; sourceEventId: string; eventType: string; reason: string }[] = [];
+  const lookups: string[] = [];
   const ports: IngestPorts = {
-    visitors,
-    async enqueue(conversion, routes, invocationId) {
-      const first = receipts.get(conversion.eventId);
-      if (first) return first;
-      enqueued.push({ conversion, routes, invocationId });
+    visitors: {
+      find: (keys) => {
+        lookups.push(JSON.stringify(keys));
+        return visitors.find(keys);
+      },
+    },
+    async claim(eventId, invocationId, leaseUntilMs) {
+      const held = claims.get(eventId);
+      if (held?.receipt) return { kind: 'duplicate', receipt: held.receipt };
+      if (held && held.leaseUntil > clock.nowMs) return { kind: 'in_progress' };
+      claims.set(eventId, { inv: invocationId, leaseUntil: leaseUntilMs });
+      return { kind: 'claimed' };
+    },
+    async enqueue(conversion, routes, invocationId, links) {
+      enqueued.push({ conversion, routes, invocationId, links });
+      for (const l of links) await (l.kind === 'email' ? visitors.linkEmail(l.hash, l.visitorId) : visitors.linkPhone(l.hash, l.visitorId));
       const receipt = { eventId: conversion.eventId, routes, invocationId };
-      receipts.set(conversion.eventId, receipt);
+      claims.set(conversion.eventId, { inv: invocationId, leaseUntil: 0, receipt });
       return receipt;
+    },
+    async release(eventId, invocationId) {
+      const held = claims.get(eventId);
+      if (held && !held.receipt && held.inv === invocationId) claims.delete(eventId);
     },
     async recordSkip(source, sourceEventId, eventType, reason) {
       skips.push({ source, sourceEventId, eventType, reason });
     },
   };
-  return { ports, visitors, enqueued, skips };
+  return { ports, visitors, enqueued, skips, claims, lookups, clock };
 }
 
 // ------------------------------------------------------------------------------------------------ factories
@@ -338,6 +358,58 @@ describe('ingest', () => {
     const again = await ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, 'inv-1');
 
     expect(again.kind === 'accepted' && again.receipts[0].duplicate).toBe(false);
+  });
+
+  it('answers a duplicate from its claim alone: no visitor lookup, nothing enqueued again', async () => {
+    const { ports, enqueued, lookups } = memoryPorts();
+
+    await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-1');
+    const second = await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-2');
+
+    expect(lookups).toHaveLength(1);
+    expect(enqueued).toHaveLength(1);
+    expect(second.kind === 'accepted' && second.receipts[0]).toMatchObject({ duplicate: true, invocationId: 'inv-1', routes: enqueued[0].routes });
+  });
+
+  it('refuses a delivery while another invocation holds the claim (in progress), and takes a claim over once its lease is over', async () => {
+    const { ports, enqueued, claims, clock } = memoryPorts();
+    const draft = draftFactory();
+    // inv-1 claimed the conversion and died before enqueueing it.
+    claims.set(draft.eventId, { inv: 'inv-1', leaseUntil: clock.nowMs + 15_000 });
+
+    const during = await ingest('stripe', conversionsResult(draft), ports, OPTS, 'inv-2').catch((e) => e);
+    clock.nowMs += 16_000;
+    const after = await ingest('stripe', conversionsResult(draft), ports, OPTS, 'inv-3');
+
+    expect(during).toBeInstanceOf(ConversionInProgressError);
+    expect(after.kind === 'accepted' && after.receipts[0]).toMatchObject({ duplicate: false, invocationId: 'inv-3' });
+    expect(enqueued.map((e) => e.invocationId)).toEqual(['inv-3']);
+  });
+
+  it('claims with the lease it is given (the invocation’s deadline)', async () => {
+    const { ports, claims } = memoryPorts();
+    const draft = draftFactory();
+
+    // An enqueue that never finishes: the claim is looked at while the invocation still holds it.
+    void ingest('stripe', conversionsResult(draft), { ...ports, enqueue: () => new Promise(() => undefined) }, { ...OPTS, claimUntilMs: 123_456 }, 'inv-1');
+    await new Promise((r) => setTimeout(r, 10));
+
+    expect(claims.get(draft.eventId)).toMatchObject({ inv: 'inv-1', leaseUntil: 123_456 });
+  });
+
+  it('releases its claim when the conversion is refused or cannot be enqueued, so a retry is not told to wait', async () => {
+    const { ports, claims } = memoryPorts();
+    const bad = draftFactory({ value: -5 });
+
+    const first = await ingest('stripe', conversionsResult(bad), ports, OPTS, 'inv-1').catch((e) => e);
+    const retry = await ingest('stripe', conversionsResult(bad), ports, OPTS, 'inv-2').catch((e) => e);
+    const failing = { ...ports, enqueue: async () => Promise.reject(new Error('SNS unavailable')) };
+    const down = await ingest('stripe', conversionsResult(draftFactory()), failing, OPTS, 'inv-3').catch((e) => e);
+
+    expect(first).toMatchObject({ status: 422, code: 'invalid_conversion' });
+    expect(retry).toMatchObject({ status: 422, code: 'invalid_conversion' });
+    expect(down.message).toBe('SNS unavailable');
+    expect(claims.size).toBe(0);
   });
 
   it('passes enqueue a Conversion that satisfies ConversionSchema, with its routes', async () => {

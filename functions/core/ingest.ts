@@ -22,13 +22,39 @@ export interface EnqueueReceipt {
   invocationId: string;
 }
 
+/** What claiming a conversion's event ID found: nobody had it (now ours), a finished one, or one still being enqueued. */
+export type Claim = { kind: 'claimed' } | { kind: 'duplicate'; receipt: EnqueueReceipt } | { kind: 'in_progress' };
+
+/** A hashed e-mail or phone to point at a visitor (written only when the lookup did not find it already so). */
+export interface VisitorLink {
+  kind: 'email' | 'phone';
+  hash: string;
+  visitorId: string;
+}
+
+/** The same conversion is being enqueued by a concurrent delivery: a retry will get its receipt (503, retry later). */
+export class ConversionInProgressError extends Error {
+  constructor(readonly eventId: string) {
+    super(`conversion ${eventId} is being enqueued by another delivery`);
+    this.name = 'ConversionInProgressError';
+  }
+}
+
 export interface IngestPorts {
   visitors: VisitorLookup;
   /**
-   * Durably enqueue one message per queued route and write the ledger; must be idempotent on `eventId` and answer a
-   * duplicate with the first call's receipt.
+   * Claim the conversion's event ID (before anything else is done for it), holding it until `leaseUntilMs`: a claim
+   * that is done answers with its receipt, one held by a live invocation with `in_progress`, one whose invocation
+   * died (lease over) is taken over.
    */
-  enqueue(conversion: Conversion, routes: Route[], invocationId: string): Promise<EnqueueReceipt>;
+  claim(eventId: string, invocationId: string, leaseUntilMs: number): Promise<Claim>;
+  /**
+   * Durably enqueue one message per queued route, then record the conversion (its routes, the new visitor links) as
+   * done: the receipt every later duplicate gets.
+   */
+  enqueue(conversion: Conversion, routes: Route[], invocationId: string, links: VisitorLink[]): Promise<EnqueueReceipt>;
+  /** Give up a claim this invocation holds and did not finish (the event was refused, or enqueueing failed). */
+  release(eventId: string, invocationId: string): Promise<void>;
   /** Record a source event that was verified but deliberately not turned into a conversion. */
   recordSkip(source: string, sourceEventId: string, eventType: string, reason: string): Promise<void>;
 }
@@ -40,6 +66,8 @@ export interface IngestOptions {
   mapping?: Mapping;
   /** The relay's clock (default: now). */
   now?: Date;
+  /** Until when this invocation's claims hold (ms since the epoch): its own deadline (default: now + 60 s). */
+  claimUntilMs?: number;
 }
 
 export type IngestOutcome =
@@ -80,6 +108,18 @@ export function attachVisitor(draft: ConversionDraft, visitor: Visitor | undefin
   return parsed.data;
 }
 
+/**
+ * Remember which visitor this e-mail / phone belongs to, so a later conversion with only one of them finds the clicks;
+ * a link the lookup found already pointing at this visitor (and not near expiry) is not written again.
+ */
+function newLinks(draft: ConversionDraft, conversion: Conversion, visitor: Visitor | undefined): VisitorLink[] {
+  if (!visitor || !draft.visitorId) return [];
+  const links: VisitorLink[] = [];
+  if (conversion.user.email && visitor.links?.email !== visitor.visitorId) links.push({ kind: 'email', hash: conversion.user.email, visitorId: visitor.visitorId });
+  if (conversion.user.phone && visitor.links?.phone !== visitor.visitorId) links.push({ kind: 'phone', hash: conversion.user.phone, visitorId: visitor.visitorId });
+  return links;
+}
+
 /** Clock skew tolerated between a source and the relay; a conversion further in the future is refused. */
 export const MAX_FUTURE_SKEW_MS = 3600_000;
 
@@ -91,8 +131,8 @@ export function planRoutes(conversion: Conversion, destinations: readonly Routin
 }
 
 /**
- * The ingest pipeline after a source has verified and read a request: join each conversion to its visitor,
- * decide where it goes, enqueue it once.
+ * The ingest pipeline after a source has verified and read a request: claim each conversion's event ID, join it to
+ * its visitor, decide where it goes, enqueue it once.
  */
 export async function ingest(
   source: string,
@@ -114,21 +154,30 @@ export async function ingest(
     return { kind: 'skipped', sourceEventId: result.sourceEventId, eventType: result.eventType, reason: result.reason };
   }
   const receipts = [];
+  const now = opts.now ?? new Date();
   for (const draft of result.conversions) {
-    const visitor = await ports.visitors.find({ visitorId: draft.visitorId, emailHash: draft.user.email, phoneHash: draft.user.phone });
-    const conversion = attachVisitor(draft, visitor, opts.consentDefault);
     // Every platform refuses events from the future: better a 422 the source sees than a dead letter later.
-    if (Date.parse(conversion.occurredAt) > (opts.now ?? new Date()).getTime() + MAX_FUTURE_SKEW_MS) {
-      throw new RequestError(422, 'event_in_future', `the event occurred at ${conversion.occurredAt}, in the future`);
+    if (Date.parse(draft.occurredAt) > now.getTime() + MAX_FUTURE_SKEW_MS) {
+      throw new RequestError(422, 'event_in_future', `the event occurred at ${draft.occurredAt}, in the future`);
     }
-    // Remember which visitor this e-mail / phone belongs to, so a later conversion with only one of them finds the
-    // clicks; a link the lookup found already pointing at this visitor (and not near expiry) is not written again.
-    if (visitor && draft.visitorId) {
-      if (conversion.user.email && visitor.links?.email !== visitor.visitorId) await ports.visitors.linkEmail(conversion.user.email, visitor.visitorId);
-      if (conversion.user.phone && visitor.links?.phone !== visitor.visitorId) await ports.visitors.linkPhone?.(conversion.user.phone, visitor.visitorId);
+    // The event ID comes from the source data alone, so the claim comes first: a duplicate costs one call.
+    const claim = await ports.claim(draft.eventId, invocationId, opts.claimUntilMs ?? now.getTime() + 60_000);
+    if (claim.kind === 'duplicate') {
+      receipts.push({ ...claim.receipt, duplicate: claim.receipt.invocationId !== invocationId });
+      continue;
     }
-    const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId);
-    receipts.push({ ...receipt, duplicate: receipt.invocationId !== invocationId });
+    if (claim.kind === 'in_progress') throw new ConversionInProgressError(draft.eventId);
+    try {
+      const visitor = await ports.visitors.find({ visitorId: draft.visitorId, emailHash: draft.user.email, phoneHash: draft.user.phone });
+      const conversion = attachVisitor(draft, visitor, opts.consentDefault);
+      const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId, newLinks(draft, conversion, visitor));
+      receipts.push({ ...receipt, duplicate: false });
+    } catch (err) {
+      // A refused event (422) is refused again on a retry, and a failed enqueue may be retried at once: neither should
+      // wait for the lease to run out. Best effort: an unreleased claim is taken over after its lease.
+      await ports.release(draft.eventId, invocationId).catch(() => undefined);
+      throw err;
+    }
   }
   return { kind: 'accepted', sourceEventId: result.sourceEventId, eventType: result.eventType, receipts, skipped: result.skipped };
 }

@@ -2,7 +2,12 @@
  * Names shared by the CDK stack, the local runner and the handlers, so that each reads the same environment.
  * (One process runs every handler locally, so per-destination values carry the destination in their name.)
  */
-export const TABLE_ENV = { visitors: 'VISITORS_TABLE', ledger: 'LEDGER_TABLE', idempotency: 'IDEMPOTENCY_TABLE' } as const;
+export const TABLE_ENV = { visitors: 'VISITORS_TABLE', ledger: 'LEDGER_TABLE' } as const;
+
+/** The SNS topic ingest publishes each conversion to once; each destination queue subscribes to its own share. */
+export const CONVERSIONS_TOPIC_ENV = 'RELAY_CONVERSIONS_TOPIC_ARN';
+/** The message attribute naming the destinations a conversion is queued for (String.Array: the subscriptions filter on it). */
+export const DESTINATIONS_ATTRIBUTE = 'destinations';
 
 export const queueUrlEnv = (destination: string) => `RELAY_QUEUE_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 export const dlqUrlEnv = (destination: string) => `RELAY_DLQ_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;

@@ -33,13 +33,10 @@ export interface Visitor {
   links?: { email?: string; phone?: string };
 }
 
-/** Ports the ingest pipeline needs from storage; DynamoDB implements them in store/, tests use in-memory ones. */
+/** The port the ingest pipeline reads visitors through (links are written with the conversion: IngestPorts.enqueue); DynamoDB implements them in store/, tests use in-memory ones. */
 export interface VisitorLookup {
   /** By visitor ID first; failing that, through a hashed e-mail, then a hashed phone, linked to a visitor earlier. */
   find(keys: { visitorId?: string; emailHash?: string; phoneHash?: string }): Promise<Visitor | undefined>;
-  linkEmail(emailHash: string, visitorId: string): Promise<void>;
-  /** Optional so that older in-memory implementations still satisfy the port. */
-  linkPhone?(phoneHash: string, visitorId: string): Promise<void>;
 }
 
 /** Visitor IDs are issued by /collect (UUIDs) but may arrive back from anywhere: accept only a safe shape. */

@@ -1,12 +1,10 @@
 import middy from '@middy/core';
-import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { ingest } from '#core/ingest.ts';
+import { ConversionInProgressError, ingest } from '#core/ingest.ts';
 import type { Source } from '#sources/types.ts';
-import { idempotencyConfig } from '#store/idempotency.ts';
 import { loadSettings } from '#store/settings.ts';
 import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { answer, json, toIncomingRequest } from './http.ts';
@@ -24,12 +22,14 @@ export function createIngestHandler(source: Source) {
     answer(source.name, async () => {
       const invocationId = context.awsRequestId;
       metrics.addDimension('source', source.name);
-      idempotencyConfig.registerLambdaContext(context);
       const request = toIncomingRequest(event);
       const settings = await loadSettings();
       const result = await source.read(request, settings, new Date());
       try {
-        const outcome = await ingest(source.name, result, ports, ingestOptions(settings), invocationId);
+        // A claim holds while this invocation can still finish it (as Powertools idempotency did); a crashed one is
+        // taken over by the source's next retry once the time is up.
+        const claimUntilMs = Date.now() + context.getRemainingTimeInMillis();
+        const outcome = await ingest(source.name, result, ports, ingestOptions(settings, { claimUntilMs }), invocationId);
         if (outcome.kind === 'skipped') {
           logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
           count(SOURCE_METRICS.skipped, { source: source.name, reason: reasonCategory(outcome.reason) });
@@ -52,7 +52,7 @@ export function createIngestHandler(source: Source) {
           ...(outcome.skipped?.length ? { skipped: outcome.skipped.map((s) => ({ sourceEventId: s.sourceEventId, reason: s.reason })) } : {}),
         });
       } catch (err) {
-        if (err instanceof IdempotencyAlreadyInProgressError) {
+        if (err instanceof ConversionInProgressError) {
           // The same conversion is being enqueued by a concurrent delivery: a retry will get its receipt.
           return json(503, { error: 'in_progress', message: 'this conversion is being processed; retry shortly' }, { headers: { 'retry-after': '5' } });
         }

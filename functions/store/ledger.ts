@@ -1,17 +1,17 @@
-import { BatchGetCommand, BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Conversion } from '#core/conversion.ts';
 import type { MatchRecord } from '#core/match-quality.ts';
-import type { Route } from '#core/ingest.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
 import type { PlatformVerdict, PriorDelivery } from '#destinations/types.ts';
 import { dynamo } from './clients.ts';
+import { CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, deliverySk, destinationRows, type LedgerItem } from './ledger-items.ts';
 
 /**
- * The ledger answers "what happened to this conversion?": one row per conversion × destination
- * (`C#<eventId>` / `D#<destination>`) with its status, attempts, last error and the signals sent, and one row per
- * source event that was deliberately not a conversion (`S#<source>#<eventId>` / `source`). Rows not (yet)
- * delivered also keep the Conversion (`conversion`, JSON) for replay.
+ * The ledger answers "what happened to this conversion?" (item shapes: ledger-items.ts). Ingest writes the conversion
+ * item (store/ingest-store.ts); each sender writes its destination's row, `C#<eventId>` / `D#<destination>`, with the
+ * status, attempts, last error, signals and match record — small (one write unit), since the conversion item holds
+ * the conversion's description and the replayable Conversion.
  */
 export type LedgerStatus = 'queued' | 'skipped' | 'delivered' | 'dry_run' | 'retrying' | 'dead_lettered';
 
@@ -23,36 +23,10 @@ export interface LedgerRow {
   [k: string]: unknown;
 }
 
-const RETENTION_DAYS = 400;
-const conversionKey = (eventId: string, destination: string) => ({ pk: `C#${eventId}`, sk: `D#${destination}` });
+const deliveryKey = (eventId: string, destination: string) => ({ pk: conversionPk(eventId), sk: deliverySk(destination) });
 
 export class DynamoLedger {
   constructor(private readonly table = requireEnv(TABLE_ENV.ledger)) {}
-
-  async recordRoutes(conversion: Conversion, routes: Route[], now = new Date()): Promise<void> {
-    await this.putAll(
-      routes.map((r) => ({
-        ...conversionKey(conversion.eventId, r.destination),
-        status: r.status,
-        reason: r.status === 'skipped' ? r.reason : undefined,
-        ...describe(conversion),
-        conversion: replayable(conversion),
-        attempts: 0,
-        createdAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-        ttl: ttl(now),
-      })),
-    );
-  }
-
-  async recordSkip(source: string, sourceEventId: string, eventType: string, reason: string, now = new Date()): Promise<void> {
-    await dynamo.send(
-      new PutCommand({
-        TableName: this.table,
-        Item: { pk: `S#${source}#${sourceEventId}`, sk: 'source', status: 'skipped', reason, source, eventType, updatedAt: now.toISOString(), ttl: ttl(now) },
-      }),
-    );
-  }
 
   async recordDeliveries(
     destination: string,
@@ -61,11 +35,10 @@ export class DynamoLedger {
   ): Promise<void> {
     await this.putAll(
       outcomes.map(({ conversion, result, attempts, match, platform }) => ({
-        ...conversionKey(conversion.eventId, destination),
+        ...deliveryKey(conversion.eventId, destination),
         status: LEDGER_STATUS[result.status],
-        ...describe(conversion),
-        // Kept while the platform's final verdict is pending: a refusal then goes to the DLQ with the Conversion.
-        conversion: result.status === 'delivered' && !result.awaitingStatus ? undefined : replayable(conversion),
+        // The match-quality report groups by event name without reading the conversion items.
+        eventName: conversion.eventName,
         attempts,
         reason: result.status === 'skipped' || result.status === 'dry_run' ? result.reason : undefined,
         errorCode: 'error' in result ? result.error.code : undefined,
@@ -90,24 +63,26 @@ export class DynamoLedger {
 
   /**
    * What this ledger knows of some conversions at one destination (same order as `eventIds`; undefined where there is
-   * no row): a refund looks up its original before it is sent. Strongly consistent, so a delivery recorded a moment
-   * ago is seen.
+   * none): the destination's row, else its route on the conversion item, with the conversion's description and its
+   * Conversion. A refund looks up its original before it is sent; a status check reads back the conversions it
+   * reports on. Strongly consistent, so a delivery recorded a moment ago is seen.
    */
   async findDeliveries(destination: string, eventIds: string[]): Promise<(PriorDelivery | undefined)[]> {
-    const found = new Map<string, Record<string, unknown>>();
+    const found = new Map<string, LedgerItem[]>();
     const unique = [...new Set(eventIds)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] = unique.slice(i, i + 100).map((id) => conversionKey(id, destination));
+    // Two keys per conversion (its item and the destination's row); BatchGetItem takes 100 keys.
+    for (let i = 0; i < unique.length; i += 50) {
+      let keys: Record<string, unknown>[] = unique.slice(i, i + 50).flatMap((id) => [{ pk: conversionPk(id), sk: CONVERSION_SK }, deliveryKey(id, destination)]);
       for (let attempt = 0; keys.length > 0; attempt++) {
         if (attempt === 5) throw new Error(`ledger: ${keys.length} keys left unprocessed after 5 attempts`);
         if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
         const res = await dynamo.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }));
-        for (const item of res.Responses?.[this.table] ?? []) found.set(String(item.pk), item);
+        for (const item of (res.Responses?.[this.table] ?? []) as LedgerItem[]) found.set(item.pk, [...(found.get(item.pk) ?? []), item]);
         keys = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
       }
     }
     return eventIds.map((id) => {
-      const row = found.get(`C#${id}`);
+      const row = destinationRows(found.get(conversionPk(id)) ?? []).find((r) => r.sk === deliverySk(destination));
       if (!row) return undefined;
       const str = (k: string) => (typeof row[k] === 'string' ? (row[k] as string) : undefined);
       return {
@@ -146,28 +121,6 @@ const LEDGER_STATUS: Record<DeliveryResult['status'], LedgerStatus> = {
   failed: 'dead_lettered',
 };
 
-function describe(c: Conversion) {
-  return {
-    eventName: c.eventName,
-    orderId: c.orderId,
-    occurredAt: c.occurredAt,
-    source: c.source.name,
-    sourceEventId: c.source.eventId,
-    // A refund or chargeback row points at the conversion it corrects.
-    adjustment: c.adjustment?.kind,
-    originalOrderId: c.adjustment?.originalOrderId,
-    originalEventId: c.adjustment?.originalEventId,
-  };
-}
-
-/**
- * The Conversion itself (hashes, IP and user agent only, as on the queues) is kept on a row until it is delivered,
- * so that `conversion-relay replay` can send it again after a configuration fix; a delivered row drops it.
- */
-function replayable(c: Conversion): string {
-  return JSON.stringify(c);
-}
-
 function ttl(now: Date): number {
-  return Math.floor(now.getTime() / 1000) + RETENTION_DAYS * 86400;
+  return Math.floor(now.getTime() / 1000) + LEDGER_RETENTION_DAYS * 86400;
 }

@@ -11,12 +11,10 @@ import { sqs } from './clients.ts';
 
 const str = (StringValue: string): MessageAttributeValue => ({ DataType: 'String', StringValue });
 
-/** Puts a conversion on one destination's queue. The body is the Conversion itself (hashes only). */
-export async function publish(destination: string, conversion: Conversion): Promise<void> {
-  await publishTo(sqs, requireEnv(queueUrlEnv(destination)), destination, conversion);
-}
-
-/** The same, with an explicit client and queue (the operator CLI's replay). */
+/**
+ * Puts a conversion on one destination's queue, as the conversions topic delivers it there (the body is the
+ * Conversion itself, hashes only): the operator CLI's replay.
+ */
 export async function publishTo(client: SQSClient, queueUrl: string, destination: string, conversion: Conversion): Promise<void> {
   await client.send(
     new SendMessageCommand({

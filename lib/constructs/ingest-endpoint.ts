@@ -3,9 +3,9 @@ import { HttpMethod, type HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { queueUrlEnv } from '../../functions/core/names.ts';
+import { CONVERSIONS_TOPIC_ENV } from '../../functions/core/names.ts';
 import { sourceEntry, type SourceEntry } from '../../functions/registry.ts';
-import type { Destination } from './destination.ts';
+import type { ConversionsTopic } from './conversions-topic.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { RelayTables } from './tables.ts';
 
@@ -13,7 +13,8 @@ export interface IngestEndpointProps {
   source: SourceEntry;
   api: HttpApi;
   tables: RelayTables;
-  destinations: Destination[];
+  /** Where ingest publishes each conversion once (lib/constructs/conversions-topic.ts). */
+  conversions: ConversionsTopic;
   environment: Record<string, string>;
 }
 
@@ -24,7 +25,7 @@ export class IngestEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: IngestEndpointProps) {
     super(scope, id);
-    const { source, tables, destinations } = props;
+    const { source, tables, conversions } = props;
     this.secret = new Secret(this, 'Credentials', {
       description: `conversion-relay ${source.name} source settings as a JSON object; keys: ${source.secretKeys.join(', ')}`,
     });
@@ -35,15 +36,17 @@ export class IngestEndpoint extends Construct {
       environment: {
         ...props.environment,
         ...tables.environment,
-        ...Object.fromEntries(destinations.map((d) => [queueUrlEnv(d.name), d.queue.queueUrl])),
+        [CONVERSIONS_TOPIC_ENV]: conversions.topic.topicArn,
         RELAY_SECRET_ARN: this.secret.secretArn,
       },
     });
     this.secret.grantRead(this.handler);
     tables.visitors.grantReadWriteData(this.handler);
+    // Claim (PutItem; a duplicate's item comes back with the failed condition, or, from an emulator, by GetItem),
+    // take over, release, complete (BatchWriteItem) and record skips.
     tables.ledger.grantWriteData(this.handler);
-    tables.idempotency.grantReadWriteData(this.handler);
-    for (const d of destinations) d.queue.grantSendMessages(this.handler);
+    tables.ledger.grant(this.handler, 'dynamodb:GetItem');
+    conversions.grantPublish(this.handler);
 
     const integration = new HttpLambdaIntegration(`${id}Integration`, this.handler);
     for (const route of source.routes) {

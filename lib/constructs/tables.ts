@@ -3,11 +3,13 @@ import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../../functions/core/names.ts';
 
-/** The three tables: visitors (clicks), ledger (what happened to each conversion), idempotency (seen events). */
+/**
+ * The two tables: visitors (clicks) and ledger (what happened to each conversion; its conversion item is also the
+ * claim that makes a duplicate delivery one conversion).
+ */
 export class RelayTables extends Construct {
   readonly visitors: TableV2;
   readonly ledger: TableV2;
-  readonly idempotency: TableV2;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -23,14 +25,12 @@ export class RelayTables extends Construct {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
     });
-    this.idempotency = new TableV2(this, 'Idempotency', { ...common, partitionKey: { name: 'id', type: AttributeType.STRING } });
   }
 
   get environment(): Record<string, string> {
     return {
       [TABLE_ENV.visitors]: this.visitors.tableName,
       [TABLE_ENV.ledger]: this.ledger.tableName,
-      [TABLE_ENV.idempotency]: this.idempotency.tableName,
     };
   }
 }

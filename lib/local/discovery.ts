@@ -9,5 +9,5 @@ export interface RunnerDiscovery {
   url: string;
   endpoints: { dynamodb: string; sqs: string };
   queues: Record<string, { url: string; dlqUrl: string }>;
-  tables: { visitors: string; ledger: string; idempotency: string };
+  tables: { visitors: string; ledger: string };
 }

@@ -25,7 +25,6 @@ const TABLES: CreateTableCommandInput[] = [
       { AttributeName: 'sk', AttributeType: 'S' },
     ],
   },
-  { TableName: 'idempotency', KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }] },
 ];
 
 /** The environment the handlers read to reach the local tables at `url`. */
@@ -34,7 +33,6 @@ export function localDynamoEnvironment(url: string): Record<string, string> {
     AWS_ENDPOINT_URL_DYNAMODB: url,
     [TABLE_ENV.visitors]: 'visitors',
     [TABLE_ENV.ledger]: 'ledger',
-    [TABLE_ENV.idempotency]: 'idempotency',
   };
 }
 

@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
+import { localTopicEnvironment, localTopics } from './topics.ts';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
@@ -63,7 +64,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
 
   const [dynamoServer, sqsServer] = await Promise.all([
     startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION }),
-    startEmulatorThread({ kind: 'sqs', options: { dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION } }),
+    // The conversions topic: each destination's queue gets the conversions queued for it (the stack's subscriptions).
+    startEmulatorThread({ kind: 'sqs', options: { dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION, topics: localTopics() } }),
   ]);
 
   // Environment the handlers read; real AWS credentials are never needed nor used.
@@ -72,6 +74,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_SQS: sqsServer.url,
+    ...localTopicEnvironment(sqsServer.url),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     ...localDynamoEnvironment(dynamoServer.url),
@@ -140,7 +143,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };
   // How the operator CLI (bin/cli.ts) finds this runner: ports are ephemeral, the data directory is not.
   const discoveryFile = path.join(opts.dataDir, RUNNER_DISCOVERY_FILE);
-  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' } };
+  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger' } };
   writeFileSync(discoveryFile, JSON.stringify(discovery, null, 2));
   return {
     url,
@@ -157,7 +160,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   };
 }
 
-/** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts): it bounds an idempotency lock. */
+/** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts): it bounds the lease of an ingest’s claim. */
 const HTTP_FUNCTION_TIMEOUT_MS = 15_000;
 
 function lambdaContext(functionName: string, timeoutMs = 30_000): Context {

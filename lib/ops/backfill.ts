@@ -1,7 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import { RequestError } from '../../functions/core/errors.ts';
-import { ingest, type IngestOptions, type IngestPorts } from '../../functions/core/ingest.ts';
+import { ConversionInProgressError, ingest, type IngestOptions, type IngestPorts } from '../../functions/core/ingest.ts';
 import type { SourceResult } from '../../functions/sources/types.ts';
 import { parseSince } from './quality.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
@@ -27,7 +26,7 @@ export interface BackfillSummary {
   read: Record<string, number>;
   /** Distinct conversions found. */
   found: number;
-  /** Conversions the ledger (or the idempotency store) already had: sent by webhook or by an earlier backfill. */
+  /** Conversions the ledger already had: sent by webhook or by an earlier backfill. */
   alreadySent: number;
   /** Conversions queued (or, in a dry run, that would be) for at least one destination. */
   queued: number;
@@ -126,13 +125,13 @@ async function feed(read: () => SourceResult, summary: BackfillSummary, seen: Se
   }
 }
 
-/** A concurrent webhook for the same payment holds its idempotency record for a moment: wait and ask again. */
+/** A concurrent webhook for the same payment holds its claim on the conversion for a moment: wait and ask again. */
 async function withRetryInProgress<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (!(err instanceof IdempotencyAlreadyInProgressError) || attempt >= 5) throw err;
+      if (!(err instanceof ConversionInProgressError) || attempt >= 5) throw err;
       await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
     }
   }

@@ -1,9 +1,10 @@
-import { GetCommand, QueryCommand, ScanCommand, UpdateCommand, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, UpdateCommand, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConversionSchema } from '../../functions/core/conversion.ts';
+import { CONVERSION_SK, destinationRows, pendingClaim, type LedgerItem } from '../../functions/store/ledger-items.ts';
 import { publishTo } from '../../functions/store/queues.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
 
-export type LedgerItem = Record<string, any> & { pk: string; sk: string; status: string };
+export type { LedgerItem };
 
 /** Every item of the ledger matching a filter, page by page. */
 async function* scan(target: Target, input: Omit<ScanCommandInput, 'TableName' | 'ExclusiveStartKey'>): AsyncGenerator<LedgerItem[]> {
@@ -16,44 +17,55 @@ async function* scan(target: Target, input: Omit<ScanCommandInput, 'TableName' |
 }
 
 export interface StatusReport {
-  /** Conversions found, each with its rows (one per destination). */
+  /**
+   * Conversions found, each with one row per destination (the sender's row, else the route ingest recorded); a
+   * conversion whose ingest has not finished (claimed only) has a single row with status `claimed`.
+   */
   conversions: { eventId: string; rows: LedgerItem[] }[];
   /** Source events that were verified but not conversions (skipped with a reason). */
   sourceSkips: LedgerItem[];
 }
 
+/** All items of one conversion (its conversion item and the senders' rows), one query. */
+async function conversionItems(target: Target, table: string, pk: string): Promise<LedgerItem[]> {
+  const res = await target.ddb.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } }));
+  return (res.Items ?? []) as LedgerItem[];
+}
+
+/** What the operator sees per destination; a claim that never finished shows as such. */
+function statusRows(items: LedgerItem[]): LedgerItem[] {
+  const rows = destinationRows(items);
+  const claim = pendingClaim(items);
+  return (rows.length ? rows : claim ? [{ ...claim, sk: 'D#(ingest)', reason: `claimed by ${claim.inv}; not enqueued yet` }] : []).sort((a, b) => a.sk.localeCompare(b.sk));
+}
+
 /**
  * What happened to an event, found by its conversion event ID (one query), else by order ID or source event ID (a
- * scan: fine for an operator's question, not for a hot path).
+ * scan for the conversion items that match, then one query each: fine for an operator's question, not for a hot path).
  */
 export async function lookupStatus(target: Target, id: string, sources: readonly string[]): Promise<StatusReport> {
   const table = requireLedger(target);
-  const direct = await target.ddb.send(
-    new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `C#${id}` } }),
-  );
-  const byEvent = new Map<string, LedgerItem[]>();
-  const add = (row: LedgerItem) => {
-    const eventId = row.pk.slice(2);
-    byEvent.set(eventId, [...(byEvent.get(eventId) ?? []).filter((r) => r.sk !== row.sk), row]);
-  };
-  for (const row of (direct.Items ?? []) as LedgerItem[]) add(row);
-  if (byEvent.size === 0) {
+  const conversions: StatusReport['conversions'] = [];
+  const direct = await conversionItems(target, table, `C#${id}`);
+  if (direct.length) conversions.push({ eventId: id, rows: statusRows(direct) });
+  else {
+    const pks = new Set<string>();
     for await (const page of scan(target, {
+      // The conversion item carries the description; rows of older ledgers (one per destination) carried it too.
       FilterExpression: 'begins_with(pk, :c) AND (orderId = :id OR sourceEventId = :id)',
+      ProjectionExpression: 'pk',
       ExpressionAttributeValues: { ':c': 'C#', ':id': id },
     })) {
-      for (const row of page) add(row);
+      for (const row of page) pks.add(row.pk);
     }
+    for (const pk of pks) conversions.push({ eventId: pk.slice(2), rows: statusRows(await conversionItems(target, table, pk)) });
   }
   const sourceSkips: LedgerItem[] = [];
   for (const s of sources) {
     const res = await target.ddb.send(new GetCommand({ TableName: table, Key: { pk: `S#${s}#${id}`, sk: 'source' } }));
     if (res.Item) sourceSkips.push(res.Item as LedgerItem);
   }
-  return {
-    conversions: [...byEvent.entries()].map(([eventId, rows]) => ({ eventId, rows: rows.sort((a, b) => a.sk.localeCompare(b.sk)) })),
-    sourceSkips,
-  };
+  return { conversions, sourceSkips };
 }
 
 export interface ReplayOptions {
@@ -88,16 +100,36 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
       throw new OperatorError(`Cannot replay status "${s}": choose from ${REPLAYABLE_STATUSES.join(', ')} (queued and retrying ones are still on their way).`);
     }
   }
-  const values: Record<string, unknown> = { ':c': 'C#' };
+  // Candidates: senders' rows in one of the statuses, and conversion items with a route skipped at ingest (its
+  // routes are JSON text). The destination's state decides (its row, else its route), as `status` shows it.
+  const values: Record<string, unknown> = { ':c': 'C#', ':conv': CONVERSION_SK, ':skipped': '"status":"skipped"' };
   const statusKeys = opts.statuses.map((s, i) => ((values[`:s${i}`] = s), `:s${i}`));
   const destKeys = opts.destinations.map((d, i) => ((values[`:d${i}`] = `D#${d}`), `:d${i}`));
-  const matches: LedgerItem[] = [];
+  const byPk = new Map<string, LedgerItem[]>();
   for await (const page of scan(target, {
-    FilterExpression: `begins_with(pk, :c) AND #status IN (${statusKeys.join(', ')}) AND sk IN (${destKeys.join(', ')})`,
+    FilterExpression: `begins_with(pk, :c) AND ((#status IN (${statusKeys.join(', ')}) AND sk IN (${destKeys.join(', ')})) OR (sk = :conv AND contains(routes, :skipped)))`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: values,
   })) {
-    for (const row of page) {
+    for (const row of page) byPk.set(row.pk, [...(byPk.get(row.pk) ?? []), row]);
+  }
+  // A sender's row without its conversion item in the scan (not matched by the filter) needs that item: the
+  // Conversion is kept there. Then each destination's state is read as everywhere else.
+  const missing = [...byPk].filter(([, items]) => !items.some((i) => i.sk === CONVERSION_SK) && !items.some((i) => typeof i.conversion === 'string')).map(([pk]) => pk);
+  const table = requireLedger(target);
+  for (let i = 0; i < missing.length; i += 100) {
+    const res = await target.ddb.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: missing.slice(i, i + 100).map((pk) => ({ pk, sk: CONVERSION_SK })) } } }));
+    for (const item of (res.Responses?.[table] ?? []) as LedgerItem[]) byPk.get(item.pk)!.push(item);
+  }
+  const full = new Map<string, LedgerItem[]>();
+  for (const [pk, items] of byPk) {
+    // The scan saw only the rows that matched; a route skipped at ingest counts only if no sender row exists for it.
+    full.set(pk, items.some((i) => i.sk === CONVERSION_SK) && routesNeedRows(items, opts.destinations) ? await conversionItems(target, table, pk) : items);
+  }
+  const matches: LedgerItem[] = [];
+  for (const items of full.values()) {
+    for (const row of destinationRows(items)) {
+      if (!opts.statuses.includes(row.status) || !opts.destinations.includes(row.sk.slice(2))) continue;
       const why = `${row.reason ?? ''} ${row.errorCode ?? ''} ${row.errorMessage ?? ''}`;
       if (opts.reasonContains && !why.toLowerCase().includes(opts.reasonContains.toLowerCase())) continue;
       matches.push(row);
@@ -119,9 +151,10 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
             TableName: requireLedger(target),
             Key: { pk: row.pk, sk: row.sk },
             UpdateExpression: 'SET #status = :queued, replayedAt = :now, updatedAt = :now',
-            ConditionExpression: '#status = :was',
+            // A destination skipped at ingest has no row of its own yet: the update creates it.
+            ConditionExpression: row.fromRoute ? 'attribute_not_exists(#status)' : '#status = :was',
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':queued': 'queued', ':now': new Date().toISOString(), ':was': row.status },
+            ExpressionAttributeValues: { ':queued': 'queued', ':now': new Date().toISOString(), ...(row.fromRoute ? {} : { ':was': row.status }) },
           }),
         )
         .catch((err) => {
@@ -133,4 +166,10 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
     opts.progress?.(++done, matches.length);
   }
   return result;
+}
+
+/** Whether a conversion item's skipped routes could match without a sender row of their own (then all its rows are read). */
+function routesNeedRows(items: LedgerItem[], destinations: string[]): boolean {
+  const head = items.find((i) => i.sk === CONVERSION_SK);
+  return typeof head?.routes === 'string' && destinations.some((d) => head.routes.includes(`"destination":"${d}","status":"skipped"`));
 }

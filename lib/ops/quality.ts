@@ -3,6 +3,7 @@ import { META_IDENTIFIER_KEYS, WEAK_REASONS, calibrateMetaWeights, metaScore, ty
 import type { PlatformReason, PlatformStatus } from '../../functions/destinations/types.ts';
 import type { MetaDatasetQuality } from './meta-dataset-quality.ts';
 import type { PinterestEqs } from './pinterest-eqs.ts';
+import { CONVERSION_SK, routesOf } from '../../functions/store/ledger-items.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
 
 /**
@@ -183,7 +184,7 @@ const platformReasons = (v: unknown): PlatformReason[] | undefined =>
 
 /** Reads the ledger's conversion rows updated since `since` (a scan: an operator's question, paged) and aggregates them. */
 export async function qualityReport(target: Target, opts: QualityOptions, now = new Date()): Promise<QualityReport> {
-  const values: Record<string, unknown> = { ':c': 'C#', ':since': opts.since.toISOString() };
+  const values: Record<string, unknown> = { ':c': 'C#', ':since': opts.since.toISOString(), ':conv': CONVERSION_SK };
   const destKeys = opts.destinations.map((d, i) => ((values[`:d${i}`] = `D#${d}`), `:d${i}`));
   type Acc = { dest: DestinationQuality; matches: Map<string, MatchRecord[]>; skips: Map<string, number>; verdicts: Parameters<typeof tallyRequests>[0] };
   const acc = new Map<string, Acc>();
@@ -191,21 +192,30 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
     const empty = summarize('all', []);
     acc.set(d, { dest: { destination: d, delivered: 0, dryRun: 0, skipped: 0, failed: 0, unscored: 0, total: empty, byEvent: [], skipReasons: [], weakReasons: [] }, matches: new Map(), skips: new Map(), verdicts: [] });
   }
+  // Skips recorded only as routes on conversion items (`pk|destination` → reason), and the destinations with a row.
+  const routeSkips = new Map<string, string>();
+  const withRow = new Set<string>();
   let scanned = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const res = await target.ddb.send(
       new ScanCommand({
         TableName: requireLedger(target),
-        FilterExpression: `begins_with(pk, :c) AND updatedAt >= :since AND sk IN (${destKeys.join(', ')})`,
+        // The senders' rows, and the conversion items (a destination skipped at ingest has only its route there).
+        FilterExpression: `begins_with(pk, :c) AND updatedAt >= :since AND (sk IN (${destKeys.join(', ')}) OR sk = :conv)`,
         // Only what the report reads: a scan's network cost stays small even on a large ledger.
-        ProjectionExpression: 'sk, #status, eventName, reason, m, requestId, platformStatus, platformReasons',
+        ProjectionExpression: 'pk, sk, #status, eventName, reason, m, routes, requestId, platformStatus, platformReasons',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: values,
         ExclusiveStartKey: start,
       }),
     );
     for (const row of res.Items ?? []) {
+      if (row.sk === CONVERSION_SK) {
+        for (const r of routesOf(row)) if (r.status === 'skipped' && acc.has(r.destination)) routeSkips.set(`${row.pk}|${r.destination}`, r.reason);
+        continue;
+      }
+      withRow.add(`${row.pk}|${String(row.sk).slice(2)}`);
       const a = acc.get(String(row.sk).slice(2));
       if (!a) continue;
       const status = String(row.status);
@@ -232,6 +242,13 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
     opts.progress?.(scanned);
     start = res.LastEvaluatedKey;
   } while (start);
+  for (const [key, reason] of routeSkips) {
+    if (withRow.has(key)) continue;
+    const a = acc.get(key.slice(key.lastIndexOf('|') + 1))!;
+    a.dest.skipped++;
+    const why = reasonHead(reason ?? 'unspecified');
+    a.skips.set(why, (a.skips.get(why) ?? 0) + 1);
+  }
 
   const destinations = [...acc.values()].map(({ dest, matches, skips, verdicts }): DestinationQuality => {
     const all = [...matches.values()].flat();

@@ -15,6 +15,7 @@ import { dlqUrlEnv, queueUrlEnv, TABLE_ENV, VISITOR_COOKIE } from '../../functio
 import { SNIPPET_ENTRY, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
+import { localTopics } from '../../lib/local/topics.ts';
 import { BUNDLING } from '../../lib/constructs/relay-function.ts';
 import { runBundle, writeRuntimeNodeModules } from '../support/lambda-runtime.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
@@ -74,7 +75,7 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'relay-bundles-'));
   runtimePackages = writeRuntimeNodeModules(work);
   dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer();
+  sqsServer = await startSqsServer({ topics: localTopics() });
   sqs = await createDestinationQueues(sqsServer.url);
   stopDriverFakes = await startDriverFakes();
   for (const d of destinations) if (platformFakes[d.name]) fakes[d.name] = await platformFakes[d.name]();
@@ -82,7 +83,7 @@ beforeAll(async () => {
   const settings: Record<string, string> = { ...driverEnv(), ...Object.assign({}, ...Object.values(fakes).map((f) => f.settings)) };
   secrets = await startAwsFake({ secret: settings });
   resources = {
-    tables: { visitors: 'visitors', ledger: 'ledger', idempotency: 'idempotency' },
+    tables: { visitors: 'visitors', ledger: 'ledger' },
     queueUrls: Object.fromEntries(destinations.flatMap((d) => [queueUrlEnv(d.name), dlqUrlEnv(d.name)].map((v) => [v, process.env[v]!]))),
     secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bundles',
     endpoints: { dynamodb: dynamo.url, sqs: sqsServer.url, secretsmanager: secrets.url },

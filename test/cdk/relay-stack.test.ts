@@ -12,6 +12,7 @@ import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, redriveMaxReceiveCount } from '
 import { DESTINATION_METRICS, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
 import { destinations, sources } from '../../functions/registry.ts';
 import { Destination } from '../../lib/constructs/destination.ts';
+import { ConversionsTopic } from '../../lib/constructs/conversions-topic.ts';
 import { IngestEndpoint } from '../../lib/constructs/ingest-endpoint.ts';
 import { RelayTables } from '../../lib/constructs/tables.ts';
 import { acknowledgeNagFindings } from '../../lib/nag.ts';
@@ -109,7 +110,8 @@ describe('RelayStack', () => {
   /** Logical IDs of what the tests talk about. */
   let ids: {
     collect: string;
-    tables: { visitors: string; ledger: string; idempotency: string };
+    tables: { visitors: string; ledger: string };
+    topic: string;
     sources: Record<string, { handler: string; secret: string }>;
     destinations: Record<string, { queue: string; dlq: string; sender: string; secret: string }>;
   };
@@ -121,7 +123,8 @@ describe('RelayStack', () => {
     const tables = all.find((c): c is RelayTables => c instanceof RelayTables)!;
     ids = {
       collect: functionBehindRoute(t, 'POST /collect'),
-      tables: { visitors: logicalId(tables.visitors), ledger: logicalId(tables.ledger), idempotency: logicalId(tables.idempotency) },
+      tables: { visitors: logicalId(tables.visitors), ledger: logicalId(tables.ledger) },
+      topic: logicalId(all.find((c): c is ConversionsTopic => c instanceof ConversionsTopic)!.topic),
       sources: Object.fromEntries(
         all
           .filter((c): c is IngestEndpoint => c instanceof IngestEndpoint)
@@ -237,8 +240,8 @@ describe('RelayStack', () => {
   });
 
   describe('DynamoDB tables', () => {
-    it('has three on-demand tables with TTL on `ttl`, point-in-time recovery, retained on stack deletion', () => {
-      t.resourceCountIs('AWS::DynamoDB::GlobalTable', 3);
+    it('has two on-demand tables with TTL on `ttl`, point-in-time recovery, retained on stack deletion', () => {
+      t.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
       const tables = t.findResources('AWS::DynamoDB::GlobalTable');
       expect(Object.keys(tables).sort()).toEqual(Object.values(ids.tables).sort());
       for (const [id, table] of Object.entries(tables)) {
@@ -389,23 +392,40 @@ describe('RelayStack', () => {
       }
     });
 
-    it('lets collect write visitors only: no SQS, no secrets, no ledger or idempotency table', () => {
+    it('lets collect write visitors only: no SQS, no SNS, no secrets, no ledger', () => {
       const collect = grantsOf(t, ids.collect);
       expect(allows(collect, 'dynamodb:UpdateItem', ids.tables.visitors)).toBe(true);
       expect(collect.filter((g) => /^(sqs|secretsmanager|kms):/i.test(g.action))).toEqual([]);
       expect(touches(collect, ids.tables.ledger)).toBe(false);
-      expect(touches(collect, ids.tables.idempotency)).toBe(false);
+      expect(touches(collect, ids.topic)).toBe(false);
     });
 
-    it('lets the stripe ingest enqueue to every destination queue but not to any DLQ', () => {
+    it('lets the stripe ingest publish to the conversions topic and write the ledger, but touch no queue or DLQ', () => {
       const ingest = grantsOf(t, ids.sources.stripe.handler);
+      expect(allows(ingest, 'sns:Publish', ids.topic)).toBe(true);
       for (const d of Object.values(ids.destinations)) {
-        expect(allows(ingest, 'sqs:SendMessage', d.queue)).toBe(true);
-        expect(allows(ingest, 'sqs:ReceiveMessage', d.queue)).toBe(false);
+        expect(touches(ingest, d.queue)).toBe(false);
         expect(touches(ingest, d.dlq)).toBe(false);
       }
-      expect(allows(ingest, 'dynamodb:PutItem', ids.tables.idempotency)).toBe(true);
-      expect(allows(ingest, 'dynamodb:PutItem', ids.tables.ledger)).toBe(true);
+      for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem']) {
+        expect(allows(ingest, action, ids.tables.ledger), action).toBe(true);
+      }
+    });
+
+    it('fans each conversion out to every destination queue: one raw subscription each, filtered on its own name', () => {
+      const subscriptions = t.findResources('AWS::SNS::Subscription');
+      for (const [name, d] of Object.entries(ids.destinations)) {
+        const sub = Object.values(subscriptions).find((s: any) => JSON.stringify(s.Properties.Endpoint).includes(d.queue)) as any;
+        expect(sub, name).toBeDefined();
+        expect(sub.Properties).toMatchObject({ Protocol: 'sqs', RawMessageDelivery: true, FilterPolicy: { destinations: [name] }, TopicArn: { Ref: ids.topic } });
+        // The queue lets this topic, and only it, send to it.
+        const policies = Object.values(t.findResources('AWS::SQS::QueuePolicy')).filter((p: any) => JSON.stringify(p.Properties.Queues).includes(d.queue));
+        expect(JSON.stringify(policies), name).toContain(ids.topic);
+      }
+      expect(Object.keys(subscriptions)).toHaveLength(Object.keys(ids.destinations).length);
+      // Encrypted at rest with the stack's own key.
+      const topic = t.findResources('AWS::SNS::Topic')[ids.topic] as any;
+      expect(topic.Properties.KmsMasterKeyId).toBeDefined();
     });
 
     it.each(destinations.map((d) => d.name))('lets the %s sender consume its queue, write its DLQ, and put messages back on its own queue for later', (name) => {
@@ -426,11 +446,10 @@ describe('RelayStack', () => {
       }
     });
 
-    it.each(destinations.map((d) => d.name))('lets the %s sender write the ledger, and nothing of visitors or idempotency (it uses neither)', (name) => {
+    it.each(destinations.map((d) => d.name))('lets the %s sender write the ledger, and nothing of visitors (it uses none)', (name) => {
       const grants = grantsOf(t, ids.destinations[name].sender);
       expect(allows(grants, 'dynamodb:BatchWriteItem', ids.tables.ledger)).toBe(true);
       expect(touches(grants, ids.tables.visitors)).toBe(false);
-      expect(touches(grants, ids.tables.idempotency)).toBe(false);
     });
 
     it.each(destinations.map((d) => [d.name, d.dependsOn !== undefined] as const))(
@@ -445,15 +464,15 @@ describe('RelayStack', () => {
   });
 
   describe('alarm notifications', () => {
-    it('has no subscription without alarmEmail', () => {
-      t.resourceCountIs('AWS::SNS::Subscription', 0);
+    it('has no e-mail subscription without alarmEmail', () => {
+      expect(Object.values(t.findResources('AWS::SNS::Subscription')).filter((s: any) => s.Properties.Protocol !== 'sqs')).toEqual([]);
     });
 
     it('subscribes alarmEmail to the topic the DLQ alarms publish to', () => {
       const { stack: withEmail } = build({ alarmEmail: 'ops@example.com' });
       const te = Template.fromStack(withEmail);
       const alarm = Object.values(te.findResources('AWS::CloudWatch::Alarm'))[0];
-      te.resourceCountIs('AWS::SNS::Subscription', 1);
+      expect(Object.values(te.findResources('AWS::SNS::Subscription')).filter((s: any) => s.Properties.Protocol === 'email')).toHaveLength(1);
       te.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: alarm.Properties.AlarmActions[0] });
     });
   });

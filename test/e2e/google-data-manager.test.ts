@@ -111,7 +111,6 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
 
     const final = await waitForRow(id, (r) => typeof r.note === 'string', 'Google’s final status on the ledger row');
     expect(final).toMatchObject({ status: 'delivered', requestId: ingest.response.requestId, note: expect.stringContaining('SUCCESS'), platformStatus: 'succeeded' });
-    expect(final.conversion).toBeUndefined();
     // The follow-up rewrites the row whole: the match record stays, so the quality report still counts the event.
     expect(final.m).toMatchObject({ c: 'gclid', k: expect.stringContaining('em') });
     expect(google.requests.some((r) => r.method === 'GET' && r.path === '/v1/requestStatus:retrieve')).toBe(true);

@@ -2,10 +2,21 @@ import type { MetaFake } from '../fakes/meta-server.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
 import { send, type SourceRequest } from '../support/source-requests.ts';
 import { readAllQueues, scanAllTables } from '../support/storage.ts';
+import { destinationRows, type LedgerItem } from '../../functions/store/ledger-items.ts';
 
-/** Every ledger row (paginated: a single Scan stops at 1 MB, a few thousand rows). */
-async function ledgerRows(relay: RelayProcess): Promise<Record<string, any>[]> {
-  return (await scanAllTables(relay)).ledger ?? [];
+/**
+ * Every conversion's meta state, by event ID (paginated: a single Scan stops at 1 MB, a few thousand rows): the
+ * sender's row, else the route ingest recorded on the conversion item (ledger-items.ts).
+ */
+async function metaRows(relay: RelayProcess): Promise<Map<string, Record<string, any>>> {
+  const byPk = new Map<string, LedgerItem[]>();
+  for (const item of ((await scanAllTables(relay)).ledger ?? []) as LedgerItem[]) if (item.pk.startsWith('C#')) byPk.set(item.pk, [...(byPk.get(item.pk) ?? []), item]);
+  const rows = new Map<string, Record<string, any>>();
+  for (const [pk, items] of byPk) {
+    const meta = destinationRows(items).find((r) => r.sk === 'D#meta');
+    if (meta) rows.set(pk.slice(2), meta);
+  }
+  return rows;
 }
 
 /**
@@ -27,7 +38,7 @@ export const newPromises = (): Promises => ({ conversions: new Set(), sourceSkip
 /**
  * Delivers one webhook the way Stripe and the other sources do: on a network error or a 5xx it tries again (with a
  * freshly signed copy), until a 2xx or a 4xx. `make` builds the request anew for each try. A runner killed in the
- * middle of an ingest leaves that event "in progress" (503) until the idempotency lock expires (the function's
+ * middle of an ingest leaves that event "in progress" (503) until its claim's lease expires (the function's
  * timeout), so the source keeps trying for longer than that.
  */
 export async function deliverWebhook(relayUrl: () => string, make: () => SourceRequest, promises: Promises, { forMs = 90_000, pauseMs = 200 } = {}): Promise<number> {
@@ -87,8 +98,8 @@ export async function settle(relay: RelayProcess, promises: Promises, timeoutMs:
   // A full scan per look: look once a second, not ten times.
   for (;;) {
     if ((await relay.queueDepth('meta')) === 0) {
-      const rows = await ledgerRows(relay);
-      const final = new Set(rows.filter((r) => r.sk === 'D#meta' && TERMINAL.has(r.status)).map((r) => r.pk.slice(2)));
+      const rows = await metaRows(relay);
+      const final = new Set([...rows].filter(([, r]) => TERMINAL.has(r.status)).map(([id]) => id));
       const pending = [...promises.conversions].filter((id) => !final.has(id));
       if (pending.length === 0) return;
       if (Date.now() > until) throw new Error(`${pending.length} accepted conversions not final after ${timeoutMs / 1000} s, e.g. ${pending.slice(0, 3).join(', ')}\n${relay.output.slice(-20).join('\n')}`);
@@ -100,7 +111,7 @@ export async function settle(relay: RelayProcess, promises: Promises, timeoutMs:
 }
 
 export async function reconcile(scenario: string, relay: RelayProcess, meta: MetaFake, promises: Promises, requestsBefore = 0): Promise<Reconciliation> {
-  const rows = new Map((await ledgerRows(relay)).filter((r) => r.sk === 'D#meta').map((r) => [r.pk.slice(2), r]));
+  const rows = await metaRows(relay);
   const atPlatform = meta.uniqueEvents();
   const platformIds = new Set(atPlatform.map((e) => e.event_id));
   const counts = meta.acceptCounts();

@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
+import { localTopics } from '../../lib/local/topics.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
 
@@ -107,7 +108,7 @@ function stripeCheckout(id: string, visitorId?: string) {
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer();
+  sqsServer = await startSqsServer({ topics: localTopics() });
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
   Object.assign(process.env, {
     ...dynamo.environment,
@@ -185,6 +186,31 @@ describe('stripe ingest → meta sender', () => {
     expect(sent.user_data.fbc).toMatch(/^fb\.1\.\d{13}\.IwAR-int$/);
     const rows = (await ddb.send(new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'C#cs_int_1' } }))).Items!;
     expect(rows.filter((r) => r.sk === 'D#meta')).toMatchObject([{ sk: 'D#meta', status: 'delivered' }]);
+  });
+
+  it('answers 503 retry-later while another delivery holds the claim, takes a claim whose invocation died over, then answers duplicates', async () => {
+    // A concurrent delivery (another invocation) claimed the event a moment ago and is still enqueueing it.
+    const claim = { pk: 'C#cs_int_claim', sk: 'conversion', status: 'claimed', inv: 'inv-other', updatedAt: new Date().toISOString() };
+    await ddb.send(new PutCommand({ TableName: 'ledger', Item: { ...claim, leaseUntil: Date.now() + 60_000 } }));
+    const busy = await stripeIngest(stripeCheckout('cs_int_claim'), context());
+    expect(busy.statusCode).toBe(503);
+    expect(busy.headers?.['retry-after']).toBe('5');
+    expect(JSON.parse(busy.body!).error).toBe('in_progress');
+
+    // That invocation died (its lease is over): the source's next retry takes the claim over and enqueues.
+    await ddb.send(new PutCommand({ TableName: 'ledger', Item: { ...claim, leaseUntil: Date.now() - 1 } }));
+    const taken = await stripeIngest(stripeCheckout('cs_int_claim'), context());
+    expect(taken.statusCode).toBe(200);
+    expect(JSON.parse(taken.body!)).toMatchObject({ status: 'accepted', conversions: [{ eventId: 'cs_int_claim' }] });
+    const again = await stripeIngest(stripeCheckout('cs_int_claim'), context());
+    expect(JSON.parse(again.body!)).toMatchObject({ status: 'duplicate', conversions: [{ eventId: 'cs_int_claim', routes: JSON.parse(taken.body!).conversions[0].routes }] });
+    const item = (await ddb.send(new GetCommand({ TableName: 'ledger', Key: { pk: 'C#cs_int_claim', sk: 'conversion' } }))).Item!;
+    expect(item).toMatchObject({ status: 'accepted', orderId: 'cs_int_claim' });
+    expect(JSON.parse(item.conversion).eventId).toBe('cs_int_claim');
+    // Exactly one message for meta came of the three deliveries; drained so the next test starts empty.
+    const event = await receiveAsSqsEvent();
+    expect(event.Records.map((r) => JSON.parse(r.body).eventId)).toEqual(['cs_int_claim']);
+    for (const r of event.Records) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: r.receiptHandle }));
   });
 
   it('reports a transient failure as a batch item failure, stretching its visibility', async () => {

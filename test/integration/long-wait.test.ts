@@ -7,6 +7,7 @@ import { dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/
 import { enqueueLater } from '../../functions/store/queues.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
+import { localTopics } from '../../lib/local/topics.ts';
 import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
 
@@ -86,7 +87,7 @@ const adjustmentCalls = () => google.requests.filter((r) => r.path.endsWith(':up
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer();
+  sqsServer = await startSqsServer({ topics: localTopics() });
   google = await startGoogleAdsFake({ customerId: CUSTOMER_ID, ...OAUTH, conversionActions: ['111'], adjustmentMinConversionAgeMs: 24 * HOUR_MS });
   Object.assign(process.env, {
     ...dynamo.environment,

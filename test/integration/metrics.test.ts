@@ -6,6 +6,7 @@ import type { Conversion } from '../../functions/core/conversion.ts';
 import { DESTINATION_METRICS, METRICS_NAMESPACE, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
+import { localTopics } from '../../lib/local/topics.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { conversionFactory } from '../support/factories.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
@@ -103,7 +104,7 @@ function stripeRequest(id: string, secret = SECRET): APIGatewayProxyEventV2 {
 
 beforeAll(async () => {
   dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer();
+  sqsServer = await startSqsServer({ topics: localTopics() });
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
   Object.assign(process.env, {
     ...dynamo.environment,

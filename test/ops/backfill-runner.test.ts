@@ -21,15 +21,20 @@ function memoryPorts() {
   const receipts = new Map<string, EnqueueReceipt>();
   const writes: string[] = [];
   const ports: IngestPorts = {
-    visitors: { find: async () => undefined, linkEmail: async () => void writes.push('linkEmail'), linkPhone: async () => void writes.push('linkPhone') },
-    async enqueue(conversion, routes, invocationId) {
-      const first = receipts.get(conversion.eventId);
-      if (first) return first;
+    visitors: { find: async () => undefined },
+    // A duplicate is answered at the claim with the first receipt, as the real store does.
+    async claim(eventId) {
+      const first = receipts.get(eventId);
+      return first ? { kind: 'duplicate', receipt: first } : { kind: 'claimed' };
+    },
+    async enqueue(conversion, routes, invocationId, links) {
+      for (const l of links) writes.push(`link ${l.kind}`);
       const receipt = { eventId: conversion.eventId, routes, invocationId };
       receipts.set(conversion.eventId, receipt);
       enqueued.push({ conversion, routes });
       return receipt;
     },
+    release: async () => void writes.push('release'),
     recordSkip: async () => void writes.push('recordSkip'),
   };
   return { ports, enqueued, writes };

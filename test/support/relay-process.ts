@@ -4,6 +4,7 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { destinationRows, type LedgerItem } from '../../functions/store/ledger-items.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -22,7 +23,7 @@ export interface RelayProcess {
   /** Crash: SIGKILL, nothing flushed. */
   kill(): Promise<void>;
   ledger(): Promise<Record<string, any>[]>;
-  /** The conversion's ledger rows; with `destination`, only that destination's row. */
+  /** The conversion's row per destination (ledger-items.ts destinationRows); with `destination`, only that one. */
   ledgerFor(eventId: string, destination?: string): Promise<Record<string, any>[]>;
   queueDepth(destination: string): Promise<number>;
   dlqMessages(destination: string): Promise<{ body: any; attributes: Record<string, string> }[]>;
@@ -88,7 +89,8 @@ export async function startRelay(env: Record<string, string | undefined>, dataDi
       const res = await ddb.send(
         new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `C#${eventId}` } }),
       );
-      return (res.Items ?? []).filter((r) => destination === undefined || r.sk === `D#${destination}`);
+      // Each destination's state as every ledger reader sees it: its sender's row, else its route on the conversion item.
+      return destinationRows((res.Items ?? []) as LedgerItem[]).filter((r) => destination === undefined || r.sk === `D#${destination}`);
     },
     async queueDepth(destination) {
       const res = await sqs.send(
