@@ -173,12 +173,15 @@ if (data.batching) {
       met: d.requests === d.minimumRequests && d.delivered === d.backlog && d.batchItemFailures === 0,
     });
     const e = d.eventSource;
+    // As many as the platform takes, unless fewer fill Lambda's 6 MB invocation payload (LinkedIn's 5000 do not); 15 %
+    // of it is left for conversions larger than the bench's (more identifiers, contents).
+    const wanted = Math.min(d.platformMaxBatch, 10000, Math.floor((0.85 * 6 * 1024 * 1024) / (d.batchPayloadBytes / e.batchSize)));
     rows.push({
       area: 'batching',
       what: `${d.destination}: CDK event source (template)`,
       figure: `batch ${e.batchSize}, window ${e.maxBatchingWindowSeconds} s, max concurrency ${e.maxConcurrency ?? 'unset'}, partial batch responses ${e.reportBatchItemFailures ? 'on' : 'off'}; ${kb(d.batchPayloadBytes)} per full batch`,
-      target: `batch ≥ ${Math.min(d.platformMaxBatch, 10000)}, ≤ 6 MB`,
-      met: e.batchSize >= Math.min(d.platformMaxBatch, 10000) && d.batchFitsEsmPayload && e.maxBatchingWindowSeconds <= TARGETS.loneConversionMs / 1000,
+      target: `batch ≥ ${wanted}, ≤ 6 MB`,
+      met: e.batchSize >= wanted && d.batchFitsEsmPayload && e.maxBatchingWindowSeconds <= TARGETS.loneConversionMs / 1000,
     });
     senders.push({
       destination: d.destination,

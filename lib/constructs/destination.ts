@@ -21,6 +21,11 @@ export interface DestinationProps {
 const SENDER_TIMEOUT = Duration.seconds(60);
 /** Lambda's event source allows up to 10 000 messages a batch once a batching window is set. */
 const MAX_ESM_BATCH = 10_000;
+/**
+ * Lambda hands a function at most 6 MB per invocation; an SQS record carrying a Conversion is ~1.8 KB (bench), so a
+ * larger batch size would only be cut short by the poller. LinkedIn's 5000 per request is then reached in 2 batches.
+ */
+const MAX_ESM_BATCH_IN_PAYLOAD = 3_000;
 /** Long enough to fill a batch under load, short enough that a lone conversion still arrives within seconds. */
 const BATCHING_WINDOW = Duration.seconds(5);
 
@@ -74,7 +79,7 @@ export class Destination extends Construct {
     });
     this.sender.addEventSource(
       new SqsEventSource(this.queue, {
-        batchSize: Math.min(definition.maxBatchSize, MAX_ESM_BATCH),
+        batchSize: Math.min(definition.maxBatchSize, MAX_ESM_BATCH, MAX_ESM_BATCH_IN_PAYLOAD),
         maxBatchingWindow: BATCHING_WINDOW,
         reportBatchItemFailures: true,
         // Platform rate limits: a backlog is drained by a few large requests, not by hundreds of parallel ones.
