@@ -231,6 +231,15 @@ describe('planRoutes', () => {
 });
 
 describe('ingest', () => {
+  it('refuses (422) an event ID with a lone surrogate before claiming it: a ledger key must be valid UTF-8', async () => {
+    const { ports, enqueued } = memoryPorts();
+    let claims = 0;
+    const counting = { ...ports, claim: (...a: Parameters<IngestPorts['claim']>) => (claims++, ports.claim(...a)) };
+    await expect(ingest('hubspot', conversionsResult(draftFactory({ eventId: 'hubspot-\udfff-deal-1' })), counting, OPTS, 'inv-1')).rejects.toMatchObject({ status: 422 });
+    expect(claims).toBe(0);
+    expect(enqueued).toHaveLength(0);
+  });
+
   it('finds the visitor by the visitor ID the source carried and attaches the clicks', async () => {
     // Prepare
     const { ports, visitors, enqueued } = memoryPorts();

@@ -120,6 +120,10 @@ function newLinks(draft: ConversionDraft, conversion: Conversion, visitor: Visit
   return links;
 }
 
+/** No lone UTF-16 surrogate (what String.prototype.isWellFormed checks; ES2024, not in this target). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (s: string) => !LONE_SURROGATE.test(s);
+
 /** Clock skew tolerated between a source and the relay; a conversion further in the future is refused. */
 export const MAX_FUTURE_SKEW_MS = 3600_000;
 
@@ -143,8 +147,8 @@ export async function ingest(
 ): Promise<IngestOutcome> {
   // They become ledger keys (DynamoDB keys are at most 2 KB) and log fields: only short strings will do.
   for (const [field, v] of [['source event ID', result.sourceEventId], ['event type', result.eventType]] as const) {
-    if (typeof v !== 'string' || v.length === 0 || v.length > 255) {
-      throw new RequestError(422, 'invalid_event', `the ${field} must be a string of 1 to 255 characters`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > 255 || !wellFormed(v)) {
+      throw new RequestError(422, 'invalid_event', `the ${field} must be a well-formed string of 1 to 255 characters`);
     }
   }
   // A batch (HubSpot, CRM) may mix conversions and events that are not: each of those is recorded with its reason.
@@ -161,6 +165,9 @@ export async function ingest(
       throw new RequestError(422, 'event_in_future', `the event occurred at ${draft.occurredAt}, in the future`);
     }
     // The event ID comes from the source data alone, so the claim comes first: a duplicate costs one call.
+    // The event ID is a ledger key: a lone UTF-16 surrogate (hostile input) cannot be stored as UTF-8 and would
+    // fail the write after the claim; refuse it before anything is written.
+    if (!wellFormed(draft.eventId)) throw new RequestError(422, 'invalid_event', 'the event ID holds malformed Unicode (a lone surrogate)');
     const claim = await ports.claim(draft.eventId, invocationId, opts.claimUntilMs ?? now.getTime() + 60_000);
     if (claim.kind === 'duplicate') {
       receipts.push({ ...claim.receipt, duplicate: claim.receipt.invocationId !== invocationId });
