@@ -8,6 +8,7 @@ import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-serv
 import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { startTikTokFake, type TikTokFake } from '../fakes/tiktok-server.ts';
 import { sha256, signedStripeRequest, stripeCheckoutSession, stripeEvent } from '../support/factories.ts';
+import { coreDestinationEnv } from '../support/flows.ts';
 import { CONVERSION_API_PLATFORMS, clickFor, startConversionApiPlatforms, type StartedPlatforms } from '../support/platforms.ts';
 import { startRelay, type RelayProcess } from '../support/relay-process.ts';
 import { stripeCharge } from '../support/stripe-objects.ts';
@@ -137,24 +138,7 @@ describe('Stripe purchase → Meta, TikTok, Google Ads and GA4 through the local
     relay = await startRelay(
       {
         STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-        META_PIXEL_ID: META.pixelId,
-        META_ACCESS_TOKEN: META.accessToken,
-        META_API_BASE_URL: meta.baseUrl,
-        TIKTOK_PIXEL_CODE: TIKTOK.pixelCode,
-        TIKTOK_ACCESS_TOKEN: TIKTOK.accessToken,
-        TIKTOK_API_BASE_URL: tiktok.baseUrl,
-        // This suite exercises the Google Ads API path (the Data Manager API is the default).
-        GOOGLE_ADS_UPLOAD_API: 'google-ads-api',
-        GOOGLE_ADS_CUSTOMER_ID: GOOGLE.customerId,
-        GOOGLE_ADS_CLIENT_ID: GOOGLE.clientId,
-        GOOGLE_ADS_CLIENT_SECRET: GOOGLE.clientSecret,
-        GOOGLE_ADS_REFRESH_TOKEN: GOOGLE.refreshToken,
-        GOOGLE_ADS_CONVERSION_ACTIONS: 'Purchase=111',
-        GOOGLE_ADS_API_BASE_URL: google.baseUrl,
-        GOOGLE_OAUTH_TOKEN_URL: google.tokenUrl,
-        GA4_MEASUREMENT_ID: GA4.measurementId,
-        GA4_API_SECRET: GA4.apiSecret,
-        GA4_API_BASE_URL: ga4.baseUrl,
+        ...coreDestinationEnv({ meta: { creds: META, baseUrl: meta.baseUrl }, tiktok: { creds: TIKTOK, baseUrl: tiktok.baseUrl }, google: { creds: GOOGLE, baseUrl: google.baseUrl, tokenUrl: google.tokenUrl }, ga4: { creds: GA4, baseUrl: ga4.baseUrl } }),
         ...platforms.env,
         RELAY_RETRY_BASE_SECONDS: '1',
         RELAY_MAX_ATTEMPTS: '6',

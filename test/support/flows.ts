@@ -163,3 +163,35 @@ export function waitForLedgerRow(relay: RelayProcess, eventId: string, status: s
     `${opts.destination ?? 'a'} ledger row ${status} for ${eventId}`,
   );
 }
+
+/** Credentials a suite gives the fakes of the first four destinations, and the fakes it started with them. */
+export interface CoreDestinationFakes {
+  meta: { creds: { pixelId: string; accessToken: string }; baseUrl: string };
+  tiktok: { creds: { pixelCode: string; accessToken: string }; baseUrl: string };
+  google: { creds: { customerId: string; clientId: string; clientSecret: string; refreshToken: string }; baseUrl: string; tokenUrl: string };
+  ga4: { creds: { measurementId: string; apiSecret: string }; baseUrl: string };
+}
+
+/** The relay settings that point Meta, TikTok, Google Ads (the Google Ads API path, action 111) and GA4 at their fakes. */
+export function coreDestinationEnv(f: CoreDestinationFakes): Record<string, string> {
+  return {
+    META_PIXEL_ID: f.meta.creds.pixelId,
+    META_ACCESS_TOKEN: f.meta.creds.accessToken,
+    META_API_BASE_URL: f.meta.baseUrl,
+    TIKTOK_PIXEL_CODE: f.tiktok.creds.pixelCode,
+    TIKTOK_ACCESS_TOKEN: f.tiktok.creds.accessToken,
+    TIKTOK_API_BASE_URL: f.tiktok.baseUrl,
+    // These suites exercise the Google Ads API path (the Data Manager API is the default).
+    GOOGLE_ADS_UPLOAD_API: 'google-ads-api',
+    GOOGLE_ADS_CUSTOMER_ID: f.google.creds.customerId,
+    GOOGLE_ADS_CLIENT_ID: f.google.creds.clientId,
+    GOOGLE_ADS_CLIENT_SECRET: f.google.creds.clientSecret,
+    GOOGLE_ADS_REFRESH_TOKEN: f.google.creds.refreshToken,
+    GOOGLE_ADS_CONVERSION_ACTIONS: 'Purchase=111',
+    GOOGLE_ADS_API_BASE_URL: f.google.baseUrl,
+    GOOGLE_OAUTH_TOKEN_URL: f.google.tokenUrl,
+    GA4_MEASUREMENT_ID: f.ga4.creds.measurementId,
+    GA4_API_SECRET: f.ga4.creds.apiSecret,
+    GA4_API_BASE_URL: f.ga4.baseUrl,
+  };
+}
