@@ -11,9 +11,24 @@ export const OUT_DIR = path.join(PROJECT_ROOT, 'bench/.out');
 export const REFERENCE_ENTRY = 'bench/reference/kitchen-sink.ts';
 
 /**
+ * How the reference is built, fixed so the target does not move when the relay's own BUNDLING changes: the way a
+ * kitchen-sink function is usually shipped (NodejsFunction's ESM output, minified, the AWS SDK left to the runtime's
+ * copy). Passed as overrides to `bundle` (the diagnostic "reference with the AWS SDK bundled" adds `external: []`).
+ */
+export const REFERENCE_BUILD: BuildOptions = {
+  format: 'esm',
+  sourcesContent: true,
+  target: 'node24',
+  minify: true,
+  mainFields: ['module', 'main'],
+  external: ['@aws-sdk/*'],
+  banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+};
+
+/**
  * The esbuild options CDK's NodejsFunction derives from `BUNDLING` (lib/constructs/relay-function.ts):
- * `esbuild --bundle --platform=node --format=esm --target=node24 --minify --sourcemap --main-fields=module,main
- * --external:@aws-sdk/* --banner:js=…`, output `index.mjs`.
+ * `esbuild --bundle --platform=node --format=esm --target=node24 --minify --sourcemap --sources-content=false
+ * --main-fields=module,main --banner:js=…` (the AWS SDK bundled), output `index.mjs`.
  */
 export function lambdaBuildOptions(entry: string, outfile: string): BuildOptions {
   return {
@@ -26,6 +41,7 @@ export function lambdaBuildOptions(entry: string, outfile: string): BuildOptions
     target: BUNDLING.target,
     minify: BUNDLING.minify,
     sourcemap: BUNDLING.sourceMap,
+    sourcesContent: BUNDLING.sourcesContent,
     mainFields: BUNDLING.mainFields,
     external: BUNDLING.externalModules,
     banner: { js: BUNDLING.banner },
@@ -46,7 +62,7 @@ export interface BuiltBundle {
   composition: { part: string; bytes: number }[];
 }
 
-/** Bundles one function exactly as the stack does; the AWS SDK stays external (resolved from node_modules at run time, as Lambda's runtime provides it). */
+/** Bundles one function exactly as the stack does (`overrides` for the reference and the diagnostics). */
 export async function bundle(name: string, entry: string, overrides: BuildOptions = {}): Promise<BuiltBundle> {
   const dir = path.join(OUT_DIR, name);
   mkdirSync(dir, { recursive: true });

@@ -14,7 +14,7 @@ import { startRunner } from '../../lib/local/runner.ts';
 import { startMetaFake } from '../../test/fakes/meta-server.ts';
 import { startDriverFakes } from '../../test/support/source-requests.ts';
 import { startAwsFake } from '../aws-fake.ts';
-import { bundle, REFERENCE_ENTRY, type BuiltBundle } from '../build.ts';
+import { bundle, REFERENCE_BUILD, REFERENCE_ENTRY, type BuiltBundle } from '../build.ts';
 import { functionEnv, lambdaRuntimeEnv, unresolvedEnv, type LocalResources } from '../env.ts';
 import { apiGatewayEvent, collectRequest, freshConversion, sqsEvent } from '../fixtures.ts';
 import { sourceBenches } from '../sources.ts';
@@ -22,8 +22,12 @@ import { median } from '../stats.ts';
 import { synthesizeDeployment, type DeployedFunction } from '../stack.ts';
 
 const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 12);
+/** BENCH_COLD_FUNCTIONS=collect,ingest-stripe: only these functions (with the baseline and the reference), for quick iterations. */
+const ONLY_FUNCTIONS = process.env.BENCH_COLD_FUNCTIONS ? new Set(process.env.BENCH_COLD_FUNCTIONS.split(',')) : undefined;
 const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-bench-token';
+/** BENCH_COLD_PROFILE=<dir>: each cold process also writes a V8 CPU profile there (`--cpu-prof`), one per run. */
+const PROFILE_DIR = process.env.BENCH_COLD_PROFILE;
 const DRIVER = path.join(import.meta.dirname, '../cold-driver.mjs');
 
 interface Variant {
@@ -76,6 +80,7 @@ try {
   const skipped: { name: string; reason: string }[] = [];
   let stripeEnv: Record<string, string> | undefined;
   for (const fn of deployment.functions) {
+    if (ONLY_FUNCTIONS && !ONLY_FUNCTIONS.has(fn.name) && !(fn.kind === 'ingest' && fn.subject === 'stripe')) continue;
     const env = functionEnv(fn, resources);
     let event: Variant['event'];
     if (fn.kind === 'other' || fn.kind === 'snippet') {
@@ -106,14 +111,14 @@ try {
     const built = await bundle(fn.name, fn.entry);
     variants.push({ name: fn.name, kind: 'function', fn, bundle: built, env, event });
     if (fn.kind === 'ingest' && !variants.some((v) => v.kind === 'diagnostic')) {
-      // What the AWS SDK costs when it is loaded from node_modules (as from Lambda's runtime) rather than bundled
-      // (one source is enough to show it, and keeps the run short).
-      const sdkBundled = await bundle(`${fn.name}-sdk-bundled`, fn.entry, { external: [] });
-      variants.push({ name: `${fn.name} with the AWS SDK bundled, ${Math.round(sdkBundled.bytes / 1024)} KB`, kind: 'diagnostic', against: 'reference with the AWS SDK bundled', fn, bundle: sdkBundled, env, event });
+      // What the AWS SDK would cost loaded from node_modules (the runtime's copy) rather than bundled, as BUNDLING
+      // does (one source is enough to show it, and keeps the run short).
+      const sdkExternal = await bundle(`${fn.name}-sdk-external`, fn.entry, { external: ['@aws-sdk/*'] });
+      variants.push({ name: `${fn.name} with the runtime's AWS SDK, ${Math.round(sdkExternal.bytes / 1024)} KB`, kind: 'diagnostic', fn, bundle: sdkExternal, env, event });
     }
   }
   if (stripeEnv) {
-    const built = await bundle('reference-kitchen-sink', REFERENCE_ENTRY);
+    const built = await bundle('reference-kitchen-sink', REFERENCE_ENTRY, REFERENCE_BUILD);
     variants.push({
       name: 'reference (kitchen sink)',
       kind: 'reference',
@@ -121,7 +126,7 @@ try {
       env: { ...stripeEnv, REFERENCE_QUEUE_URL: referenceQueue, IDEMPOTENCY_TABLE: 'bench-reference-idempotency' },
       event: () => ({ event: apiGatewayEvent(sourceBenches.stripe.request()), check: accepted }),
     });
-    const refBundled = await bundle('reference-kitchen-sink-sdk-bundled', REFERENCE_ENTRY, { external: [] });
+    const refBundled = await bundle('reference-kitchen-sink-sdk-bundled', REFERENCE_ENTRY, { ...REFERENCE_BUILD, external: [] });
     variants.push({
       name: 'reference with the AWS SDK bundled',
       kind: 'diagnostic',
@@ -190,9 +195,12 @@ try {
 process.exit(0);
 
 async function runOnce(v: Variant, round: number): Promise<Run> {
-  const args = v.kind === 'baseline' ? ['-e', '0'] : [DRIVER, v.bundle!.file, path.join(work, `event-${round}.json`), path.join(work, `result-${round}.json`)];
+  const profile = PROFILE_DIR && v.kind !== 'baseline' ? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${v.name.replace(/\W+/g, '-')}-${round}.cpuprofile`] : [];
+  const eventFile = path.join(work, `event-${round}.json`);
+  const resultFile = path.join(work, `result-${round}.json`);
+  const args = v.kind === 'baseline' ? ['-e', '0'] : [...profile, DRIVER, v.bundle!.file, eventFile, resultFile];
   const prepared = v.event?.();
-  if (prepared) writeFileSync(args[2], JSON.stringify({ event: prepared.event, functionName: v.fn?.name ?? 'reference', memoryMb: v.fn?.memoryMb ?? 256 }));
+  if (prepared) writeFileSync(eventFile, JSON.stringify({ event: prepared.event, functionName: v.fn?.name ?? 'reference', memoryMb: v.fn?.memoryMb ?? 256 }));
   const started = performance.now();
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(process.execPath, args, { env: v.env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -207,7 +215,7 @@ async function runOnce(v: Variant, round: number): Promise<Run> {
   if (!prepared) return { wallMs, failure: code === 0 ? undefined : `exit ${code}` };
   let r;
   try {
-    r = JSON.parse(readFileSync(args[3], 'utf8'));
+    r = JSON.parse(readFileSync(resultFile, 'utf8'));
   } catch {
     return { wallMs, failure: `exit ${code}, no result written` };
   }
