@@ -114,6 +114,9 @@ if (data.cold) {
     });
   }
   if (ref) rows.push({ area: 'memory', what: 'kitchen-sink reference: RSS after 1st event', figure: `${(ref.rssAfterFirstEvent / 2 ** 20).toFixed(0)} MB`, target: '', met: undefined });
+  // Cold start is timed to the first event's answer (as Lambda counts it); the process's exit comes later.
+  const exited = c.variants.filter((v: any) => v.exitedMs !== undefined && (v.kind === 'function' || v.kind === 'reference'));
+  if (exited.length) notes.push(`Cold start is timed from spawn to the first event's answer; to the process's exit (V8 finishing its background work, which Lambda never waits for): ${exited.map((v: any) => `${v.name} ${v.exitedMs.toFixed(0)} ms`).join(', ')}.`);
   if (c.unresolvedEnv?.length) notes.push(`Environment references the bench could not place locally (placeholders used): ${c.unresolvedEnv.join(', ')} — teach bench/env.ts about them.`);
   const ingest = c.variants.find((v: any) => v.kind === 'function' && v.function.kind === 'ingest');
   if (ingest) notes.push(`Bundle composition (${ingest.name}): ${ingest.bundle.composition.map((p: any) => `${p.part} ${kb(p.bytes)}`).join(', ')}.`);

@@ -1,6 +1,6 @@
 /**
  * Cold start per Lambda: a fresh Node process imports the function's bundle (built exactly as the stack builds it)
- * and serves its first event against the local runner's DynamoDB (dynalite) and SQS servers, a Secrets Manager
+ * and serves its first event, timed from spawn to the answer (not to the process's exit, also recorded) against the local runner's DynamoDB (dynalite) and SQS servers, a Secrets Manager
  * stand-in and the fake Meta API; next to `node -e 0` and the kitchen-sink reference, alternating round by round.
  * Also each function's memory after its first event. Writes JSON to the path in argv[2].
  */
@@ -26,7 +26,7 @@ const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 12);
 const ONLY_FUNCTIONS = process.env.BENCH_COLD_FUNCTIONS ? new Set(process.env.BENCH_COLD_FUNCTIONS.split(',')) : undefined;
 const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-bench-token';
-/** BENCH_COLD_PROFILE=<dir>: each cold process also writes a V8 CPU profile there (`--cpu-prof`), one per run. */
+/** BENCH_COLD_PROFILE=<dir>: each cold process also writes there a V8 CPU profile of its import and one of its first event. */
 const PROFILE_DIR = process.env.BENCH_COLD_PROFILE;
 const DRIVER = path.join(import.meta.dirname, '../cold-driver.mjs');
 
@@ -42,7 +42,11 @@ interface Variant {
   event?: () => { event: unknown; check: (result: any) => string | undefined };
 }
 
-interface Run { wallMs: number; bootMs?: number; importMs?: number; firstEventMs?: number; rss?: number; peakRss?: number; failure?: string }
+/**
+ * `wallMs`: spawn to the moment the first event is answered (the driver says so on fd 3), what Lambda counts as cold
+ * start + first event; for `node -e 0`, spawn to exit. `exitedMs`: spawn to the process's exit, for comparison.
+ */
+interface Run { wallMs: number; exitedMs?: number; bootMs?: number; importMs?: number; firstEventMs?: number; rss?: number; peakRss?: number; failure?: string }
 
 const out = process.argv[2];
 // The runner's in-process handlers log to this process's stdout; only the cold processes matter here.
@@ -176,6 +180,7 @@ try {
         bundle: v.bundle && { bytes: v.bundle.bytes, gzipBytes: v.bundle.gzipBytes, mapBytes: v.bundle.mapBytes, composition: v.bundle.composition.slice(0, 8) },
         medianMs: median(r.map((x) => x.wallMs)),
         overBaselineMs: median(r.map((x) => x.wallMs)) - baseline,
+        exitedMs: ok.length ? median(ok.map((x) => x.exitedMs!)) : undefined,
         importMs: ok.length ? median(ok.map((x) => x.importMs! - x.bootMs!)) : undefined,
         firstEventMs: ok.length ? median(ok.map((x) => x.firstEventMs! - x.importMs!)) : undefined,
         rssAfterFirstEvent: ok.length ? median(ok.map((x) => x.rss!)) : undefined,
@@ -195,23 +200,26 @@ try {
 process.exit(0);
 
 async function runOnce(v: Variant, round: number): Promise<Run> {
-  const profile = PROFILE_DIR && v.kind !== 'baseline' ? ['--cpu-prof', '--cpu-prof-interval=200', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${v.name.replace(/\W+/g, '-')}-${round}.cpuprofile`] : [];
   const eventFile = path.join(work, `event-${round}.json`);
   const resultFile = path.join(work, `result-${round}.json`);
-  const args = v.kind === 'baseline' ? ['-e', '0'] : [...profile, DRIVER, v.bundle!.file, eventFile, resultFile];
+  const profile = PROFILE_DIR ? [path.join(PROFILE_DIR, `${v.name.replace(/\W+/g, '-')}-${round}`)] : [];
+  const args = v.kind === 'baseline' ? ['-e', '0'] : [DRIVER, v.bundle!.file, eventFile, resultFile, ...profile];
   const prepared = v.event?.();
   if (prepared) writeFileSync(eventFile, JSON.stringify({ event: prepared.event, functionName: v.fn?.name ?? 'reference', memoryMb: v.fn?.memoryMb ?? 256 }));
   const started = performance.now();
+  let answeredAt: number | undefined;
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, args, { env: v.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, args, { env: v.env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    child.stdio[3]!.once('data', () => (answeredAt = performance.now()));
     let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('exit', (c) => {
       if (c !== 0) console.error(`${v.name}: exit ${c}: ${stderr.slice(0, 500)}`);
       resolve(c);
     });
   });
-  const wallMs = performance.now() - started;
+  const exitedMs = performance.now() - started;
+  const wallMs = answeredAt === undefined ? exitedMs : answeredAt - started;
   if (!prepared) return { wallMs, failure: code === 0 ? undefined : `exit ${code}` };
   let r;
   try {
@@ -220,5 +228,5 @@ async function runOnce(v: Variant, round: number): Promise<Run> {
     return { wallMs, failure: `exit ${code}, no result written` };
   }
   const failure = code !== 0 ? `exit ${code}` : r.error ? `threw: ${r.error.split('\n')[0]}` : prepared.check(r.result);
-  return { wallMs, bootMs: r.bootMs, importMs: r.importMs, firstEventMs: r.firstEventMs, rss: r.rss, peakRss: r.peakRss, failure };
+  return { wallMs, exitedMs, bootMs: r.bootMs, importMs: r.importMs, firstEventMs: r.firstEventMs, rss: r.rss, peakRss: r.peakRss, failure };
 }
