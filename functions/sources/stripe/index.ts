@@ -3,11 +3,12 @@ import { RequestError } from '#core/errors.ts';
 import { mappingFrom } from '#core/mapping.ts';
 import type { Settings, Source, SourceResult } from '#sources/types.ts';
 import { mapStripeEvent } from './map.ts';
-import { stripeSignatureProblem } from './signature.ts';
+import { stripeWebhooks } from './signature.ts';
 
 /**
- * Stripe webhooks: `Stripe-Signature` verified over the raw body as the `stripe` package does it (HMAC-SHA256, 300 s
- * tolerance; ./signature.ts). `STRIPE_WEBHOOK_SECRET` may hold several comma-separated secrets so a rolled secret keeps working.
+ * Stripe webhooks: `Stripe-Signature` verified over the raw body by the `stripe` package's verifier (HMAC-SHA256,
+ * 300 s tolerance; ./signature.ts loads it without the API client). `STRIPE_WEBHOOK_SECRET` may hold several
+ * comma-separated secrets so a rolled secret keeps working.
  */
 /** Stripe's default tolerance for the signature timestamp, in seconds. */
 const SIGNATURE_TOLERANCE_S = 300;
@@ -25,22 +26,24 @@ export const stripeSource: Source = {
     if (Number.isFinite(signedAt) && signedAt * 1000 > now.getTime() + SIGNATURE_TOLERANCE_S * 1000) {
       throw new RequestError(400, 'invalid_signature', 'Stripe signature verification failed: the timestamp is in the future');
     }
-    const payload = request.body.toString('utf8');
-    // Any of the secrets may have signed it; the timestamp is checked against the `now` the caller passes.
-    let failure: string | undefined;
-    for (const secret of secrets) {
-      failure = stripeSignatureProblem(payload, header, secret, SIGNATURE_TOLERANCE_S, now.getTime());
-      if (!failure) break;
-    }
-    if (failure) {
-      // Stripe's own messages name what failed (no match, timestamp outside tolerance, unparsable header) and never the secret.
-      throw new RequestError(400, 'invalid_signature', `Stripe signature verification failed: ${failure}`);
-    }
     let event: Stripe.Event | undefined;
-    try {
-      event = JSON.parse(payload);
-    } catch {
-      throw new RequestError(400, 'malformed_body', 'the signed body is not valid JSON');
+    let verified = false;
+    let failure = '';
+    for (const secret of secrets) {
+      try {
+        // The timestamp is checked against the `now` the caller passes (Stripe's default 300 s tolerance).
+        event = await stripeWebhooks.constructEventAsync(request.body, header, secret, SIGNATURE_TOLERANCE_S, undefined, now.getTime());
+        verified = true;
+        break;
+      } catch (err) {
+        // The signature matched but the body is not JSON: no other secret will do better.
+        if (err instanceof SyntaxError) throw new RequestError(400, 'malformed_body', 'the signed body is not valid JSON');
+        failure = err instanceof Error ? err.message : String(err);
+      }
+    }
+    if (!verified) {
+      // Stripe's own messages name what failed (no match, timestamp outside tolerance, unparsable header) and never the secret.
+      throw new RequestError(400, 'invalid_signature', `Stripe signature verification failed: ${failure.split('\n')[0]}`);
     }
     // A signed body that parses to null, a string or an object without id/type is not an event.
     if (!event || typeof event !== 'object' || !event.type || !event.id) {

@@ -1,25 +1,16 @@
-import { hmacSha256, signaturesMatch } from '#core/signature.ts';
+// The `stripe` package's own webhook verifier (the module behind `Stripe.webhooks`), without the API client: the
+// package's entry point loads every API resource, ~240 KB of the ingest bundle parsed at each cold start, for a
+// verifier that needs none of it. The package's exports map names no subpath, hence the path into node_modules.
+import { createWebhooks } from '../../../node_modules/stripe/esm/Webhooks.js';
+import { NodeCryptoProvider } from '../../../node_modules/stripe/esm/crypto/NodeCryptoProvider.js';
+import type { PlatformFunctions } from '../../../node_modules/stripe/esm/platform/PlatformFunctions.js';
+import { signaturesMatch } from '#core/signature.ts';
 
 /**
- * Stripe's webhook signature check (stripe.com/docs/webhooks#verify-manually), as the `stripe` package's
- * `webhooks.constructEvent` does it: the `Stripe-Signature` header is `t=<unix seconds>,v1=<hex>[,v1=…]`, each v1 an
- * HMAC-SHA256 of `<t>.<raw body>` under the endpoint's secret; any v1 may match (Stripe sends one per active secret);
- * older than `toleranceS` is refused. Written with node:crypto instead of importing `stripe`: that package is ~240 KB
- * of the ingest bundle, parsed at every cold start, for these few lines. The messages are Stripe's own.
- * `payload` is the raw body as UTF-8 text. Returns undefined when the signature holds, else why not (never the secret).
+ * What `Stripe.webhooks` is built from (stripe.core.js: `createWebhooks(platformFunctions)`), limited to the two
+ * functions the verifier calls: a constant-time comparison and Node's crypto provider.
  */
-export function stripeSignatureProblem(payload: string, header: string, secret: string, toleranceS: number, nowMs: number): string | undefined {
-  let timestamp = -1;
-  const signatures: string[] = [];
-  for (const item of header.split(',')) {
-    const [key, value] = item.split('=');
-    if (key === 't') timestamp = Number.parseInt(value, 10);
-    if (key === 'v1' && value) signatures.push(value);
-  }
-  if (!(timestamp > 0)) return 'Unable to extract timestamp and signatures from header';
-  if (signatures.length === 0) return 'No signatures found with expected scheme';
-  const expected = hmacSha256(secret, `${timestamp}.${payload}`, 'hex');
-  if (!signatures.some((s) => signaturesMatch(expected, s))) return 'No signatures found matching the expected signature for payload';
-  if (toleranceS > 0 && Math.floor(nowMs / 1000) - timestamp > toleranceS) return 'Timestamp outside the tolerance zone';
-  return undefined;
-}
+const platform = { secureCompare: signaturesMatch, createDefaultCryptoProvider: () => new NodeCryptoProvider() } as unknown as PlatformFunctions;
+
+/** `Stripe.webhooks`, as the `stripe` package builds it for Node. */
+export const stripeWebhooks = createWebhooks(platform);
