@@ -5,6 +5,10 @@
 
 type Raw = string | null | undefined;
 
+const ASCII = /^[\x00-\x7f]*$/;
+/** ASCII only: Unicode normalization would change nothing, so the (costly) normalize and \p{…} steps can be skipped. */
+export const isAscii = (s: string): boolean => ASCII.test(s);
+
 /**
  * Meta / TikTok rule: trim and lowercase, nothing else (Meta's example: `John_Smith@gmail.com` →
  * `john_smith@gmail.com`). Unicode local parts are allowed (unlike Meta's SDK, which rejects them) and are
@@ -68,7 +72,8 @@ export function normalizeEmailMicrosoft(raw: Raw): string | undefined {
   const at = email.indexOf('@');
   const local = email.slice(0, at).split('+')[0].replaceAll('.', '');
   if (!local) return undefined;
-  return `${local}@${email.slice(at + 1)}`.normalize('NFD').replace(/\p{M}/gu, '');
+  const form = `${local}@${email.slice(at + 1)}`;
+  return isAscii(form) ? form : form.normalize('NFD').replace(/\p{M}/gu, '');
 }
 
 /**

@@ -9,7 +9,7 @@ import { hash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parsePhoneNumberFromString, isSupportedCountry, type CountryCode, type PhoneNumber } from 'libphonenumber-js';
 import type { User } from './conversion.ts';
-import { normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailMicrosoft, normalizeEmailReddit } from './normalize-portable.ts';
+import { isAscii, normalizeEmail, normalizeEmailDataManager, normalizeEmailGoogle, normalizeEmailMicrosoft, normalizeEmailReddit } from './normalize-portable.ts';
 
 type Raw = string | null | undefined;
 
@@ -58,15 +58,22 @@ export function normalizePhone(raw: Raw, defaultCountry?: string): { digits: str
   if (!s || s.length > 64) return undefined;
   const country = toCountryCode(defaultCountry);
 
-  const direct: (PhoneNumber | undefined)[] = [parsePhoneNumberFromString(s, country ? { defaultCountry: country } : {})];
-  const guesses: (PhoneNumber | undefined)[] = [];
-  if (!s.startsWith('+')) {
+  const direct: PhoneNumber | undefined = parsePhoneNumberFromString(s, country ? { defaultCountry: country } : {});
+  // Each parse costs more than the rest of the user's hashing: the guesses are parsed only when the number as
+  // written is not valid.
+  let found = direct?.isValid() ? direct : undefined;
+  if (!found && !s.startsWith('+')) {
     const digits = s.replace(/\D/g, '');
-    if (digits.startsWith('00')) guesses.push(parsePhoneNumberFromString(`+${digits.slice(2)}`));
-    guesses.push(parsePhoneNumberFromString(`+${digits}`));
+    const guesses = digits.startsWith('00') ? [`+${digits.slice(2)}`, `+${digits}`] : [`+${digits}`];
+    for (const guess of guesses) {
+      const n = parsePhoneNumberFromString(guess);
+      if (n?.isValid()) {
+        found = n;
+        break;
+      }
+    }
   }
-  const found =
-    [...direct, ...guesses].find((n) => n?.isValid()) ?? direct.find((n) => n?.isPossible());
+  if (!found && direct?.isPossible()) found = direct;
   if (!found) return undefined;
   const e164 = found.number; // '+' and digits, extension dropped
   return { digits: e164.slice(1), e164 };
@@ -78,7 +85,8 @@ export function normalizePhone(raw: Raw, defaultCountry?: string): { digits: str
 function lettersOnly(raw: Raw): string | undefined {
   const s = clean(raw);
   if (!s) return undefined;
-  const out = s.normalize('NFC').toLowerCase().replace(/[^\p{L}\p{M}]/gu, '');
+  // ASCII (most input) needs neither NFC nor the Unicode property classes: its letters are a–z once lowercased.
+  const out = isAscii(s) ? s.toLowerCase().replace(/[^a-z]/g, '') : s.normalize('NFC').toLowerCase().replace(/[^\p{L}\p{M}]/gu, '');
   return out === '' ? undefined : out;
 }
 
@@ -189,7 +197,7 @@ const COUNTRY_ALIASES: Record<string, string> = {
 
 /** Lowercase, accents stripped, letters only: `Côte d’Ivoire` → `cotedivoire`. */
 function countryKey(s: string): string {
-  return s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase().replace(/[^a-z]/g, '');
+  return (isAscii(s) ? s : s.normalize('NFD').replace(/\p{M}/gu, '')).toLowerCase().replace(/[^a-z]/g, '');
 }
 
 let countryNames: Map<string, string> | undefined;

@@ -296,6 +296,24 @@ describe('stripe source: signature verification', () => {
     expect(err).toMatchObject({ status: 400, code: 'invalid_signature' });
   });
 
+  it('rejects a header with only a v0 (test-mode legacy) signature: 400 invalid_signature, as Stripe’s verifier does', async () => {
+    const request = signedStripeRequest(stripeEvent('checkout.session.completed', paidSession()), SECRET, { timestamp: NOW_S });
+    request.headers['stripe-signature'] = request.headers['stripe-signature']!.replace('v1=', 'v0=');
+
+    const err = await readError(stripeSource.read(request, SETTINGS, NOW));
+
+    expect(err).toMatchObject({ status: 400, code: 'invalid_signature' });
+  });
+
+  it('accepts a header whose matching v1 signature follows one that does not (Stripe sends one per active secret)', async () => {
+    const request = signedStripeRequest(stripeEvent('checkout.session.completed', paidSession()), SECRET, { timestamp: NOW_S });
+    request.headers['stripe-signature'] = request.headers['stripe-signature']!.replace('v1=', `v1=${'0'.repeat(64)},v1=`);
+
+    const result = await stripeSource.read(request, SETTINGS, NOW);
+
+    expect(result.kind).toBe('conversions');
+  });
+
   it('rejects a correctly signed body that is not JSON: 400 malformed_body', async () => {
     const request = signedStripeRequest(stripeEvent('checkout.session.completed', paidSession()), SECRET, { timestamp: NOW_S, payload: 'not json' });
 
