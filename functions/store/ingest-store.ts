@@ -77,13 +77,15 @@ export function createIngestPorts(opts: { ledgerTable?: string; visitorsTable?: 
 
   async function enqueue(conversion: Conversion, routes: Route[], invocationId: string, links: VisitorLink[]): Promise<EnqueueReceipt> {
     const queued = routes.filter((r) => r.status === 'queued').map((r) => r.destination);
+    // One serialization serves the message and the record (they are the same JSON).
+    const body = JSON.stringify(conversion);
     // Published before the conversion is recorded as done: a crash in between leaves the claim, whose retry publishes
     // again (the platforms de-duplicate on the event ID); the other order could lose the conversion.
     if (queued.length) {
       await sns.send(
         new PublishCommand({
           TopicArn: topicArn,
-          Message: JSON.stringify(conversion),
+          Message: body,
           MessageAttributes: {
             [DESTINATIONS_ATTRIBUTE]: { DataType: 'String.Array', StringValue: JSON.stringify(queued) },
             conversionId: { DataType: 'String', StringValue: conversion.eventId },
@@ -101,7 +103,7 @@ export function createIngestPorts(opts: { ledgerTable?: string; visitorsTable?: 
       routes: S(JSON.stringify(routes)),
       ...describe(conversion),
       // Kept for `conversion-relay replay` (skipped, dry-run and dead-lettered destinations): hashes, IP and UA only.
-      conversion: S(JSON.stringify(conversion)),
+      conversion: S(body),
       createdAt: at,
       updatedAt: at,
       ttl: N(ledgerTtl(now)),
