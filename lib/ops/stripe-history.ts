@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import type { HistoryObject } from '../../functions/sources/stripe/history.ts';
 import { OperatorError } from './target.ts';
-import { Throttle, backoffMs, realClock, type Clock } from './throttle.ts';
+import { Throttle, sendWithRateLimitRetries, type Clock } from './throttle.ts';
 
 type HttpClientInterface = Stripe.HttpClient;
 type HttpClientResponseInterface = Stripe.HttpClientResponse;
@@ -42,23 +42,20 @@ export interface StripeHistoryOptions {
  * its endpoint's slot, and a 429 is retried after an exponential backoff; stripe-node's own retries pass through it.
  */
 export function throttledHttpClient(inner: HttpClientInterface, throttle: Throttle, opts: Pick<StripeHistoryOptions, 'clock' | 'onRateLimited' | 'maxRateLimitRetries'> = {}): HttpClientInterface {
-  const clock = opts.clock ?? realClock;
-  const maxRetries = opts.maxRateLimitRetries ?? 8;
   return {
     getClientName: () => `${inner.getClientName()}+throttle`,
-    async makeRequest(host, port, path, method, headers, requestData, protocol, timeout): Promise<HttpClientResponseInterface> {
-      const endpoint = `${method} ${path.split('?')[0]}`;
-      for (let attempt = 0; ; attempt++) {
-        await throttle.wait(endpoint);
-        const res = await inner.makeRequest(host, port, path, method, headers, requestData, protocol, timeout);
-        if (res.getStatusCode() !== 429 || attempt >= maxRetries) return res;
-        // The body is read and dropped so the connection can be reused.
-        await res.toJSON().catch(() => undefined);
-        const retryAfter = Number(res.getHeaders()['retry-after']);
-        const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : backoffMs(attempt, { baseMs: 1000 });
-        opts.onRateLimited?.(endpoint, attempt + 1, wait);
-        await clock.sleep(wait);
-      }
+    makeRequest(host, port, path, method, headers, requestData, protocol, timeout): Promise<HttpClientResponseInterface> {
+      return sendWithRateLimitRetries(
+        `${method} ${path.split('?')[0]}`,
+        () => inner.makeRequest(host, port, path, method, headers, requestData, protocol, timeout),
+        async (res) => {
+          if (res.getStatusCode() !== 429) return undefined;
+          // The body is read and dropped so the connection can be reused.
+          await res.toJSON().catch(() => undefined);
+          return { retryAfter: res.getHeaders()['retry-after'] as string | undefined };
+        },
+        { throttle, clock: opts.clock, maxRetries: opts.maxRateLimitRetries, onRateLimited: opts.onRateLimited },
+      );
     },
   };
 }

@@ -98,3 +98,60 @@ export function clickbankNotification(overrides: ClickbankNotificationOverrides 
     ...overrides,
   };
 }
+
+/** The Orders API's transaction time: extended ISO 8601 with ClickBank's offset (`2026-03-02T04:00:00-07:00`). */
+export function clickbankIsoTime(date: Date, offsetMinutes = -420): string {
+  const c = clickbankTime(date, offsetMinutes);
+  return `${c.slice(0, 4)}-${c.slice(4, 6)}-${c.slice(6, 8)}T${c.slice(9, 11)}:${c.slice(11, 13)}:${c.slice(13, 15)}${c.slice(15, 18)}:${c.slice(18)}`;
+}
+
+/**
+ * An order as the Orders API lists it (`orderData[]`, fields as OpenClickBank's OrderData / LineItemData models name
+ * them), for the same sale `clickbankNotification` notifies: receipt XK4JQ7PL, one $47.00 product, the customer's
+ * billing fields. Plain values here; the fake API (test/fakes/clickbank-orders-server.ts) encodes them as ClickBank does.
+ */
+export function clickbankOrder(overrides: Record<string, unknown> = {}, at = new Date()): Record<string, unknown> {
+  return {
+    transactionTime: clickbankIsoTime(at),
+    receipt: 'XK4JQ7PL',
+    trackingId: null,
+    paytmentMethod: 'VISA',
+    transactionType: 'SALE',
+    totalOrderAmount: '47.00',
+    totalShippingAmount: '0.00',
+    totalTaxAmount: '0.00',
+    vendor: 'relaytest',
+    affiliate: 'someaff',
+    country: 'US',
+    state: 'TX',
+    lastName: 'Gonzalez',
+    firstName: 'Maria',
+    currency: 'USD',
+    declinedConsent: false,
+    email: 'Maria.Gonzalez@Example.net',
+    postalCode: '78701-2001',
+    role: 'VENDOR',
+    fullName: 'Maria Gonzalez',
+    customerRefundableState: null,
+    vendorVariables: null,
+    lineItemData: [
+      {
+        itemNo: '1',
+        productTitle: 'Relay Test Product',
+        recurring: false,
+        shippable: false,
+        customerAmount: '47.00',
+        accountAmount: '35.12',
+        quantity: 1,
+        lineItemType: 'ORIGINAL',
+        rebillAmount: null,
+        processedPayments: 1,
+        futurePayments: 0,
+        nextPaymentDate: null,
+        status: 'COMPLETED',
+        role: 'VENDOR',
+      },
+    ],
+    ...overrides,
+  };
+}

@@ -1,5 +1,5 @@
 import { RequestError } from '#core/errors.ts';
-import type { IncomingRequest, Source } from '#sources/types.ts';
+import type { IncomingRequest, Settings, Source, SourceResult } from '#sources/types.ts';
 import { DecryptionError, decryptNotification, type EncryptedNotification } from './decrypt.ts';
 import { mapNotification } from './map.ts';
 import { NotificationSchema } from './schema.ts';
@@ -28,15 +28,23 @@ export const clickbankSource: Source = {
       if (err instanceof DecryptionError) throw new RequestError(400, err.code, err.message);
       throw err;
     }
-    const parsed = NotificationSchema.safeParse(decrypted);
-    if (!parsed.success) {
-      // Paths and rules only: the values are the customer's.
-      const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'notification'}: ${i.message}`);
-      throw new RequestError(400, 'invalid_notification', `the decrypted notification is not a ClickBank notification: ${issues.join('; ')}`);
-    }
-    return mapNotification(parsed.data, settings);
+    return readNotification(decrypted, settings, 'the decrypted notification');
   },
 };
+
+/**
+ * A notification as the pipeline takes it: validated, then mapped. The webhook (decrypted INS) and the backfill (an
+ * Orders API order wrapped as its notification, history.ts) both go through here, so they agree.
+ */
+export function readNotification(candidate: unknown, settings: Settings, what = 'the notification'): SourceResult {
+  const parsed = NotificationSchema.safeParse(candidate);
+  if (!parsed.success) {
+    // Paths and rules only: the values are the customer's.
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'notification'}: ${i.message}`);
+    throw new RequestError(400, 'invalid_notification', `${what} is not a ClickBank notification: ${issues.join('; ')}`);
+  }
+  return mapNotification(parsed.data, settings);
+}
 
 /** The two base64 fields, from JSON (what ClickBank sends) or, as some senders do, a form with the same keys. */
 function readEnvelope(request: IncomingRequest): EncryptedNotification {
