@@ -45,7 +45,11 @@ Commands:
   backfill stripe --undelivered [--since 30d]
                                       catch up webhooks Stripe failed to deliver (its events of the last
                                       30 days with delivery_success=false)
-  backfill clickbank                  not available yet: says why and what to do instead
+  backfill clickbank [--since 7d] [--until <when>] [--dry-run]
+                                      the same from ClickBank's Orders API (sales, refunds, chargebacks of
+                                      the window; rebills and test orders are skipped with the reason).
+                                      Needs CLICKBANK_API_KEY with "Orders/Tickets API Read" (README
+                                      "Backfill")
 
 Where (default: the local relay if one is running, else cdk-outputs.json):
   --local [--data-dir <dir>]          the relay \`npm start\` runs (data dir: RELAY_DATA_DIR or .relay-data)
@@ -98,7 +102,12 @@ export async function main(argv: string[]): Promise<number> {
   const key = command === 'dlq' ? `dlq ${sub ?? ''}` : command;
   if (!known.includes(key)) throw new OperatorError(`Unknown command "${positionals.join(' ')}". Commands: ${known.join(', ')}. See --help.`);
 
-  if (key === 'backfill' && sub !== 'stripe') return backfillUnavailable(sub);
+  if (key === 'backfill' && sub !== 'stripe' && sub !== 'clickbank') {
+    throw new OperatorError(`Say which source to backfill: \`conversion-relay backfill stripe\` or \`conversion-relay backfill clickbank\`. Got "${sub ?? ''}".`);
+  }
+  if (key === 'backfill' && sub === 'clickbank' && values.undelivered) {
+    throw new OperatorError("--undelivered reads Stripe's events with failed deliveries; ClickBank lists no such thing. `conversion-relay backfill clickbank --since 7d` reads its orders instead (a rerun adds nothing).");
+  }
 
   const target = await resolveTarget({
     local: values.local,
@@ -126,7 +135,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'quality':
       return quality(target, values);
     case 'backfill':
-      return backfillStripe(target, values);
+      return sub === 'clickbank' ? backfillClickbank(target, values) : backfillStripe(target, values);
     default:
       return replayCommand(target, values);
   }
@@ -383,26 +392,9 @@ function printRemote(d: DestinationQuality) {
   }
 }
 
-function backfillUnavailable(which: string | undefined): number {
-  if (which === 'clickbank') {
-    process.stderr.write(
-      [
-        'error: a ClickBank backfill is not available in this version.',
-        "ClickBank does have an Orders API (GET https://api.clickbank.com/rest/1.3/orders2/list, an API key from Settings → API",
-        'Management with "Orders/Tickets API Read"), but the relay has not verified its order fields against a real account,',
-        "and its orders would not match the INS notifications' event IDs for certain; sending them unverified could double-count.",
-        "Until then: ClickBank resends an INS notification on failure, and a sale's receipt can be re-sent by ClickBank support.",
-        '',
-      ].join('\n'),
-    );
-    return 1;
-  }
-  throw new OperatorError(`Say which source to backfill: \`conversion-relay backfill stripe\` (ClickBank: \`backfill clickbank\` says why it is not available). Got "${which ?? ''}".`);
-}
-
 async function backfillStripe(target: Target, values: Values): Promise<number> {
   // Loaded here, not at start: the other commands need neither the stripe package nor the pipeline.
-  const { backfill, ledgerKnows, parseWindow } = await import('../lib/ops/backfill.ts');
+  const { parseWindow } = await import('../lib/ops/backfill.ts');
   const { STRIPE_EVENTS_WINDOW_MS, stripeForBackfill, stripeHistory, undeliveredEvents } = await import('../lib/ops/stripe-history.ts');
   const { asWebhookEvent } = await import('../functions/sources/stripe/history.ts');
   const { readStripeEvent } = await import('../functions/sources/stripe/index.ts');
@@ -411,19 +403,8 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
   const { gte, lte } = parseWindow(values.since, values.until, now, values.undelivered ? '30d' : '7d');
   // Stripe keeps events for 30 days: an older --since would only look complete.
   const window = values.undelivered ? { gte: Math.max(gte, Math.ceil((now.getTime() - STRIPE_EVENTS_WINDOW_MS) / 1000)), lte } : { gte, lte };
-  const missing = [TABLE_ENV.visitors, CONVERSIONS_TOPIC_ENV].filter((t) => !target.functionEnvironment[t]);
-  if (missing.length) {
-    throw new OperatorError(`The backfill feeds the ingest pipeline, which needs ${missing.join(' and ')}: redeploy (the stack outputs VisitorsTableName and ConversionsTopicArn) or set them in the environment.`);
-  }
-  // The pipeline's own stores read their tables and queues from the environment, as in a Lambda: set it, then load them.
-  Object.assign(process.env, target.functionEnvironment);
-  const { createIngestPorts, ingestOptions, planOnlyPorts } = await import('../functions/handlers/ingest-ports.ts');
-  const ports = createIngestPorts();
-  const tty = process.stderr.isTTY && !values.json;
-  const stripe = stripeForBackfill({
-    settings,
-    onRateLimited: (endpoint, attempt, waitMs) => !values.json && process.stderr.write(`${tty ? '\n' : ''}Stripe rate limit (429) on ${endpoint}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s\n`),
-  });
+  const pipeline = await backfillPipeline(target);
+  const stripe = stripeForBackfill({ settings, onRateLimited: rateLimitNotice('Stripe rate limit (429)', values) });
   // Each Stripe object is wrapped as the webhook event it was (or would have been) and read as a webhook is; missed
   // events are read as they are.
   async function* objectHistory(): AsyncGenerator<HistoryItem> {
@@ -435,13 +416,74 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
   async function* undeliveredHistory(): AsyncGenerator<HistoryItem> {
     for await (const event of undeliveredEvents(stripe, window)) yield { kind: 'undelivered events', read: () => readStripeEvent(event, settings) };
   }
-  const history = values.undelivered ? undeliveredHistory() : objectHistory();
+  return runBackfill(target, values, pipeline, {
+    source: 'stripe',
+    mode: values.undelivered ? 'undelivered' : 'history',
+    title: `Stripe ${values.undelivered ? 'events with failed deliveries' : 'history'}`,
+    window,
+    settings,
+    history: explainStripeErrors(values.undelivered ? undeliveredHistory() : objectHistory()),
+  });
+}
+
+async function backfillClickbank(target: Target, values: Values): Promise<number> {
+  const { parseWindow } = await import('../lib/ops/backfill.ts');
+  const { clickbankForBackfill, clickbankHistory } = await import('../lib/ops/clickbank-history.ts');
+  const { asNotification, readOrderGroup } = await import('../functions/sources/clickbank/history.ts');
+  const settings = operatorSettings();
+  const window = parseWindow(values.since, values.until, new Date());
+  const pipeline = await backfillPipeline(target);
+  const api = clickbankForBackfill({ settings, onRateLimited: rateLimitNotice('ClickBank rate limit', values) });
+  // Each order (its rows of one receipt and type) is wrapped as the INS notification it was and read as one is.
+  async function* orderHistory(): AsyncGenerator<HistoryItem> {
+    for await (const { kind, group } of clickbankHistory(api, window)) {
+      const wrapped = asNotification(group);
+      yield 'skip' in wrapped ? { kind, skip: wrapped.skip } : { kind, read: () => readOrderGroup(wrapped.notification, settings) };
+    }
+  }
+  return runBackfill(target, values, pipeline, { source: 'clickbank', mode: 'history', title: 'ClickBank orders', window, settings, history: orderHistory() });
+}
+
+/** The ingest pipeline a backfill feeds, with the tables and queues of the target's functions. */
+async function backfillPipeline(target: Target) {
+  const missing = [TABLE_ENV.visitors, CONVERSIONS_TOPIC_ENV].filter((t) => !target.functionEnvironment[t]);
+  if (missing.length) {
+    throw new OperatorError(`The backfill feeds the ingest pipeline, which needs ${missing.join(' and ')}: redeploy (the stack outputs VisitorsTableName and ConversionsTopicArn) or set them in the environment.`);
+  }
+  // The pipeline's own stores read their tables and queues from the environment, as in a Lambda: set it, then load them.
+  Object.assign(process.env, target.functionEnvironment);
+  const { createIngestPorts, ingestOptions, planOnlyPorts } = await import('../functions/handlers/ingest-ports.ts');
+  return { ports: createIngestPorts(), ingestOptions, planOnlyPorts };
+}
+
+/** A retried rate-limit answer, on stderr (after the progress line, on a terminal). */
+function rateLimitNotice(what: string, values: Values) {
+  const tty = process.stderr.isTTY && !values.json;
+  return (endpoint: string, attempt: number, waitMs: number) => {
+    if (!values.json) process.stderr.write(`${tty ? '\n' : ''}${what} on ${endpoint}: retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s\n`);
+  };
+}
+
+interface BackfillRun {
+  source: string;
+  mode: string;
+  /** What was read, for the summary's first line ("Stripe history", "ClickBank orders"). */
+  title: string;
+  window: { gte: number; lte: number };
+  settings: Record<string, string | undefined>;
+  history: AsyncIterable<HistoryItem>;
+}
+
+/** Any source's backfill: its history fed through the pipeline with a progress line, then the end summary (or JSON). */
+async function runBackfill(target: Target, values: Values, pipeline: Awaited<ReturnType<typeof backfillPipeline>>, run: BackfillRun): Promise<number> {
+  const { backfill, ledgerKnows } = await import('../lib/ops/backfill.ts');
+  const tty = process.stderr.isTTY && !values.json;
   const dryRun = Boolean(values['dry-run']);
   let last = 0;
-  const summary = await backfill(explainStripeErrors(history), {
-    source: 'stripe',
-    ports: dryRun ? planOnlyPorts(ports) : ports,
-    options: (at) => ingestOptions(settings, { ageCheckedAt: at }),
+  const summary = await backfill(run.history, {
+    source: run.source,
+    ports: dryRun ? pipeline.planOnlyPorts(pipeline.ports) : pipeline.ports,
+    options: (at) => pipeline.ingestOptions(run.settings, { ageCheckedAt: at }),
     known: ledgerKnows(target),
     dryRun,
     progress: (s, kind) => {
@@ -456,12 +498,13 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
     },
   });
   if (tty) process.stderr.write('\n');
+  const since = new Date(run.window.gte * 1000).toISOString();
+  const until = new Date(run.window.lte * 1000).toISOString();
   if (values.json) {
-    out(JSON.stringify({ source: 'stripe', mode: values.undelivered ? 'undelivered' : 'history', since: new Date(window.gte * 1000).toISOString(), until: new Date(window.lte * 1000).toISOString(), ...summary }, null, 2));
+    out(JSON.stringify({ source: run.source, mode: run.mode, since, until, ...summary }, null, 2));
     return 0;
   }
-  const span = `${new Date(window.gte * 1000).toISOString()} → ${new Date(window.lte * 1000).toISOString()}`;
-  out(`Stripe ${values.undelivered ? 'events with failed deliveries' : 'history'} ${span}${dryRun ? ' (dry run: nothing queued)' : ''}`);
+  out(`${run.title} ${since} → ${until}${dryRun ? ' (dry run: nothing queued)' : ''}`);
   out(`read: ${Object.entries(summary.read).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}`);
   out(`found ${summary.found} conversion${summary.found === 1 ? '' : 's'}: ${summary.alreadySent} already sent, ${summary.queued} ${dryRun ? 'would be queued' : 'queued'}, ${summary.skippedEverywhere} skipped by every destination`);
   const notConversions = Object.entries(summary.notConversions);

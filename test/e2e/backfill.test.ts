@@ -18,7 +18,7 @@ import { stripeInvoice, stripePaymentIntent, stripeSession } from '../support/st
  * 429s) and the local runner with Meta, TikTok, Google Ads and GA4 live against their fakes. A week of Stripe
  * history reaches each platform once per payment, with the clicks /collect stored joined in; a rerun and a late
  * webhook add nothing; each platform's age limit is kept (skipped with the reason); --dry-run queues nothing;
- * --undelivered catches up events whose webhooks failed.
+ * --undelivered catches up events whose webhooks failed. (ClickBank's backfill: clickbank-backfill.test.ts.)
  */
 const STRIPE_SECRET = 'whsec_e2e_backfill';
 const STRIPE_KEY = 'rk_live_e2e_backfill_readonly';
@@ -250,12 +250,5 @@ describe('conversion-relay backfill stripe against the local runner', () => {
     const denied = await backfill('--since', '7d');
     expect(denied.code).toBe(2);
     expect(denied.stderr).toMatch(/Stripe refused the key: The provided key .* does not have the required permissions.*Read on .*Disputes/);
-  });
-
-  it('ClickBank: says clearly that it is not available, and why', async () => {
-    const res = await cli(['backfill', 'clickbank'], dataDir);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/ClickBank backfill is not available/);
-    expect(res.stderr).toMatch(/orders2\/list/);
   });
 });
