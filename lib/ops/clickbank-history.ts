@@ -1,4 +1,4 @@
-import { asList, groupOrders, type OrderGroup, type OrderRow } from '../../functions/sources/clickbank/history.ts';
+import { asList, groupOrders, orderTransactionTime, type OrderGroup, type OrderRow } from '../../functions/sources/clickbank/history.ts';
 import { parseTransactionTime } from '../../functions/sources/clickbank/schema.ts';
 import type { Window } from './stripe-history.ts';
 import { OperatorError } from './target.ts';
@@ -94,7 +94,7 @@ export function clickbankForBackfill(opts: ClickbankHistoryOptions): ClickbankOr
         if (res.status === 204) return;
         if (res.status !== 200 && res.status !== 206) throw new OperatorError(`ClickBank's Orders API answered ${res.status} to ${endpoint}: ${redact(body) || 'no body'}`);
         for (const row of parseOrders(body, res.status)) {
-          const at = parseTransactionTime(typeof row.transactionTime === 'string' ? row.transactionTime.trim() : '');
+          const at = parseTransactionTime(orderTransactionTime(row) ?? '');
           // A row without a readable time is kept: the mapping refuses it with the reason, rather than losing it unseen.
           if (!at || (at.getTime() >= window.gte * 1000 && at.getTime() <= window.lte * 1000)) yield row;
         }

@@ -136,6 +136,12 @@ describe('clickbank history: orders wrapped as their notifications', () => {
     expect(only(readOrderGroup(wrapped.notification, { CLICKBANK_VALUE: 'account' })).value).toBe(35.12);
   });
 
+  it('reads the API\'s extended time with or without the offset\'s colon, and INS\'s compact form', () => {
+    for (const t of ['2026-03-02T04:00:00-07:00', '2026-03-02T04:00:00-0700', '2026-03-02T04:00:00.000-07:00', '20260302T040000-0700']) {
+      expect(one(clickbankOrder({ transactionTime: t }, AT)).occurredAt, t).toBe(AT.toISOString());
+    }
+  });
+
   it('absent values arrive as nil objects and are absent; a row the mapping cannot read is refused with the field named', () => {
     const nil = one(clickbankOrder({ affiliate: null, firstName: null, email: null }, AT));
     expect(nil.user.email).toBeUndefined();

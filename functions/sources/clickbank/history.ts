@@ -64,6 +64,17 @@ function sum(values: string[]): number {
 }
 
 /**
+ * The order's transaction time as the notification's schema reads it. ClickBank's INS sends the compact form
+ * (`20220810T162015-0700`); an XML-born API may send the extended one with or without the offset's colon
+ * (`2022-08-10T16:20:15-07:00`, `…-0700`): the latter gets its colon, the rest is left to the schema to accept or name.
+ */
+export function orderTransactionTime(row: OrderRow): string | undefined {
+  const t = text(row.transactionTime);
+  const m = t && /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?)([+-]\d{2})(\d{2})$/.exec(t);
+  return m ? `${m[1]}${m[2]}:${m[3]}` : t;
+}
+
+/**
  * Groups the orders of a window by receipt and transaction type, in the order first seen: a sale and its refund are
  * two notifications (two conversions), several line items of one receipt are one.
  */
@@ -117,7 +128,7 @@ export function asNotification(group: OrderGroup): WrappedOrder {
 
   return {
     notification: {
-      transactionTime: text(first.transactionTime),
+      transactionTime: orderTransactionTime(first),
       receipt: group.receipt,
       transactionType: type,
       vendor: pick('vendor'),
