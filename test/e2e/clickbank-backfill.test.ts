@@ -189,6 +189,13 @@ describe('conversion-relay backfill clickbank against the local runner', () => {
     expect(Object.fromEntries(ids.map((id) => [id, received(id)]))).toEqual(before);
   });
 
+  it('keeps no raw customer data: not in the ledger, the relay\'s logs or the CLI\'s output', async () => {
+    const outputs = [await backfill('--since', '30d', '--dry-run'), await backfill('--since', '7d', '--json')].map((r) => r.stdout + r.stderr);
+    const everything = [JSON.stringify(await relay.ledger()), relay.output.join('\n'), ...outputs].join('\n').toLowerCase();
+    for (const raw of [`buyer.a.${run}@example.com`, `buyer.b.${run}@example.com`, `buyer.o.${run}@example.com`, 'gonzalez', '78701-2001']) expect(everything).not.toContain(raw.toLowerCase());
+    expect(everything).not.toContain(CLICKBANK_KEY.toLowerCase());
+  });
+
   it('keeps each destination\'s age limit: the 10-day-old sale is for Google Ads only', async () => {
     const res = await backfill('--since', '30d', '--dry-run', '--json');
     expect(res.code, res.stderr).toBe(0);
