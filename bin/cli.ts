@@ -36,7 +36,7 @@ Commands:
                                       Score (--offline: don't ask the platforms)
   backfill stripe [--since 7d] [--until <when>] [--dry-run]
                                       send the recent past from Stripe's history (Checkout Sessions,
-                                      PaymentIntents, invoices, refunds, disputes created in the window)
+                                      trials, PaymentIntents, invoices, refunds, disputes of the window)
                                       through the same pipeline as the webhooks: one conversion per payment
                                       whichever came first, rerunning adds nothing, events older than a
                                       platform accepts are skipped with the reason. Needs STRIPE_API_KEY, a
@@ -395,7 +395,7 @@ function printRemote(d: DestinationQuality) {
 async function backfillStripe(target: Target, values: Values): Promise<number> {
   // Loaded here, not at start: the other commands need neither the stripe package nor the pipeline.
   const { parseWindow } = await import('../lib/ops/backfill.ts');
-  const { STRIPE_EVENTS_WINDOW_MS, stripeForBackfill, stripeHistory, undeliveredEvents } = await import('../lib/ops/stripe-history.ts');
+  const { STRIPE_EVENTS_WINDOW_MS, STRIPE_KEY_PERMISSIONS, stripeForBackfill, stripeHistory, undeliveredEvents } = await import('../lib/ops/stripe-history.ts');
   const { asWebhookEvent } = await import('../functions/sources/stripe/history.ts');
   const { readStripeEvent } = await import('../functions/sources/stripe/index.ts');
   const settings = operatorSettings();
@@ -408,7 +408,7 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
   // Each Stripe object is wrapped as the webhook event it was (or would have been) and read as a webhook is; missed
   // events are read as they are.
   async function* objectHistory(): AsyncGenerator<HistoryItem> {
-    for await (const { kind, object } of stripeHistory(stripe, window)) {
+    for await (const { kind, object } of stripeHistory(stripe, window, now)) {
       const wrapped = asWebhookEvent(object);
       yield 'skip' in wrapped ? { kind, skip: wrapped.skip } : { kind, read: () => readStripeEvent(wrapped.event, settings) };
     }
@@ -422,7 +422,7 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
     title: `Stripe ${values.undelivered ? 'events with failed deliveries' : 'history'}`,
     window,
     settings,
-    history: explainStripeErrors(values.undelivered ? undeliveredHistory() : objectHistory()),
+    history: explainStripeErrors(values.undelivered ? undeliveredHistory() : objectHistory(), STRIPE_KEY_PERMISSIONS),
   });
 }
 
@@ -526,13 +526,13 @@ async function runBackfill(target: Target, values: Values, pipeline: Awaited<Ret
 }
 
 /** Stripe's refusals in words the operator can act on (a key without a permission, a revoked key). */
-async function* explainStripeErrors<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+async function* explainStripeErrors<T>(items: AsyncIterable<T>, permissions: string): AsyncGenerator<T> {
   try {
     yield* items;
   } catch (err) {
     const e = err as { type?: string; message?: string };
     // Stripe documents a missing permission of a restricted key as an invalid-request error; it comes as a 403.
-    if (e.type === 'StripePermissionError' || /does not have the required permissions/.test(e.message ?? '')) throw new OperatorError(`Stripe refused the key: ${e.message} Give the restricted key Read on Checkout Sessions, PaymentIntents, Invoices, Charges and Refunds, Disputes and Events (README "Backfill").`);
+    if (e.type === 'StripePermissionError' || /does not have the required permissions/.test(e.message ?? '')) throw new OperatorError(`Stripe refused the key: ${e.message} Give the restricted key Read on ${permissions} (README "Backfill").`);
     if (e.type === 'StripeAuthenticationError') throw new OperatorError(`Stripe does not accept STRIPE_API_KEY: ${e.message}`);
     if (e.type === 'StripeRateLimitError') throw new OperatorError(`Stripe kept answering 429 (rate limited) after every retry: ${e.message} Lower STRIPE_BACKFILL_RATE and run again; what was queued stays queued.`);
     throw err;

@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import type { HistoryObject } from '../../functions/sources/stripe/history.ts';
+import { needsChargeRefunds, type HistoryObject } from '../../functions/sources/stripe/history.ts';
 import { OperatorError } from './target.ts';
 import { Throttle, sendWithRateLimitRetries, type Clock } from './throttle.ts';
 
@@ -15,6 +15,8 @@ export const STRIPE_RATE_SETTING = 'STRIPE_BACKFILL_RATE';
 export const DEFAULT_STRIPE_RATE = 25;
 /** Stripe's Events API goes back 30 days. */
 export const STRIPE_EVENTS_WINDOW_MS = 30 * 86400_000;
+/** The restricted key's Read permissions, by the Dashboard's names (README "Backfill"). */
+export const STRIPE_KEY_PERMISSIONS = 'Checkout Sessions, Subscriptions, PaymentIntents, Invoices, Charges and Refunds, Disputes and Events';
 
 /** The webhook event types the relay turns into conversions (functions/sources/stripe/map.ts); `types` takes up to 20. */
 export const CONVERSION_EVENT_TYPES = [
@@ -65,7 +67,7 @@ export function stripeForBackfill(opts: StripeHistoryOptions): Stripe {
   const key = opts.settings[STRIPE_KEY_SETTING]?.trim();
   if (!key) {
     throw new OperatorError(
-      `Set ${STRIPE_KEY_SETTING} (in the environment or .env) to a restricted Stripe key with read access to Checkout Sessions, PaymentIntents, Invoices, Charges and Refunds, Disputes and Events; see README "Backfill".`,
+      `Set ${STRIPE_KEY_SETTING} (in the environment or .env) to a restricted Stripe key with read access to ${STRIPE_KEY_PERMISSIONS}; see README "Backfill".`,
     );
   }
   if (/^(sk|rk)_/.test(key) === false) throw new OperatorError(`${STRIPE_KEY_SETTING} does not look like a Stripe API key (rk_live_… / rk_test_…).`);
@@ -94,20 +96,53 @@ export interface Window {
 
 /**
  * Every object a backfill of `window` (Unix seconds) reads, in the order it is fed: Checkout Sessions first (they carry
- * the customer details and the visitor ID the site put in client_reference_id), then invoices, PaymentIntents (those
- * a session already reported are the same conversion), refunds (with their charge) and disputes.
+ * the customer details and the visitor ID the site put in client_reference_id), then subscriptions (trial starts), the
+ * invoice.paid events and paid invoices, PaymentIntents (those a session already reported are the same conversion),
+ * refunds (with their charge) and disputes.
+ *
+ * Invoices are listed twice because Stripe filters them on `created` only, while an invoice is reported when it is
+ * paid, possibly long after (a trial's first charge, a retried payment, an invoice sent with 30 days to pay): the
+ * invoice.paid events of the window's last 30 days (all Stripe keeps) are those very webhooks, whenever their invoice
+ * was created; paid invoices created in the window cover its older part. Both give one conversion per invoice.
  */
-export async function* stripeHistory(stripe: Stripe, window: Window): AsyncGenerator<{ kind: string; object: HistoryObject }> {
+export async function* stripeHistory(stripe: Stripe, window: Window, now: Date = new Date()): AsyncGenerator<{ kind: string; object: HistoryObject }> {
   const created = { gte: window.gte, lte: window.lte };
+  const eventsSince = Math.max(window.gte, Math.ceil((now.getTime() - STRIPE_EVENTS_WINDOW_MS) / 1000));
   const lists: [string, () => AsyncIterable<HistoryObject>][] = [
     ['checkout sessions', () => stripe.checkout.sessions.list({ created, status: 'complete', limit: 100 })],
+    // Without a status Stripe leaves canceled subscriptions out, and a trial canceled since was still a trial start.
+    ['subscriptions', () => stripe.subscriptions.list({ created, status: 'all', limit: 100 })],
+    ['invoice.paid events', () => (eventsSince <= window.lte ? stripe.events.list({ type: 'invoice.paid', created: { gte: eventsSince, lte: window.lte }, limit: 100 }) : none())],
     ['invoices', () => stripe.invoices.list({ created, status: 'paid', limit: 100 })],
     ['payment intents', () => stripe.paymentIntents.list({ created, limit: 100 })],
-    ['refunds', () => stripe.refunds.list({ created, limit: 100, expand: ['data.charge'] })],
+    ['refunds', () => withChargeRefunds(stripe, stripe.refunds.list({ created, limit: 100, expand: ['data.charge'] }))],
     ['disputes', () => stripe.disputes.list({ created, limit: 100 })],
   ];
   for (const [kind, list] of lists) {
     for await (const object of list()) yield { kind, object };
+  }
+}
+
+async function* none(): AsyncGenerator<never> {}
+
+/**
+ * Refunds with their charge's complete list of refunds where the wrapping needs it (several refunds of one charge:
+ * each webhook reported the total refunded up to it, history.ts); listed once per charge, whatever the window.
+ */
+async function* withChargeRefunds(stripe: Stripe, refunds: AsyncIterable<Stripe.Refund>): AsyncGenerator<Stripe.Refund> {
+  const byCharge = new Map<string, Stripe.Refund[]>();
+  for await (const refund of refunds) {
+    if (!needsChargeRefunds(refund)) {
+      yield refund;
+      continue;
+    }
+    const charge = refund.charge as Stripe.Charge;
+    let all = byCharge.get(charge.id);
+    if (!all) {
+      all = await stripe.refunds.list({ charge: charge.id, limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      byCharge.set(charge.id, all);
+    }
+    yield { ...refund, charge: { ...charge, refunds: { object: 'list', data: all, has_more: false, url: `/v1/charges/${charge.id}/refunds` } } };
   }
 }
 

@@ -51,6 +51,21 @@ describe('Stripe API fake (list endpoints)', () => {
     expect(expanded.charge).toMatchObject({ id: 'ch_1', amount_refunded: 500 });
   });
 
+  it('lists subscriptions without the canceled ones unless status says otherwise (all, ended, one status)', async () => {
+    const statuses = ['active', 'trialing', 'canceled', 'incomplete_expired'];
+    fake.add(...statuses.map((status, i) => ({ id: `sub_${status}`, object: 'subscription', created: T0 + i, status })));
+    const ids = async (params: Stripe.SubscriptionListParams) => (await stripe.subscriptions.list(params)).data.map((s) => s.id);
+    expect(await ids({})).toEqual(['sub_incomplete_expired', 'sub_trialing', 'sub_active']);
+    expect(await ids({ status: 'all' })).toEqual(['sub_incomplete_expired', 'sub_canceled', 'sub_trialing', 'sub_active']);
+    expect(await ids({ status: 'ended' })).toEqual(['sub_incomplete_expired', 'sub_canceled']);
+    expect(await ids({ status: 'trialing' })).toEqual(['sub_trialing']);
+  });
+
+  it('lists the refunds of one charge', async () => {
+    fake.add({ id: 're_1', object: 'refund', created: T0, charge: 'ch_1' }, { id: 're_2', object: 'refund', created: T0 + 1, charge: 'ch_2' }, { id: 're_3', object: 'refund', created: T0 + 2, charge: 'ch_1' });
+    expect((await stripe.refunds.list({ charge: 'ch_1' })).data.map((r) => r.id)).toEqual(['re_3', 're_1']);
+  });
+
   it('lists events with failed deliveries under delivery_success=false, filtered by types', async () => {
     fake.addEvent({ id: 'evt_ok', object: 'event', type: 'invoice.paid', created: T0 }, true);
     fake.addEvent({ id: 'evt_failed', object: 'event', type: 'invoice.paid', created: T0 + 1 }, false);

@@ -4,10 +4,12 @@ import { listenOnLoopback } from './http.ts';
 /**
  * A fake of the Stripe API's list endpoints the backfill reads, behaving as Stripe documents them
  * (docs.stripe.com/api/pagination, /api/events/list, /rate-limits):
- * - `GET /v1/checkout/sessions`, `/v1/payment_intents`, `/v1/invoices`, `/v1/refunds`, `/v1/disputes`, `/v1/events`;
+ * - `GET /v1/checkout/sessions`, `/v1/subscriptions`, `/v1/payment_intents`, `/v1/invoices`, `/v1/refunds`,
+ *   `/v1/disputes`, `/v1/events`;
  * - newest first; `limit` 1–100 (default 10); `starting_after=<id>` continues after that object; `has_more`;
- * - `created[gte|gt|lte|lt]` (Unix seconds), `status` (sessions, invoices), `delivery_success` and `type` / `types[]`
- *   (events), `expand[]=data.charge` (refunds);
+ * - `created[gte|gt|lte|lt]` (Unix seconds), `status` (sessions, invoices; subscriptions as /api/subscriptions/list
+ *   has it: none leaves canceled ones out, `ended` is canceled or incomplete_expired, `all` all), `charge` (refunds),
+ *   `delivery_success` and `type` / `types[]` (events), `expand[]=data.charge` (refunds);
  * - an unknown parameter is a 400 `invalid_request_error` naming it (so the client sends only what Stripe takes), a
  *   wrong key a 401, an endpoint the restricted key has no permission for a 403;
  * - injected 429s (`rateLimit`) as Stripe sends them: `rate_limit` error code, `Stripe-Rate-Limited-Reason` header.
@@ -27,7 +29,7 @@ export interface StripeApiRequest {
 
 export interface StripeApiFake {
   baseUrl: string;
-  /** Objects as the API would return them; each carries `object` (checkout.session, payment_intent, invoice, refund, dispute, charge) and `created`. */
+  /** Objects as the API would return them; each carries `object` (checkout.session, subscription, payment_intent, invoice, refund, dispute, charge) and `created`. */
   add(...objects: Record<string, any>[]): void;
   /** An event for /v1/events; `deliverySuccess: false` lists it under delivery_success=false. */
   addEvent(event: Record<string, any>, deliverySuccess: boolean): void;
@@ -42,6 +44,7 @@ export interface StripeApiFake {
 
 const LISTS: Record<string, { object: string; params: string[] }> = {
   '/v1/checkout/sessions': { object: 'checkout.session', params: ['created', 'customer', 'customer_details', 'ending_before', 'expand', 'limit', 'payment_intent', 'payment_link', 'starting_after', 'status', 'subscription'] },
+  '/v1/subscriptions': { object: 'subscription', params: ['automatic_tax', 'collection_method', 'created', 'current_period_end', 'current_period_start', 'customer', 'ending_before', 'expand', 'limit', 'price', 'starting_after', 'status', 'test_clock'] },
   '/v1/payment_intents': { object: 'payment_intent', params: ['created', 'customer', 'ending_before', 'expand', 'limit', 'starting_after'] },
   '/v1/invoices': { object: 'invoice', params: ['collection_method', 'created', 'customer', 'due_date', 'ending_before', 'expand', 'limit', 'starting_after', 'status', 'subscription'] },
   '/v1/refunds': { object: 'refund', params: ['charge', 'created', 'ending_before', 'expand', 'limit', 'payment_intent', 'starting_after'] },
@@ -63,6 +66,14 @@ export function parseStripeQuery(search: URLSearchParams): Record<string, unknow
     else (out[name] ??= {})[sub] = value;
   }
   return out;
+}
+
+/** `status` of GET /v1/subscriptions: "If no value is supplied, all subscriptions that have not been canceled are returned." */
+function subscriptionStatusFilter(status: unknown): (sub: Record<string, any>) => boolean {
+  if (status === undefined) return (sub) => sub.status !== 'canceled';
+  if (status === 'all') return () => true;
+  if (status === 'ended') return (sub) => sub.status === 'canceled' || sub.status === 'incomplete_expired';
+  return (sub) => sub.status === status;
 }
 
 const stripeError = (type: string, message: string, extra: Record<string, unknown> = {}) => ({ error: { type, message, ...extra } });
@@ -123,7 +134,10 @@ export async function startStripeApiFake(opts: StripeApiFakeOptions): Promise<St
       }
       rows = rows.filter((o) => (op === 'gt' ? o.created > t : op === 'gte' ? o.created >= t : op === 'lt' ? o.created < t : o.created <= t));
     }
-    if (typeof query.status === 'string') rows = rows.filter((o) => o.status === query.status);
+    if (list.object === 'subscription') rows = rows.filter(subscriptionStatusFilter(query.status));
+    else if (typeof query.status === 'string') rows = rows.filter((o) => o.status === query.status);
+    // A refund's charge may be expanded in what was added; the filter is on its ID.
+    if (typeof query.charge === 'string') rows = rows.filter((o) => (typeof o.charge === 'object' ? o.charge?.id : o.charge) === query.charge);
     if (typeof query.type === 'string') rows = rows.filter((e) => e.type === query.type);
     if (Array.isArray(query.types)) rows = rows.filter((e) => (query.types as string[]).includes(e.type));
     // Newest first; among equal times, the one added last first (Stripe's order is by creation).

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Conversion } from '#core/conversion.ts';
-import type { EnqueueReceipt, IngestPorts, Route } from '#core/ingest.ts';
 import { ingestOptions, planOnlyPorts } from '#handlers/ingest-ports.ts';
 import { asWebhookEvent } from '#sources/stripe/history.ts';
 import { readStripeEvent } from '#sources/stripe/index.ts';
 import { backfill, parseWindow, type HistoryItem } from '../../lib/ops/backfill.ts';
+import { memoryIngestPorts as memoryPorts } from '../support/memory-ingest-ports.ts';
 import { stripeInvoice, stripePaymentIntent, stripeSession } from '../support/stripe-objects.ts';
 
 /**
@@ -15,30 +14,6 @@ import { stripeInvoice, stripePaymentIntent, stripeSession } from '../support/st
 const NOW = new Date('2026-11-20T12:00:00Z');
 const S = Math.floor(NOW.getTime() / 1000);
 const SETTINGS = {};
-
-function memoryPorts() {
-  const enqueued: { conversion: Conversion; routes: Route[] }[] = [];
-  const receipts = new Map<string, EnqueueReceipt>();
-  const writes: string[] = [];
-  const ports: IngestPorts = {
-    visitors: { find: async () => undefined },
-    // A duplicate is answered at the claim with the first receipt, as the real store does.
-    async claim(eventId) {
-      const first = receipts.get(eventId);
-      return first ? { kind: 'duplicate', receipt: first } : { kind: 'claimed' };
-    },
-    async enqueue(conversion, routes, invocationId, links) {
-      for (const l of links) writes.push(`link ${l.kind}`);
-      const receipt = { eventId: conversion.eventId, routes, invocationId };
-      receipts.set(conversion.eventId, receipt);
-      enqueued.push({ conversion, routes });
-      return receipt;
-    },
-    release: async () => void writes.push('release'),
-    recordSkip: async () => void writes.push('recordSkip'),
-  };
-  return { ports, enqueued, writes };
-}
 
 const item = (kind: string, object: Parameters<typeof asWebhookEvent>[0]): HistoryItem => {
   const wrapped = asWebhookEvent(object);

@@ -4,8 +4,8 @@ import type { ConversionDraft, SourceResult } from '#sources/types.ts';
 import { NOW, signedStripeRequest, stripeEvent } from '../../../test/support/factories.ts';
 import { TEST_VISITOR_ID as VISITOR_ID } from '../../../test/support/requests.ts';
 import { onlyConversion as only } from '../../../test/support/source-results.ts';
-import { stripeCharge, stripeDispute, stripeInvoice, stripePaymentIntent, stripeSession } from '../../../test/support/stripe-objects.ts';
-import { asWebhookEvent, backfillEventId, type HistoryObject } from './history.ts';
+import { stripeCharge, stripeDispute, stripeInvoice, stripePaymentIntent, stripeSession, stripeSubscription } from '../../../test/support/stripe-objects.ts';
+import { asWebhookEvent, backfillEventId, needsChargeRefunds, type HistoryObject } from './history.ts';
 import { readStripeEvent, stripeSource } from './index.ts';
 
 /**
@@ -67,12 +67,46 @@ describe('stripe history: objects wrapped as their webhook events', () => {
 
   it('a refund (listed with its charge expanded) becomes charge.refunded: the same retraction as the webhook', async () => {
     const charge = stripeCharge({ id: 'ch_hist_1', payment_intent: 'pi_hist_1', amount: 4999, amount_refunded: 4999, refunded: true, currency: 'usd' });
-    const refund = { id: 're_hist_1', object: 'refund', status: 'succeeded', created: NOW_S - 60, charge } as unknown as Stripe.Refund;
+    const refund = { id: 're_hist_1', object: 'refund', amount: 4999, status: 'succeeded', created: NOW_S - 60, charge } as unknown as Stripe.Refund;
     const back = only(viaBackfill(refund));
     expect(essence(back)).toEqual(essence(only(await viaWebhook('charge.refunded', charge))));
     expect(back.adjustment).toMatchObject({ kind: 'refund', originalEventId: 'pi_hist_1', full: true });
     expect(asWebhookEvent({ ...refund, charge: 'ch_hist_1' } as Stripe.Refund)).toMatchObject({ skip: expect.stringMatching(/expand data\.charge/) });
     expect(asWebhookEvent({ ...refund, status: 'failed' } as Stripe.Refund)).toEqual({ skip: 'refund failed' });
+  });
+
+  it('a subscription that began with a trial becomes customer.subscription.created as it was then (trialing): the same StartTrial', async () => {
+    const created = NOW_S - 5 * 86400;
+    const sub = stripeSubscription({ id: 'sub_hist_trial', status: 'canceled', created, trial_start: created, trial_end: created + 3 * 86400, metadata: { visitor_id: VISITOR_ID }, livemode: true });
+    const back = only(viaBackfill(sub));
+    expect(essence(back)).toEqual(essence(only(await viaWebhook('customer.subscription.created', { ...sub, status: 'trialing' }))));
+    expect(back).toMatchObject({ eventId: 'sub_hist_trial:starttrial', eventName: 'StartTrial', visitorId: VISITOR_ID, occurredAt: new Date(created * 1000).toISOString() });
+    // No trial at creation (none at all, or one an update added later): its first paid invoice reports it.
+    expect(asWebhookEvent(stripeSubscription({ status: 'active', created, trial_start: null, trial_end: null }))).toMatchObject({ skip: expect.stringMatching(/^subscription created without a trial/) });
+    expect(asWebhookEvent(stripeSubscription({ status: 'trialing', created, trial_start: created + 86400, trial_end: created + 8 * 86400 }))).toMatchObject({ skip: expect.stringMatching(/^subscription created without a trial/) });
+  });
+
+  it('each partial refund becomes the charge.refunded it sent: amount_refunded up to it (failed ones not counted) in the event ID', async () => {
+    const charge = stripeCharge({ id: 'ch_hist_2', payment_intent: 'pi_hist_2', amount: 5000, amount_refunded: 2500, refunded: false, currency: 'usd' });
+    const refund = (id: string, amount: number, created: number, status = 'succeeded') => ({ id, object: 'refund', amount, status, created, charge: 'ch_hist_2' }) as unknown as Stripe.Refund;
+    // Newest first, as Stripe lists them.
+    const refunds = [refund('re_b', 1500, NOW_S - 60), refund('re_x', 700, NOW_S - 120, 'failed'), refund('re_a', 1000, NOW_S - 300)];
+    const withList = (r: Stripe.Refund) => ({ ...r, charge: { ...charge, refunds: { object: 'list', data: refunds, has_more: false, url: '/v1/charges/ch_hist_2/refunds' } } }) as Stripe.Refund;
+    const first = only(viaBackfill(withList(refunds[2])));
+    expect(essence(first)).toEqual(essence(only(await viaWebhook('charge.refunded', { ...charge, amount_refunded: 1000 }))));
+    expect(first.eventId).toBe('pi_hist_2:refund:1000');
+    expect(only(viaBackfill(withList(refunds[0]))).eventId).toBe('pi_hist_2:refund:2500');
+    // Without the charge's refunds the backfill cannot tell; with the charge's whole refunded amount in one refund it can.
+    expect(needsChargeRefunds({ ...refunds[0], charge })).toBe(true);
+    expect(asWebhookEvent({ ...refunds[0], charge })).toMatchObject({ skip: expect.stringMatching(/without the list of its refunds/) });
+    expect(needsChargeRefunds({ ...refunds[0], amount: 2500, charge })).toBe(false);
+    expect(needsChargeRefunds(withList(refunds[0]))).toBe(false);
+  });
+
+  it('an event listed from /v1/events is read as it is, under its own ID', () => {
+    const invoice = stripeInvoice({ id: 'in_hist_ev', status: 'paid', amount_paid: 900, billing_reason: 'manual', customer_email: 'ev@example.com' });
+    const event = stripeEvent('invoice.paid', invoice, { id: 'evt_hist_paid' });
+    expect(asWebhookEvent(event)).toEqual({ event });
   });
 
   it('a dispute becomes charge.dispute.created, keyed on the dispute as the webhook is', async () => {
