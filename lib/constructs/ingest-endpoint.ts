@@ -34,7 +34,9 @@ export interface IngestEndpointProps {
 }
 
 const PERIOD = Duration.minutes(5);
-const pascal = (name: string) => name.replace(/(^|[^A-Za-z0-9])([A-Za-z0-9])/g, (_, _sep, c: string) => c.toUpperCase());
+/** The stack output with a source's webhook URL: `StripeWebhookUrl`, `ClickbankWebhookUrl`, … */
+export const webhookUrlOutputId = (sourceName: string) =>
+  `${sourceName.replace(/(^|[^A-Za-z0-9])([A-Za-z0-9])/g, (_, _sep, c: string) => c.toUpperCase())}WebhookUrl`;
 
 /**
  * One source: its ingest function, served by its own Lambda function URL (no API Gateway request fee), its secret
@@ -83,7 +85,7 @@ export class IngestEndpoint extends Construct {
     if (paths.length !== 1) throw new Error(`source ${source.name}: a function URL serves one webhook path, got ${paths.join(', ')}`);
     // The URL ends with '/'.
     this.webhookUrl = `${this.functionUrl.url}${paths[0].replace(/^\//, '')}`;
-    new CfnOutput(Stack.of(this), `${pascal(source.name)}WebhookUrl`, {
+    new CfnOutput(Stack.of(this), webhookUrlOutputId(source.name), {
       value: this.webhookUrl,
       description: `register with ${source.name} as its webhook URL (${source.routes.map((r) => r.method).join(' or ')})`,
     });
@@ -116,7 +118,7 @@ export class IngestEndpoint extends Construct {
     // Signature failures in bulk: a forged flood under the concurrency cap, or a rotated secret not yet stored here.
     alarm(
       'Webhook4xxSpikeAlarm',
-      'over 100 webhooks refused with 4xx in 5 minutes: see the dashboard’s rejected-by-reason graph (invalid_signature is a wrong secret or forgeries)',
+      '100 or more webhooks refused with 4xx in 5 minutes: see the dashboard’s rejected-by-reason graph (invalid_signature is a wrong secret or forgeries)',
       this.urlMetric('Url4xxCount'),
       100,
     );

@@ -13,7 +13,7 @@ import { DESTINATION_METRICS, SOURCE_METRICS } from '../../functions/core/metric
 import { destinations, sources } from '../../functions/registry.ts';
 import { Destination } from '../../lib/constructs/destination.ts';
 import { ConversionsTopic } from '../../lib/constructs/conversions-topic.ts';
-import { DEFAULT_WEBHOOK_CONCURRENCY, IngestEndpoint } from '../../lib/constructs/ingest-endpoint.ts';
+import { DEFAULT_WEBHOOK_CONCURRENCY, IngestEndpoint, webhookUrlOutputId } from '../../lib/constructs/ingest-endpoint.ts';
 import { RelayTables } from '../../lib/constructs/tables.ts';
 import { acknowledgeNagFindings } from '../../lib/nag.ts';
 import { RelayStack, type RelayStackProps } from '../../lib/relay-stack.ts';
@@ -182,7 +182,6 @@ describe('RelayStack', () => {
   });
 
   describe('webhooks by function URL', () => {
-    const pascal = (name: string) => name.replace(/(^|[^A-Za-z0-9])([A-Za-z0-9])/g, (_, _sep, c: string) => c.toUpperCase());
     const urlsOf = (functionId: string) => Object.entries(t.findResources('AWS::Lambda::Url', { Properties: { TargetFunctionArn: arnOf(functionId) } }));
 
     it('gives each source’s ingest function one public, buffered function URL, and no other function one', () => {
@@ -200,12 +199,13 @@ describe('RelayStack', () => {
     it('outputs, per source, the URL to register: its function URL followed by the source’s path', () => {
       const outputs = t.toJSON().Outputs as Json;
       for (const source of sources) {
-        const output = outputs[`${pascal(source.name)}WebhookUrl`];
+        const output = outputs[webhookUrlOutputId(source.name)];
         expect(output, source.name).toBeDefined();
         const [urlId] = urlsOf(ids.sources[source.name].handler)[0];
         // The function URL ends with '/'; the path follows without its leading one.
         expect(output.Value).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [urlId, 'FunctionUrl'] }, source.routes[0].path.slice(1)]] });
       }
+      expect(outputs.StripeWebhookUrl).toBeDefined();
       expect(outputs.ApiUrl.Description).not.toMatch(/webhooks\/<source>/);
     });
 
