@@ -22,7 +22,11 @@ describe('bench cost model', () => {
       senders: [],
     });
     const line = (item: string) => lines.find((l) => l.item === item)!;
-    expect(line('HTTP API requests').usdPerMillion).toBeCloseTo(1.0);
+    // Webhooks come by function URLs: no API Gateway line, and the URL itself costs nothing beyond the invocation.
+    expect(lines.find((l) => /HTTP API/.test(l.item))).toBeUndefined();
+    expect(line('webhook requests (function URL)').usdPerMillion).toBe(0);
+    expect(line('webhook requests (function URL)').arithmetic).toMatch(/no fee beyond the invocation/);
+    expect(line('ingest Lambda requests').usdPerMillion).toBeCloseTo(0.2);
     // A 1,500-byte item is two write units.
     expect(line('ingest DynamoDB writes').usdPerMillion).toBeCloseTo(2 * 0.625);
     expect(line('ingest DynamoDB writes').arithmetic).toContain('= 2 WRU');

@@ -32,7 +32,12 @@ export function lambdaDurationMs(cpuMs: number, memoryMb: number, sequentialCall
 export function costPerMillion(u: MeasuredUsage): { lines: CostLine[]; total: number } {
   const M = 1e6;
   const lines: CostLine[] = [];
-  lines.push({ item: 'HTTP API requests', arithmetic: `1 request/webhook × ${usd(PRICES.httpApiRequest.usd * M)}/M`, usdPerMillion: PRICES.httpApiRequest.usd * M });
+  // Each webhook arrives by its source's function URL: billed as the invocation (next line), no request fee of its own.
+  lines.push({
+    item: 'webhook requests (function URL)',
+    arithmetic: `1 request/webhook × ${usd(PRICES.functionUrlRequest.usd * M)}/M: no fee beyond the invocation (an HTTP API would add ${usd(PRICES.httpApiRequest.usd * M)}/M)`,
+    usdPerMillion: PRICES.functionUrlRequest.usd * M,
+  });
   lines.push({ item: 'ingest Lambda requests', arithmetic: `1 invocation/webhook × ${usd(PRICES.lambdaRequest.usd * M)}/M`, usdPerMillion: PRICES.lambdaRequest.usd * M });
 
   const sends = u.ingest.calls.filter((c) => c.operation === 'SendMessage').length;

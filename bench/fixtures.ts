@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import type { Conversion } from '../functions/core/conversion.ts';
 import { conversionFactory } from '../test/support/factories.ts';
+import { httpEvent, localFunctionUrlHost } from '../lib/local/http-event.ts';
 
 /** Request and event builders shared by the bench sections: every webhook and conversion is unique (no duplicates). */
 
@@ -30,32 +31,12 @@ export function collectRequest(): HttpRequestSpec {
 
 /** The HTTP API (payload v2) event API Gateway builds for a request (`path` may carry a query), as lib/local/runner.ts builds it. */
 export function apiGatewayEvent(req: HttpRequestSpec, sourceIp = '203.0.113.7'): APIGatewayProxyEventV2 {
-  const url = new URL(req.path, 'https://relay.example.com');
-  const routeKey = `${req.method} ${url.pathname}`;
-  const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = k in query ? `${query[k]},${v}` : v;
-  return {
-    version: '2.0',
-    routeKey,
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    ...(url.search ? { queryStringParameters: query } : {}),
-    headers: { ...req.headers, host: 'relay.example.com' },
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'bench',
-      domainName: 'relay.example.com',
-      domainPrefix: 'relay',
-      http: { method: req.method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp, userAgent: req.headers['user-agent'] ?? '' },
-      requestId: randomUUID(),
-      routeKey,
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-    body: req.body,
-    isBase64Encoded: false,
-  };
+  return httpEvent({ ...req, headers: { ...req.headers, host: 'relay.example.com' }, sourceIp }, 'http-api');
+}
+
+/** The event a source's function URL builds for its webhook (route key `$default`), as lib/local/runner.ts builds it. */
+export function functionUrlEvent(req: HttpRequestSpec, sourceIp = '203.0.113.7'): APIGatewayProxyEventV2 {
+  return httpEvent({ ...req, headers: { ...req.headers, host: localFunctionUrlHost() }, sourceIp }, 'function-url');
 }
 
 /** A fresh, deliverable conversion (occurred a minute ago), distinct event and order ID. */

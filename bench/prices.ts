@@ -1,6 +1,6 @@
 /**
  * Public AWS list prices the cost model uses: us-east-1, Lambda on arm64, first pricing tiers, on-demand DynamoDB
- * (standard table class), SQS standard queues, API Gateway HTTP APIs. One dated table: update the date with the
+ * (standard table class), SQS standard queues, Lambda function URLs, API Gateway HTTP APIs. One dated table: update the date with the
  * numbers. The AWS pricing pages render client-side; these figures are those quoted in
  * /work/shared/reference/perf-anchors.md §6.1 and, on the date below, matched by secondary pages that quote them
  * (cloudchipr.com and a Lambda cost note for Lambda arm64; awsforengineers.com and apigatewaycost.com for HTTP vs REST
@@ -11,7 +11,15 @@ export const PRICES = {
   region: 'us-east-1',
   lambdaGbSecond: { usd: 0.0000133334, source: 'https://aws.amazon.com/lambda/pricing/ (arm64, first 7.5B GB-s/month)' },
   lambdaRequest: { usd: 0.2 / 1e6, source: 'https://aws.amazon.com/lambda/pricing/ ($0.20 per 1M requests)' },
-  httpApiRequest: { usd: 1.0 / 1e6, source: 'https://aws.amazon.com/api-gateway/pricing/ (HTTP APIs, first 300M/month, per 512 KB)' },
+  functionUrlRequest: {
+    usd: 0,
+    source:
+      'https://aws.amazon.com/lambda/pricing/ (a function URL request is billed as the invocation it makes, request + duration, with no fee of its own; ' +
+      'that page renders client-side and was not read verbatim here: perf-anchors.md §6.3 says the same, as do secondary pages such as ' +
+      'https://dev.to/elifapaydin/fine-details-of-aws-lambda-function-url-feature-21kn; AWS\'s guide calls function URLs "optimized for simplicity and ' +
+      'cost-effectiveness": https://docs.aws.amazon.com/lambda/latest/dg/apig-http-invoke-decision.html)',
+  },
+  httpApiRequest: { usd: 1.0 / 1e6, source: 'https://aws.amazon.com/api-gateway/pricing/ (HTTP APIs, first 300M/month, per 512 KB; /collect and /t.js, per page view, not per conversion)' },
   restApiRequest: { usd: 3.5 / 1e6, source: 'https://aws.amazon.com/api-gateway/pricing/ (REST APIs, first 333M/month), for comparison' },
   dynamoWriteUnit: { usd: 0.625 / 1e6, source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.625 per 1M WRU; 1 WRU = one write of up to 1 KB)' },
   dynamoReadUnit: { usd: 0.125 / 1e6, source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.125 per 1M RRU; eventually consistent read of up to 4 KB = 0.5 RRU)' },

@@ -233,12 +233,14 @@ if (ingestUsage) {
 const deployment = synthesizeDeployment();
 if (cost) {
   const api = deployment.api;
-  const share = (PRICES.httpApiRequest.usd * 1e6) / cost.total;
+  const ingest = deployment.functions.filter((f) => f.kind === 'ingest');
+  const caps = [...new Set(ingest.map((f) => f.reservedConcurrency ?? 'none'))].join('/');
   notes.push(
-    `HTTP API: $${(PRICES.httpApiRequest.usd * 1e6).toFixed(2)} of the $${cost.total.toFixed(2)} (${(share * 100).toFixed(0)}%). The stack uses an ${api.protocol} API, not a REST API ` +
-      `($${(PRICES.restApiRequest.usd * 1e6).toFixed(2)}/M); one request per webhook (metered per 512 KB, webhooks are a few KB); stage throttling ` +
-      `${api.throttle ? `${api.throttle.rateLimit}/s, burst ${api.throttle.burstLimit}` : 'none'} refuses floods before any function runs. ` +
-      'Lambda function URLs would remove the per-request fee, at the price of the routes, throttling and access logs.',
+    `Webhooks: ${ingest.every((f) => f.functionUrl) ? 'every source by its own Lambda function URL' : 'NOT all by function URLs'}, billed as the invocation only ` +
+      `(an HTTP API would add $${(PRICES.httpApiRequest.usd * 1e6).toFixed(2)}/M, a REST API $${(PRICES.restApiRequest.usd * 1e6).toFixed(2)}/M); throttled by each ingest ` +
+      `function's reserved concurrency (${caps}), past which Lambda refuses the request without running the function and the source retries. ` +
+      `The ${api.protocol} API serves /collect and /t.js only (per page view, not per conversion), stage throttling ` +
+      `${api.throttle ? `${api.throttle.rateLimit}/s, burst ${api.throttle.burstLimit}` : 'none'}.`,
   );
 }
 if (ingestUsage && data.cold) {

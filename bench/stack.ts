@@ -22,13 +22,17 @@ export interface DeployedFunction {
   environment: Record<string, unknown>;
   /** With `bundle: true`: the directory of the code asset the stack uploads (index.mjs and its source map). */
   assetDir?: string;
+  /** Reserved concurrency (the ingest functions': their throttle), if the template sets one. */
+  reservedConcurrency?: number;
+  /** Whether a Lambda function URL serves it (the ingest functions: the sources' webhooks). */
+  functionUrl: boolean;
   /** The SQS event source mapping of a sender, as the template sets it. */
   eventSource?: { batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency?: number; reportBatchItemFailures: boolean };
 }
 
 export interface Deployment {
   functions: DeployedFunction[];
-  /** The HTTP API and its stage throttling (for the cost note). */
+  /** The HTTP API (/collect, /t.js) and its stage throttling (for the cost note). */
   api: { protocol: string; throttle?: { rateLimit: number; burstLimit: number } };
 }
 
@@ -50,6 +54,7 @@ export function synthesizeDeployment({ bundle = false }: { bundle?: boolean } = 
     return bundle && source?.path ? path.join(assembly.directory, source.path) : undefined;
   };
   const mappings = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+  const urlTargets = new Set(Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Url').map((r) => r.Properties.TargetFunctionArn?.['Fn::GetAtt']?.[0]));
   const sourceNames = new Set(sources.map((s) => s.name));
   const destinationNames = new Set(destinations.map((d) => d.name));
 
@@ -89,6 +94,8 @@ export function synthesizeDeployment({ bundle = false }: { bundle?: boolean } = 
       logicalId,
       memoryMb: props.MemorySize ?? 128,
       timeoutSeconds: props.Timeout ?? 3,
+      reservedConcurrency: props.ReservedConcurrentExecutions,
+      functionUrl: urlTargets.has(logicalId),
       environment: props.Environment?.Variables ?? {},
       assetDir: assetDirOf(props.Code),
       eventSource: esm && {

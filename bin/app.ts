@@ -14,6 +14,7 @@ const stack = new RelayStack(app, 'ConversionRelay', {
   allowedOrigins: app.node.tryGetContext('allowedOrigins'),
   domainName: app.node.tryGetContext('domainName'),
   certificateArn: app.node.tryGetContext('certificateArn'),
+  webhookConcurrency: numberContext(app.node.tryGetContext('webhookConcurrency'), 'webhookConcurrency', 1000),
   matchFloors: {
     score: numberContext(app.node.tryGetContext('matchScoreFloor'), 'matchScoreFloor', 10),
     clickAttach: numberContext(app.node.tryGetContext('clickAttachFloor'), 'clickAttachFloor', 100),

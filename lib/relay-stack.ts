@@ -36,12 +36,15 @@ export interface RelayStackProps extends StackProps {
   certificateArn?: string;
   /** Match-quality alarm floors (context `matchScoreFloor`, `clickAttachFloor`, `matchFloors`): see MatchFloors. */
   matchFloors?: MatchFloors;
+  /** Reserved concurrency of each source's ingest function (context `webhookConcurrency`): see DEFAULT_WEBHOOK_CONCURRENCY. */
+  webhookConcurrency?: number;
 }
 
 /**
  * click → visitor → source event → Conversion → destination queue → platform API, as AWS resources:
- * an HTTP API with /collect and one route per source, an ingest function per source, an SNS topic fanning each
- * conversion out to one queue + DLQ + sender per destination, two DynamoDB tables, and alarms to an SNS topic.
+ * an HTTP API with /collect and /t.js (CORS, the custom domain, the first-party cookie), an ingest function per source
+ * behind its own function URL, an SNS topic fanning each conversion out to one queue + DLQ + sender per destination,
+ * two DynamoDB tables, and alarms to an SNS topic.
  */
 export class RelayStack extends Stack {
   readonly api: HttpApi;
@@ -56,7 +59,7 @@ export class RelayStack extends Stack {
     if (!!props.domainName !== !!props.certificateArn) throw new Error('domainName and certificateArn go together: set both or neither');
     const allowOrigins = (props.allowedOrigins ?? '').split(',').map((o) => o.trim()).filter(Boolean);
     this.api = new HttpApi(this, 'Api', {
-      description: 'conversion-relay: click capture and conversion webhooks',
+      description: 'conversion-relay: click capture (/collect) and the browser snippet (/t.js)',
       createDefaultStage: false,
       // Browsers send the visitor cookie to /collect: credentials allowed, so the origins are listed, never '*'.
       corsPreflight: allowOrigins.length
@@ -68,7 +71,8 @@ export class RelayStack extends Stack {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      // Per-IP abuse of /collect and floods of forged webhooks stop here, before any function runs.
+      // Floods of /collect stop here, before any function runs. (Webhooks come by function URLs, capped by each ingest
+      // function's reserved concurrency: lib/constructs/ingest-endpoint.ts.)
       throttle: { rateLimit: 200, burstLimit: 400 },
       accessLogSettings: { destination: new LogGroupLogDestination(accessLogs) },
     });
@@ -118,14 +122,23 @@ export class RelayStack extends Stack {
 
     const queues = destinations.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));
     const conversions = new ConversionsTopic(this, 'Conversions', { destinations: queues });
-    for (const source of sources) {
-      new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, conversions, environment: ingestEnvironment });
-    }
+    const ingest = sources.map(
+      (source) =>
+        new IngestEndpoint(this, `source-${source.name}`, {
+          source,
+          tables,
+          conversions,
+          environment: ingestEnvironment,
+          alarmTopic,
+          reservedConcurrency: props.webhookConcurrency,
+        }),
+    );
 
-    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, alarmTopic, matchFloors: props.matchFloors });
+    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources: ingest, destinations: queues, alarmTopic, matchFloors: props.matchFloors });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName, description: 'CloudWatch → Dashboards' });
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });
+    // Each source's <Source>WebhookUrl output comes from its IngestEndpoint.
+    new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL of /collect and /t.js (the browser side; webhooks: the <Source>WebhookUrl outputs)' });
     // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).
     new CfnOutput(this, 'LedgerTableName', { value: tables.ledger.tableName, description: 'conversion-relay status <id> reads it' });
     new CfnOutput(this, 'VisitorsTableName', { value: tables.visitors.tableName, description: 'conversion-relay backfill joins clicks from it' });

@@ -9,7 +9,10 @@ export type HttpResult = APIGatewayProxyStructuredResultV2;
 /** Webhook bodies larger than this are refused (Stripe's events are a few KB; ClickBank's and CRMs' smaller). */
 export const MAX_BODY_BYTES = 256 * 1024;
 
-/** HTTP API payload v2 → the raw request a source verifies: exact body bytes, lower-case headers. */
+/**
+ * A payload-2.0 event (function URL or HTTP API: the same shape) → the raw request a source verifies: exact body bytes,
+ * lower-case headers.
+ */
 export function toIncomingRequest(event: APIGatewayProxyEventV2, maxBytes = MAX_BODY_BYTES): IncomingRequest {
   const body = event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
   if (body.length > maxBytes) throw new RequestError(413, 'body_too_large', `the body is ${body.length} bytes; at most ${maxBytes} are accepted`);
@@ -25,6 +28,26 @@ export function toIncomingRequest(event: APIGatewayProxyEventV2, maxBytes = MAX_
     body,
     sourceIp: event.requestContext.http.sourceIp,
   };
+}
+
+/** A route a function serves: `POST /webhooks/stripe` (functions/registry.ts). */
+export interface HttpRoute {
+  method: string;
+  path: string;
+}
+
+/**
+ * The route check API Gateway made before invoking, for the events that come without it. A function URL hands the
+ * function every method and path with the sentinel route key `$default` (as would an HTTP API `$default` route);
+ * an event with a route key was matched by the HTTP API already. Anything but the function's own routes is a 404, as
+ * the HTTP API answered.
+ */
+export function checkRoute(event: APIGatewayProxyEventV2, routes: readonly HttpRoute[]): void {
+  if (event.routeKey !== '$default') return;
+  const { method } = event.requestContext.http;
+  if (!routes.some((r) => r.method === method && r.path === event.rawPath)) {
+    throw new RequestError(404, 'not_found', `no route for ${method} ${event.rawPath}; this function serves ${routes.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+  }
 }
 
 export function json(statusCode: number, body: unknown, extra: Partial<HttpResult> = {}): HttpResult {

@@ -7,21 +7,26 @@ import { ConversionInProgressError, ingest } from '#core/ingest.ts';
 import type { Source } from '#sources/types.ts';
 import { loadSettings } from '#store/settings.ts';
 import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
-import { answer, json, toIncomingRequest } from './http.ts';
+import { sources } from '#registry';
+import { answer, checkRoute, json, toIncomingRequest } from './http.ts';
 import { createIngestPorts, ingestOptions } from './ingest-ports.ts';
 import { count, logger, metrics } from './powertools.ts';
 
 /**
- * The Lambda entry point of one source: verify and read the request (the source's job), then the shared ingest
- * pipeline. Answers 2xx only once every destination message is durably enqueued.
+ * The Lambda entry point of one source, served by its function URL (or an HTTP API route): check the route, verify
+ * and read the request (the source's job), then the shared ingest pipeline. Answers 2xx only once every destination
+ * message is durably enqueued.
  */
 export function createIngestHandler(source: Source) {
   const ports = createIngestPorts();
+  const routes = sources.find((s) => s.name === source.name)?.routes;
+  if (!routes) throw new Error(`source ${source.name} is not in functions/registry.ts`);
 
   return middy(async (event: APIGatewayProxyEventV2, context: Context) =>
     answer(source.name, async () => {
       const invocationId = context.awsRequestId;
       metrics.addDimension('source', source.name);
+      checkRoute(event, routes);
       const request = toIncomingRequest(event);
       const settings = await loadSettings();
       const result = await source.read(request, settings, new Date());

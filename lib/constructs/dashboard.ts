@@ -16,12 +16,14 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { DESTINATION_METRICS, METRICS_NAMESPACE, SERVICE_NAME, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
-import type { SourceEntry } from '../../functions/registry.ts';
 import type { Destination } from './destination.ts';
+import type { IngestEndpoint } from './ingest-endpoint.ts';
 
 export interface RelayDashboardProps {
+  /** The browser's endpoints (/collect, /t.js). */
   api: HttpApi;
-  sources: readonly SourceEntry[];
+  /** Each source's ingest function and its function URL (the webhooks). */
+  sources: readonly IngestEndpoint[];
   destinations: Destination[];
   alarmTopic: ITopic;
   /** Floors under which a destination's match quality alarms (context `matchScoreFloor`, `clickAttachFloor`). */
@@ -60,8 +62,9 @@ function byReason(name: string, key: 'source' | 'destination', value: string, la
 /**
  * What an operator looks at first: per source, what came in and what was refused (and why); per destination, what
  * was delivered, retried, dead-lettered and skipped (and why), batch sizes, the platform's latency and the DLQ
- * depth. Plus the alarms that page someone: ingest 5xx (webhooks being refused when they could have been taken) and
- * sustained delivery failures per destination (the DLQ alarm lives with each destination).
+ * depth; the webhooks each function URL answered. Plus the alarms that page someone: /collect answering 5xx, sustained
+ * delivery failures per destination (the DLQ alarm lives with each destination; the webhook alarms, with each source's
+ * IngestEndpoint).
  */
 export class RelayDashboard extends Construct {
   readonly dashboard: Dashboard;
@@ -73,16 +76,16 @@ export class RelayDashboard extends Construct {
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(24) });
 
     const api5xx = props.api.metricServerError({ period: PERIOD, statistic: 'Sum', label: 'HTTP 5xx' });
-    const ingest5xx = new Alarm(this, 'Ingest5xxAlarm', {
-      alarmDescription: 'conversion-relay: webhooks answered 5xx (sources retry them, but something is failing): see the ingest functions’ logs for "request failed"',
+    const browser5xx = new Alarm(this, 'Browser5xxAlarm', {
+      alarmDescription: 'conversion-relay: /collect or /t.js answered 5xx (clicks are being lost): see the collect function’s logs',
       metric: props.api.metricServerError({ period: PERIOD, statistic: 'Sum' }),
       threshold: 5,
       evaluationPeriods: 1,
       comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
-    ingest5xx.addAlarmAction(action);
-    this.alarms.push(ingest5xx);
+    browser5xx.addAlarmAction(action);
+    this.alarms.push(browser5xx);
 
     this.dashboard.addWidgets(
       new TextWidget({
@@ -96,7 +99,18 @@ export class RelayDashboard extends Construct {
         height: 3,
       }),
       new GraphWidget({
-        title: 'Ingest: HTTP 5xx and 4xx',
+        title: 'Webhooks: requests per source (function URLs)',
+        left: props.sources.map((e) => e.urlMetric('UrlRequestCount', e.source.name)),
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Webhooks: 4xx and 5xx answers per source, and throttled',
+        left: props.sources.flatMap((e) => [e.urlMetric('Url4xxCount', `${e.source.name} 4xx`), e.urlMetric('Url5xxCount', `${e.source.name} 5xx`)]),
+        right: props.sources.map((e) => e.handler.metricThrottles({ period: PERIOD, statistic: 'Sum', label: `${e.source.name} throttled` })),
+        width: 12,
+      }),
+      new GraphWidget({
+        title: 'Browser (/collect, /t.js on the HTTP API): HTTP 5xx and 4xx',
         left: [api5xx, props.api.metricClientError({ period: PERIOD, statistic: 'Sum', label: 'HTTP 4xx' })],
         width: 12,
       }),
@@ -107,7 +121,7 @@ export class RelayDashboard extends Construct {
       }),
     );
 
-    for (const source of props.sources) {
+    for (const { source } of props.sources) {
       this.dashboard.addWidgets(
         new GraphWidget({
           title: `Source ${source.name}: accepted, duplicates, errors`,

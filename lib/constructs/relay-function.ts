@@ -39,6 +39,8 @@ export interface RelayFunctionProps {
   memorySize?: number;
   /** Constants compiled into the bundle (esbuild `define`); values are JS expressions. */
   define?: Record<string, string>;
+  /** Concurrent executions reserved for the function, which are also its ceiling (unset: the account's pool). */
+  reservedConcurrentExecutions?: number;
 }
 
 /** A Lambda function as the relay runs them all: Node 24 on arm64, its own log group, source maps on. */
@@ -59,6 +61,7 @@ export class RelayFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout ?? Duration.seconds(10),
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       bundling: props.define ? { ...BUNDLING, define: props.define } : BUNDLING,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',

@@ -20,6 +20,7 @@ import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEnt
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { localDynamoEnvironment } from './dynamo.ts';
+import { httpEvent } from './http-event.ts';
 import { startEmulatorThread } from './emulators.ts';
 
 /**
@@ -107,14 +108,16 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
 
   // Only now, with the environment complete, load the handlers (they create their clients at import).
   const load = async <T>(entry: string): Promise<T> => (await import(pathToFileURL(path.join(PROJECT_ROOT, entry)).href)).handler as T;
-  const routes = new Map<string, HttpHandler>();
+  // The browser's endpoints sit behind the HTTP API (route keys); each source's webhooks reach its function URL,
+  // which takes every method and path (the handler checks its routes), as in the stack.
+  const routes: Routes = { api: new Map(), functionUrls: new Map() };
   const collect = await load<HttpHandler>(COLLECT_ENTRY);
-  routes.set('POST /collect', collect);
-  routes.set('OPTIONS /collect', collect);
-  routes.set('GET /t.js', await load<HttpHandler>(SNIPPET_ENTRY));
+  routes.api.set('POST /collect', collect);
+  routes.api.set('OPTIONS /collect', collect);
+  routes.api.set('GET /t.js', await load<HttpHandler>(SNIPPET_ENTRY));
   for (const s of sources) {
     const h = await load<HttpHandler>(sourceEntry(s.name));
-    for (const r of s.routes) routes.set(`${r.method} ${r.path}`, h);
+    for (const r of s.routes) routes.functionUrls.set(r.path, h);
   }
 
   const server = createServer((req, res) => {
@@ -181,15 +184,23 @@ function lambdaContext(functionName: string, timeoutMs = 30_000): Context {
   };
 }
 
-/** An HTTP request → the HTTP API (payload v2) event API Gateway would build, and the result back. */
-async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+interface Routes {
+  /** HTTP API route keys (`POST /collect`) and their functions. */
+  api: Map<string, HttpHandler>;
+  /** Webhook paths and the function whose URL serves them (`/webhooks/stripe`). */
+  functionUrls: Map<string, HttpHandler>;
+}
+
+/** An HTTP request → the payload-2.0 event its front door builds (function URL or HTTP API), and the result back. */
+async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://local');
   const routeKey = `${req.method} ${url.pathname}`;
   if (req.method === 'GET' && url.pathname === '/health') {
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     return;
   }
-  const handler = routes.get(routeKey);
+  const apiHandler = routes.api.get(routeKey);
+  const handler = apiHandler ?? routes.functionUrls.get(url.pathname);
   if (!handler) {
     res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'not_found', message: `no route for ${routeKey}` }));
     return;
@@ -198,7 +209,7 @@ async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    // API Gateway refuses large payloads before any function runs; so do we.
+    // API Gateway and function URLs refuse large payloads before any function runs; so do we.
     if (size > MAX_REQUEST_BYTES) {
       res.writeHead(413, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ error: 'body_too_large' }));
       req.destroy();
@@ -206,51 +217,24 @@ async function serve(routes: Map<string, HttpHandler>, req: IncomingMessage, res
     }
     chunks.push(chunk as Buffer);
   }
-  const body = Buffer.concat(chunks);
-  const text = body.toString('utf8');
-  const isText = Buffer.from(text, 'utf8').equals(body);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && k !== 'cookie') headers[k] = Array.isArray(v) ? v.join(',') : v;
-  const event: APIGatewayProxyEventV2 = {
-    version: '2.0',
-    routeKey,
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
-    cookies: req.headers.cookie ? req.headers.cookie.split(/;\s*/).filter(Boolean) : undefined,
-    headers,
-    queryStringParameters: url.search ? queryParameters(url.searchParams) : undefined,
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      domainName: req.headers.host ?? 'localhost',
-      domainPrefix: 'local',
-      http: {
-        method: req.method ?? 'GET',
-        path: url.pathname,
-        protocol: `HTTP/${req.httpVersion}`,
-        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
-        userAgent: req.headers['user-agent'] ?? '',
-      },
-      requestId: randomUUID(),
-      routeKey,
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
+  const event = httpEvent(
+    {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers,
+      cookies: req.headers.cookie ? req.headers.cookie.split(/;\s*/).filter(Boolean) : undefined,
+      body: Buffer.concat(chunks),
+      sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+      protocol: `HTTP/${req.httpVersion}`,
     },
-    body: body.length ? (isText ? text : body.toString('base64')) : undefined,
-    isBase64Encoded: body.length > 0 && !isText,
-  };
+    apiHandler ? 'http-api' : 'function-url',
+  );
   const result = await handler(event, lambdaContext(routeKey.replace(/\W+/g, '-'), HTTP_FUNCTION_TIMEOUT_MS));
   const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
   if (result.cookies?.length) outHeaders['set-cookie'] = result.cookies;
   res.writeHead(result.statusCode ?? 200, outHeaders).end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
-}
-
-/** As API Gateway's payload v2 does it: a parameter given more than once arrives once, its values comma-joined. */
-function queryParameters(params: URLSearchParams): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of params) out[k] = k in out ? `${out[k]},${v}` : v;
-  return out;
 }
 
 /**

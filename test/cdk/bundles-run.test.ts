@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAwsFake, type AwsFake } from '../../bench/aws-fake.ts';
 import { bundle } from '../../bench/build.ts';
 import { functionEnv, unresolvedEnv, type LocalResources } from '../../bench/env.ts';
-import { apiGatewayEvent, collectRequest, freshConversion, sqsEvent } from '../../bench/fixtures.ts';
+import { apiGatewayEvent, collectRequest, freshConversion, functionUrlEvent, sqsEvent } from '../../bench/fixtures.ts';
 import { platformFakes, type PlatformFake } from '../../bench/platforms.ts';
 import { synthesizeDeployment, type DeployedFunction } from '../../bench/stack.ts';
 import { dlqUrlEnv, queueUrlEnv, TABLE_ENV, VISITOR_COOKIE } from '../../functions/core/names.ts';
@@ -25,7 +25,8 @@ import { driverEnv, sourceDrivers, startDriverFakes } from '../support/source-re
  * Every function's bundle, exactly as `cdk synth` stages it for upload, imported in a fresh Node process whose only
  * node_modules are what Lambda's Node.js runtime provides (test/support/lambda-runtime.ts), with the environment the
  * synthesized template gives it (tables, queues and secret pointed at local servers), serving one realistic event:
- * API Gateway v2 for the HTTP functions, an SQS batch for the senders. A bundle that would fail on Lambda — a
+ * the HTTP API's for collect and the snippet, the function URL's for the ingest functions (both payload 2.0), an SQS
+ * batch for the senders. A bundle that would fail on Lambda — a
  * "Dynamic require of … is not supported", a package left external that the runtime lacks, a part missing from the
  * asset — fails here, naming the function. The functions come from the registry and the template: a new source or
  * destination is covered without touching this file (a source needs its driver in test/support/source-requests.ts;
@@ -140,15 +141,24 @@ describe('each bundle, imported as Lambda imports it, serves a realistic first e
     expect(extra.body).not.toBe(main.body);
   });
 
-  it.each(sources.map((s) => s.name))('ingest-%s: a correctly signed purchase answers 200 accepted and is enqueued', async (source) => {
+  it.each(sources.map((s) => s.name))('ingest-%s: a correctly signed purchase, by its function URL, answers 200 accepted and is enqueued', async (source) => {
     const driver = sourceDrivers[source];
     expect(driver, `add a driver for ${source} to test/support/source-requests.ts`).toBeDefined();
     const req = driver.purchase({ id: `bundle_${source}_${randomUUID().slice(0, 8)}`, customer: { email: `buyer.${source}@example.com`, phone: '+1 415 555 0100' } });
     const before = await queueDepths();
-    const { result } = await run(fn(`ingest-${source}`), apiGatewayEvent({ ...req, body: String(req.body) }));
+    const { result } = await run(fn(`ingest-${source}`), functionUrlEvent({ ...req, body: String(req.body) }));
     expect(result.statusCode, result.body).toBe(200);
     expect(result.body).toMatch(/"accepted"/);
     expect(await queueDepths()).toBeGreaterThan(before);
+  });
+
+  it('ingest-stripe: its function URL answers 404 on any other path, enqueuing nothing (the route check the HTTP API made)', async () => {
+    const req = sourceDrivers.stripe.purchase({ id: `bundle_path_${randomUUID().slice(0, 8)}` });
+    const before = await queueDepths();
+    const { result } = await run(fn('ingest-stripe'), functionUrlEvent({ ...req, path: '/webhooks/other', body: String(req.body) }));
+    expect(result.statusCode, result.body).toBe(404);
+    expect(JSON.parse(result.body).error).toBe('not_found');
+    expect(await queueDepths()).toBe(before);
   });
 
   it.each(destinations.map((d) => d.name))('send-%s: an SQS batch of one conversion leaves no batch item failure and its ledger entry', async (destination) => {
@@ -167,7 +177,7 @@ describe('the check fails a bundle that would fail on Lambda, naming the functio
   it('a package the runtime does not provide, left external', async () => {
     const built = await bundle('bundles-test-zod-external', sourceEntry('stripe'), { external: [...BUNDLING.externalModules, 'zod'] });
     const stripe = fn('ingest-stripe');
-    const event = apiGatewayEvent(sourceDrivers.stripe.purchase({ id: `bundle_neg_${randomUUID().slice(0, 8)}` }) as any);
+    const event = functionUrlEvent(sourceDrivers.stripe.purchase({ id: `bundle_neg_${randomUUID().slice(0, 8)}` }) as any);
     await expect(runBundle({ name: 'ingest-stripe', assetDir: path.dirname(built.file), runtimeDir: work, event, env: functionEnv(stripe, resources) })).rejects.toThrow(
       /^ingest-stripe: the bundle did not load[\s\S]*Cannot find package 'zod'/,
     );

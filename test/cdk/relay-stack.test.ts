@@ -13,14 +13,14 @@ import { DESTINATION_METRICS, SOURCE_METRICS } from '../../functions/core/metric
 import { destinations, sources } from '../../functions/registry.ts';
 import { Destination } from '../../lib/constructs/destination.ts';
 import { ConversionsTopic } from '../../lib/constructs/conversions-topic.ts';
-import { IngestEndpoint } from '../../lib/constructs/ingest-endpoint.ts';
+import { DEFAULT_WEBHOOK_CONCURRENCY, IngestEndpoint, webhookUrlOutputId } from '../../lib/constructs/ingest-endpoint.ts';
 import { RelayTables } from '../../lib/constructs/tables.ts';
 import { acknowledgeNagFindings } from '../../lib/nag.ts';
 import { RelayStack, type RelayStackProps } from '../../lib/relay-stack.ts';
 
 /**
  * What someone deploying the relay would check in the synthesized template, asserted against it: the HTTP API and
- * its routes, the functions' runtime and configuration, the tables, the queues and their redrive, the event source
+ * its routes, the webhooks' function URLs, outputs and concurrency, the functions' runtime and configuration, the tables, the queues and their redrive, the event source
  * mappings, the secrets and who may read them, least privilege, the alarm, the cdk-nag gate, and a scrubbed snapshot.
  */
 
@@ -146,24 +146,23 @@ describe('RelayStack', () => {
   const allFunctionIds = () => Object.keys(t.findResources('AWS::Lambda::Function'));
 
   describe('HTTP API', () => {
-    it('is an HTTP API with POST /collect and POST /webhooks/stripe, each invoking its own function', () => {
+    it('is an HTTP API with POST /collect and GET /t.js, each invoking its own function', () => {
       t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
       t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
-      t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /collect' });
-      t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /webhooks/stripe' });
-
-      expect(functionBehindRoute(t, 'POST /webhooks/stripe')).toBe(ids.sources.stripe.handler);
-      expect(ids.collect).not.toBe(ids.sources.stripe.handler);
-      // API Gateway may invoke both functions.
-      for (const fn of [ids.collect, ids.sources.stripe.handler]) {
+      const snippet = functionBehindRoute(t, 'GET /t.js');
+      expect(ids.collect).not.toBe(snippet);
+      // API Gateway may invoke both functions, and no ingest function.
+      for (const fn of [ids.collect, snippet]) {
         t.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: 'apigateway.amazonaws.com', FunctionName: arnOf(fn) });
+      }
+      for (const s of Object.values(ids.sources)) {
+        expect(t.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com', FunctionName: arnOf(s.handler) } })).toEqual({});
       }
     });
 
-    it('has a route for every route of every source in the registry, and no others', () => {
-      const expected = ['POST /collect', 'GET /t.js', ...sources.flatMap((s) => s.routes.map((r) => `${r.method} ${r.path}`))].sort();
+    it('routes only the browser’s endpoints: the webhooks come by function URLs', () => {
       const actual = Object.values(t.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties.RouteKey).sort();
-      expect(actual).toEqual(expected);
+      expect(actual).toEqual(['GET /t.js', 'POST /collect']);
     });
 
     it('serves a single auto-deployed $default stage with access logs and throttling', () => {
@@ -179,6 +178,45 @@ describe('RelayStack', () => {
 
       expect(p.DefaultRouteSettings.ThrottlingRateLimit).toBeGreaterThan(0);
       expect(p.DefaultRouteSettings.ThrottlingBurstLimit).toBeGreaterThanOrEqual(p.DefaultRouteSettings.ThrottlingRateLimit);
+    });
+  });
+
+  describe('webhooks by function URL', () => {
+    const urlsOf = (functionId: string) => Object.entries(t.findResources('AWS::Lambda::Url', { Properties: { TargetFunctionArn: arnOf(functionId) } }));
+
+    it('gives each source’s ingest function one public, buffered function URL, and no other function one', () => {
+      expect(Object.keys(t.findResources('AWS::Lambda::Url'))).toHaveLength(sources.length);
+      for (const [name, s] of Object.entries(ids.sources)) {
+        const urls = urlsOf(s.handler);
+        expect(urls, name).toHaveLength(1);
+        expect(urls[0][1].Properties, name).toEqual({ TargetFunctionArn: arnOf(s.handler), AuthType: 'NONE', InvokeMode: 'BUFFERED' });
+        // Anyone may invoke it through the URL (and only through it): the handler verifies the signature or token.
+        t.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE', FunctionName: arnOf(s.handler) });
+        t.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', Principal: '*', InvokedViaFunctionUrl: true, FunctionName: arnOf(s.handler) });
+      }
+    });
+
+    it('outputs, per source, the URL to register: its function URL followed by the source’s path', () => {
+      const outputs = t.toJSON().Outputs as Json;
+      for (const source of sources) {
+        const output = outputs[webhookUrlOutputId(source.name)];
+        expect(output, source.name).toBeDefined();
+        const [urlId] = urlsOf(ids.sources[source.name].handler)[0];
+        // The function URL ends with '/'; the path follows without its leading one.
+        expect(output.Value).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': [urlId, 'FunctionUrl'] }, source.routes[0].path.slice(1)]] });
+      }
+      expect(outputs.StripeWebhookUrl).toBeDefined();
+      expect(outputs.ApiUrl.Description).not.toMatch(/webhooks\/<source>/);
+    });
+
+    it(`reserves ${DEFAULT_WEBHOOK_CONCURRENCY} concurrent executions for each ingest function (its throttle), none for the others; context webhookConcurrency changes it`, () => {
+      const ingestIds = new Set(Object.values(ids.sources).map((s) => s.handler));
+      for (const id of allFunctionIds()) {
+        expect(t.toJSON().Resources[id].Properties.ReservedConcurrentExecutions, id).toBe(ingestIds.has(id) ? DEFAULT_WEBHOOK_CONCURRENCY : undefined);
+      }
+      const custom = Template.fromStack(build({ webhookConcurrency: 7 }).stack);
+      const reserved = Object.values(custom.findResources('AWS::Lambda::Function')).map((f) => f.Properties.ReservedConcurrentExecutions).filter((n) => n !== undefined);
+      expect(reserved).toEqual(sources.map(() => 7));
     });
   });
 
@@ -497,7 +535,7 @@ describe('RelayStack', () => {
         return Object.entries({ service: 'conversion-relay', ...dims }).every(([k, v]) => pairs[k] === v);
       });
 
-    it('has one dashboard showing each source’s and each destination’s metrics, the DLQ depths and the API’s 5xx', () => {
+    it('has one dashboard showing each source’s and each destination’s metrics, the DLQ depths, each function URL’s requests and the API’s 5xx', () => {
       const body = dashboardBody();
       for (const s of sources) {
         for (const name of [SOURCE_METRICS.accepted, SOURCE_METRICS.errors]) expect(graphs(body, name, { source: s.name }), name).toBe(true);
@@ -511,12 +549,32 @@ describe('RelayStack', () => {
         expect(body).toContain(`"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","${JSON.stringify({ 'Fn::GetAtt': [ids.destinations[d.name].dlq, 'QueueName'] })}"`);
       }
       expect(body).toMatch(/"AWS\/ApiGateway","5xx"/);
+      for (const [name, s] of Object.entries(ids.sources)) {
+        for (const metric of ['UrlRequestCount', 'Url4xxCount', 'Url5xxCount']) {
+          expect(body, `${name} ${metric}`).toContain(`"AWS/Lambda","${metric}","FunctionName","${JSON.stringify(ref(s.handler))}"`);
+        }
+      }
     });
 
-    it('alarms to the SNS topic on ingest 5xx', () => {
+    it('alarms to the SNS topic on /collect 5xx (the HTTP API)', () => {
       const alarms = alarmsTo(topicId()).filter((a) => a.Properties.Namespace === 'AWS/ApiGateway' && a.Properties.MetricName === '5xx');
       expect(alarms).toHaveLength(1);
       expect(alarms[0].Properties).toMatchObject({ Statistic: 'Sum', Period: 300, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+    });
+
+    it('alarms to the SNS topic, per source, on webhooks answered 5xx, on throttled webhooks and on a spike of 4xx', () => {
+      const alarmOn = (functionId: string, metric: string) =>
+        alarmsTo(topicId()).filter(
+          (a) => a.Properties.Namespace === 'AWS/Lambda' && a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: ref(functionId) }]),
+        );
+      for (const [name, s] of Object.entries(ids.sources)) {
+        const expected = { Url5xxCount: 5, Throttles: 1, Url4xxCount: 100 };
+        for (const [metric, threshold] of Object.entries(expected)) {
+          const alarms = alarmOn(s.handler, metric);
+          expect(alarms, `${name} ${metric}`).toHaveLength(1);
+          expect(alarms[0].Properties).toMatchObject({ Statistic: 'Sum', Period: 300, Threshold: threshold, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching' });
+        }
+      }
     });
 
     it('alarms to the SNS topic, per destination, on failures sustained for 15 minutes with nothing delivered', () => {
@@ -550,9 +608,9 @@ describe('RelayStack', () => {
       expect(floor(DESTINATION_METRICS.clickAttached, 'google-ads')).toBe(70);
     });
 
-    it('sends every alarm to the topic (DLQ depth, sustained failures, ingest 5xx, match score)', () => {
+    it('sends every alarm to the topic (DLQ depth, sustained failures, match score; /collect 5xx; webhook 5xx, throttles, 4xx)', () => {
       const all = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
-      expect(all).toHaveLength(destinations.length * 3 + 1);
+      expect(all).toHaveLength(destinations.length * 3 + 1 + sources.length * 3);
       expect(alarmsTo(topicId())).toHaveLength(all.length);
     });
 

@@ -8,6 +8,7 @@ import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { localTopics } from '../../lib/local/topics.ts';
+import { httpEvent as buildHttpEvent } from '../../lib/local/http-event.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
 
@@ -33,18 +34,9 @@ let metaSender: SqsHandler;
 const context = (): Context =>
   ({ awsRequestId: randomUUID(), functionName: 'test', getRemainingTimeInMillis: () => 30_000 }) as unknown as Context;
 
+/** A POST as its front door delivers it: the webhooks by their function URL, /collect by the HTTP API. */
 function httpEvent(path: string, body: string, headers: Record<string, string>, cookies?: string[]): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: `POST ${path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers,
-    cookies,
-    body,
-    isBase64Encoded: false,
-    requestContext: { http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: headers['user-agent'] ?? '' }, requestId: randomUUID() },
-  } as unknown as APIGatewayProxyEventV2;
+  return buildHttpEvent({ method: 'POST', path, headers, cookies, body }, path.startsWith('/webhooks/') ? 'function-url' : 'http-api');
 }
 
 /** What Lambda's event source mapping hands the sender: the messages currently on the queue. */

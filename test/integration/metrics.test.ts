@@ -7,6 +7,7 @@ import { DESTINATION_METRICS, METRICS_NAMESPACE, SOURCE_METRICS } from '../../fu
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { localTopics } from '../../lib/local/topics.ts';
+import { httpEvent } from '../../lib/local/http-event.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { conversionFactory } from '../support/factories.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
@@ -90,16 +91,8 @@ function sqsEvent(conversions: Conversion[]): SQSEvent {
 
 function stripeRequest(id: string, secret = SECRET): APIGatewayProxyEventV2 {
   const payload = JSON.stringify({ id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000), livemode: true, data: { object: { id, object: 'checkout.session', mode: 'payment', payment_status: 'paid', amount_total: 1000, currency: 'usd', metadata: {}, customer_details: { email: 'm@example.com' } } } });
-  return {
-    version: '2.0',
-    routeKey: 'POST /webhooks/stripe',
-    rawPath: '/webhooks/stripe',
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }) },
-    body: payload,
-    isBase64Encoded: false,
-    requestContext: { http: { method: 'POST', path: '/webhooks/stripe', protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: '' }, requestId: randomUUID() },
-  } as unknown as APIGatewayProxyEventV2;
+  const headers = { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }) };
+  return httpEvent({ method: 'POST', path: '/webhooks/stripe', headers, body: payload }, 'function-url');
 }
 
 beforeAll(async () => {
