@@ -9,7 +9,7 @@ import { clickAge, orderKeys, parseSince, qualityReport, type DestinationQuality
 import { fetchRemoteVerdicts } from '../lib/ops/quality-remote.ts';
 import { renderQualityHtml } from '../lib/ops/quality-html.ts';
 import type { HistoryItem } from '../lib/ops/backfill.ts';
-import { CONVERSIONS_TOPIC_ENV, TABLE_ENV } from '../functions/core/names.ts';
+import { TABLE_ENV } from '../functions/core/names.ts';
 import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
 
 const HELP = `conversion-relay — operate a running relay (local or on AWS)
@@ -411,9 +411,10 @@ async function backfillStripe(target: Target, values: Values): Promise<number> {
   const { gte, lte } = parseWindow(values.since, values.until, now, values.undelivered ? '30d' : '7d');
   // Stripe keeps events for 30 days: an older --since would only look complete.
   const window = values.undelivered ? { gte: Math.max(gte, Math.ceil((now.getTime() - STRIPE_EVENTS_WINDOW_MS) / 1000)), lte } : { gte, lte };
-  const missing = [TABLE_ENV.visitors, CONVERSIONS_TOPIC_ENV].filter((t) => !target.functionEnvironment[t]);
+  // The pipeline commits each conversion to the ledger, whose stream fans it out: the two tables are all it needs.
+  const missing = [TABLE_ENV.visitors, TABLE_ENV.ledger].filter((t) => !target.functionEnvironment[t]);
   if (missing.length) {
-    throw new OperatorError(`The backfill feeds the ingest pipeline, which needs ${missing.join(' and ')}: redeploy (the stack outputs VisitorsTableName and ConversionsTopicArn) or set them in the environment.`);
+    throw new OperatorError(`The backfill feeds the ingest pipeline, which needs ${missing.join(' and ')}: redeploy (the stack outputs VisitorsTableName and LedgerTableName) or set them in the environment.`);
   }
   // The pipeline's own stores read their tables and queues from the environment, as in a Lambda: set it, then load them.
   Object.assign(process.env, target.functionEnvironment);

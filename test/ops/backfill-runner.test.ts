@@ -22,19 +22,16 @@ function memoryPorts() {
   const writes: string[] = [];
   const ports: IngestPorts = {
     visitors: { find: async () => undefined },
-    // A duplicate is answered at the claim with the first receipt, as the real store does.
-    async claim(eventId) {
-      const first = receipts.get(eventId);
-      return first ? { kind: 'duplicate', receipt: first } : { kind: 'claimed' };
-    },
-    async enqueue(conversion, routes, invocationId, links) {
+    // A duplicate's commit is answered with the first receipt, as the real store does.
+    async commit(conversion, routes, invocationId, links) {
+      const first = receipts.get(conversion.eventId);
+      if (first) return { kind: 'duplicate', receipt: first };
       for (const l of links) writes.push(`link ${l.kind}`);
       const receipt = { eventId: conversion.eventId, routes, invocationId };
       receipts.set(conversion.eventId, receipt);
       enqueued.push({ conversion, routes });
-      return receipt;
+      return { kind: 'committed', receipt };
     },
-    release: async () => void writes.push('release'),
     recordSkip: async () => void writes.push('recordSkip'),
   };
   return { ports, enqueued, writes };
