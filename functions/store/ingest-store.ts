@@ -9,7 +9,7 @@ import type { Conversion } from '#core/conversion.ts';
 import type { Commit, IngestPorts, Route, VisitorLink } from '#core/ingest.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import { dynamoClient } from './clients.ts';
-import { CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, routesOf } from './ledger-items.ts';
+import { ACCEPTED_STATUS, CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, routesOf } from './ledger-items.ts';
 import { findVisitor, fromItem } from './visitor-lookup.ts';
 import { emailKey, phoneKey, ttlFrom } from './visitor-items.ts';
 
@@ -26,9 +26,6 @@ const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => ({ N: String(n) });
 const ledgerTtl = (nowMs: number) => Math.floor(nowMs / 1000) + LEDGER_RETENTION_DAYS * 86400;
 const conversionKey = (eventId: string): Item => ({ pk: S(conversionPk(eventId)), sk: S(CONVERSION_SK) });
-
-/** The status of a conversion item once committed (the stream's event filter selects on it). */
-export const ACCEPTED_STATUS = 'accepted';
 
 /**
  * The accepted conversion item, `C#<eventId>` / `conversion`: what the commit writes, what the stream carries to the

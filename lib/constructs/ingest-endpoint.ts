@@ -3,9 +3,7 @@ import { HttpMethod, type HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CONVERSIONS_TOPIC_ENV } from '../../functions/core/names.ts';
 import { sourceEntry, type SourceEntry } from '../../functions/registry.ts';
-import type { ConversionsTopic } from './conversions-topic.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { RelayTables } from './tables.ts';
 
@@ -13,8 +11,6 @@ export interface IngestEndpointProps {
   source: SourceEntry;
   api: HttpApi;
   tables: RelayTables;
-  /** Where ingest publishes each conversion once (lib/constructs/conversions-topic.ts). */
-  conversions: ConversionsTopic;
   environment: Record<string, string>;
 }
 
@@ -25,7 +21,7 @@ export class IngestEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: IngestEndpointProps) {
     super(scope, id);
-    const { source, tables, conversions } = props;
+    const { source, tables } = props;
     this.secret = new Secret(this, 'Credentials', {
       description: `conversion-relay ${source.name} source settings as a JSON object; keys: ${source.secretKeys.join(', ')}`,
     });
@@ -36,17 +32,14 @@ export class IngestEndpoint extends Construct {
       environment: {
         ...props.environment,
         ...tables.environment,
-        [CONVERSIONS_TOPIC_ENV]: conversions.topic.topicArn,
         RELAY_SECRET_ARN: this.secret.secretArn,
       },
     });
     this.secret.grantRead(this.handler);
     tables.visitors.grantReadWriteData(this.handler);
-    // Claim (PutItem; a duplicate's item comes back with the failed condition, or, from an emulator, by GetItem),
-    // take over, release, complete (BatchWriteItem) and record skips.
-    tables.ledger.grantWriteData(this.handler);
-    tables.ledger.grant(this.handler, 'dynamodb:GetItem');
-    conversions.grantPublish(this.handler);
+    // The commit and skip records (PutItem; a duplicate's item comes back with the failed condition, or, from an
+    // emulator, by GetItem). The ledger's stream does the fan-out: no queue or topic rights here.
+    tables.ledger.grant(this.handler, 'dynamodb:PutItem', 'dynamodb:GetItem');
 
     const integration = new HttpLambdaIntegration(`${id}Integration`, this.handler);
     for (const route of source.routes) {
