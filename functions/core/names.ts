@@ -9,6 +9,10 @@ export const TABLE_ENV = { visitors: 'VISITORS_TABLE', ledger: 'LEDGER_TABLE' } 
  * the fan-out itself puts a stream record it cannot read, with the reason.
  */
 export const FAN_OUT_FAILURES_ENV = 'RELAY_FAN_OUT_FAILURES_URL';
+/** Ledger stream records per fan-out invocation: up to ten SendMessageBatch requests' worth per destination. */
+export const FAN_OUT_BATCH_SIZE = 100;
+/** Retries of a failing stream batch (bisected each time) before it goes to the failure queue. */
+export const FAN_OUT_RETRY_ATTEMPTS = 10;
 
 export const queueUrlEnv = (destination: string) => `RELAY_QUEUE_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 export const dlqUrlEnv = (destination: string) => `RELAY_DLQ_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;

@@ -6,7 +6,7 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { FAN_OUT_FAILURES_ENV, queueUrlEnv } from '../../functions/core/names.ts';
+import { FAN_OUT_BATCH_SIZE, FAN_OUT_FAILURES_ENV, FAN_OUT_RETRY_ATTEMPTS, queueUrlEnv } from '../../functions/core/names.ts';
 import { FAN_OUT_ENTRY } from '../../functions/registry.ts';
 import { ACCEPTED_STATUS, CONVERSION_SK } from '../../functions/store/ledger-items.ts';
 import type { Destination } from './destination.ts';
@@ -19,12 +19,8 @@ export interface FanOutProps {
   alarmTopic: ITopic;
 }
 
-/** Records per invocation: up to ten SendMessageBatch requests' worth per destination. */
-export const FAN_OUT_BATCH_SIZE = 100;
 /** Long enough to gather a batch under load, short enough that a lone conversion is queued within a second. */
 export const FAN_OUT_BATCHING_WINDOW = Duration.seconds(1);
-/** Retries of a failing batch (bisected each time) before its description goes to the failure queue. */
-export const FAN_OUT_RETRY_ATTEMPTS = 10;
 
 /**
  * The outbox's relay: the ledger table's stream (new images) invokes the fan-out function for each INSERT of an

@@ -4,12 +4,11 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Conversion } from '../../functions/core/conversion.ts';
 import { DESTINATION_METRICS, METRICS_NAMESPACE, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
-import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
+import type { LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
-import { localTopics } from '../../lib/local/topics.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { conversionFactory } from '../support/factories.ts';
-import { createDestinationQueues } from '../support/local-aws.ts';
+import { createDestinationQueues, startLocalLedger, type LocalLedger } from '../support/local-aws.ts';
 
 /**
  * The CloudWatch metrics (Powertools EMF lines on stdout) that the dashboard and alarms read: per source accepted /
@@ -22,6 +21,7 @@ type SqsHandler = (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
 const SECRET = 'whsec_metrics';
 
 let dynamo: LocalDynamo;
+let ledger: LocalLedger;
 let sqsServer: SqsServer;
 let meta: MetaFake;
 let stripeIngest: HttpHandler;
@@ -103,8 +103,9 @@ function stripeRequest(id: string, secret = SECRET): APIGatewayProxyEventV2 {
 }
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer({ topics: localTopics() });
+  ledger = await startLocalLedger();
+  dynamo = ledger.dynamo;
+  sqsServer = await startSqsServer();
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
   Object.assign(process.env, {
     ...dynamo.environment,
@@ -124,7 +125,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await meta?.close();
   await sqsServer?.close();
-  await dynamo?.close();
+  await ledger?.close();
 });
 
 describe('CloudWatch metrics (EMF)', () => {
