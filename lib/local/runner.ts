@@ -38,6 +38,11 @@ export interface RunnerOptions {
   batchingWindowMs?: number;
   /** Queue visibility timeout: how long a message stays hidden after a crash mid-batch. */
   visibilityTimeoutSeconds?: number;
+  /**
+   * false: the ledger stream is not read (as when the stack's stream event source mapping is disabled): committed
+   * conversions wait in the journal for a runner that reads it. Default true.
+   */
+  fanOut?: boolean;
   log?: (line: string) => void;
 }
 
@@ -162,7 +167,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       await sqs.send(new SendMessageCommand({ QueueUrl: fanOutFailuresUrl, MessageBody: JSON.stringify(body) }));
     },
   });
-  fanOut.start();
+  if (opts.fanOut !== false) fanOut.start();
 
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };

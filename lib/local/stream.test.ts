@@ -1,6 +1,6 @@
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -62,6 +62,15 @@ describe('the local ledger stream (journal + poller)', () => {
     const { p, seen } = poller();
     await p.drain();
     expect(seen).toEqual([['e3']]);
+  });
+
+  it('cuts off a line torn by a crash mid-write, so the next record is read whole', async () => {
+    append('e1');
+    appendFileSync(journalFile, '{"seq":2,"at":1,"keys":{"pk":');
+    append('e3');
+    const { p, seen } = poller();
+    await p.drain();
+    expect(seen).toEqual([['e1', 'e3']]);
   });
 
   it('continues the sequence numbers across restarts of the journal', async () => {

@@ -32,6 +32,7 @@ export class StreamJournal {
   private seq: number;
 
   constructor(readonly file: string) {
+    dropTornTail(file);
     this.seq = lastSeq(file);
     this.fd = openSync(file, 'a');
   }
@@ -45,6 +46,13 @@ export class StreamJournal {
   close(): void {
     closeSync(this.fd);
   }
+}
+
+/** A line the process died in the middle of writing (never acknowledged) would run into the next one: cut it off. */
+function dropTornTail(file: string): void {
+  if (!existsSync(file)) return;
+  const text = readFileSync(file);
+  if (text.length && text[text.length - 1] !== 10) truncateSync(file, text.lastIndexOf(10) + 1);
 }
 
 function lastSeq(file: string): number {
