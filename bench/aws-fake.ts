@@ -3,13 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /**
- * An in-memory stand-in for the AWS endpoints the functions call (DynamoDB, SQS, Secrets Manager JSON protocols; SNS
- * Publish, awsQuery), on
+ * An in-memory stand-in for the AWS endpoints the functions call (DynamoDB, SQS, Secrets Manager JSON protocols), on
  * loopback, answering at once. It lets the CPU and batching benches run the real handlers with the real AWS SDK
  * clients while I/O costs nothing, and it counts every call (operation, items, item sizes) for the cost model.
  */
 export interface AwsCall {
-  service: 'dynamodb' | 'sqs' | 'sns' | 'secretsmanager';
+  service: 'dynamodb' | 'sqs' | 'secretsmanager';
   operation: string;
   /** DynamoDB table(s) or SQS queue the call addressed. */
   target: string;
@@ -61,20 +60,13 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
   // E-mail / phone → visitor links (`E#…`, `P#…`) written by PutItem are kept and read back, as DynamoDB would:
   // the bench's customer buys again, and a stored link is not rewritten.
   const links = new Map<string, Record<string, unknown>>();
-  // Ledger conversion items (`C#…` / `conversion`) by key: a claim's condition fails on one that exists, returning it.
+  // Ledger conversion items (`C#…` / `conversion`) by key: a commit's condition fails on one that exists, returning it.
   const ledgerItems = new Map<string, Record<string, any>>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-        const params = new URLSearchParams(raw);
-        const id = randomUUID();
-        calls.push({ service: 'sns', operation: String(params.get('Action')), target: String(params.get('TopicArn') ?? '').split(':').pop() ?? '', writes: [], reads: 0, messages: 1, bytes: raw.length, input: Object.fromEntries(params) });
-        res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': id }).end(`<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult><ResponseMetadata><RequestId>${id}</RequestId></ResponseMetadata></PublishResponse>`);
-        return;
-      }
       const body = raw ? JSON.parse(raw) : {};
       const [prefix, operation] = String(req.headers['x-amz-target'] ?? '').split('.');
       const target = String(body.TableName ?? (body.RequestItems ? Object.keys(body.RequestItems).join('+') : '') ?? '') || String(body.QueueUrl ?? '').split('/').pop() || '';
@@ -84,7 +76,7 @@ export async function startAwsFake(opts: AwsFakeOptions = {}): Promise<AwsFake> 
         call.service = 'dynamodb';
         const key = `${body.Item?.pk?.S}|${body.Item?.sk?.S}`;
         if (operation === 'PutItem' && body.ConditionExpression === 'attribute_not_exists(pk)' && ledgerItems.has(key)) {
-          // A duplicate's claim: DynamoDB charges the failed write and returns the item that failed the condition.
+          // A duplicate's commit: DynamoDB charges the failed write and returns the item that failed the condition.
           call.writes.push(dynamoItemBytes(ledgerItems.get(key)!));
           calls.push(call);
           const old = body.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? { Item: ledgerItems.get(key) } : {};

@@ -15,10 +15,10 @@ describe('bench cost model', () => {
         cpuMs: 2,
         calls: [
           { service: 'dynamodb', operation: 'BatchGetItem', target: 'visitors', writes: [], reads: 2, messages: 0, bytes: 100 },
-          { service: 'dynamodb', operation: 'PutItem', target: 'idempotency', writes: [1500], reads: 0, messages: 0, bytes: 1600 },
-          { service: 'sqs', operation: 'SendMessage', target: 'meta', writes: [], reads: 0, messages: 1, bytes: 2000 },
+          { service: 'dynamodb', operation: 'PutItem', target: 'ledger', writes: [1500], reads: 0, messages: 0, bytes: 1600 },
         ],
       },
+      fanOut: { memoryMb: 256, batchSize: 100, destinations: 10, cpuMsPerBatch: 20, sendMessageBatchPerBatch: 100, sqsRequestsPerConversion: 1 },
       senders: [],
     });
     const line = (item: string) => lines.find((l) => l.item === item)!;
@@ -31,9 +31,15 @@ describe('bench cost model', () => {
     expect(line('ingest DynamoDB writes').usdPerMillion).toBeCloseTo(2 * 0.625);
     expect(line('ingest DynamoDB writes').arithmetic).toContain('= 2 WRU');
     expect(line('ingest DynamoDB reads').usdPerMillion).toBeCloseTo(2 * 0.5 * 0.125);
-    expect(line('SQS sends').usdPerMillion).toBeCloseTo(0.4);
-    // 2 ms CPU at 256 MB ≈ 13.8 ms + 3 × 5 ms → 29 ms × 0.25 GB.
-    expect(line('ingest Lambda duration').usdPerMillion).toBeCloseTo(0.25 * 0.029 * 0.0000133334 * 1e6, 6);
+    // 2 ms CPU at 256 MB ≈ 13.8 ms + 2 × 5 ms → 24 ms × 0.25 GB.
+    expect(line('ingest Lambda duration').usdPerMillion).toBeCloseTo(0.25 * 0.024 * 0.0000133334 * 1e6, 6);
+    // The fan-out: one invocation per 100, ten destinations × one SendMessageBatch per 10 conversions = 1 request each.
+    expect(line('fan-out Lambda requests').usdPerMillion).toBeCloseTo(0.2 / 100);
+    expect(line('fan-out SQS sends').usdPerMillion).toBeCloseTo(0.4);
+    // 20 ms CPU at 256 MB ≈ 138.2 ms + 2 waves × 5 ms → 149 ms × 0.25 GB per 100 conversions.
+    expect(line('fan-out Lambda duration').usdPerMillion).toBeCloseTo((0.25 * 0.149 * 0.0000133334 * 1e6) / 100, 6);
+    expect(line('ledger stream reads').usdPerMillion).toBe(0);
+    expect(lines.some((l) => /SNS/.test(l.item))).toBe(false);
     expect(total).toBeCloseTo(lines.reduce((n, l) => n + l.usdPerMillion, 0));
   });
 });

@@ -9,6 +9,11 @@ export interface MeasuredUsage {
     /** AWS calls one webhook makes, in order (they run one after another, except the per-destination sends). */
     calls: { service: string; operation: string; target: string; writes: number[]; reads: number; messages: number; bytes: number }[];
   };
+  /**
+   * The fan-out (ledger stream → queues), from its backlog run: full stream batches of `batchSize` conversions, each
+   * queued for `destinations` destinations.
+   */
+  fanOut?: { memoryMb: number; batchSize: number; destinations: number; cpuMsPerBatch: number; sendMessageBatchPerBatch: number; sqsRequestsPerConversion: number };
   /** Per destination sender, from the backlog run. */
   senders: { destination: string; memoryMb: number; batchSize: number; cpuMsPerBatch: number; awsCallsPerBatch: number; writesBytesPerConversion: number[] }[];
 }
@@ -65,11 +70,28 @@ export function costPerMillion(u: MeasuredUsage): { lines: CostLine[]; total: nu
   });
   const sqsSends = u.ingest.calls.filter((c) => c.service === 'sqs').reduce((n, c) => n + Math.max(1, Math.ceil(c.bytes / 65536)), 0);
   if (sqsSends) lines.push({ item: 'SQS sends', arithmetic: `${sqsSends} SendMessage (≤ 64 KB) × ${usd(PRICES.sqsRequest.usd * M)}/M`, usdPerMillion: sqsSends * PRICES.sqsRequest.usd * M });
-  // One Publish for every destination; SNS charges nothing for its deliveries to SQS queues.
-  const publishes = u.ingest.calls.filter((c) => c.service === 'sns').reduce((n, c) => n + Math.max(1, Math.ceil(c.bytes / 65536)), 0);
-  if (publishes) lines.push({ item: 'SNS publishes', arithmetic: `${publishes} Publish (≤ 64 KB) × ${usd(PRICES.snsPublish.usd * M)}/M; deliveries to SQS free`, usdPerMillion: publishes * PRICES.snsPublish.usd * M });
   const secretCalls = u.ingest.calls.filter((c) => c.service === 'secretsmanager').length;
   if (secretCalls) lines.push({ item: 'Secrets Manager', arithmetic: 'cached 5 min per container: ~0 per conversion', usdPerMillion: 0 });
+
+  if (u.fanOut) {
+    const f = u.fanOut;
+    lines.push({ item: 'ledger stream reads', arithmetic: 'GetRecords by a Lambda trigger: not charged; records the event filter drops: no invocation', usdPerMillion: 0 });
+    lines.push({ item: 'fan-out Lambda requests', arithmetic: `1 invocation per stream batch of ${f.batchSize} conversions × ${usd(PRICES.lambdaRequest.usd * M)}/M`, usdPerMillion: (PRICES.lambdaRequest.usd * M) / f.batchSize });
+    // Its SendMessageBatch requests run in parallel (the SDK's 50 sockets): one round trip per 50.
+    const waves = Math.ceil(f.sendMessageBatchPerBatch / 50);
+    const batchMs = lambdaDurationMs(f.cpuMsPerBatch, f.memoryMb, waves);
+    const gbS = (f.memoryMb / 1024) * (batchMs / 1000);
+    lines.push({
+      item: 'fan-out Lambda duration',
+      arithmetic: `(${f.cpuMsPerBatch.toFixed(1)} ms CPU ÷ ${(f.memoryMb / ASSUMPTIONS.mbPerVcpu).toFixed(3)} vCPU + ${waves} × ${ASSUMPTIONS.awsRoundTripMs} ms) = ${batchMs} ms × ${f.memoryMb / 1024} GB per ${f.batchSize} conversions`,
+      usdPerMillion: (gbS * PRICES.lambdaGbSecond.usd * M) / f.batchSize,
+    });
+    lines.push({
+      item: 'fan-out SQS sends',
+      arithmetic: `${f.sendMessageBatchPerBatch.toFixed(0)} SendMessageBatch per ${f.batchSize} conversions (${f.destinations} destinations × 10 per request) = ${f.sqsRequestsPerConversion.toFixed(2)} requests (64 KB each) per conversion × ${usd(PRICES.sqsRequest.usd * M)}/M`,
+      usdPerMillion: f.sqsRequestsPerConversion * PRICES.sqsRequest.usd * M,
+    });
+  }
 
   for (const s of u.senders) {
     // Lambda's poller receives up to 10 messages per ReceiveMessage and deletes them in batches of 10.

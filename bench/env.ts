@@ -1,5 +1,4 @@
-import { CONVERSIONS_TOPIC_ENV, TABLE_ENV } from '../functions/core/names.ts';
-import { LOCAL_CONVERSIONS_TOPIC_ARN } from '../lib/local/topics.ts';
+import { TABLE_ENV } from '../functions/core/names.ts';
 import type { DeployedFunction } from './stack.ts';
 
 /** Where a function's AWS resources are on this machine. */
@@ -8,10 +7,7 @@ export interface LocalResources {
   /** Queue URL by environment variable name (RELAY_QUEUE_URL_META, RELAY_DLQ_URL_META, …). */
   queueUrls: Record<string, string>;
   secretArn: string;
-  /** The conversions topic ingest publishes to (default: the local queue server's). */
-  topicArn?: string;
-  /** SNS defaults to the SQS endpoint: the local queue server and the bench's AWS stand-in answer both. */
-  endpoints: { dynamodb: string; sqs: string; secretsmanager: string; sns?: string };
+  endpoints: { dynamodb: string; sqs: string; secretsmanager: string };
 }
 
 /** Variables Lambda itself sets for every function (credentials come from the execution role there). */
@@ -25,7 +21,6 @@ export function lambdaRuntimeEnv(r: LocalResources): Record<string, string> {
     AWS_LAMBDA_FUNCTION_NAME: 'bench',
     AWS_ENDPOINT_URL_DYNAMODB: r.endpoints.dynamodb,
     AWS_ENDPOINT_URL_SQS: r.endpoints.sqs,
-    AWS_ENDPOINT_URL_SNS: r.endpoints.sns ?? r.endpoints.sqs,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: r.endpoints.secretsmanager,
     // On Node 20 the SDK warns that it wants Node 22; Lambda runs Node 24 and would never print it.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -48,7 +43,6 @@ export function functionEnv(fn: DeployedFunction, r: LocalResources): Record<str
     else if (tableByVar[name]) env[name] = tableByVar[name];
     else if (r.queueUrls[name]) env[name] = r.queueUrls[name];
     else if (name === 'RELAY_SECRET_ARN') env[name] = r.secretArn;
-    else if (name === CONVERSIONS_TOPIC_ENV) env[name] = r.topicArn ?? LOCAL_CONVERSIONS_TOPIC_ARN;
     else {
       unresolvedEnv.add(`${fn.name}: ${name}`);
       env[name] = `bench-unresolved-${name}`;

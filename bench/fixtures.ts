@@ -1,6 +1,9 @@
-import type { APIGatewayProxyEventV2, Context, SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import type { Conversion } from '../functions/core/conversion.ts';
+import type { Route } from '../functions/core/ingest.ts';
+import { conversionItem } from '../functions/store/ingest-store.ts';
+import { streamRecord } from '../lib/local/stream.ts';
 import { conversionFactory } from '../test/support/factories.ts';
 import { httpEvent, localFunctionUrlHost } from '../lib/local/http-event.ts';
 
@@ -67,6 +70,17 @@ export function sqsEvent(destination: string, conversions: Conversion[]): SQSEve
       eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:${destination}`,
       awsRegion: 'us-east-1',
     })),
+  };
+}
+
+/** What the ledger stream hands the fan-out: the INSERT of each conversion's item, queued for `destinations`. */
+export function streamEvent(conversions: Conversion[], destinations: readonly string[], firstSeq = 1): DynamoDBStreamEvent {
+  const routes: Route[] = destinations.map((destination) => ({ destination, status: 'queued' }));
+  return {
+    Records: conversions.map((c, i) => {
+      const image = conversionItem(c, routes, 'bench', Date.now());
+      return streamRecord({ seq: firstSeq + i, at: Math.floor(Date.now() / 1000), keys: { pk: image.pk, sk: image.sk }, image });
+    }),
   };
 }
 

@@ -23,8 +23,14 @@ export const PRICES = {
   restApiRequest: { usd: 3.5 / 1e6, source: 'https://aws.amazon.com/api-gateway/pricing/ (REST APIs, first 333M/month), for comparison' },
   dynamoWriteUnit: { usd: 0.625 / 1e6, source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.625 per 1M WRU; 1 WRU = one write of up to 1 KB)' },
   dynamoReadUnit: { usd: 0.125 / 1e6, source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/ ($0.125 per 1M RRU; eventually consistent read of up to 4 KB = 0.5 RRU)' },
-  snsPublish: { usd: 0.5 / 1e6, source: 'https://aws.amazon.com/sns/pricing/ (standard topics, $0.50 per 1M requests after the first 1M, each 64 KB chunk a request; deliveries to SQS queues free)' },
-  sqsRequest: { usd: 0.4 / 1e6, source: 'https://aws.amazon.com/sqs/pricing/ (standard, $0.40 per 1M requests after the first 1M; each 64 KB chunk is a request)' },
+  sqsRequest: { usd: 0.4 / 1e6, source: 'https://aws.amazon.com/sqs/pricing/ (standard, $0.40 per 1M requests after the first 1M; each 64 KB chunk is a request; a SendMessageBatch of up to 10 is one request)' },
+  /**
+   * Not priced, and why: "You are not charged for GetRecords API calls invoked by AWS Lambda as part of DynamoDB
+   * triggers" (https://aws.amazon.com/dynamodb/pricing/on-demand/, change data capture / DynamoDB Streams), and a
+   * record no filter of the event source mapping passes is discarded before any invocation
+   * (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html).
+   */
+  dynamoStreamReadByLambda: { usd: 0, source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/ (GetRecords by a Lambda trigger: not charged)' },
 } as const;
 
 /**

@@ -26,11 +26,8 @@ const CALL_REASONS: Record<string, string> = {
   'BatchGetItem visitors': 'click lookup: the visitor by ID and the e-mail link, one round trip',
   'GetItem visitors': 'click lookup: the visitor found through the e-mail link',
   'PutItem visitors': 'link the hashed e-mail (or phone) to the visitor, so a later conversion without the ID finds the clicks',
-  'PutItem ledger': 'claim the conversion’s event ID on its ledger item (conditional write; a duplicate stops here, the finished item returned with the failed condition)',
-  'BatchWriteItem ledger': 'finish: the conversion item (routes, the replayable Conversion), one request',
-  'BatchWriteItem ledger+visitors': 'finish: the conversion item (routes, the replayable Conversion) and the new e-mail/phone links, one request',
-  'Publish conversions': 'enqueue: one SNS publish for every destination (each queue subscribes with a filter on its name)',
-  SendMessage: 'enqueue: one message per destination queue (SQS has no cross-queue batch)',
+  'PutItem ledger': 'the commit: the accepted conversion item (routes, the Conversion) in one conditional write; the ledger stream fans it out; a duplicate’s fails and returns the recorded item',
+  'BatchWriteItem visitors': 'after the commit, only when new: the e-mail/phone links to the visitor',
   GetSecretValue: 'settings secret (cached 5 min per container)',
 };
 
@@ -162,6 +159,22 @@ if (data.cpu) {
 
 // 3. Batching
 const senders: MeasuredUsage['senders'] = [];
+let fanOutUsage: MeasuredUsage['fanOut'];
+if (data.batching?.fanOut) {
+  const f = data.batching.fanOut;
+  if (f.status !== 'measured') rows.push({ area: 'batching', what: 'fan-out (ledger stream → queues)', figure: `${f.status}: ${f.reason ?? ''}`, target: 'measured', met: false });
+  else {
+    const minimum = f.destinations * Math.ceil(f.batchSize / 10);
+    rows.push({
+      area: 'batching',
+      what: `fan-out: ${f.conversions} conversions × ${f.destinations} destinations, stream batch ${f.batchSize}`,
+      figure: `${f.sendMessageBatchPerBatch.toFixed(1)} SendMessageBatch per batch (min ${minimum}), ${f.messages} messages, ${f.batchItemFailures} failures; other calls: ${f.otherCalls.length}`,
+      target: '= destinations × ⌈batch/10⌉, all queued',
+      met: f.sendMessageBatchPerBatch <= minimum && f.messages === f.conversions * f.destinations && f.batchItemFailures === 0 && f.otherCalls.length === 0,
+    });
+    fanOutUsage = { memoryMb: f.memoryMb, batchSize: f.batchSize, destinations: f.destinations, cpuMsPerBatch: f.cpuMsPerBatch, sendMessageBatchPerBatch: f.sendMessageBatchPerBatch, sqsRequestsPerConversion: f.sqsRequestsPerConversion };
+  }
+}
 if (data.batching) {
   for (const d of data.batching.destinations) {
     if (d.status !== 'measured') {
@@ -225,7 +238,7 @@ if (data.e2e) {
 // 5. Cost
 let cost: ReturnType<typeof costPerMillion> | undefined;
 if (ingestUsage) {
-  cost = costPerMillion({ ingest: ingestUsage, senders });
+  cost = costPerMillion({ ingest: ingestUsage, fanOut: fanOutUsage, senders });
   rows.push({ area: 'cost', what: `per 1M conversions (${PRICES.region}, arm64, prices of ${PRICES.asOf})`, figure: `$${cost.total.toFixed(2)}`, target: `≤ $${TARGETS.usdPerMillion}`, met: cost.total <= TARGETS.usdPerMillion });
 }
 

@@ -2,16 +2,16 @@ import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AssetManifestArtifact } from 'aws-cdk-lib/cx-api';
-import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, sourceEntry, destinations, sources } from '../functions/registry.ts';
+import { COLLECT_ENTRY, FAN_OUT_ENTRY, SNIPPET_ENTRY, destinationEntry, sourceEntry, destinations, sources } from '../functions/registry.ts';
 import { PROJECT_ROOT, RelayFunction } from '../lib/constructs/relay-function.ts';
 import { RelayStack } from '../lib/relay-stack.ts';
 
 /** One Lambda function as the synthesized template configures it. */
 export interface DeployedFunction {
-  /** `collect`, `snippet`, `ingest-<source>` or `send-<destination>`. */
+  /** `collect`, `snippet`, `fan-out`, `ingest-<source>` or `send-<destination>`. */
   name: string;
   /** `other`: a function nobody here knows an event for (the bench reports it, the bundle test fails on it). */
-  kind: 'collect' | 'snippet' | 'ingest' | 'sender' | 'other';
+  kind: 'collect' | 'snippet' | 'fan-out' | 'ingest' | 'sender' | 'other';
   /** Source or destination name (empty for collect). */
   subject: string;
   /** Entry file, relative to the project root (from the registry). */
@@ -26,7 +26,7 @@ export interface DeployedFunction {
   reservedConcurrency?: number;
   /** Whether a Lambda function URL serves it (the ingest functions: the sources' webhooks). */
   functionUrl: boolean;
-  /** The SQS event source mapping of a sender, as the template sets it. */
+  /** The event source mapping of a sender (SQS) or of the fan-out (the ledger stream), as the template sets it. */
   eventSource?: { batchSize: number; maxBatchingWindowSeconds: number; maxConcurrency?: number; reportBatchItemFailures: boolean };
 }
 
@@ -72,6 +72,9 @@ export function synthesizeDeployment({ bundle = false }: { bundle?: boolean } = 
     } else if (parts[1] === 'Snippet') {
       kind = 'snippet';
       entry = SNIPPET_ENTRY;
+    } else if (parts[1] === 'FanOut') {
+      kind = 'fan-out';
+      entry = FAN_OUT_ENTRY;
     } else if (parts[1].startsWith('source-') && sourceNames.has(parts[1].slice(7))) {
       kind = 'ingest';
       subject = parts[1].slice(7);
@@ -87,7 +90,7 @@ export function synthesizeDeployment({ bundle = false }: { bundle?: boolean } = 
     }
     const esm = mappings.find((m) => m.Properties.FunctionName?.Ref === logicalId)?.Properties;
     return {
-      name: kind === 'collect' || kind === 'snippet' ? kind : kind === 'ingest' ? `ingest-${subject}` : kind === 'sender' ? `send-${subject}` : subject,
+      name: kind === 'collect' || kind === 'snippet' || kind === 'fan-out' ? kind : kind === 'ingest' ? `ingest-${subject}` : kind === 'sender' ? `send-${subject}` : subject,
       kind,
       subject,
       entry,

@@ -4,12 +4,12 @@ import { parseArgs, parseEnv } from 'node:util';
 import { destinations, sources } from '../functions/registry.ts';
 import { dlqDepth, findDeadLetter, peekDeadLetters, redrive, type DeadLetterView } from '../lib/ops/dlq.ts';
 import { progressLine, table } from '../lib/ops/format.ts';
-import { lookupStatus, replay } from '../lib/ops/ledger.ts';
+import { lookupStatus, replay, replayFanOut } from '../lib/ops/ledger.ts';
 import { clickAge, orderKeys, parseSince, qualityReport, type DestinationQuality, type QualityReport } from '../lib/ops/quality.ts';
 import { fetchRemoteVerdicts } from '../lib/ops/quality-remote.ts';
 import { renderQualityHtml } from '../lib/ops/quality-html.ts';
 import type { HistoryItem } from '../lib/ops/backfill.ts';
-import { CONVERSIONS_TOPIC_ENV, TABLE_ENV } from '../functions/core/names.ts';
+import { TABLE_ENV } from '../functions/core/names.ts';
 import { OperatorError, pickDestinations, resolveTarget, type Target } from '../lib/ops/target.ts';
 
 const HELP = `conversion-relay — operate a running relay (local or on AWS)
@@ -26,6 +26,10 @@ Commands:
   replay [--destination <name>] [--status skipped,dry_run,dead_lettered] [--reason <text>] [--dry-run]
                                       send again conversions that were skipped or failed, after a fix
                                       (default --status skipped,dry_run; dead letters: prefer dlq redrive)
+  replay --conversion <eventId>[,<eventId>…] [--destination <name>] [--dry-run]
+                                      queue accepted conversions the fan-out could not (its failure
+                                      queue, FanOutFailureQueueUrl, names them): each destination still
+                                      queued with no sender row yet, from the conversion's ledger item
   quality [--since 7d] [--destination <name>] [--html report.html] [--offline]
                                       match quality per destination and event: share of events with each
                                       identifier, click-attach rate, median click age, score, top reasons
@@ -67,6 +71,7 @@ const OPTIONS = {
   destination: { type: 'string' },
   status: { type: 'string' },
   reason: { type: 'string' },
+  conversion: { type: 'string' },
   'dry-run': { type: 'boolean' },
   messages: { type: 'boolean' },
   since: { type: 'string' },
@@ -279,15 +284,12 @@ async function status(target: Target, values: Values, id: string): Promise<numbe
 }
 
 async function replayCommand(target: Target, values: Values): Promise<number> {
-  const statuses = (values.status ?? 'skipped,dry_run').split(',').map((s) => s.trim()).filter(Boolean);
+  const conversions = (values.conversion ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (conversions.length && (values.status || values.reason)) throw new OperatorError('--conversion replays what the fan-out did not queue; it takes no --status or --reason.');
+  const statuses = conversions.length ? ['queued'] : (values.status ?? 'skipped,dry_run').split(',').map((s) => s.trim()).filter(Boolean);
   const bar = progressLine(values['dry-run'] ? 'checking' : 'replaying');
-  const result = await replay(target, {
-    destinations: pickDestinations(target, values.destination),
-    statuses,
-    reasonContains: values.reason,
-    dryRun: values['dry-run'],
-    progress: (done, found) => !values.json && bar.update(done, found),
-  });
+  const common = { destinations: pickDestinations(target, values.destination), dryRun: values['dry-run'], progress: (done: number, found: number) => !values.json && bar.update(done, found) };
+  const result = conversions.length ? await replayFanOut(target, conversions, common) : await replay(target, { ...common, statuses, reasonContains: values.reason });
   if (!values.json) bar.done();
   if (values.json) {
     out(JSON.stringify({ ...result, rows: result.rows.map((r) => ({ eventId: r.pk.slice(2), destination: r.sk.slice(2), status: r.status, reason: r.reason ?? r.errorCode })) }, null, 2));
@@ -446,9 +448,10 @@ async function backfillClickbank(target: Target, values: Values): Promise<number
 
 /** The ingest pipeline a backfill feeds, with the tables and queues of the target's functions. */
 async function backfillPipeline(target: Target) {
-  const missing = [TABLE_ENV.visitors, CONVERSIONS_TOPIC_ENV].filter((t) => !target.functionEnvironment[t]);
+  // The pipeline commits each conversion to the ledger, whose stream fans it out: the two tables are all it needs.
+  const missing = [TABLE_ENV.visitors, TABLE_ENV.ledger].filter((t) => !target.functionEnvironment[t]);
   if (missing.length) {
-    throw new OperatorError(`The backfill feeds the ingest pipeline, which needs ${missing.join(' and ')}: redeploy (the stack outputs VisitorsTableName and ConversionsTopicArn) or set them in the environment.`);
+    throw new OperatorError(`The backfill feeds the ingest pipeline, which needs ${missing.join(' and ')}: redeploy (the stack outputs VisitorsTableName and LedgerTableName) or set them in the environment.`);
   }
   // The pipeline's own stores read their tables and queues from the environment, as in a Lambda: set it, then load them.
   Object.assign(process.env, target.functionEnvironment);

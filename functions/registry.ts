@@ -57,3 +57,5 @@ export const sourceEntry = (name: string) => `functions/sources/${name}/lambda.t
 export const destinationEntry = (name: string) => `functions/destinations/${name}/lambda.ts`;
 export const COLLECT_ENTRY = 'functions/handlers/collect.ts';
 export const SNIPPET_ENTRY = 'functions/handlers/snippet.ts';
+/** The ledger stream's consumer: puts each accepted conversion on its destinations' queues (the CDK stack and the local runner). */
+export const FAN_OUT_ENTRY = 'functions/handlers/fan-out.ts';

@@ -1,6 +1,8 @@
 import { Stack, Validations } from 'aws-cdk-lib';
 import { CfnRoute } from 'aws-cdk-lib/aws-apigatewayv2';
 import { CfnSecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { CfnQueue } from 'aws-cdk-lib/aws-sqs';
+import { FanOut } from './constructs/fan-out.ts';
 import type { IConstruct } from 'constructs';
 
 /**
@@ -21,6 +23,13 @@ const ACKNOWLEDGED: { on: (c: IConstruct) => boolean; id: string; reason: string
     reason:
       'Holds credentials issued by a third party (a platform access token, a webhook signing secret) that only the ' +
       'issuer can rotate; README "Rotating a secret" describes replacing the value, which functions pick up within 5 minutes.',
+  },
+  {
+    on: (c) => c instanceof CfnQueue && c.node.scope?.node.scope instanceof FanOut,
+    id: 'AwsSolutions-SQS3',
+    reason:
+      'The fan-out\'s failure queue is itself a dead-letter destination (the ledger stream mapping\'s on-failure ' +
+      'destination, and unreadable records with their reason): nothing consumes it but the operator, and its alarm fires on the first message.',
   },
 ];
 

@@ -10,8 +10,8 @@ import { MAPPING_SETTING, parseMapping } from '../functions/core/mapping.ts';
 import { RelayDashboard, type MatchFloors } from './constructs/dashboard.ts';
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinations, sources } from '../functions/registry.ts';
 import { buildSnippet } from '../functions/snippet/build.ts';
-import { ConversionsTopic } from './constructs/conversions-topic.ts';
 import { Destination } from './constructs/destination.ts';
+import { FanOut } from './constructs/fan-out.ts';
 import { IngestEndpoint } from './constructs/ingest-endpoint.ts';
 import { RelayFunction } from './constructs/relay-function.ts';
 import { RelayTables } from './constructs/tables.ts';
@@ -43,8 +43,8 @@ export interface RelayStackProps extends StackProps {
 /**
  * click → visitor → source event → Conversion → destination queue → platform API, as AWS resources:
  * an HTTP API with /collect and /t.js (CORS, the custom domain, the first-party cookie), an ingest function per source
- * behind its own function URL, an SNS topic fanning each conversion out to one queue + DLQ + sender per destination,
- * two DynamoDB tables, and alarms to an SNS topic.
+ * behind its own function URL committing each conversion to the ledger table, whose stream feeds the fan-out function
+ * to one queue + DLQ + sender per destination, two DynamoDB tables, and alarms to an SNS topic.
  */
 export class RelayStack extends Stack {
   readonly api: HttpApi;
@@ -121,13 +121,12 @@ export class RelayStack extends Stack {
     }
 
     const queues = destinations.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));
-    const conversions = new ConversionsTopic(this, 'Conversions', { destinations: queues });
+    const fanOut = new FanOut(this, 'FanOut', { tables, destinations: queues, alarmTopic });
     const ingest = sources.map(
       (source) =>
         new IngestEndpoint(this, `source-${source.name}`, {
           source,
           tables,
-          conversions,
           environment: ingestEnvironment,
           alarmTopic,
           reservedConcurrency: props.webhookConcurrency,
@@ -142,7 +141,7 @@ export class RelayStack extends Stack {
     // The operator CLI reads these (`npx cdk deploy --outputs-file cdk-outputs.json`).
     new CfnOutput(this, 'LedgerTableName', { value: tables.ledger.tableName, description: 'conversion-relay status <id> reads it' });
     new CfnOutput(this, 'VisitorsTableName', { value: tables.visitors.tableName, description: 'conversion-relay backfill joins clicks from it' });
-    new CfnOutput(this, 'ConversionsTopicArn', { value: conversions.topic.topicArn, description: 'conversion-relay backfill publishes conversions to it' });
+    new CfnOutput(this, 'FanOutFailureQueueUrl', { value: fanOut.failures.queueUrl, description: 'conversions the fan-out could not queue, with why' });
     new CfnOutput(this, 'SnippetTag', {
       value: `<script async src="${props.domainName ? `https://${props.domainName}` : this.api.apiEndpoint}/t.js?v=${snippet.hash}"></script>`,
       description: 'paste into every page of the site',

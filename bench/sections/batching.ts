@@ -2,7 +2,9 @@
  * Batching efficiency per destination: a backlog of N conversions handed to the real sender (its bundle, as deployed)
  * the way Lambda's SQS event source hands a backlog over — batches of the template's BatchSize — against the fake
  * platform server (test/fakes/), with the AWS calls (ledger) answered by the in-memory AWS stand-in.
- * HTTP requests made vs ⌈N / platform maximum⌉, and events per second delivered. Writes JSON to argv[2].
+ * HTTP requests made vs ⌈N / platform maximum⌉, and events per second delivered. Then the fan-out (its bundle) over
+ * ledger stream batches of the template's BatchSize, every conversion queued for every destination: its SQS
+ * requests and CPU per batch, for the cost model. Writes JSON to argv[2].
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
@@ -10,7 +12,7 @@ import { destinations } from '../../functions/registry.ts';
 import { startAwsFake } from '../aws-fake.ts';
 import { bundle } from '../build.ts';
 import { functionEnv } from '../env.ts';
-import { freshConversion, lambdaContext, sqsEvent } from '../fixtures.ts';
+import { freshConversion, lambdaContext, sqsEvent, streamEvent } from '../fixtures.ts';
 import { EXPECTED_DESTINATIONS, platformFakes, type PlatformFake } from '../platforms.ts';
 import { synthesizeDeployment } from '../stack.ts';
 
@@ -42,7 +44,13 @@ for (const name of [...new Set([...EXPECTED_DESTINATIONS, ...registered.keys()])
     results.push({ destination: name, status: 'failed', reason: (err as Error).message.split('\n')[0] });
   }
 }
-writeFileSync(out, JSON.stringify({ destinations: results }, null, 2));
+let fanOut: unknown;
+try {
+  fanOut = await measureFanOut();
+} catch (err) {
+  fanOut = { status: 'failed', reason: (err as Error).message.split('\n')[0] };
+}
+writeFileSync(out, JSON.stringify({ destinations: results, fanOut }, null, 2));
 process.exit(0);
 
 async function measureBacklog(
@@ -114,5 +122,55 @@ async function measureBacklog(
   };
   await aws.close();
   await platform.close();
+  return result;
+}
+
+/** The fan-out's bundle over N committed conversions, as the stream hands them over (full batches: a backlog). */
+async function measureFanOut() {
+  const fn = deployment.functions.find((f) => f.kind === 'fan-out');
+  if (!fn) return { status: 'not in the template', reason: 'no fan-out function in the stack' };
+  const aws = await startAwsFake();
+  const queueUrls = Object.fromEntries(Object.keys(fn.environment).filter((k) => k.startsWith('RELAY_')).map((k) => [k, `${aws.url}/000000000000/${k.toLowerCase()}`]));
+  Object.assign(
+    process.env,
+    functionEnv(fn, { tables: { visitors: 'visitors', ledger: 'ledger' }, queueUrls, secretArn: '', endpoints: { dynamodb: aws.url, sqs: aws.url, secretsmanager: aws.url } }),
+    { POWERTOOLS_LOG_LEVEL: 'WARN' },
+  );
+  const built = await bundle(fn.name, fn.entry);
+  const { handler } = await import(pathToFileURL(built.file).href);
+  const batchSize = fn.eventSource!.batchSize;
+  const names = destinations.map((d) => d.name);
+  await handler(streamEvent([freshConversion()], names), lambdaContext(fn.name, fn.memoryMb));
+  aws.reset();
+  const n = Math.min(N, 2_000);
+  const backlog = Array.from({ length: n }, () => freshConversion());
+  let failures = 0;
+  let invocations = 0;
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i += batchSize) {
+    const res = await handler(streamEvent(backlog.slice(i, i + batchSize), names, i + 1), lambdaContext(fn.name, fn.memoryMb));
+    failures += res?.batchItemFailures?.length ?? 0;
+    invocations++;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const sends = aws.calls.filter((c) => c.operation === 'SendMessageBatch');
+  const result = {
+    status: 'measured',
+    conversions: n,
+    destinations: names.length,
+    batchSize,
+    memoryMb: fn.memoryMb,
+    eventSource: fn.eventSource,
+    invocations,
+    batchItemFailures: failures,
+    messages: sends.reduce((m, c) => m + c.messages, 0),
+    sendMessageBatchPerBatch: sends.length / invocations,
+    // SQS bills each 64 KB of a request as one request.
+    sqsRequestsPerConversion: sends.reduce((m, c) => m + Math.max(1, Math.ceil(c.bytes / 65536)), 0) / n,
+    largestRequestBytes: Math.max(...sends.map((c) => c.bytes)),
+    otherCalls: aws.calls.filter((c) => c.operation !== 'SendMessageBatch').map((c) => `${c.operation} ${c.target}`),
+    cpuMsPerBatch: (cpu.user + cpu.system) / 1000 / invocations,
+  };
+  await aws.close();
   return result;
 }

@@ -13,7 +13,6 @@ import { pathToFileURL } from 'node:url';
 import { BatchGetItemCommand, BatchWriteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { ingest, type IngestPorts } from '../../functions/core/ingest.ts';
 import { parseConsentDefault } from '../../functions/core/consent.ts';
 import { sha256Hex } from '../../functions/core/normalize.ts';
@@ -132,18 +131,16 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
   const ddb = new DynamoDBClient({ ...creds, endpoint: aws.url });
   const sqs = new SQSClient({ ...creds, endpoint: aws.url });
   const secrets = new SecretsManagerClient({ ...creds, endpoint: aws.url });
-  const sns = new SNSClient({ ...creds, endpoint: aws.url });
-  let floorClaims = 0;
+  let floorCommits = 0;
   const floorCall = (c: AwsCall): Promise<unknown> => {
     const input = c.input as any;
     switch (c.operation) {
       case 'BatchGetItem': return ddb.send(new BatchGetItemCommand(input));
       case 'GetItem': return ddb.send(new GetItemCommand(input));
-      // A claim replayed on its own key would meet the item it wrote: each replay claims a fresh key of the same size.
-      case 'PutItem': return ddb.send(new PutItemCommand(input.ConditionExpression ? { ...input, Item: { ...input.Item, pk: { S: `${input.Item.pk.S.slice(0, -8)}${String(++floorClaims).padStart(8, '0')}` } } } : input));
+      // A commit replayed on its own key would meet the item it wrote: each replay commits a fresh key of the same size.
+      case 'PutItem': return ddb.send(new PutItemCommand(input.ConditionExpression ? { ...input, Item: { ...input.Item, pk: { S: `${input.Item.pk.S.slice(0, -8)}${String(++floorCommits).padStart(8, '0')}` } } } : input));
       case 'UpdateItem': return ddb.send(new UpdateItemCommand(input));
       case 'BatchWriteItem': return ddb.send(new BatchWriteItemCommand(input));
-      case 'Publish': return sns.send(new PublishCommand(snsPublishInput(input)));
       case 'SendMessage': return sqs.send(new SendMessageCommand(input));
       case 'SendMessageBatch': return sqs.send(new SendMessageBatchCommand(input));
       case 'GetSecretValue': return secrets.send(new GetSecretValueCommand(input));
@@ -152,9 +149,7 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
   };
   const memoryPorts: IngestPorts = {
     visitors: { find: async () => visitor },
-    claim: async () => ({ kind: 'claimed' }),
-    enqueue: async (conversion, routes, invocationId) => ({ eventId: conversion.eventId, routes, invocationId }),
-    release: async () => undefined,
+    commit: async (conversion, routes, invocationId) => ({ kind: 'committed', receipt: { eventId: conversion.eventId, routes, invocationId } }),
     recordSkip: async () => undefined,
   };
   const routing = destinations.map((d) => ({ name: d.name, blocks: d.skipReason?.bind(d) }));
@@ -217,15 +212,6 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     domainFloor: summary('domainFloor'),
     domainRatio: ratio('domain', 'domainFloor'),
   };
-}
-
-/** The stand-in records SNS requests as their form fields: back to the command's input for the floor's replay. */
-function snsPublishInput(form: Record<string, string>): PublishCommandInput {
-  const attributes: NonNullable<PublishCommandInput['MessageAttributes']> = {};
-  for (let i = 1; form[`MessageAttributes.entry.${i}.Name`]; i++) {
-    attributes[form[`MessageAttributes.entry.${i}.Name`]] = { DataType: form[`MessageAttributes.entry.${i}.Value.DataType`], StringValue: form[`MessageAttributes.entry.${i}.Value.StringValue`] };
-  }
-  return { TopicArn: form.TopicArn, Message: form.Message, MessageAttributes: attributes };
 }
 
 /** How many SHA-256 values our conversion carries for this request (the floor hashes as many). */

@@ -3,7 +3,7 @@ import { metaDestination } from '#destinations/meta/index.ts';
 import type { ConversionDraft, SourceResult } from '#sources/types.ts';
 import { NOW, conversionFactory, sha256 } from '../../test/support/factories.ts';
 import { ConversionSchema, type Conversion } from './conversion.ts';
-import { ConversionInProgressError, attachVisitor, ingest, planRoutes, type EnqueueReceipt, type IngestPorts, type Route, type RoutingRule, type VisitorLink } from './ingest.ts';
+import { attachVisitor, ingest, planRoutes, type EnqueueReceipt, type IngestPorts, type Route, type RoutingRule, type VisitorLink } from './ingest.ts';
 import type { Visitor, VisitorLookup } from './visitor.ts';
 
 // ------------------------------------------------------------------------------------------- in-memory ports
@@ -44,15 +44,15 @@ class MemoryVisitors implements VisitorLookup {
 }
 
 /**
- * Claims, enqueue and ledger in memory, like the DynamoDB adapter (store/ingest-store.ts): a claim is taken once,
- * answered with the finished receipt, refused while its lease holds, taken over after it; links are written with the
- * conversion.
+ * The ledger in memory, like the DynamoDB adapter (store/ingest-store.ts): a conversion is committed once (its
+ * receipt kept), a later commit of the same event ID answers that receipt; links are written after the commit.
  */
-function memoryPorts(visitors = new MemoryVisitors(), clock = { nowMs: NOW.getTime() }) {
-  const claims = new Map<string, { inv: string; leaseUntil: number; receipt?: EnqueueReceipt }>();
+function memoryPorts(visitors = new MemoryVisitors()) {
+  const committed = new Map<string, EnqueueReceipt>();
   const enqueued: { conversion: Conversion; routes: Route[]; invocationId: string; links: VisitorLink[] }[] = [];
   const skips: { source: string; sourceEventId: string; eventType: string; reason: string }[] = [];
   const lookups: string[] = [];
+  const commits: string[] = [];
   const ports: IngestPorts = {
     visitors: {
       find: (keys) => {
@@ -60,29 +60,21 @@ function memoryPorts(visitors = new MemoryVisitors(), clock = { nowMs: NOW.getTi
         return visitors.find(keys);
       },
     },
-    async claim(eventId, invocationId, leaseUntilMs) {
-      const held = claims.get(eventId);
-      if (held?.receipt) return { kind: 'duplicate', receipt: held.receipt };
-      if (held && held.leaseUntil > clock.nowMs) return { kind: 'in_progress' };
-      claims.set(eventId, { inv: invocationId, leaseUntil: leaseUntilMs });
-      return { kind: 'claimed' };
-    },
-    async enqueue(conversion, routes, invocationId, links) {
+    async commit(conversion, routes, invocationId, links) {
+      commits.push(conversion.eventId);
+      const earlier = committed.get(conversion.eventId);
+      if (earlier) return { kind: 'duplicate', receipt: earlier };
+      const receipt = { eventId: conversion.eventId, routes, invocationId };
+      committed.set(conversion.eventId, receipt);
       enqueued.push({ conversion, routes, invocationId, links });
       for (const l of links) await (l.kind === 'email' ? visitors.linkEmail(l.hash, l.visitorId) : visitors.linkPhone(l.hash, l.visitorId));
-      const receipt = { eventId: conversion.eventId, routes, invocationId };
-      claims.set(conversion.eventId, { inv: invocationId, leaseUntil: 0, receipt });
-      return receipt;
-    },
-    async release(eventId, invocationId) {
-      const held = claims.get(eventId);
-      if (held && !held.receipt && held.inv === invocationId) claims.delete(eventId);
+      return { kind: 'committed', receipt };
     },
     async recordSkip(source, sourceEventId, eventType, reason) {
       skips.push({ source, sourceEventId, eventType, reason });
     },
   };
-  return { ports, visitors, enqueued, skips, claims, lookups, clock };
+  return { ports, visitors, enqueued, skips, committed, lookups, commits };
 }
 
 // ------------------------------------------------------------------------------------------------ factories
@@ -231,13 +223,11 @@ describe('planRoutes', () => {
 });
 
 describe('ingest', () => {
-  it('refuses (422) an event ID with a lone surrogate before claiming it: a ledger key must be valid UTF-8', async () => {
-    const { ports, enqueued } = memoryPorts();
-    let claims = 0;
-    const counting = { ...ports, claim: (...a: Parameters<IngestPorts['claim']>) => (claims++, ports.claim(...a)) };
-    await expect(ingest('hubspot', conversionsResult(draftFactory({ eventId: 'hubspot-\udfff-deal-1' })), counting, OPTS, 'inv-1')).rejects.toMatchObject({ status: 422 });
-    expect(claims).toBe(0);
-    expect(enqueued).toHaveLength(0);
+  it('refuses (422) an event ID with a lone surrogate before reading or writing anything: a ledger key must be valid UTF-8', async () => {
+    const { ports, commits, lookups } = memoryPorts();
+    await expect(ingest('hubspot', conversionsResult(draftFactory({ eventId: 'hubspot-\udfff-deal-1' })), ports, OPTS, 'inv-1')).rejects.toMatchObject({ status: 422 });
+    expect(lookups).toHaveLength(0);
+    expect(commits).toHaveLength(0);
   });
 
   it('finds the visitor by the visitor ID the source carried and attaches the clicks', async () => {
@@ -369,56 +359,46 @@ describe('ingest', () => {
     expect(again.kind === 'accepted' && again.receipts[0].duplicate).toBe(false);
   });
 
-  it('answers a duplicate from its claim alone: no visitor lookup, nothing enqueued again', async () => {
-    const { ports, enqueued, lookups } = memoryPorts();
+  it('answers a duplicate from its failed commit: the first receipt, nothing enqueued or linked again', async () => {
+    const { ports, enqueued, lookups, commits, visitors } = memoryPorts();
+    visitors.add(visitorFactory());
 
     await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-1');
     const second = await ingest('stripe', conversionsResult(draftFactory({ visitorId: VISITOR_ID })), ports, OPTS, 'inv-2');
 
-    expect(lookups).toHaveLength(1);
+    // Two calls each (the lookup and the conditional put); the links were written once, by the first.
+    expect(lookups).toHaveLength(2);
+    expect(commits).toHaveLength(2);
+    expect(visitors.linkWrites).toHaveLength(1);
     expect(enqueued).toHaveLength(1);
     expect(second.kind === 'accepted' && second.receipts[0]).toMatchObject({ duplicate: true, invocationId: 'inv-1', routes: enqueued[0].routes });
   });
 
-  it('refuses a delivery while another invocation holds the claim (in progress), and takes a claim over once its lease is over', async () => {
-    const { ports, enqueued, claims, clock } = memoryPorts();
-    const draft = draftFactory();
-    // inv-1 claimed the conversion and died before enqueueing it.
-    claims.set(draft.eventId, { inv: 'inv-1', leaseUntil: clock.nowMs + 15_000 });
+  it('commits concurrent deliveries of one event once: one accepted, the others duplicates with its routes', async () => {
+    const { ports, enqueued } = memoryPorts();
 
-    const during = await ingest('stripe', conversionsResult(draft), ports, OPTS, 'inv-2').catch((e) => e);
-    clock.nowMs += 16_000;
-    const after = await ingest('stripe', conversionsResult(draft), ports, OPTS, 'inv-3');
+    const outcomes = await Promise.all(['inv-1', 'inv-2', 'inv-3'].map((inv) => ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, inv)));
 
-    expect(during).toBeInstanceOf(ConversionInProgressError);
-    expect(after.kind === 'accepted' && after.receipts[0]).toMatchObject({ duplicate: false, invocationId: 'inv-3' });
-    expect(enqueued.map((e) => e.invocationId)).toEqual(['inv-3']);
+    expect(enqueued).toHaveLength(1);
+    const receipts = outcomes.flatMap((o) => (o.kind === 'accepted' ? o.receipts : []));
+    expect(receipts.filter((r) => !r.duplicate)).toHaveLength(1);
+    expect(new Set(receipts.map((r) => JSON.stringify(r.routes))).size).toBe(1);
   });
 
-  it('claims with the lease it is given (the invocation’s deadline)', async () => {
-    const { ports, claims } = memoryPorts();
-    const draft = draftFactory();
-
-    // An enqueue that never finishes: the claim is looked at while the invocation still holds it.
-    void ingest('stripe', conversionsResult(draft), { ...ports, enqueue: () => new Promise(() => undefined) }, { ...OPTS, claimUntilMs: 123_456 }, 'inv-1');
-    await new Promise((r) => setTimeout(r, 10));
-
-    expect(claims.get(draft.eventId)).toMatchObject({ inv: 'inv-1', leaseUntil: 123_456 });
-  });
-
-  it('releases its claim when the conversion is refused or cannot be enqueued, so a retry is not told to wait', async () => {
-    const { ports, claims } = memoryPorts();
+  it('leaves nothing behind when the conversion is refused or the commit fails, so a retry does it all', async () => {
+    const { ports, committed, commits } = memoryPorts();
     const bad = draftFactory({ value: -5 });
 
     const first = await ingest('stripe', conversionsResult(bad), ports, OPTS, 'inv-1').catch((e) => e);
-    const retry = await ingest('stripe', conversionsResult(bad), ports, OPTS, 'inv-2').catch((e) => e);
-    const failing = { ...ports, enqueue: async () => Promise.reject(new Error('SNS unavailable')) };
-    const down = await ingest('stripe', conversionsResult(draftFactory()), failing, OPTS, 'inv-3').catch((e) => e);
+    const failing = { ...ports, commit: async () => Promise.reject(new Error('DynamoDB unavailable')) };
+    const down = await ingest('stripe', conversionsResult(draftFactory()), failing, OPTS, 'inv-2').catch((e) => e);
+    const retry = await ingest('stripe', conversionsResult(draftFactory()), ports, OPTS, 'inv-3');
 
     expect(first).toMatchObject({ status: 422, code: 'invalid_conversion' });
-    expect(retry).toMatchObject({ status: 422, code: 'invalid_conversion' });
-    expect(down.message).toBe('SNS unavailable');
-    expect(claims.size).toBe(0);
+    expect(commits).toHaveLength(1);
+    expect(down.message).toBe('DynamoDB unavailable');
+    expect(retry.kind === 'accepted' && retry.receipts[0]).toMatchObject({ duplicate: false, invocationId: 'inv-3' });
+    expect(committed.size).toBe(1);
   });
 
   it('passes enqueue a Conversion that satisfies ConversionSchema, with its routes', async () => {

@@ -22,8 +22,11 @@ export interface EnqueueReceipt {
   invocationId: string;
 }
 
-/** What claiming a conversion's event ID found: nobody had it (now ours), a finished one, or one still being enqueued. */
-export type Claim = { kind: 'claimed' } | { kind: 'duplicate'; receipt: EnqueueReceipt } | { kind: 'in_progress' };
+/**
+ * What committing a conversion found: nobody had recorded it (now recorded: the ledger's stream fans it out), or it
+ * was recorded already (a duplicate delivery), answered with the first one's receipt.
+ */
+export type Commit = { kind: 'committed'; receipt: EnqueueReceipt } | { kind: 'duplicate'; receipt: EnqueueReceipt };
 
 /** A hashed e-mail or phone to point at a visitor (written only when the lookup did not find it already so). */
 export interface VisitorLink {
@@ -32,29 +35,14 @@ export interface VisitorLink {
   visitorId: string;
 }
 
-/** The same conversion is being enqueued by a concurrent delivery: a retry will get its receipt (503, retry later). */
-export class ConversionInProgressError extends Error {
-  constructor(readonly eventId: string) {
-    super(`conversion ${eventId} is being enqueued by another delivery`);
-    this.name = 'ConversionInProgressError';
-  }
-}
-
 export interface IngestPorts {
   visitors: VisitorLookup;
   /**
-   * Claim the conversion's event ID (before anything else is done for it), holding it until `leaseUntilMs`: a claim
-   * that is done answers with its receipt, one held by a live invocation with `in_progress`, one whose invocation
-   * died (lease over) is taken over.
+   * Record the accepted conversion (its routes, the Conversion itself) in one conditional write, unless its event ID
+   * is recorded already: that write is the commit, and every queued route reaches its queue from it (the fan-out on
+   * the ledger's stream). Then the new visitor links.
    */
-  claim(eventId: string, invocationId: string, leaseUntilMs: number): Promise<Claim>;
-  /**
-   * Durably enqueue one message per queued route, then record the conversion (its routes, the new visitor links) as
-   * done: the receipt every later duplicate gets.
-   */
-  enqueue(conversion: Conversion, routes: Route[], invocationId: string, links: VisitorLink[]): Promise<EnqueueReceipt>;
-  /** Give up a claim this invocation holds and did not finish (the event was refused, or enqueueing failed). */
-  release(eventId: string, invocationId: string): Promise<void>;
+  commit(conversion: Conversion, routes: Route[], invocationId: string, links: VisitorLink[]): Promise<Commit>;
   /** Record a source event that was verified but deliberately not turned into a conversion. */
   recordSkip(source: string, sourceEventId: string, eventType: string, reason: string): Promise<void>;
 }
@@ -66,8 +54,6 @@ export interface IngestOptions {
   mapping?: Mapping;
   /** The relay's clock (default: now). */
   now?: Date;
-  /** Until when this invocation's claims hold (ms since the epoch): its own deadline (default: now + 60 s). */
-  claimUntilMs?: number;
 }
 
 export type IngestOutcome =
@@ -135,8 +121,8 @@ export function planRoutes(conversion: Conversion, destinations: readonly Routin
 }
 
 /**
- * The ingest pipeline after a source has verified and read a request: claim each conversion's event ID, join it to
- * its visitor, decide where it goes, enqueue it once.
+ * The ingest pipeline after a source has verified and read a request: join each conversion to its visitor, decide
+ * where it goes, commit it once (a duplicate delivery meets the first one's record and gets its receipt).
  */
 export async function ingest(
   source: string,
@@ -164,28 +150,16 @@ export async function ingest(
     if (Date.parse(draft.occurredAt) > now.getTime() + MAX_FUTURE_SKEW_MS) {
       throw new RequestError(422, 'event_in_future', `the event occurred at ${draft.occurredAt}, in the future`);
     }
-    // The event ID comes from the source data alone, so the claim comes first: a duplicate costs one call.
     // The event ID is a ledger key: a lone UTF-16 surrogate (hostile input) cannot be stored as UTF-8 and would
-    // fail the write after the claim; refuse it before anything is written.
+    // fail the write; refuse it before anything is read or written.
     if (!wellFormed(draft.eventId)) throw new RequestError(422, 'invalid_event', 'the event ID holds malformed Unicode (a lone surrogate)');
-    const claim = await ports.claim(draft.eventId, invocationId, opts.claimUntilMs ?? now.getTime() + 60_000);
-    if (claim.kind === 'duplicate') {
-      receipts.push({ ...claim.receipt, duplicate: claim.receipt.invocationId !== invocationId });
-      continue;
-    }
-    if (claim.kind === 'in_progress') throw new ConversionInProgressError(draft.eventId);
-    try {
-      const visitor = await ports.visitors.find({ visitorId: draft.visitorId, emailHash: draft.user.email, phoneHash: draft.user.phone });
-      const conversion = attachVisitor(draft, visitor, opts.consentDefault);
-      const receipt = await ports.enqueue(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId, newLinks(draft, conversion, visitor));
-      receipts.push({ ...receipt, duplicate: false });
-    } catch (err) {
-      // A refused event (422) is refused again on a retry, and a failed enqueue may be retried at once: neither should
-      // wait for the lease to run out. Best effort: an unreleased claim is taken over after its lease.
-      await ports.release(draft.eventId, invocationId).catch(() => undefined);
-      throw err;
-    }
+    // Nothing is written before the commit: a crash or a refusal (422) up to here leaves nothing behind, and the
+    // source's retry does it all again.
+    const visitor = await ports.visitors.find({ visitorId: draft.visitorId, emailHash: draft.user.email, phoneHash: draft.user.phone });
+    const conversion = attachVisitor(draft, visitor, opts.consentDefault);
+    const commit = await ports.commit(conversion, planRoutes(conversion, opts.destinations, opts.mapping), invocationId, newLinks(draft, conversion, visitor));
+    // A second commit by the same invocation (the same event twice in one batch) is not another delivery.
+    receipts.push({ ...commit.receipt, duplicate: commit.kind === 'duplicate' && commit.receipt.invocationId !== invocationId });
   }
   return { kind: 'accepted', sourceEventId: result.sourceEventId, eventType: result.eventType, receipts, skipped: result.skipped };
 }
-

@@ -4,10 +4,15 @@
  */
 export const TABLE_ENV = { visitors: 'VISITORS_TABLE', ledger: 'LEDGER_TABLE' } as const;
 
-/** The SNS topic ingest publishes each conversion to once; each destination queue subscribes to its own share. */
-export const CONVERSIONS_TOPIC_ENV = 'RELAY_CONVERSIONS_TOPIC_ARN';
-/** The message attribute naming the destinations a conversion is queued for (String.Array: the subscriptions filter on it). */
-export const DESTINATIONS_ATTRIBUTE = 'destinations';
+/**
+ * The fan-out's failure queue: the ledger stream's on-failure destination (batches whose retries ran out) and where
+ * the fan-out itself puts a stream record it cannot read, with the reason.
+ */
+export const FAN_OUT_FAILURES_ENV = 'RELAY_FAN_OUT_FAILURES_URL';
+/** Ledger stream records per fan-out invocation: up to ten SendMessageBatch requests' worth per destination. */
+export const FAN_OUT_BATCH_SIZE = 100;
+/** Retries of a failing stream batch (bisected each time) before it goes to the failure queue. */
+export const FAN_OUT_RETRY_ATTEMPTS = 10;
 
 export const queueUrlEnv = (destination: string) => `RELAY_QUEUE_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 export const dlqUrlEnv = (destination: string) => `RELAY_DLQ_URL_${destination.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;

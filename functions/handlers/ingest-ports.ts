@@ -7,10 +7,10 @@ import { destinations } from '#registry';
 import type { Settings } from '#sources/types.ts';
 
 /**
- * The I/O the ingest pipeline runs on (claim, visitor lookup, fan-out + ledger, skip records) is built in one place
- * for every caller — the ingest Lambdas (one per source) and the operator CLI's backfill — so that a payment that
- * arrives by webhook and by backfill meets the same store and keeps one conversion. Create once per process: the
- * store reads its tables and topic from the environment (TABLE_ENV, RELAY_CONVERSIONS_TOPIC_ARN).
+ * The I/O the ingest pipeline runs on (visitor lookup, the commit of the conversion item, skip records) is built in
+ * one place for every caller — the ingest Lambdas (one per source) and the operator CLI's backfill — so that a
+ * payment that arrives by webhook and by backfill meets the same store and keeps one conversion; the ledger's stream
+ * fans out what either commits. Create once per process: the store reads its tables from the environment (TABLE_ENV).
  */
 export { createIngestPorts } from '#store/ingest-store.ts';
 
@@ -21,8 +21,6 @@ export interface IngestOptionsExtra {
    * than a platform accepts, and a skip with the reason beats a queued message the sender then drops.
    */
   ageCheckedAt?: Date;
-  /** Until when this caller's claims hold (a Lambda: its own deadline). */
-  claimUntilMs?: number;
 }
 
 /** The routing options of the pipeline from the settings: consent default, each destination's skip rules, the mapping. */
@@ -36,20 +34,17 @@ export function ingestOptions(settings: Settings, extra: IngestOptionsExtra = {}
     })),
     mapping: mappingFrom(settings),
     ...(at ? { now: at } : {}),
-    ...(extra.claimUntilMs ? { claimUntilMs: extra.claimUntilMs } : {}),
   };
 }
 
 /**
- * The same pipeline with nothing written: the visitor lookup reads, every claim is granted and nothing is kept, and
- * the enqueue answers the routes it would have queued. `--dry-run` plans with it, so its plan is the pipeline's own.
+ * The same pipeline with nothing written: the visitor lookup reads, and the commit answers the routes it would have
+ * queued. `--dry-run` plans with it, so its plan is the pipeline's own.
  */
 export function planOnlyPorts(ports: IngestPorts): IngestPorts {
   return {
     visitors: ports.visitors,
-    claim: async () => ({ kind: 'claimed' }),
-    enqueue: async (conversion, routes, invocationId) => ({ eventId: conversion.eventId, routes, invocationId }),
-    release: async () => {},
+    commit: async (conversion, routes, invocationId) => ({ kind: 'committed', receipt: { eventId: conversion.eventId, routes, invocationId } }),
     recordSkip: async () => {},
   };
 }

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { ConversionInProgressError, ingest } from '#core/ingest.ts';
+import { ingest } from '#core/ingest.ts';
 import type { Source } from '#sources/types.ts';
 import { loadSettings } from '#store/settings.ts';
 import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
@@ -14,8 +14,8 @@ import { count, logger, metrics } from './powertools.ts';
 
 /**
  * The Lambda entry point of one source, served by its function URL (or an HTTP API route): check the route, verify
- * and read the request (the source's job), then the shared ingest pipeline. Answers 2xx only once every destination
- * message is durably enqueued.
+ * and read the request (the source's job), then the shared ingest pipeline. Answers 2xx only once the conversion is
+ * committed (its ledger item written: the stream fans it out).
  */
 export function createIngestHandler(source: Source) {
   const ports = createIngestPorts();
@@ -30,39 +30,28 @@ export function createIngestHandler(source: Source) {
       const request = toIncomingRequest(event);
       const settings = await loadSettings();
       const result = await source.read(request, settings, new Date());
-      try {
-        // A claim holds while this invocation can still finish it (as Powertools idempotency did); a crashed one is
-        // taken over by the source's next retry once the time is up.
-        const claimUntilMs = Date.now() + context.getRemainingTimeInMillis();
-        const outcome = await ingest(source.name, result, ports, ingestOptions(settings, { claimUntilMs }), invocationId);
-        if (outcome.kind === 'skipped') {
-          logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
-          count(SOURCE_METRICS.skipped, { source: source.name, reason: reasonCategory(outcome.reason) });
-          return json(200, { status: 'skipped', reason: outcome.reason });
-        }
-        for (const r of outcome.receipts) {
-          logger.info(r.duplicate ? 'duplicate delivery: conversion already enqueued' : 'conversion enqueued', {
-            source: source.name,
-            sourceEventId: outcome.sourceEventId,
-            eventType: outcome.eventType,
-            eventId: r.eventId,
-            routes: r.routes,
-          });
-        }
-        metrics.addMetric(SOURCE_METRICS.accepted, MetricUnit.Count, outcome.receipts.filter((r) => !r.duplicate).length);
-        metrics.addMetric(SOURCE_METRICS.duplicates, MetricUnit.Count, outcome.receipts.filter((r) => r.duplicate).length);
-        return json(200, {
-          status: outcome.receipts.every((r) => r.duplicate) ? 'duplicate' : 'accepted',
-          conversions: outcome.receipts.map((r) => ({ eventId: r.eventId, routes: r.routes })),
-          ...(outcome.skipped?.length ? { skipped: outcome.skipped.map((s) => ({ sourceEventId: s.sourceEventId, reason: s.reason })) } : {}),
-        });
-      } catch (err) {
-        if (err instanceof ConversionInProgressError) {
-          // The same conversion is being enqueued by a concurrent delivery: a retry will get its receipt.
-          return json(503, { error: 'in_progress', message: 'this conversion is being processed; retry shortly' }, { headers: { 'retry-after': '5' } });
-        }
-        throw err;
+      const outcome = await ingest(source.name, result, ports, ingestOptions(settings), invocationId);
+      if (outcome.kind === 'skipped') {
+        logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
+        count(SOURCE_METRICS.skipped, { source: source.name, reason: reasonCategory(outcome.reason) });
+        return json(200, { status: 'skipped', reason: outcome.reason });
       }
+      for (const r of outcome.receipts) {
+        logger.info(r.duplicate ? 'duplicate delivery: conversion already committed' : 'conversion committed', {
+          source: source.name,
+          sourceEventId: outcome.sourceEventId,
+          eventType: outcome.eventType,
+          eventId: r.eventId,
+          routes: r.routes,
+        });
+      }
+      metrics.addMetric(SOURCE_METRICS.accepted, MetricUnit.Count, outcome.receipts.filter((r) => !r.duplicate).length);
+      metrics.addMetric(SOURCE_METRICS.duplicates, MetricUnit.Count, outcome.receipts.filter((r) => r.duplicate).length);
+      return json(200, {
+        status: outcome.receipts.every((r) => r.duplicate) ? 'duplicate' : 'accepted',
+        conversions: outcome.receipts.map((r) => ({ eventId: r.eventId, routes: r.routes })),
+        ...(outcome.skipped?.length ? { skipped: outcome.skipped.map((s) => ({ sourceEventId: s.sourceEventId, reason: s.reason })) } : {}),
+      });
     }),
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))

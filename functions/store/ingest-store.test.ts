@@ -1,51 +1,82 @@
-import {
-  BatchGetItemCommand,
-  BatchWriteItemCommand,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { BatchGetItemCommand, BatchWriteItemCommand, ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { conversionFactory } from '../../test/support/factories.ts';
-import { createIngestPorts } from './ingest-store.ts';
+import { conversionItem, createIngestPorts, readConversionItem } from './ingest-store.ts';
 
 const dynamo = mockClient(DynamoDBClient);
-const sns = mockClient(SNSClient);
-const ports = () => createIngestPorts({ ledgerTable: 'ledger', visitorsTable: 'visitors', topicArn: 'arn:aws:sns:us-east-1:1:conversions' });
+const ports = () => createIngestPorts({ ledgerTable: 'ledger', visitorsTable: 'visitors' });
 const conditionFailed = (item?: Record<string, unknown>) =>
   new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, ...(item ? { Item: marshall(item) } : {}) });
+const routes = [
+  { destination: 'meta', status: 'queued' as const },
+  { destination: 'tiktok', status: 'skipped' as const, reason: 'no consent' },
+  { destination: 'ga4', status: 'queued' as const },
+];
 
-describe('the ingest hot path on DynamoDB and SNS', () => {
-  beforeEach(() => {
-    dynamo.reset();
-    sns.reset();
-  });
+describe('the ingest hot path on DynamoDB (the commit is one conditional put)', () => {
+  beforeEach(() => dynamo.reset());
 
-  it('claims with one conditional write that asks for the existing item on failure', async () => {
+  it('commits with one conditional PutItem of the accepted conversion item, asking for the existing item on failure', async () => {
     dynamo.on(PutItemCommand).resolves({});
+    const conversion = conversionFactory();
 
-    expect(await ports().claim('evt_1', 'inv-1', 5_000)).toEqual({ kind: 'claimed' });
+    expect(await ports().commit(conversion, routes, 'inv-1', [])).toEqual({ kind: 'committed', receipt: { eventId: conversion.eventId, routes, invocationId: 'inv-1' } });
 
+    expect(dynamo.calls()).toHaveLength(1);
     expect(dynamo).toHaveReceivedCommandWith(PutItemCommand, {
       TableName: 'ledger',
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      Item: expect.objectContaining({ pk: { S: 'C#evt_1' }, sk: { S: 'conversion' }, status: { S: 'claimed' }, inv: { S: 'inv-1' }, leaseUntil: { N: '5000' } }),
+      Item: expect.objectContaining({
+        pk: { S: `C#${conversion.eventId}` },
+        sk: { S: 'conversion' },
+        status: { S: 'accepted' },
+        inv: { S: 'inv-1' },
+        routes: { S: JSON.stringify(routes) },
+        conversion: { S: JSON.stringify(conversion) },
+      }),
     });
   });
 
-  it('answers a duplicate from the item the failed condition returns: one call, the first receipt', async () => {
-    const routes = [{ destination: 'meta', status: 'queued' }];
-    dynamo.on(PutItemCommand).rejects(conditionFailed({ pk: 'C#evt_1', sk: 'conversion', status: 'accepted', inv: 'inv-1', routes: JSON.stringify(routes) }));
+  it('writes new visitor links after the commit, in one BatchWriteItem, only when there are any', async () => {
+    dynamo.on(PutItemCommand).resolves({});
+    dynamo.on(BatchWriteItemCommand).resolves({ UnprocessedItems: {} });
 
-    expect(await ports().claim('evt_1', 'inv-2', Date.now() + 5_000)).toEqual({ kind: 'duplicate', receipt: { eventId: 'evt_1', routes, invocationId: 'inv-1' } });
+    await ports().commit(conversionFactory(), routes, 'inv-1', [{ kind: 'email', hash: 'h1', visitorId: 'vis_1' }, { kind: 'phone', hash: 'h2', visitorId: 'vis_1' }]);
+
+    const calls = dynamo.calls().map((c) => c.args[0].constructor.name);
+    expect(calls).toEqual(['PutItemCommand', 'BatchWriteItemCommand']);
+    const write = dynamo.commandCalls(BatchWriteItemCommand)[0].args[0].input.RequestItems!;
+    expect(Object.keys(write)).toEqual(['visitors']);
+    expect(write.visitors.map((r) => r.PutRequest!.Item!.pk)).toEqual([{ S: 'E#h1' }, { S: 'P#h2' }]);
+  });
+
+  it('still answers committed when the links cannot be written: the conversion is recorded and on its way', async () => {
+    dynamo.on(PutItemCommand).resolves({});
+    dynamo.on(BatchWriteItemCommand).rejects(new Error('throttled'));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+
+    await expect(ports().commit(conversionFactory(), routes, 'inv-1', [{ kind: 'email', hash: 'h1', visitorId: 'vis_1' }])).resolves.toMatchObject({ kind: 'committed' });
+    expect(warn.mock.calls[0][0]).toContain('visitor links not written');
+    warn.mockRestore();
+  });
+
+  it('fails the commit when the put fails for another reason (the source retries; nothing was recorded)', async () => {
+    dynamo.on(PutItemCommand).rejects(new Error('ProvisionedThroughputExceeded'));
+    await expect(ports().commit(conversionFactory(), routes, 'inv-1', [{ kind: 'email', hash: 'h1', visitorId: 'vis_1' }])).rejects.toThrow('ProvisionedThroughputExceeded');
+    expect(dynamo).not.toHaveReceivedCommand(BatchWriteItemCommand);
+  });
+
+  it('answers a duplicate from the item the failed condition returns: one call, the first receipt, no links written', async () => {
+    const first = [{ destination: 'meta', status: 'queued' }];
+    dynamo.on(PutItemCommand).rejects(conditionFailed({ pk: 'C#evt_1', sk: 'conversion', status: 'accepted', inv: 'inv-1', routes: JSON.stringify(first) }));
+
+    const commit = await ports().commit(conversionFactory({ eventId: 'evt_1' }), routes, 'inv-2', [{ kind: 'email', hash: 'h1', visitorId: 'vis_1' }]);
+
+    expect(commit).toEqual({ kind: 'duplicate', receipt: { eventId: 'evt_1', routes: first, invocationId: 'inv-1' } });
     expect(dynamo.calls()).toHaveLength(1);
   });
 
@@ -53,60 +84,28 @@ describe('the ingest hot path on DynamoDB and SNS', () => {
     dynamo.on(PutItemCommand).rejects(conditionFailed());
     dynamo.on(GetItemCommand).resolves({ Item: marshall({ pk: 'C#evt_1', sk: 'conversion', status: 'accepted', inv: 'inv-1', routes: '[]' }) });
 
-    expect(await ports().claim('evt_1', 'inv-2', Date.now() + 5_000)).toMatchObject({ kind: 'duplicate' });
-    expect(dynamo).toHaveReceivedCommandWith(GetItemCommand, { ConsistentRead: true });
-  });
-
-  it('says in progress while the claim’s lease holds, and takes over an expired one only if nobody else did', async () => {
-    dynamo.on(PutItemCommand).rejectsOnce(conditionFailed({ pk: 'C#e', sk: 'conversion', status: 'claimed', inv: 'inv-1', leaseUntil: Date.now() + 10_000 }));
-    expect(await ports().claim('e', 'inv-2', Date.now() + 5_000)).toEqual({ kind: 'in_progress' });
-
-    dynamo.on(PutItemCommand).rejects(conditionFailed({ pk: 'C#e', sk: 'conversion', status: 'claimed', inv: 'inv-1', leaseUntil: 1000 }));
-    dynamo.on(UpdateItemCommand).resolvesOnce({}).rejects(conditionFailed());
-    expect(await ports().claim('e', 'inv-3', Date.now() + 5_000)).toEqual({ kind: 'claimed' });
-    expect(dynamo).toHaveReceivedCommandWith(UpdateItemCommand, { ConditionExpression: '#status = :claimed AND leaseUntil = :old', ExpressionAttributeValues: expect.objectContaining({ ':old': { N: '1000' }, ':inv': { S: 'inv-3' } }) });
-    expect(await ports().claim('e', 'inv-4', Date.now() + 5_000)).toEqual({ kind: 'in_progress' });
-  });
-
-  it('publishes once for every queued destination, then writes the conversion item and the new links in one request', async () => {
-    sns.on(PublishCommand).resolves({ MessageId: 'm1' });
-    dynamo.on(BatchWriteItemCommand).resolves({ UnprocessedItems: {} });
-    const conversion = conversionFactory();
-    const routes = [
-      { destination: 'meta', status: 'queued' as const },
-      { destination: 'tiktok', status: 'skipped' as const, reason: 'no consent' },
-      { destination: 'ga4', status: 'queued' as const },
-    ];
-
-    await ports().enqueue(conversion, routes, 'inv-1', [{ kind: 'email', hash: 'h1', visitorId: 'vis_1' }]);
-
-    expect(sns).toHaveReceivedCommandTimes(PublishCommand, 1);
-    expect(sns).toHaveReceivedCommandWith(PublishCommand, {
-      Message: JSON.stringify(conversion),
-      MessageAttributes: expect.objectContaining({ destinations: { DataType: 'String.Array', StringValue: '["meta","ga4"]' } }),
-    });
-    const write = dynamo.commandCalls(BatchWriteItemCommand)[0].args[0].input.RequestItems!;
-    expect(write.ledger).toHaveLength(1);
-    expect(write.ledger[0].PutRequest!.Item).toMatchObject({ pk: { S: `C#${conversion.eventId}` }, sk: { S: 'conversion' }, status: { S: 'accepted' }, routes: { S: JSON.stringify(routes) }, conversion: { S: JSON.stringify(conversion) } });
-    expect(write.visitors.map((r) => r.PutRequest!.Item!.pk)).toEqual([{ S: 'E#h1' }]);
-  });
-
-  it('publishes nothing when every destination is skipped, and still records the conversion', async () => {
-    dynamo.on(BatchWriteItemCommand).resolves({});
-    await ports().enqueue(conversionFactory(), [{ destination: 'meta', status: 'skipped', reason: 'no consent' }], 'inv-1', []);
-    expect(sns).not.toHaveReceivedCommand(PublishCommand);
-    expect(dynamo).toHaveReceivedCommandTimes(BatchWriteItemCommand, 1);
-  });
-
-  it('releases only a claim of its own that is not finished', async () => {
-    dynamo.on(DeleteItemCommand).rejects(conditionFailed());
-    await expect(ports().release('e', 'inv-1')).resolves.toBeUndefined();
-    expect(dynamo).toHaveReceivedCommandWith(DeleteItemCommand, { ConditionExpression: '#status = :claimed AND inv = :inv', ExpressionAttributeValues: { ':claimed': { S: 'claimed' }, ':inv': { S: 'inv-1' } } });
+    expect(await ports().commit(conversionFactory({ eventId: 'evt_1' }), routes, 'inv-2', [])).toMatchObject({ kind: 'duplicate', receipt: { invocationId: 'inv-1' } });
+    expect(dynamo).toHaveReceivedCommandWith(GetItemCommand, { ConsistentRead: true, Key: { pk: { S: 'C#evt_1' }, sk: { S: 'conversion' } } });
   });
 
   it('looks the visitor up with one BatchGetItem', async () => {
     dynamo.on(BatchGetItemCommand).resolves({ Responses: { visitors: [marshall({ pk: 'V#vis_1', firstSeenAt: 1, lastSeenAt: 2 })] } });
     expect((await ports().visitors.find({ visitorId: 'vis_1', emailHash: 'h1' }))?.visitorId).toBe('vis_1');
     expect(dynamo.calls()).toHaveLength(1);
+  });
+});
+
+describe('the conversion item as the fan-out reads it from the stream', () => {
+  it('gives back the message body as written and the queued destinations only', () => {
+    const conversion = conversionFactory();
+    const read = readConversionItem(conversionItem(conversion, routes, 'inv-1', Date.now()));
+    expect(read).toEqual({ eventId: conversion.eventId, eventName: conversion.eventName, body: JSON.stringify(conversion), destinations: ['meta', 'ga4'] });
+  });
+
+  it('refuses, saying what is missing, an item it did not build', () => {
+    const item = conversionItem(conversionFactory({ eventId: 'e1' }), routes, 'inv-1', Date.now());
+    delete item.conversion;
+    expect(() => readConversionItem(item)).toThrow('conversion item C#e1 lacks conversion');
+    expect(() => readConversionItem({ pk: { S: 'S#stripe#x' }, sk: { S: 'source' } })).toThrow('not a conversion item');
   });
 });

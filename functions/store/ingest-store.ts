@@ -1,137 +1,109 @@
 import {
   BatchWriteItemCommand,
-  DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
-  UpdateItemCommand,
   type AttributeValue,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { PublishCommand } from '@aws-sdk/client-sns';
 import type { Conversion } from '#core/conversion.ts';
-import type { Claim, EnqueueReceipt, IngestPorts, Route, VisitorLink } from '#core/ingest.ts';
-import { CONVERSIONS_TOPIC_ENV, DESTINATIONS_ATTRIBUTE, TABLE_ENV, requireEnv } from '#core/names.ts';
-import { dynamoClient, sns } from './clients.ts';
-import { CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, routesOf } from './ledger-items.ts';
+import type { Commit, IngestPorts, Route, VisitorLink } from '#core/ingest.ts';
+import { TABLE_ENV, requireEnv } from '#core/names.ts';
+import { dynamoClient } from './clients.ts';
+import { ACCEPTED_STATUS, CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, routesOf } from './ledger-items.ts';
 import { findVisitor, fromItem } from './visitor-lookup.ts';
 import { emailKey, phoneKey, ttlFrom } from './visitor-items.ts';
 
 /**
- * The ingest hot path's storage, on the low-level DynamoDB client (no document-client marshalling) and one SNS
- * topic. A first-time conversion costs four calls — claim (PutItem), visitor lookup (BatchGetItem), fan-out (one SNS
- * Publish for every destination), completion (one BatchWriteItem: the conversion item and any new visitor links) —
- * and a duplicate one: the failed claim returns the finished item, whose routes are the receipt.
+ * The ingest hot path's storage, on the low-level DynamoDB client (no document-client marshalling): a transactional
+ * outbox. A first-time conversion costs two calls — visitor lookup (BatchGetItem), then the commit: one conditional
+ * PutItem of the accepted conversion item (its routes and the Conversion) — and a third only when there are new
+ * visitor links. The fan-out (functions/handlers/fan-out.ts) reads each new conversion item from the ledger's stream
+ * and puts it on its destinations' queues. A duplicate costs the same lookup and the failed put, which returns the
+ * recorded item: its routes are the receipt.
  */
 type Item = Record<string, AttributeValue>;
 const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => ({ N: String(n) });
 const ledgerTtl = (nowMs: number) => Math.floor(nowMs / 1000) + LEDGER_RETENTION_DAYS * 86400;
+const conversionKey = (eventId: string): Item => ({ pk: S(conversionPk(eventId)), sk: S(CONVERSION_SK) });
+
+/**
+ * The accepted conversion item, `C#<eventId>` / `conversion`: what the commit writes, what the stream carries to the
+ * fan-out (readConversionItem), what `status` and `replay` read. Built here only.
+ */
+export function conversionItem(conversion: Conversion, routes: Route[], invocationId: string, nowMs: number): Item {
+  const at = S(new Date(nowMs).toISOString());
+  return {
+    ...conversionKey(conversion.eventId),
+    status: S(ACCEPTED_STATUS),
+    inv: S(invocationId),
+    routes: S(JSON.stringify(routes)),
+    ...describe(conversion),
+    // The queues' message body (the fan-out sends it as it is) and `conversion-relay replay`'s: hashes, IP and UA only.
+    conversion: S(JSON.stringify(conversion)),
+    createdAt: at,
+    updatedAt: at,
+    ttl: N(ledgerTtl(nowMs)),
+  };
+}
+
+/** What the fan-out needs of a conversion item (a stream record's new image): the message body and where it goes. */
+export interface QueuedConversion {
+  eventId: string;
+  eventName: string;
+  /** The Conversion as JSON: the destination queues' message body. */
+  body: string;
+  /** The destinations it is queued for. */
+  destinations: string[];
+}
+
+/** The reverse of conversionItem for the fan-out; throws, naming what is missing, on an item it did not build. */
+export function readConversionItem(item: Item): QueuedConversion {
+  const pk = item.pk?.S ?? '';
+  const body = item.conversion?.S;
+  const eventName = item.eventName?.S;
+  if (!pk.startsWith('C#') || item.sk?.S !== CONVERSION_SK) throw new Error(`not a conversion item: ${pk || '(no pk)'} / ${item.sk?.S ?? '(no sk)'}`);
+  if (!body || !eventName || typeof item.routes?.S !== 'string') throw new Error(`conversion item ${pk} lacks ${!body ? 'conversion' : !eventName ? 'eventName' : 'routes'}`);
+  const destinations = routesOf({ routes: item.routes.S }).flatMap((r) => (r.status === 'queued' ? [r.destination] : []));
+  return { eventId: pk.slice(2), eventName, body, destinations };
+}
 
 /** The ports `ingest()` runs on in AWS and in the local runner: every entry point (HTTP handlers, backfill) builds them here. */
-export function createIngestPorts(opts: { ledgerTable?: string; visitorsTable?: string; topicArn?: string } = {}): IngestPorts {
+export function createIngestPorts(opts: { ledgerTable?: string; visitorsTable?: string } = {}): IngestPorts {
   const ledger = opts.ledgerTable ?? requireEnv(TABLE_ENV.ledger);
   const visitors = opts.visitorsTable ?? requireEnv(TABLE_ENV.visitors);
-  const topicArn = opts.topicArn ?? requireEnv(CONVERSIONS_TOPIC_ENV);
-  const key = (eventId: string): Item => ({ pk: S(conversionPk(eventId)), sk: S(CONVERSION_SK) });
 
-  async function claim(eventId: string, invocationId: string, leaseUntilMs: number): Promise<Claim> {
+  async function commit(conversion: Conversion, routes: Route[], invocationId: string, links: VisitorLink[]): Promise<Commit> {
     const now = Date.now();
     let old: Item | undefined;
     try {
       await dynamoClient.send(
         new PutItemCommand({
           TableName: ledger,
-          Item: { ...key(eventId), status: S('claimed'), inv: S(invocationId), leaseUntil: N(leaseUntilMs), updatedAt: S(new Date(now).toISOString()), ttl: N(ledgerTtl(now)) },
+          Item: conversionItem(conversion, routes, invocationId, now),
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return { kind: 'claimed' };
     } catch (err) {
       if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
       // DynamoDB returns the item that failed the condition; an emulator that does not (dynalite) costs a read.
-      old = (err as { Item?: Item }).Item ?? (await dynamoClient.send(new GetItemCommand({ TableName: ledger, Key: key(eventId), ConsistentRead: true }))).Item;
+      old =
+        (err as { Item?: Item }).Item ??
+        (await dynamoClient.send(new GetItemCommand({ TableName: ledger, Key: conversionKey(conversion.eventId), ConsistentRead: true }))).Item;
+      const item = fromItem(old ?? {});
+      return { kind: 'duplicate', receipt: { eventId: conversion.eventId, routes: routesOf(item), invocationId: String(item.inv ?? '') } };
     }
-    if (!old) return claim(eventId, invocationId, leaseUntilMs); // released in between: claim again
-    const item = fromItem(old);
-    if (item.status !== 'claimed') return { kind: 'duplicate', receipt: { eventId, routes: routesOf(item), invocationId: String(item.inv ?? '') } };
-    if (Number(item.leaseUntil) > now) return { kind: 'in_progress' };
-    // The claiming invocation died between claim and completion: take its claim over, unless another retry just did.
-    try {
-      await dynamoClient.send(
-        new UpdateItemCommand({
-          TableName: ledger,
-          Key: key(eventId),
-          UpdateExpression: 'SET inv = :inv, leaseUntil = :lease, updatedAt = :now',
-          ConditionExpression: '#status = :claimed AND leaseUntil = :old',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':inv': S(invocationId), ':lease': N(leaseUntilMs), ':now': S(new Date(now).toISOString()), ':claimed': S('claimed'), ':old': old.leaseUntil ?? N(0) },
-        }),
-      );
-      return { kind: 'claimed' };
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return { kind: 'in_progress' };
-      throw err;
-    }
-  }
-
-  async function enqueue(conversion: Conversion, routes: Route[], invocationId: string, links: VisitorLink[]): Promise<EnqueueReceipt> {
-    const queued = routes.filter((r) => r.status === 'queued').map((r) => r.destination);
-    // One serialization serves the message and the record (they are the same JSON).
-    const body = JSON.stringify(conversion);
-    // Published before the conversion is recorded as done: a crash in between leaves the claim, whose retry publishes
-    // again (the platforms de-duplicate on the event ID); the other order could lose the conversion.
-    if (queued.length) {
-      await sns.send(
-        new PublishCommand({
-          TopicArn: topicArn,
-          Message: body,
-          MessageAttributes: {
-            [DESTINATIONS_ATTRIBUTE]: { DataType: 'String.Array', StringValue: JSON.stringify(queued) },
-            conversionId: { DataType: 'String', StringValue: conversion.eventId },
-            eventName: { DataType: 'String', StringValue: conversion.eventName },
-          },
-        }),
-      );
-    }
-    const now = Date.now();
-    const at = S(new Date(now).toISOString());
-    const item: Item = {
-      ...key(conversion.eventId),
-      status: S('accepted'),
-      inv: S(invocationId),
-      routes: S(JSON.stringify(routes)),
-      ...describe(conversion),
-      // Kept for `conversion-relay replay` (skipped, dry-run and dead-lettered destinations): hashes, IP and UA only.
-      conversion: S(body),
-      createdAt: at,
-      updatedAt: at,
-      ttl: N(ledgerTtl(now)),
-    };
-    const requests: Record<string, WriteRequest[]> = { [ledger]: [{ PutRequest: { Item: item } }] };
+    // After the commit, and only when there are any. A crash or a failure here loses no conversion (it is recorded
+    // and on its way), only this hint for a later conversion that carries the e-mail or phone without the visitor ID.
     if (links.length) {
-      requests[visitors] = links.map((l) => ({
-        PutRequest: { Item: { pk: S((l.kind === 'email' ? emailKey(l.hash) : phoneKey(l.hash)).pk), visitorId: S(l.visitorId), ttl: N(ttlFrom(now)) } },
-      }));
+      await batchWrite({
+        [visitors]: links.map((l) => ({
+          PutRequest: { Item: { pk: S((l.kind === 'email' ? emailKey(l.hash) : phoneKey(l.hash)).pk), visitorId: S(l.visitorId), ttl: N(ttlFrom(now)) } },
+        })),
+      }).catch((err) => console.warn(JSON.stringify({ level: 'WARN', message: 'visitor links not written', eventId: conversion.eventId, error: (err as Error).message })));
     }
-    await batchWrite(requests);
-    return { eventId: conversion.eventId, routes, invocationId };
-  }
-
-  async function release(eventId: string, invocationId: string): Promise<void> {
-    await dynamoClient
-      .send(
-        new DeleteItemCommand({
-          TableName: ledger,
-          Key: key(eventId),
-          ConditionExpression: '#status = :claimed AND inv = :inv',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':claimed': S('claimed'), ':inv': S(invocationId) },
-        }),
-      )
-      .catch((err) => {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err;
-      });
+    return { kind: 'committed', receipt: { eventId: conversion.eventId, routes, invocationId } };
   }
 
   async function recordSkip(source: string, sourceEventId: string, eventType: string, reason: string): Promise<void> {
@@ -144,7 +116,7 @@ export function createIngestPorts(opts: { ledgerTable?: string; visitorsTable?: 
     );
   }
 
-  return { visitors: { find: (keys) => findVisitor(visitors, keys) }, claim, enqueue, release, recordSkip };
+  return { visitors: { find: (keys) => findVisitor(visitors, keys) }, commit, recordSkip };
 }
 
 /** BatchWriteItem, retrying what DynamoDB leaves unprocessed (throttling) with a short backoff. */

@@ -3,17 +3,19 @@ import type { Route } from '#core/ingest.ts';
 /**
  * The ledger's item shapes, shared by the ingest adapter, the senders, the operator CLI and the tests (no AWS SDK here).
  *
- * Per conversion, one item written by ingest, `C#<eventId>` / `conversion`:
- * - `status: 'claimed'` with `inv` (the claiming invocation) and `leaseUntil` (ms) while an ingest holds it; a
- *   duplicate delivery meanwhile is told to retry, and a claim whose lease ran out (its invocation died) is taken over;
- * - `status: 'accepted'` once every message is published: `routes` (JSON: each destination queued, or skipped with
- *   the reason), what the conversion is (eventName, orderId, source, …) and the Conversion itself (`conversion`, JSON:
- *   hashes, IP and user agent only, as on the queues) for `conversion-relay replay`.
+ * Per conversion, one item written by ingest in one conditional put (the commit), `C#<eventId>` / `conversion`,
+ * `status: 'accepted'`: `inv` (the committing invocation), `routes` (JSON: each destination queued, or skipped with
+ * the reason), what the conversion is (eventName, orderId, source, …) and the Conversion itself (`conversion`, JSON:
+ * hashes, IP and user agent only, as on the queues). The ledger's stream carries its INSERT to the fan-out, which
+ * queues it for each queued route; `conversion-relay replay` reads it too. (Ledgers written before the outbox may
+ * still hold `status: 'claimed'` items of an ingest that never finished.)
  * Per conversion × destination, one item written by that destination's sender, `C#<eventId>` / `D#<destination>`:
  * status, attempts, last error, signals, match record. A destination's state is its `D#` item when there is one, else
  * its route on the conversion item (queued, or skipped at ingest).
  */
 export const CONVERSION_SK = 'conversion';
+/** The status of a committed conversion item (the ledger stream's event filter selects on it). */
+export const ACCEPTED_STATUS = 'accepted';
 /** How long the ledger keeps what happened (TTL): long enough to answer for a year of conversions, and their refunds. */
 export const LEDGER_RETENTION_DAYS = 400;
 export const conversionPk = (eventId: string) => `C#${eventId}`;

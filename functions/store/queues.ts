@@ -12,21 +12,58 @@ import { sqs } from './clients.ts';
 const str = (StringValue: string): MessageAttributeValue => ({ DataType: 'String', StringValue });
 
 /**
- * Puts a conversion on one destination's queue, as the conversions topic delivers it there (the body is the
- * Conversion itself, hashes only): the operator CLI's replay.
+ * The message attributes of a conversion on a destination's queue (the body is the Conversion itself, hashes only):
+ * what the fan-out and the operator CLI's replay both send.
  */
+export const conversionMessageAttributes = (destination: string, conversionId: string, eventName: string): Record<string, MessageAttributeValue> => ({
+  destination: str(destination),
+  conversionId: str(conversionId),
+  eventName: str(eventName),
+});
+
+/** Puts a conversion on one destination's queue, as the fan-out does: the operator CLI's replay. */
 export async function publishTo(client: SQSClient, queueUrl: string, destination: string, conversion: Conversion): Promise<void> {
   await client.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
       MessageBody: JSON.stringify(conversion),
-      MessageAttributes: {
-        destination: str(destination),
-        conversionId: str(conversion.eventId),
-        eventName: str(conversion.eventName),
-      },
+      MessageAttributes: conversionMessageAttributes(destination, conversion.eventId, conversion.eventName),
     }),
   );
+}
+
+/** A conversion for one destination's queue: its JSON body as the ledger holds it. */
+export interface ConversionMessage {
+  conversionId: string;
+  eventName: string;
+  body: string;
+}
+
+/**
+ * Puts conversions on one destination's queue, ten per SendMessageBatch (SQS's most). Returns the indexes of the
+ * messages that were not queued (a failed entry, or a failed request): the caller retries those.
+ */
+export async function sendConversions(destination: string, messages: ConversionMessage[], client: SQSClient = sqs): Promise<Set<number>> {
+  const url = requireEnv(queueUrlEnv(destination));
+  const failed = new Set<number>();
+  await Promise.all(
+    Array.from({ length: Math.ceil(messages.length / 10) }, async (_, b) => {
+      const i = b * 10;
+      const chunk = messages.slice(i, i + 10);
+      try {
+        const res = await client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: url,
+            Entries: chunk.map((m, k) => ({ Id: String(k), MessageBody: m.body, MessageAttributes: conversionMessageAttributes(destination, m.conversionId, m.eventName) })),
+          }),
+        );
+        for (const f of res.Failed ?? []) failed.add(i + Number(f.Id));
+      } catch {
+        chunk.forEach((_, k) => failed.add(i + k));
+      }
+    }),
+  );
+  return failed;
 }
 
 export interface DeadLetter {

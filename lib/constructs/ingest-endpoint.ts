@@ -5,9 +5,7 @@ import { FunctionUrlAuthType, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/a
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { CONVERSIONS_TOPIC_ENV } from '../../functions/core/names.ts';
 import { sourceEntry, type SourceEntry } from '../../functions/registry.ts';
-import type { ConversionsTopic } from './conversions-topic.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { RelayTables } from './tables.ts';
 
@@ -25,8 +23,6 @@ export const DEFAULT_WEBHOOK_CONCURRENCY = 20;
 export interface IngestEndpointProps {
   source: SourceEntry;
   tables: RelayTables;
-  /** Where ingest publishes each conversion once (lib/constructs/conversions-topic.ts). */
-  conversions: ConversionsTopic;
   environment: Record<string, string>;
   alarmTopic: ITopic;
   /** Reserved concurrency of the ingest function (default DEFAULT_WEBHOOK_CONCURRENCY). */
@@ -53,7 +49,7 @@ export class IngestEndpoint extends Construct {
 
   constructor(scope: Construct, id: string, props: IngestEndpointProps) {
     super(scope, id);
-    const { source, tables, conversions } = props;
+    const { source, tables } = props;
     this.source = source;
     this.secret = new Secret(this, 'Credentials', {
       description: `conversion-relay ${source.name} source settings as a JSON object; keys: ${source.secretKeys.join(', ')}`,
@@ -66,17 +62,14 @@ export class IngestEndpoint extends Construct {
       environment: {
         ...props.environment,
         ...tables.environment,
-        [CONVERSIONS_TOPIC_ENV]: conversions.topic.topicArn,
         RELAY_SECRET_ARN: this.secret.secretArn,
       },
     });
     this.secret.grantRead(this.handler);
     tables.visitors.grantReadWriteData(this.handler);
-    // Claim (PutItem; a duplicate's item comes back with the failed condition, or, from an emulator, by GetItem),
-    // take over, release, complete (BatchWriteItem) and record skips.
-    tables.ledger.grantWriteData(this.handler);
-    tables.ledger.grant(this.handler, 'dynamodb:GetItem');
-    conversions.grantPublish(this.handler);
+    // The commit and skip records (PutItem; a duplicate's item comes back with the failed condition, or, from an
+    // emulator, by GetItem). The ledger's stream does the fan-out: no queue or topic rights here.
+    tables.ledger.grant(this.handler, 'dynamodb:PutItem', 'dynamodb:GetItem');
 
     // Public: the sources cannot sign AWS requests; each signs its own (or sends a token), which the handler verifies
     // before anything is stored. Buffered: a webhook's answer is one small JSON body.

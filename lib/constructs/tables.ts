@@ -1,11 +1,12 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../../functions/core/names.ts';
 
 /**
- * The two tables: visitors (clicks) and ledger (what happened to each conversion; its conversion item is also the
- * claim that makes a duplicate delivery one conversion).
+ * The two tables: visitors (clicks) and ledger (what happened to each conversion; the conditional write of its
+ * conversion item is the commit that makes a duplicate delivery one conversion, and the ledger's stream carries that
+ * item to the fan-out: a transactional outbox).
  */
 export class RelayTables extends Construct {
   readonly visitors: TableV2;
@@ -24,6 +25,8 @@ export class RelayTables extends Construct {
       ...common,
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
+      // New images only: the fan-out needs the committed item, never the old one.
+      dynamoStream: StreamViewType.NEW_IMAGE,
     });
   }
 

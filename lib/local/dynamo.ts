@@ -2,6 +2,7 @@ import { CreateTableCommand, DynamoDBClient, ResourceInUseException, type Create
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TABLE_ENV } from '../../functions/core/names.ts';
+import { StreamJournal, journalLedgerInserts } from './stream.ts';
 
 export interface LocalDynamo {
   url: string;
@@ -37,12 +38,15 @@ export function localDynamoEnvironment(url: string): Record<string, string> {
 }
 
 /**
- * dynalite (a real DynamoDB protocol server) with the relay's three tables: kept on disk under `dir` (the local
- * runner) or in memory (tests). Tables that already exist on disk are kept as they are.
+ * dynalite (a real DynamoDB protocol server) with the relay's tables: kept on disk under `dir` (the local runner) or
+ * in memory (tests). Tables that already exist on disk are kept as they are. With `streamJournal`, the ledger's
+ * stream is emulated: each committed conversion item is appended to that file (lib/local/stream.ts).
  */
-export async function startLocalDynamo(dir?: string, region = 'us-east-1'): Promise<LocalDynamo> {
+export async function startLocalDynamo(dir?: string, region = 'us-east-1', opts: { streamJournal?: string } = {}): Promise<LocalDynamo> {
   const { default: dynalite } = await import('dynalite');
   const server: Server = dynalite({ ...(dir ? { path: dir } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const journal = opts.streamJournal ? new StreamJournal(opts.streamJournal) : undefined;
+  if (journal) journalLedgerInserts(server, journal);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ endpoint: url, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
@@ -60,7 +64,10 @@ export async function startLocalDynamo(dir?: string, region = 'us-east-1'): Prom
     close: () =>
       new Promise((resolve) => {
         client.destroy();
-        server.close(() => resolve());
+        server.close(() => {
+          journal?.close();
+          resolve();
+        });
         server.closeAllConnections?.();
       }),
   };

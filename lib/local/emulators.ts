@@ -9,7 +9,7 @@ import { startSqsServer, type SqsServerOptions } from './sqs-server.ts';
  * queueing behind them, so the runner uses more than one core. Threads die with the process, so a crash or
  * SIGKILL never leaves an emulator holding the data directory's files.
  */
-export type EmulatorSpec = { kind: 'dynamodb'; dir?: string; region: string } | { kind: 'sqs'; options: SqsServerOptions };
+export type EmulatorSpec = { kind: 'dynamodb'; dir?: string; region: string; streamJournal?: string } | { kind: 'sqs'; options: SqsServerOptions };
 
 export interface EmulatorThread {
   url: string;
@@ -52,7 +52,7 @@ async function serve(spec: EmulatorSpec): Promise<void> {
   const port = parentPort!;
   try {
     const server =
-      spec.kind === 'dynamodb' ? await startLocalDynamo(spec.dir, spec.region) : await startSqsServer(spec.options);
+      spec.kind === 'dynamodb' ? await startLocalDynamo(spec.dir, spec.region, { streamJournal: spec.streamJournal }) : await startSqsServer(spec.options);
     port.on('message', async (m) => {
       if (m !== 'close') return;
       await server.close();

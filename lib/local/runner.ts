@@ -1,5 +1,6 @@
 import {
   CreateQueueCommand,
+  SendMessageCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
@@ -14,20 +15,20 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
-import { localTopicEnvironment, localTopics } from './topics.ts';
-import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
-import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
+import { DEFAULT_MAX_ATTEMPTS, FAN_OUT_BATCH_SIZE, FAN_OUT_FAILURES_ENV, FAN_OUT_RETRY_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { COLLECT_ENTRY, FAN_OUT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { localDynamoEnvironment } from './dynamo.ts';
 import { httpEvent } from './http-event.ts';
 import { startEmulatorThread } from './emulators.ts';
+import { StreamPoller, compactJournal, type StreamHandler } from './stream.ts';
 
 /**
  * The relay on a laptop: the same Lambda handlers, unchanged, behind a local HTTP server, with dynalite for
  * DynamoDB, our small SQS-compatible server for the queues (both on disk under the data directory, each on its own
- * worker thread: lib/local/emulators.ts) and pollers
- * that do what Lambda's SQS event source mapping does. The AWS SDK clients inside the handlers find these through
+ * worker thread: lib/local/emulators.ts), the ledger's stream as a journal beside dynalite's files feeding the
+ * fan-out (lib/local/stream.ts), and pollers that do what Lambda's SQS event source mapping does. The AWS SDK clients inside the handlers find these through
  * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS, so no handler knows it runs locally.
  */
 export interface RunnerOptions {
@@ -38,6 +39,11 @@ export interface RunnerOptions {
   batchingWindowMs?: number;
   /** Queue visibility timeout: how long a message stays hidden after a crash mid-batch. */
   visibilityTimeoutSeconds?: number;
+  /**
+   * false: the ledger stream is not read (as when the stack's stream event source mapping is disabled): committed
+   * conversions wait in the journal for a runner that reads it. Default true.
+   */
+  fanOut?: boolean;
   log?: (line: string) => void;
 }
 
@@ -63,10 +69,13 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   parseMapping(process.env[MAPPING_SETTING], { sources: sources.map((s) => s.name), destinations: destinations.map((d) => d.name) });
   mkdirSync(opts.dataDir, { recursive: true });
 
+  // The ledger's stream: journaled by the DynamoDB emulator as it commits, read by the fan-out's poller below.
+  const streamJournal = path.join(opts.dataDir, 'ledger-stream.jsonl');
+  const streamCheckpoint = path.join(opts.dataDir, 'ledger-stream.checkpoint');
+  compactJournal(streamJournal, streamCheckpoint);
   const [dynamoServer, sqsServer] = await Promise.all([
-    startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION }),
-    // The conversions topic: each destination's queue gets the conversions queued for it (the stack's subscriptions).
-    startEmulatorThread({ kind: 'sqs', options: { dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION, topics: localTopics() } }),
+    startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION, streamJournal }),
+    startEmulatorThread({ kind: 'sqs', options: { dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION } }),
   ]);
 
   // Environment the handlers read; real AWS credentials are never needed nor used.
@@ -75,7 +84,6 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_SQS: sqsServer.url,
-    ...localTopicEnvironment(sqsServer.url),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     ...localDynamoEnvironment(dynamoServer.url),
@@ -105,6 +113,9 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     process.env[queueUrlEnv(d.name)] = url;
     process.env[dlqUrlEnv(d.name)] = dlqUrl;
   }
+
+  const fanOutFailuresUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'fan-out-failures' }))).QueueUrl!;
+  process.env[FAN_OUT_FAILURES_ENV] = fanOutFailuresUrl;
 
   // Only now, with the environment complete, load the handlers (they create their clients at import).
   const load = async <T>(entry: string): Promise<T> => (await import(pathToFileURL(path.join(PROJECT_ROOT, entry)).href)).handler as T;
@@ -142,6 +153,25 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     poller.start();
   }
 
+  // The stream event source mapping of the stack (lib/constructs/fan-out.ts): same batch size and retries; the
+  // failure queue gets what Lambda's on-failure destination would, plus the records' keys.
+  const fanOut = new StreamPoller({
+    journalFile: streamJournal,
+    checkpointFile: streamCheckpoint,
+    handler: await load<StreamHandler>(FAN_OUT_ENTRY),
+    context: () => lambdaContext('fan-out'),
+    batchSize: FAN_OUT_BATCH_SIZE,
+    maxRetries: FAN_OUT_RETRY_ATTEMPTS,
+    pollMs: Math.min(opts.batchingWindowMs ?? 250, 50),
+    region: REGION,
+    log,
+    onFailure: async (records, reason) => {
+      const body = { requestContext: { condition: 'RetryAttemptsExhausted' }, reason, records: records.map((r) => ({ ...r.dynamodb?.Keys, sequenceNumber: r.dynamodb?.SequenceNumber })) };
+      await sqs.send(new SendMessageCommand({ QueueUrl: fanOutFailuresUrl, MessageBody: JSON.stringify(body) }));
+    },
+  });
+  if (opts.fanOut !== false) fanOut.start();
+
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };
   // How the operator CLI (bin/cli.ts) finds this runner: ports are ephemeral, the data directory is not.
@@ -155,7 +185,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     endpoints,
     async close() {
       rmSync(discoveryFile, { force: true });
-      await Promise.all(pollers.map((p) => p.stop()));
+      await Promise.all([fanOut.stop(), ...pollers.map((p) => p.stop())]);
       await closeServer(server);
       await sqsServer.close();
       await dynamoServer.close();
@@ -163,7 +193,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   };
 }
 
-/** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts): it bounds the lease of an ingest’s claim. */
+/** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts). */
 const HTTP_FUNCTION_TIMEOUT_MS = 15_000;
 
 function lambdaContext(functionName: string, timeoutMs = 30_000): Context {

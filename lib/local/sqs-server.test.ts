@@ -21,7 +21,6 @@ import {
   type QueueAttributeName,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { startSqsServer, type SqsServer } from './sqs-server.ts';
 
 const ACCOUNT = '000000000000';
@@ -296,38 +295,5 @@ describe('local SQS server', () => {
     const ops = readFileSync(dataFile, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { op: string }).op);
     expect(new Set(ops)).toEqual(new Set(['cq', 'put']));
     expect(ops.filter((op) => op === 'cq')).toHaveLength(6);
-  });
-});
-
-describe('local SNS Publish (the conversions topic)', () => {
-  let server: SqsServer;
-  const creds = { region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
-  beforeAll(async () => {
-    server = await startSqsServer({ topics: { conversions: ['meta', 'tiktok'].map((d) => ({ queue: d, filter: { attribute: 'destinations', anyOf: [d] } })) } });
-  });
-  afterAll(async () => server.close());
-
-  it('delivers the raw message with its attributes to each subscribed queue whose filter matches, and no other', async () => {
-    const sqs = clientFor(server);
-    const urls = Object.fromEntries(await Promise.all(['meta', 'tiktok'].map(async (q) => [q, (await sqs.send(new CreateQueueCommand({ QueueName: q }))).QueueUrl!])));
-    const sns = new SNSClient({ ...creds, endpoint: server.url });
-
-    const res = await sns.send(
-      new PublishCommand({
-        TopicArn: 'arn:aws:sns:us-east-1:000000000000:conversions',
-        Message: '{"eventId":"e1"}',
-        MessageAttributes: { destinations: { DataType: 'String.Array', StringValue: '["meta"]' }, conversionId: { DataType: 'String', StringValue: 'e1' } },
-      }),
-    );
-
-    expect(res.MessageId).toMatch(/^[0-9a-f-]{36}$/);
-    const meta = await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.meta, MessageAttributeNames: ['All'] }));
-    expect(meta.Messages?.map((m) => [m.Body, m.MessageAttributes?.conversionId?.StringValue])).toEqual([['{"eventId":"e1"}', 'e1']]);
-    expect((await sqs.send(new ReceiveMessageCommand({ QueueUrl: urls.tiktok }))).Messages ?? []).toEqual([]);
-  });
-
-  it('answers an unknown topic with NotFound, as SNS does', async () => {
-    const sns = new SNSClient({ ...creds, endpoint: server.url });
-    await expect(sns.send(new PublishCommand({ TopicArn: 'arn:aws:sns:us-east-1:000000000000:nope', Message: 'x' }))).rejects.toMatchObject({ name: 'NotFoundException' });
   });
 });

@@ -3,8 +3,6 @@
  *
  * Speaks the AWS JSON 1.0 protocol used by `@aws-sdk/client-sqs` v3 and mimics standard-queue
  * semantics (visibility timeouts, receive counts, redrive to a DLQ, move tasks, long polling).
- * It also answers SNS `Publish` (the awsQuery protocol `@aws-sdk/client-sns` speaks) for the topics in `topics`, each
- * fanned out to its subscribed queues as SNS does with raw message delivery and a filter policy on one attribute.
  * With `dataFile`, every mutation is appended to a JSON-lines journal before the response is sent,
  * so accepted work survives a process crash; on start the journal is replayed and compacted.
  */
@@ -14,12 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 
-export interface SqsServerOptions {
-  dataFile?: string; host?: string; port?: number; accountId?: string; region?: string;
-  /** SNS topics by name: each subscription is a queue (by name) and, optionally, the filter policy `{ [attribute]: anyOf }`. */
-  topics?: Record<string, TopicSubscription[]>;
-}
-export interface TopicSubscription { queue: string; filter?: { attribute: string; anyOf: string[] } }
+export interface SqsServerOptions { dataFile?: string; host?: string; port?: number; accountId?: string; region?: string }
 export interface SqsServer { url: string; port: number; close(): Promise<void> }
 
 type Attrs = Record<string, string>;
@@ -79,7 +72,6 @@ export function md5OfMessageAttributes(attrs: Record<string, MsgAttr>): string |
   return md5(Buffer.concat(parts));
 }
 
-const escapeXml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 function intIn(v: unknown, lo: number, hi: number, name: string, dflt: number): number {
   if (v === undefined || v === null) return dflt;
@@ -395,10 +387,6 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
       res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': randomUUID(), ...headers });
       res.end(JSON.stringify(body));
     };
-    if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-      snsQuery(new URLSearchParams(Buffer.concat(chunks).toString('utf8')), res);
-      return;
-    }
     try {
       const target = String(req.headers['x-amz-target'] ?? '');
       const handler = target.startsWith('AmazonSQS.') ? handlers[target.slice('AmazonSQS.'.length)] : undefined;
@@ -411,47 +399,6 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
       const e = err instanceof SqsError ? err : new SqsError('InternalFailure', String((err as Error)?.message ?? err), 500);
       reply(e.status, { __type: `com.amazonaws.sqs#${e.code}`, message: e.message }, { 'x-amzn-query-error': `${QUERY_CODES[e.code] ?? e.code};${e.status >= 500 ? 'Receiver' : 'Sender'}` });
     }
-  }
-
-  /**
-   * SNS Publish with raw message delivery: the message becomes the body of one SQS message per matching subscription,
-   * its attributes the message attributes; a String.Array attribute matches a filter when any element does.
-   */
-  function snsQuery(params: URLSearchParams, res: ServerResponse): void {
-    const requestId = randomUUID();
-    const xml = (status: number, body: string) => {
-      res.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-      res.end(`<?xml version="1.0"?>${body}`);
-    };
-    const fail = (status: number, code: string, message: string) =>
-      xml(status, `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
-    if (params.get('Action') !== 'Publish') return fail(400, 'InvalidAction', `Action ${params.get('Action')} is not supported by the local SNS endpoint.`);
-    const topic = String(params.get('TopicArn') ?? '').split(':').pop() ?? '';
-    const subscriptions = opts.topics?.[topic];
-    if (!subscriptions) return fail(404, 'NotFound', `Topic does not exist: ${params.get('TopicArn')}`);
-    const message = params.get('Message');
-    if (!message) return fail(400, 'InvalidParameter', 'Invalid parameter: Message');
-    const attrs: Record<string, MsgAttr> = {};
-    for (let i = 1; params.has(`MessageAttributes.entry.${i}.Name`); i++) {
-      const p = `MessageAttributes.entry.${i}`;
-      attrs[params.get(`${p}.Name`)!] = { DataType: params.get(`${p}.Value.DataType`) ?? 'String', StringValue: params.get(`${p}.Value.StringValue`) ?? undefined };
-    }
-    const values = (name: string): string[] => {
-      const a = attrs[name];
-      if (!a?.StringValue) return [];
-      if (a.DataType !== 'String.Array') return [a.StringValue];
-      try { return (JSON.parse(a.StringValue) as unknown[]).map(String); } catch { return []; }
-    };
-    try {
-      for (const sub of subscriptions) {
-        if (sub.filter && !values(sub.filter.attribute).some((v) => sub.filter!.anyOf.includes(v))) continue;
-        const q = queues.get(sub.queue);
-        if (q) sendOne(q, { MessageBody: message, MessageAttributes: attrs });
-      }
-    } catch (err) {
-      return fail(400, 'InvalidParameter', (err as Error).message);
-    }
-    xml(200, `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult><ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></PublishResponse>`);
   }
 
   if (opts.dataFile) {

@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { RequestError } from '../../functions/core/errors.ts';
-import { ConversionInProgressError, ingest, type IngestOptions, type IngestPorts } from '../../functions/core/ingest.ts';
+import { ingest, type IngestOptions, type IngestPorts } from '../../functions/core/ingest.ts';
 import type { SourceResult } from '../../functions/sources/types.ts';
 import { parseSince } from './quality.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
@@ -96,7 +96,7 @@ async function feed(read: () => SourceResult, summary: BackfillSummary, seen: Se
   const now = deps.now?.() ?? new Date();
   let outcome;
   try {
-    outcome = await withRetryInProgress(() => ingest(deps.source, { ...result, conversions: fresh }, deps.ports, deps.options(now), invocationId));
+    outcome = await ingest(deps.source, { ...result, conversions: fresh }, deps.ports, deps.options(now), invocationId);
   } catch (err) {
     if (err instanceof RequestError) return bump(summary.refused, `${err.code}: ${err.message}`.slice(0, 120));
     throw err;
@@ -122,18 +122,6 @@ async function feed(read: () => SourceResult, summary: BackfillSummary, seen: Se
     }
     if (anyQueued) summary.queued++;
     else summary.skippedEverywhere++;
-  }
-}
-
-/** A concurrent webhook for the same payment holds its claim on the conversion for a moment: wait and ask again. */
-async function withRetryInProgress<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof ConversionInProgressError) || attempt >= 5) throw err;
-      await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
-    }
   }
 }
 

@@ -135,6 +135,28 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
       matches.push(row);
     }
   }
+  return resend(target, matches, opts);
+}
+
+/**
+ * The fan-out's work done again for conversions whose stream records ended on the fan-out's failure queue (its
+ * retries ran out, e.g. a queue gone for longer than that): each destination still `queued` on the conversion item
+ * with no sender row yet is put on its queue from the item. A message that did reach the queue meanwhile is sent
+ * twice; the platforms keep one (the event ID).
+ */
+export async function replayFanOut(target: Target, eventIds: string[], opts: Pick<ReplayOptions, 'destinations' | 'dryRun' | 'progress'>): Promise<ReplayResult> {
+  const table = requireLedger(target);
+  const matches: LedgerItem[] = [];
+  for (const id of eventIds) {
+    const items = await conversionItems(target, table, `C#${id}`);
+    if (!items.some((i) => i.sk === CONVERSION_SK)) throw new OperatorError(`No conversion ${id} in the ledger (was it accepted? \`status ${id}\` says what is known).`);
+    for (const row of destinationRows(items)) if (row.fromRoute && row.status === 'queued' && opts.destinations.includes(row.sk.slice(2))) matches.push(row);
+  }
+  return resend(target, matches, opts);
+}
+
+/** Puts each matched row's Conversion on its destination's queue and marks the row queued (unless it moved on). */
+async function resend(target: Target, matches: LedgerItem[], opts: Pick<ReplayOptions, 'dryRun' | 'progress'>): Promise<ReplayResult> {
   const result: ReplayResult = { found: matches.length, replayed: 0, notReplayable: 0, byDestination: {}, rows: matches };
   let done = 0;
   for (const row of matches) {

@@ -4,8 +4,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CONVERSIONS_TOPIC_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
-import { localTopicEnvironment } from '../local/topics.ts';
+import { TABLE_ENV, dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from '../local/discovery.ts';
 
 /**
@@ -99,7 +98,6 @@ async function local(dataDir: string): Promise<Target> {
       [TABLE_ENV.visitors]: found.tables.visitors,
       [TABLE_ENV.ledger]: found.tables.ledger,
       ...queueEnvironment(found.queues),
-      ...localTopicEnvironment(found.endpoints.sqs),
     },
   };
 }
@@ -107,7 +105,6 @@ async function local(dataDir: string): Promise<Target> {
 interface AwsNames {
   ledgerTable?: string;
   visitorsTable?: string;
-  conversionsTopicArn?: string;
   queues: Record<string, { url?: string; dlqUrl?: string }>;
   secretArns?: Record<string, string>;
 }
@@ -121,7 +118,7 @@ function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): Aw
   }
   const secretArns = Object.fromEntries(destinations.flatMap((d) => (env[secretArnEnv(d)] ? [[d, env[secretArnEnv(d)]!]] : [])));
   const ledgerTable = env[TABLE_ENV.ledger];
-  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], conversionsTopicArn: env[CONVERSIONS_TOPIC_ENV], queues, secretArns } : undefined;
+  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], queues, secretArns } : undefined;
 }
 
 /** CfnOutput IDs become output keys without their non-alphanumeric characters (see lib/relay-stack.ts). */
@@ -147,7 +144,7 @@ function awsFromOutputs(file: string, stack: string | undefined, destinations: r
     if (url || dlqUrl) queues[d] = { url, dlqUrl };
   }
   const secretArns = Object.fromEntries(destinations.flatMap((d) => (outputs[outputKey(`${d}SecretArn`)] ? [[d, outputs[outputKey(`${d}SecretArn`)]]] : [])));
-  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, conversionsTopicArn: outputs.ConversionsTopicArn, queues, secretArns };
+  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, queues, secretArns };
 }
 
 async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames | undefined): Promise<Target> {
@@ -171,7 +168,6 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
   const tables: Record<string, string | undefined> = {
     [TABLE_ENV.visitors]: fromEnv?.visitorsTable ?? fromFile?.visitorsTable,
     [TABLE_ENV.ledger]: ledgerTable,
-    [CONVERSIONS_TOPIC_ENV]: fromEnv?.conversionsTopicArn ?? fromFile?.conversionsTopicArn,
   };
   return {
     kind: 'aws',

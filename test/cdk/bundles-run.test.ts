@@ -8,14 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAwsFake, type AwsFake } from '../../bench/aws-fake.ts';
 import { bundle } from '../../bench/build.ts';
 import { functionEnv, unresolvedEnv, type LocalResources } from '../../bench/env.ts';
-import { apiGatewayEvent, collectRequest, freshConversion, functionUrlEvent, sqsEvent } from '../../bench/fixtures.ts';
+import { apiGatewayEvent, collectRequest, freshConversion, functionUrlEvent, sqsEvent, streamEvent } from '../../bench/fixtures.ts';
 import { platformFakes, type PlatformFake } from '../../bench/platforms.ts';
 import { synthesizeDeployment, type DeployedFunction } from '../../bench/stack.ts';
-import { dlqUrlEnv, queueUrlEnv, TABLE_ENV, VISITOR_COOKIE } from '../../functions/core/names.ts';
+import { CreateQueueCommand } from '@aws-sdk/client-sqs';
+import { FAN_OUT_FAILURES_ENV, dlqUrlEnv, queueUrlEnv, TABLE_ENV, VISITOR_COOKIE } from '../../functions/core/names.ts';
 import { SNIPPET_ENTRY, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
-import { localTopics } from '../../lib/local/topics.ts';
 import { BUNDLING } from '../../lib/constructs/relay-function.ts';
 import { runBundle, writeRuntimeNodeModules } from '../support/lambda-runtime.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
@@ -34,7 +34,7 @@ import { driverEnv, sourceDrivers, startDriverFakes } from '../support/source-re
  */
 
 const HTTP_FUNCTIONS = ['collect', 'snippet'];
-const expectedFunctions = () => [...HTTP_FUNCTIONS, ...sources.map((s) => `ingest-${s.name}`), ...destinations.map((d) => `send-${d.name}`)];
+const expectedFunctions = () => [...HTTP_FUNCTIONS, 'fan-out', ...sources.map((s) => `ingest-${s.name}`), ...destinations.map((d) => `send-${d.name}`)];
 
 let deployment: DeployedFunction[];
 let work: string;
@@ -76,8 +76,9 @@ beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'relay-bundles-'));
   runtimePackages = writeRuntimeNodeModules(work);
   dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer({ topics: localTopics() });
+  sqsServer = await startSqsServer();
   sqs = await createDestinationQueues(sqsServer.url);
+  process.env[FAN_OUT_FAILURES_ENV] = (await sqs.send(new CreateQueueCommand({ QueueName: 'fan-out-failures' }))).QueueUrl!;
   stopDriverFakes = await startDriverFakes();
   for (const d of destinations) if (platformFakes[d.name]) fakes[d.name] = await platformFakes[d.name]();
   // What each function's own secret would hold: the sources' signing secrets, the platforms' credentials.
@@ -85,7 +86,7 @@ beforeAll(async () => {
   secrets = await startAwsFake({ secret: settings });
   resources = {
     tables: { visitors: 'visitors', ledger: 'ledger' },
-    queueUrls: Object.fromEntries(destinations.flatMap((d) => [queueUrlEnv(d.name), dlqUrlEnv(d.name)].map((v) => [v, process.env[v]!]))),
+    queueUrls: Object.fromEntries([...destinations.flatMap((d) => [queueUrlEnv(d.name), dlqUrlEnv(d.name)]), FAN_OUT_FAILURES_ENV].map((v) => [v, process.env[v]!])),
     secretArn: 'arn:aws:secretsmanager:us-east-1:000000000000:secret:relay-bundles',
     endpoints: { dynamodb: dynamo.url, sqs: sqsServer.url, secretsmanager: secrets.url },
   };
@@ -141,24 +142,32 @@ describe('each bundle, imported as Lambda imports it, serves a realistic first e
     expect(extra.body).not.toBe(main.body);
   });
 
-  it.each(sources.map((s) => s.name))('ingest-%s: a correctly signed purchase, by its function URL, answers 200 accepted and is enqueued', async (source) => {
+  it.each(sources.map((s) => s.name))('ingest-%s: a correctly signed purchase, by its function URL, answers 200 accepted and is committed to the ledger', async (source) => {
     const driver = sourceDrivers[source];
     expect(driver, `add a driver for ${source} to test/support/source-requests.ts`).toBeDefined();
     const req = driver.purchase({ id: `bundle_${source}_${randomUUID().slice(0, 8)}`, customer: { email: `buyer.${source}@example.com`, phone: '+1 415 555 0100' } });
-    const before = await queueDepths();
     const { result } = await run(fn(`ingest-${source}`), functionUrlEvent({ ...req, body: String(req.body) }));
     expect(result.statusCode, result.body).toBe(200);
     expect(result.body).toMatch(/"accepted"/);
-    expect(await queueDepths()).toBeGreaterThan(before);
+    const eventId: string = JSON.parse(result.body).conversions[0].eventId;
+    expect((await itemsMentioning('ledger', `C#${eventId}`)).join('\n')).toMatch(/"accepted"/);
   });
 
-  it('ingest-stripe: its function URL answers 404 on any other path, enqueuing nothing (the route check the HTTP API made)', async () => {
-    const req = sourceDrivers.stripe.purchase({ id: `bundle_path_${randomUUID().slice(0, 8)}` });
+  it('fan-out: a stream batch of two conversion items puts each on the queue of every destination it is queued for', async () => {
+    const conversions = [freshConversion(), freshConversion()];
     const before = await queueDepths();
+    const { result } = await run(fn('fan-out'), streamEvent(conversions, ['meta', 'tiktok']));
+    expect(result?.batchItemFailures ?? 'no DynamoDBBatchResponse').toEqual([]);
+    expect(await queueDepths()).toBe(before + 4);
+  });
+
+  it('ingest-stripe: its function URL answers 404 on any other path, committing nothing (the route check the HTTP API made)', async () => {
+    const id = `bundle_path_${randomUUID().slice(0, 8)}`;
+    const req = sourceDrivers.stripe.purchase({ id });
     const { result } = await run(fn('ingest-stripe'), functionUrlEvent({ ...req, path: '/webhooks/other', body: String(req.body) }));
     expect(result.statusCode, result.body).toBe(404);
     expect(JSON.parse(result.body).error).toBe('not_found');
-    expect(await queueDepths()).toBe(before);
+    expect(await itemsMentioning('ledger', id)).toEqual([]);
   });
 
   it.each(destinations.map((d) => d.name))('send-%s: an SQS batch of one conversion leaves no batch item failure and its ledger entry', async (destination) => {

@@ -8,11 +8,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { DEFAULT_MAX_ATTEMPTS, FAN_OUT_BATCH_SIZE, FAN_OUT_FAILURES_ENV, FAN_OUT_RETRY_ATTEMPTS, MAX_ATTEMPTS_ENV, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import { DESTINATION_METRICS, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
 import { destinations, sources } from '../../functions/registry.ts';
 import { Destination } from '../../lib/constructs/destination.ts';
-import { ConversionsTopic } from '../../lib/constructs/conversions-topic.ts';
+import { FanOut } from '../../lib/constructs/fan-out.ts';
 import { DEFAULT_WEBHOOK_CONCURRENCY, IngestEndpoint, webhookUrlOutputId } from '../../lib/constructs/ingest-endpoint.ts';
 import { RelayTables } from '../../lib/constructs/tables.ts';
 import { acknowledgeNagFindings } from '../../lib/nag.ts';
@@ -111,7 +111,7 @@ describe('RelayStack', () => {
   let ids: {
     collect: string;
     tables: { visitors: string; ledger: string };
-    topic: string;
+    fanOut: { handler: string; failures: string };
     sources: Record<string, { handler: string; secret: string }>;
     destinations: Record<string, { queue: string; dlq: string; sender: string; secret: string }>;
   };
@@ -124,7 +124,7 @@ describe('RelayStack', () => {
     ids = {
       collect: functionBehindRoute(t, 'POST /collect'),
       tables: { visitors: logicalId(tables.visitors), ledger: logicalId(tables.ledger) },
-      topic: logicalId(all.find((c): c is ConversionsTopic => c instanceof ConversionsTopic)!.topic),
+      fanOut: ((f) => ({ handler: logicalId(f.handler), failures: logicalId(f.failures) }))(all.find((c): c is FanOut => c instanceof FanOut)!),
       sources: Object.fromEntries(
         all
           .filter((c): c is IngestEndpoint => c instanceof IngestEndpoint)
@@ -221,10 +221,10 @@ describe('RelayStack', () => {
   });
 
   describe('Lambda functions', () => {
-    it('has one function per handler: collect, the snippet, one ingest per source, one sender per destination', () => {
+    it('has one function per handler: collect, the snippet, one ingest per source, the fan-out, one sender per destination', () => {
       const snippet = functionBehindRoute(t, 'GET /t.js');
-      const expected = [ids.collect, snippet, ...Object.values(ids.sources).map((s) => s.handler), ...Object.values(ids.destinations).map((d) => d.sender)];
-      expect(new Set(expected).size).toBe(2 + sources.length + destinations.length);
+      const expected = [ids.collect, snippet, ids.fanOut.handler, ...Object.values(ids.sources).map((s) => s.handler), ...Object.values(ids.destinations).map((d) => d.sender)];
+      expect(new Set(expected).size).toBe(3 + sources.length + destinations.length);
       expect(allFunctionIds().sort()).toEqual(expected.sort());
     });
 
@@ -291,6 +291,43 @@ describe('RelayStack', () => {
         expect(table.DeletionPolicy, id).toBe('Retain');
         expect(table.UpdateReplacePolicy, id).toBe('Retain');
       }
+    });
+
+    it('streams the ledger’s new images (the outbox), not the visitors’', () => {
+      const tables = t.toJSON().Resources as Json;
+      expect(tables[ids.tables.ledger].Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_IMAGE' });
+      expect(tables[ids.tables.visitors].Properties.StreamSpecification).toBeUndefined();
+    });
+  });
+
+  describe('fan-out (ledger stream → destination queues)', () => {
+    const mapping = () => {
+      const all = Object.values(t.findResources('AWS::Lambda::EventSourceMapping', { Properties: { FunctionName: ref(ids.fanOut.handler) } }));
+      expect(all).toHaveLength(1);
+      return all[0].Properties;
+    };
+
+    it('reads the ledger stream from its start, in batches, with partial batch responses, bisection and a bounded retry', () => {
+      const p = mapping();
+      expect(p.EventSourceArn).toEqual({ 'Fn::GetAtt': [ids.tables.ledger, 'StreamArn'] });
+      expect(p.StartingPosition).toBe('TRIM_HORIZON');
+      expect(p.BatchSize).toBe(FAN_OUT_BATCH_SIZE);
+      expect(p.MaximumBatchingWindowInSeconds).toBeGreaterThanOrEqual(1);
+      expect(p.MaximumBatchingWindowInSeconds).toBeLessThanOrEqual(5);
+      expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      expect(p.BisectBatchOnFunctionError).toBe(true);
+      expect(p.MaximumRetryAttempts).toBe(FAN_OUT_RETRY_ATTEMPTS);
+    });
+
+    it('sends batches whose retries ran out to its failure queue (encrypted, TLS only, kept 14 days)', () => {
+      expect(mapping().DestinationConfig).toEqual({ OnFailure: { Destination: arnOf(ids.fanOut.failures) } });
+      const q = (t.toJSON().Resources as Json)[ids.fanOut.failures].Properties;
+      expect(q).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    });
+
+    it('is invoked only for INSERTs of accepted conversion items (the event filter; other writes cost nothing)', () => {
+      const filters = mapping().FilterCriteria.Filters.map((f: Json) => JSON.parse(f.Pattern));
+      expect(filters).toEqual([{ eventName: ['INSERT'], dynamodb: { NewImage: { sk: { S: ['conversion'] }, status: { S: ['accepted'] } } } }]);
     });
   });
 
@@ -436,35 +473,45 @@ describe('RelayStack', () => {
       expect(allows(collect, 'dynamodb:UpdateItem', ids.tables.visitors)).toBe(true);
       expect(collect.filter((g) => /^(sqs|secretsmanager|kms):/i.test(g.action))).toEqual([]);
       expect(touches(collect, ids.tables.ledger)).toBe(false);
-      expect(touches(collect, ids.topic)).toBe(false);
     });
 
-    it('lets the stripe ingest publish to the conversions topic and write the ledger, but touch no queue or DLQ', () => {
+    it('lets the stripe ingest put and get ledger items (the commit, skip records) and nothing else there, and touch no queue', () => {
       const ingest = grantsOf(t, ids.sources.stripe.handler);
-      expect(allows(ingest, 'sns:Publish', ids.topic)).toBe(true);
       for (const d of Object.values(ids.destinations)) {
         expect(touches(ingest, d.queue)).toBe(false);
         expect(touches(ingest, d.dlq)).toBe(false);
       }
-      for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem']) {
-        expect(allows(ingest, action, ids.tables.ledger), action).toBe(true);
-      }
+      expect(ingest.filter((g) => /^(sqs|sns|kms):/i.test(g.action))).toEqual([]);
+      const onLedger = ingest.filter((g) => g.resource.includes(`"${ids.tables.ledger}"`)).map((g) => g.action);
+      expect(new Set(onLedger)).toEqual(new Set(['dynamodb:PutItem', 'dynamodb:GetItem']));
     });
 
-    it('fans each conversion out to every destination queue: one raw subscription each, filtered on its own name', () => {
-      const subscriptions = t.findResources('AWS::SNS::Subscription');
+    it('lets the fan-out read the ledger stream and send to the destination queues and its failure queue, nothing else', () => {
+      const grants = grantsOf(t, ids.fanOut.handler);
       for (const [name, d] of Object.entries(ids.destinations)) {
-        const sub = Object.values(subscriptions).find((s: any) => JSON.stringify(s.Properties.Endpoint).includes(d.queue)) as any;
-        expect(sub, name).toBeDefined();
-        expect(sub.Properties).toMatchObject({ Protocol: 'sqs', RawMessageDelivery: true, FilterPolicy: { destinations: [name] }, TopicArn: { Ref: ids.topic } });
-        // The queue lets this topic, and only it, send to it.
-        const policies = Object.values(t.findResources('AWS::SQS::QueuePolicy')).filter((p: any) => JSON.stringify(p.Properties.Queues).includes(d.queue));
-        expect(JSON.stringify(policies), name).toContain(ids.topic);
+        expect(allows(grants, 'sqs:SendMessage', d.queue), name).toBe(true);
+        expect(touches(grants, d.dlq), name).toBe(false);
+        expect(allows(grants, 'sqs:ReceiveMessage', d.queue), name).toBe(false);
       }
-      expect(Object.keys(subscriptions)).toHaveLength(Object.keys(ids.destinations).length);
-      // Encrypted at rest with the stack's own key.
-      const topic = t.findResources('AWS::SNS::Topic')[ids.topic] as any;
-      expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+      expect(allows(grants, 'sqs:SendMessage', ids.fanOut.failures)).toBe(true);
+      const dynamo = grants.filter((g) => g.action.startsWith('dynamodb:'));
+      expect(dynamo.length).toBeGreaterThan(0);
+      // Stream reads only (the stream ARN is an attribute of the ledger table): no item of either table.
+      for (const g of dynamo) expect(g.action, g.action).toMatch(/^dynamodb:(DescribeStream|GetRecords|GetShardIterator|ListStreams)$/);
+      expect(touches(grants, ids.tables.visitors)).toBe(false);
+      expect(grants.filter((g) => /^(sns|secretsmanager|kms):/i.test(g.action))).toEqual([]);
+    });
+
+    it('knows every destination queue by the variable the fan-out reads, and the failure queue', () => {
+      const env = envOf(t, ids.fanOut.handler);
+      for (const [name, d] of Object.entries(ids.destinations)) expect(env[queueUrlEnv(name)], name).toEqual(ref(d.queue));
+      expect(env[FAN_OUT_FAILURES_ENV]).toEqual(ref(ids.fanOut.failures));
+    });
+
+    it('has no SNS topic for conversions and no KMS key (the ledger stream fans out)', () => {
+      expect(Object.keys(t.findResources('AWS::SNS::Topic'))).toHaveLength(1);
+      expect(Object.keys(t.findResources('AWS::SNS::Subscription'))).toHaveLength(0);
+      t.resourceCountIs('AWS::KMS::Key', 0);
     });
 
     it.each(destinations.map((d) => d.name))('lets the %s sender consume its queue, write its DLQ, and put messages back on its own queue for later', (name) => {
@@ -504,7 +551,7 @@ describe('RelayStack', () => {
 
   describe('alarm notifications', () => {
     it('has no e-mail subscription without alarmEmail', () => {
-      expect(Object.values(t.findResources('AWS::SNS::Subscription')).filter((s: any) => s.Properties.Protocol !== 'sqs')).toEqual([]);
+      expect(Object.values(t.findResources('AWS::SNS::Subscription'))).toEqual([]);
     });
 
     it('subscribes alarmEmail to the topic the DLQ alarms publish to', () => {
@@ -608,9 +655,17 @@ describe('RelayStack', () => {
       expect(floor(DESTINATION_METRICS.clickAttached, 'google-ads')).toBe(70);
     });
 
-    it('sends every alarm to the topic (DLQ depth, sustained failures, match score; /collect 5xx; webhook 5xx, throttles, 4xx)', () => {
+    it('alarms to the topic on fan-out errors, its iterator age and its failure queue', () => {
+      const fanOut = alarmsTo(topicId()).filter((a) => JSON.stringify(a.Properties.Dimensions ?? []).includes(ids.fanOut.handler) || JSON.stringify(a.Properties.Dimensions ?? []).includes(ids.fanOut.failures));
+      expect(fanOut.map((a) => a.Properties.MetricName).sort()).toEqual(['ApproximateNumberOfMessagesVisible', 'Errors', 'IteratorAge']);
+      const age = fanOut.find((a) => a.Properties.MetricName === 'IteratorAge')!.Properties;
+      expect(age).toMatchObject({ Statistic: 'Maximum', Namespace: 'AWS/Lambda' });
+      expect(age.Threshold).toBeLessThanOrEqual(15 * 60_000);
+    });
+
+    it('sends every alarm to the topic (DLQ depth, sustained failures, match score; /collect 5xx; webhook 5xx, throttles, 4xx; fan-out)', () => {
       const all = Object.values(t.findResources('AWS::CloudWatch::Alarm'));
-      expect(all).toHaveLength(destinations.length * 3 + 1 + sources.length * 3);
+      expect(all).toHaveLength(destinations.length * 3 + 1 + sources.length * 3 + 3);
       expect(alarmsTo(topicId())).toHaveLength(all.length);
     });
 
@@ -678,7 +733,7 @@ describe('bundling (esbuild, as `cdk synth` does it)', () => {
     const files: Json = manifest!.contents.files ?? {};
 
     const functions = Object.entries(artifact.template.Resources as Json).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
-    expect(functions).toHaveLength(2 + sources.length + destinations.length);
+    expect(functions).toHaveLength(3 + sources.length + destinations.length);
     const hashes = new Set<string>();
     for (const [id, fn] of functions) {
       const s3Key: string = fn.Properties.Code.S3Key;

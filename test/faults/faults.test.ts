@@ -1,3 +1,4 @@
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,8 @@ const SIZES = {
   stormEvents: bySize(20, 300),
   killEvents: bySize(30, 600),
   permanentEvents: bySize(6, 50),
+  outboxEvents: bySize(20, 400),
+  concurrentDuplicates: bySize(10, 200),
 };
 
 describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
@@ -57,9 +60,9 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     RELAY_VISIBILITY_TIMEOUT_SECONDS: String(VISIBILITY_S),
     RELAY_PLATFORM_TIMEOUT_MS: '2000',
   });
-  const restart = async (how: 'kill' | 'stop') => {
+  const restart = async (how: 'kill' | 'stop', extra: Record<string, string> = {}) => {
     await (how === 'kill' ? relay.kill() : relay.stop());
-    relay = await startRelay(env(), dataDir);
+    relay = await startRelay({ ...env(), ...extra }, dataDir);
   };
 
   /** Purchases of `n` orders through every source with a driver, round-robin; `id` is the platform's event ID. */
@@ -235,6 +238,53 @@ describe(`fault suite (${FULL_SUITE ? 'full' : 'small'})`, () => {
     expect(promises.conversions.size).toBe(SIZES.killEvents);
     expect(r.delivered).toBe(SIZES.killEvents);
     expect(r.dlq.size).toBe(0);
+  }, SCENARIO_TIMEOUT_MS);
+
+  it(`${SIZES.concurrentDuplicates} orders each delivered three times at once: one conversion each, delivered once`, async () => {
+    const promises = newPromises();
+    const before = meta.requests.length;
+    const orders = purchases('concurrent', SIZES.concurrentDuplicates);
+    await pool(orders, Math.max(1, Math.floor(SIZES.concurrency / 3)), (o) => Promise.all([1, 2, 3].map(() => deliverWebhook(relayUrl, o.make, promises))));
+    const r = await finish('concurrent duplicates', promises, before, 120_000);
+    expect(r.delivered).toBe(orders.length);
+    for (const o of orders) expect(meta.uniqueEvents().filter((e) => e.event_id === o.id), o.id).toHaveLength(1);
+    // One conversion item each, one message each: the stream carried one INSERT per order.
+    const items = (await scanAllTables(relay)).ledger.filter((x) => x.sk === 'conversion' && orders.some((o) => o.id === x.pk.slice(2)));
+    expect(items).toHaveLength(orders.length);
+  }, SCENARIO_TIMEOUT_MS);
+
+  it(`the runner killed after ${SIZES.outboxEvents} commits, before the fan-out read them: delivered after the restart`, async () => {
+    const promises = newPromises();
+    const before = meta.requests.length;
+    // The stream is not read: every webhook is committed (answered 200) and nothing is on a queue yet.
+    await restart('stop', { RELAY_FAN_OUT_DISABLED: 'true' });
+    const orders = purchases('outbox', SIZES.outboxEvents);
+    await pool(orders, SIZES.concurrency, (o) => deliverWebhook(relayUrl, o.make, promises));
+    expect(promises.conversions.size).toBe(orders.length);
+    expect(await relay.queueDepth('meta')).toBe(0);
+    await restart('kill');
+    const r = await finish('crash after commit, before fan-out', promises, before, 120_000);
+    expect(r.delivered).toBe(orders.length);
+    expect(r.dlq.size).toBe(0);
+  }, SCENARIO_TIMEOUT_MS);
+
+  it('the fan-out failing (the Meta queue gone), then the queue back: retried from the stream, all delivered once', async () => {
+    const promises = newPromises();
+    const before = meta.requests.length;
+    const sqs = new SQSClient({ endpoint: relay.sqsUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const QueueUrl = `${relay.sqsUrl}/000000000000/meta`;
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['VisibilityTimeout', 'RedrivePolicy'] }));
+    await sqs.send(new DeleteQueueCommand({ QueueUrl }));
+    const outputBefore = relay.output.length;
+    const orders = purchases('fanoutfail', SIZES.outboxEvents);
+    await pool(orders, SIZES.concurrency, (o) => deliverWebhook(relayUrl, o.make, promises));
+    await relay.waitFor(() => relay.output.slice(outputBefore).some((l) => l.includes('fan-out failed')), 20_000, 'the fan-out to fail and retry');
+    await sqs.send(new CreateQueueCommand({ QueueName: 'meta', Attributes }));
+    sqs.destroy();
+    const r = await finish('fan-out failing, then recovered', promises, before, 120_000);
+    expect(r.delivered).toBe(orders.length);
+    expect(r.dlq.size).toBe(0);
+    for (const o of orders) expect(meta.uniqueEvents().filter((e) => e.event_id === o.id), o.id).toHaveLength(1);
   }, SCENARIO_TIMEOUT_MS);
 
   it('permanent errors: in the DLQ after one attempt, saying why; after the fix, `dlq redrive` delivers each once', async () => {

@@ -38,8 +38,7 @@ export const newPromises = (): Promises => ({ conversions: new Set(), sourceSkip
 /**
  * Delivers one webhook the way Stripe and the other sources do: on a network error or a 5xx it tries again (with a
  * freshly signed copy), until a 2xx or a 4xx. `make` builds the request anew for each try. A runner killed in the
- * middle of an ingest leaves that event "in progress" (503) until its claim's lease expires (the function's
- * timeout), so the source keeps trying for longer than that.
+ * middle of an ingest has written nothing for that event unless it committed it (then the retry is a duplicate).
  */
 export async function deliverWebhook(relayUrl: () => string, make: () => SourceRequest, promises: Promises, { forMs = 90_000, pauseMs = 200 } = {}): Promise<number> {
   const until = Date.now() + forMs;

@@ -5,12 +5,11 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
-import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
+import type { LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
-import { localTopics } from '../../lib/local/topics.ts';
 import { httpEvent as buildHttpEvent } from '../../lib/local/http-event.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
-import { createDestinationQueues } from '../support/local-aws.ts';
+import { createDestinationQueues, startLocalLedger, type LocalLedger } from '../support/local-aws.ts';
 
 /**
  * The real Lambda handlers, called the way Lambda calls them (API Gateway v2 events, SQS events with partial batch
@@ -21,6 +20,7 @@ type SqsHandler = (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
 
 const SECRET = 'whsec_integration';
 let dynamo: LocalDynamo;
+let ledger: LocalLedger;
 let sqsServer: SqsServer;
 let meta: MetaFake;
 let sqs: SQSClient;
@@ -41,6 +41,8 @@ function httpEvent(path: string, body: string, headers: Record<string, string>, 
 
 /** What Lambda's event source mapping hands the sender: the messages currently on the queue. */
 async function receiveAsSqsEvent(): Promise<SQSEvent> {
+  // The ledger's stream first: the fan-out puts what ingest committed on the queues.
+  await ledger.fanOut();
   const res = await sqs.send(
     new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }),
   );
@@ -99,8 +101,9 @@ function stripeCheckout(id: string, visitorId?: string) {
 }
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer({ topics: localTopics() });
+  ledger = await startLocalLedger();
+  dynamo = ledger.dynamo;
+  sqsServer = await startSqsServer();
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
   Object.assign(process.env, {
     ...dynamo.environment,
@@ -126,7 +129,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await meta?.close();
   await sqsServer?.close();
-  await dynamo?.close();
+  await ledger?.close();
 });
 
 describe('collect handler', () => {
@@ -180,28 +183,19 @@ describe('stripe ingest → meta sender', () => {
     expect(rows.filter((r) => r.sk === 'D#meta')).toMatchObject([{ sk: 'D#meta', status: 'delivered' }]);
   });
 
-  it('answers 503 retry-later while another delivery holds the claim, takes a claim whose invocation died over, then answers duplicates', async () => {
-    // A concurrent delivery (another invocation) claimed the event a moment ago and is still enqueueing it.
-    const claim = { pk: 'C#cs_int_claim', sk: 'conversion', status: 'claimed', inv: 'inv-other', updatedAt: new Date().toISOString() };
-    await ddb.send(new PutCommand({ TableName: 'ledger', Item: { ...claim, leaseUntil: Date.now() + 60_000 } }));
-    const busy = await stripeIngest(stripeCheckout('cs_int_claim'), context());
-    expect(busy.statusCode).toBe(503);
-    expect(busy.headers?.['retry-after']).toBe('5');
-    expect(JSON.parse(busy.body!).error).toBe('in_progress');
-
-    // That invocation died (its lease is over): the source's next retry takes the claim over and enqueues.
-    await ddb.send(new PutCommand({ TableName: 'ledger', Item: { ...claim, leaseUntil: Date.now() - 1 } }));
-    const taken = await stripeIngest(stripeCheckout('cs_int_claim'), context());
-    expect(taken.statusCode).toBe(200);
-    expect(JSON.parse(taken.body!)).toMatchObject({ status: 'accepted', conversions: [{ eventId: 'cs_int_claim' }] });
-    const again = await stripeIngest(stripeCheckout('cs_int_claim'), context());
-    expect(JSON.parse(again.body!)).toMatchObject({ status: 'duplicate', conversions: [{ eventId: 'cs_int_claim', routes: JSON.parse(taken.body!).conversions[0].routes }] });
-    const item = (await ddb.send(new GetCommand({ TableName: 'ledger', Key: { pk: 'C#cs_int_claim', sk: 'conversion' } }))).Item!;
-    expect(item).toMatchObject({ status: 'accepted', orderId: 'cs_int_claim' });
-    expect(JSON.parse(item.conversion).eventId).toBe('cs_int_claim');
-    // Exactly one message for meta came of the three deliveries; drained so the next test starts empty.
+  it('commits concurrent deliveries of one event once: one accepted, the others duplicates with its routes, one message', async () => {
+    const answers = await Promise.all([1, 2, 3].map(() => stripeIngest(stripeCheckout('cs_int_concurrent'), context())));
+    const bodies = answers.map((a) => JSON.parse(a.body!));
+    expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200]);
+    expect(bodies.map((b) => b.status).sort()).toEqual(['accepted', 'duplicate', 'duplicate']);
+    expect(new Set(bodies.map((b) => JSON.stringify(b.conversions[0].routes))).size).toBe(1);
+    const item = (await ddb.send(new GetCommand({ TableName: 'ledger', Key: { pk: 'C#cs_int_concurrent', sk: 'conversion' } }))).Item!;
+    expect(item).toMatchObject({ status: 'accepted', orderId: 'cs_int_concurrent' });
+    expect(JSON.parse(item.conversion).eventId).toBe('cs_int_concurrent');
+    // Exactly one message for meta came of the three deliveries (the stream carried one INSERT); drained so the
+    // next test starts empty.
     const event = await receiveAsSqsEvent();
-    expect(event.Records.map((r) => JSON.parse(r.body).eventId)).toEqual(['cs_int_claim']);
+    expect(event.Records.map((r) => JSON.parse(r.body).eventId)).toEqual(['cs_int_concurrent']);
     for (const r of event.Records) await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: r.receiptHandle }));
   });
 

@@ -5,11 +5,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import { enqueueLater } from '../../functions/store/queues.ts';
-import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
+import type { LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
-import { localTopics } from '../../lib/local/topics.ts';
 import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
-import { createDestinationQueues } from '../support/local-aws.ts';
+import { createDestinationQueues, startLocalLedger, type LocalLedger } from '../support/local-aws.ts';
 
 /**
  * A wait longer than SQS can hide a message (12 h): Google Ads answers an adjustment of a conversion younger than
@@ -25,6 +24,7 @@ const CUSTOMER_ID = '1234567890';
 const OAUTH = { clientId: 'int-client.apps.googleusercontent.com', clientSecret: 'GOCSPX-int-secret', refreshToken: '1//int-refresh' };
 
 let dynamo: LocalDynamo;
+let ledger: LocalLedger;
 let sqsServer: SqsServer;
 let google: GoogleAdsFake;
 let sqs: SQSClient;
@@ -37,6 +37,8 @@ const context = (): Context => ({ awsRequestId: randomUUID(), functionName: 'tes
 
 /** What Lambda's event source mapping hands the sender: the messages currently visible on the queue. */
 async function receiveAsSqsEvent(url = queueUrl): Promise<SQSEvent> {
+  // The ledger's stream first: the fan-out puts what ingest committed on the queues.
+  await ledger.fanOut();
   const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 30, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'] }));
   return {
     Records: (res.Messages ?? []).map((m) => ({
@@ -86,8 +88,9 @@ const attemptsOf = async (eventId: string) => Number((await ledgerRow(eventId))?
 const adjustmentCalls = () => google.requests.filter((r) => r.path.endsWith(':uploadConversionAdjustments'));
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer({ topics: localTopics() });
+  ledger = await startLocalLedger();
+  dynamo = ledger.dynamo;
+  sqsServer = await startSqsServer();
   google = await startGoogleAdsFake({ customerId: CUSTOMER_ID, ...OAUTH, conversionActions: ['111'], adjustmentMinConversionAgeMs: 24 * HOUR_MS });
   Object.assign(process.env, {
     ...dynamo.environment,
@@ -122,7 +125,7 @@ afterAll(async () => {
   vi.useRealTimers();
   await google?.close();
   await sqsServer?.close();
-  await dynamo?.close();
+  await ledger?.close();
 });
 
 describe('google-ads sender: a refund Google says is too recent (TOO_RECENT_CONVERSION, 24 h)', () => {

@@ -4,13 +4,12 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Conversion } from '../../functions/core/conversion.ts';
 import { DESTINATION_METRICS, METRICS_NAMESPACE, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
-import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
+import type { LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
-import { localTopics } from '../../lib/local/topics.ts';
 import { httpEvent } from '../../lib/local/http-event.ts';
 import { metaError, startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
 import { conversionFactory } from '../support/factories.ts';
-import { createDestinationQueues } from '../support/local-aws.ts';
+import { createDestinationQueues, startLocalLedger, type LocalLedger } from '../support/local-aws.ts';
 
 /**
  * The CloudWatch metrics (Powertools EMF lines on stdout) that the dashboard and alarms read: per source accepted /
@@ -23,6 +22,7 @@ type SqsHandler = (e: SQSEvent, c: Context) => Promise<SQSBatchResponse>;
 const SECRET = 'whsec_metrics';
 
 let dynamo: LocalDynamo;
+let ledger: LocalLedger;
 let sqsServer: SqsServer;
 let meta: MetaFake;
 let stripeIngest: HttpHandler;
@@ -96,8 +96,9 @@ function stripeRequest(id: string, secret = SECRET): APIGatewayProxyEventV2 {
 }
 
 beforeAll(async () => {
-  dynamo = await startLocalDynamo();
-  sqsServer = await startSqsServer({ topics: localTopics() });
+  ledger = await startLocalLedger();
+  dynamo = ledger.dynamo;
+  sqsServer = await startSqsServer();
   meta = await startMetaFake({ pixelId: '42', accessToken: 'token-42' });
   Object.assign(process.env, {
     ...dynamo.environment,
@@ -117,7 +118,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await meta?.close();
   await sqsServer?.close();
-  await dynamo?.close();
+  await ledger?.close();
 });
 
 describe('CloudWatch metrics (EMF)', () => {

@@ -154,4 +154,25 @@ describe('conversion-relay CLI against the local runner', () => {
       expect(answers[i].stdout).toMatch(/meta\s+delivered\s+1\s/);
     });
   });
+  it('replays, with --conversion, an accepted conversion the fan-out never queued (from its ledger item): Meta gets it once', async () => {
+    // The stream is not read (as after the fan-out's retries ran out): the webhook is committed, nothing queued.
+    await relay.stop();
+    relay = await startRelay({ ...liveEnv(), RELAY_FAN_OUT_DISABLED: 'true' }, dataDir);
+    const id = `cs_cli_fanout_${run}`;
+    expect((await send(relay.url, stripe.purchase({ id }))).status).toBe(200);
+    expect(await ledgerStatus(id)).toBe('queued');
+    expect(await relay.queueDepth('meta')).toBe(0);
+
+    const preview = await cli(['replay', '--conversion', id, '--destination', 'meta', '--dry-run'], dataDir);
+    expect(preview.stdout).toMatch(/1 conversion with status queued/);
+    const res = await cli(['replay', '--conversion', id, '--destination', 'meta'], dataDir);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/replayed 1 \(meta: 1\)/);
+    await relay.waitFor(async () => (await ledgerStatus(id)) === 'delivered', 15_000, `delivered ${id}`);
+    expect(meta.events().filter((e) => e.event_id === id)).toHaveLength(1);
+
+    const unknown = await cli(['replay', '--conversion', 'cs_never_seen'], dataDir);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/No conversion cs_never_seen in the ledger/);
+  });
 });

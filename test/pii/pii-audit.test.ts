@@ -227,9 +227,10 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     for (const q of await readAllQueues(relay)) {
       for (const m of q.messages) stored.push({ where: `queue ${q.name} message ${m.MessageId}`, text: JSON.stringify([m.Body, m.MessageAttributes]) });
     }
-    // The queue journal is plain JSON lines holding every message enqueued since its last compaction.
+    // The queue journal and the ledger stream's journal are plain JSON lines: every message enqueued, every conversion
+    // item committed, since their last compaction.
     for (const file of filesUnder(dataDir)) {
-      if (file.endsWith('.journal') || file.endsWith('.json')) stored.push({ where: `file ${path.relative(dataDir, file)}`, text: readFileSync(file, 'utf8') });
+      if (file.endsWith('.journal') || file.endsWith('.jsonl') || file.endsWith('.json')) stored.push({ where: `file ${path.relative(dataDir, file)}`, text: readFileSync(file, 'utf8') });
     }
     return {
       stored,

@@ -3,7 +3,7 @@ import type { EnqueueReceipt, IngestPorts, Route } from '#core/ingest.ts';
 
 /**
  * The ingest pipeline's ports in memory, for the backfill's tests: what was enqueued (with its routes), and every write
- * as a word. A duplicate is answered at the claim with the first receipt, as the real store does.
+ * as a word. A duplicate is answered at the commit with the first receipt, as the real store does.
  */
 export function memoryIngestPorts() {
   const enqueued: { conversion: Conversion; routes: Route[] }[] = [];
@@ -11,18 +11,16 @@ export function memoryIngestPorts() {
   const writes: string[] = [];
   const ports: IngestPorts = {
     visitors: { find: async () => undefined },
-    async claim(eventId) {
-      const first = receipts.get(eventId);
-      return first ? { kind: 'duplicate', receipt: first } : { kind: 'claimed' };
-    },
-    async enqueue(conversion, routes, invocationId, links) {
+    // A duplicate's commit is answered with the first receipt, as the real store does.
+    async commit(conversion, routes, invocationId, links) {
+      const first = receipts.get(conversion.eventId);
+      if (first) return { kind: 'duplicate', receipt: first };
       for (const l of links) writes.push(`link ${l.kind}`);
       const receipt = { eventId: conversion.eventId, routes, invocationId };
       receipts.set(conversion.eventId, receipt);
       enqueued.push({ conversion, routes });
-      return receipt;
+      return { kind: 'committed', receipt };
     },
-    release: async () => void writes.push('release'),
     recordSkip: async () => void writes.push('recordSkip'),
   };
   return { ports, enqueued, writes };

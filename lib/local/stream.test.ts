@@ -1,0 +1,159 @@
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import type { Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { conversionItem } from '../../functions/store/ingest-store.ts';
+import { conversionFactory } from '../../test/support/factories.ts';
+import { startLocalDynamo } from './dynamo.ts';
+import { StreamJournal, StreamPoller, compactJournal, type StreamPollerOptions } from './stream.ts';
+
+let dir: string;
+let journalFile: string;
+let checkpointFile: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'ledger-stream-'));
+  journalFile = path.join(dir, 'ledger-stream.jsonl');
+  checkpointFile = path.join(dir, 'ledger-stream.checkpoint');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const item = (eventId: string) => conversionItem(conversionFactory({ eventId, orderId: eventId }), [{ destination: 'meta', status: 'queued' }], 'inv-1', Date.now());
+function append(...eventIds: string[]) {
+  const journal = new StreamJournal(journalFile);
+  for (const id of eventIds) {
+    const image = item(id);
+    journal.append({ pk: image.pk, sk: image.sk }, image);
+  }
+  journal.close();
+}
+const idsOf = (e: DynamoDBStreamEvent) => e.Records.map((r) => r.dynamodb!.Keys!.pk.S!.slice(2));
+
+/** The fan-out as a recorder of what it was handed; `answer` decides each invocation's response. */
+function poller(answer: (e: DynamoDBStreamEvent, n: number) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }> = async () => ({ batchItemFailures: [] }), extra: Partial<StreamPollerOptions> = {}) {
+  const seen: string[][] = [];
+  const failed: { ids: string[]; reason: string }[] = [];
+  const p = new StreamPoller({
+    journalFile,
+    checkpointFile,
+    handler: async (e) => (seen.push(idsOf(e)), answer(e, seen.length)),
+    context: () => ({}) as Context,
+    retryBaseMs: 1,
+    onFailure: async (records: DynamoDBRecord[], reason) => void failed.push({ ids: records.map((r) => r.dynamodb!.Keys!.pk.S!.slice(2)), reason }),
+    ...extra,
+  });
+  return { p, seen, failed };
+}
+
+describe('the local ledger stream (journal + poller)', () => {
+  it('delivers after a restart what was journaled before the crash and never delivered', async () => {
+    append('e1', 'e2');
+    // The runner died here: journaled, no poller ran. A new one (after the restart) finds both.
+    const { p, seen } = poller();
+    await p.drain();
+    expect(seen).toEqual([['e1', 'e2']]);
+  });
+
+  it('does not deliver again after a restart what was checkpointed, and goes on from there in order', async () => {
+    append('e1', 'e2');
+    await poller().p.drain();
+    append('e3');
+    const { p, seen } = poller();
+    await p.drain();
+    expect(seen).toEqual([['e3']]);
+  });
+
+  it('cuts off a line torn by a crash mid-write, so the next record is read whole', async () => {
+    append('e1');
+    appendFileSync(journalFile, '{"seq":2,"at":1,"keys":{"pk":');
+    append('e3');
+    const { p, seen } = poller();
+    await p.drain();
+    expect(seen).toEqual([['e1', 'e3']]);
+  });
+
+  it('continues the sequence numbers across restarts of the journal', async () => {
+    append('e1');
+    append('e2');
+    const { p } = poller(async (e) => {
+      expect(e.Records.map((r) => Number(r.dynamodb!.SequenceNumber))).toEqual([1, 2]);
+      return { batchItemFailures: [] };
+    });
+    await p.drain();
+  });
+
+  it('retries a batch whose invocation throws, bisecting it, until it is delivered', async () => {
+    append('e1', 'e2', 'e3', 'e4');
+    const { p, seen, failed } = poller(async (_e, n) => {
+      if (n <= 2) throw new Error('SQS unavailable');
+      return { batchItemFailures: [] };
+    });
+    await p.drain();
+    // Whole batch, then half, then the half again succeeds; the rest follows.
+    expect(seen).toEqual([['e1', 'e2', 'e3', 'e4'], ['e1', 'e2'], ['e1'], ['e2', 'e3', 'e4']]);
+    expect(failed).toEqual([]);
+  });
+
+  it('takes a partial batch response as Lambda does: done up to the first failed record, retried from it', async () => {
+    append('e1', 'e2', 'e3');
+    const { p, seen } = poller(async (e, n) => ({ batchItemFailures: n === 1 ? [{ itemIdentifier: e.Records[1].dynamodb!.SequenceNumber! }] : [] }));
+    await p.drain();
+    expect(seen[0]).toEqual(['e1', 'e2', 'e3']);
+    expect(seen[1][0]).toBe('e2');
+    expect(seen.flat().filter((id) => id === 'e1')).toHaveLength(1);
+  });
+
+  it('gives a record up to the failure destination after the last retry, with the reason, and goes on', async () => {
+    append('e1', 'e2');
+    const { p, seen, failed } = poller(async (e) => {
+      if (idsOf(e)[0] === 'e1') throw new Error('RELAY_QUEUE_URL_X is not set');
+      return { batchItemFailures: [] };
+    }, { maxRetries: 2 });
+    await p.drain();
+    expect(failed).toEqual([{ ids: ['e1'], reason: 'RetryAttemptsExhausted: RELAY_QUEUE_URL_X is not set' }]);
+    expect(seen.at(-1)).toEqual(['e2']);
+  });
+
+  it('empties a journal delivered to its end at start-up, and keeps one that is not', async () => {
+    append('e1');
+    compactJournal(journalFile, checkpointFile);
+    expect(statSync(journalFile).size).toBeGreaterThan(0);
+    await poller().p.drain();
+    compactJournal(journalFile, checkpointFile);
+    expect(statSync(journalFile).size).toBe(0);
+    append('e2');
+    const { p, seen } = poller();
+    await p.drain();
+    expect(seen).toEqual([['e2']]);
+  });
+
+  it('runs continuously once started, delivering what is appended later', async () => {
+    const { p, seen } = poller(undefined, { pollMs: 5 });
+    p.start();
+    append('e1');
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await p.stop();
+    expect(seen).toEqual([['e1']]);
+  });
+});
+
+describe('dynalite with the journal: what is journaled', () => {
+  it('journals a committing put of an accepted conversion item, not a failed one, nor other items', async () => {
+    const dynamo = await startLocalDynamo(undefined, 'us-east-1', { streamJournal: journalFile });
+    try {
+      const put = (Item: Record<string, any>, condition = true) =>
+        dynamo.client.send(new PutItemCommand({ TableName: 'ledger', Item, ...(condition ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}) }));
+      await put(item('e1'));
+      await expect(put(item('e1'))).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
+      await put({ pk: { S: 'C#e1' }, sk: { S: 'D#meta' }, status: { S: 'delivered' } }, false);
+      await put({ pk: { S: 'S#stripe#evt' }, sk: { S: 'source' }, status: { S: 'skipped' } });
+      const lines = readFileSync(journalFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.keys.pk.S)).toEqual(['C#e1']);
+      expect(lines[0].image.conversion.S).toBe(item('e1').conversion.S);
+    } finally {
+      await dynamo.close();
+    }
+    expect(existsSync(journalFile)).toBe(true);
+  });
+});
