@@ -123,7 +123,7 @@ export class RelayStack extends Stack {
       new IngestEndpoint(this, `source-${source.name}`, { source, api: this.api, tables, environment: ingestEnvironment });
     }
 
-    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, alarmTopic, matchFloors: props.matchFloors });
+    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources, destinations: queues, fanOut, alarmTopic, matchFloors: props.matchFloors });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName, description: 'CloudWatch → Dashboards' });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.apiEndpoint, description: 'Base URL: register <ApiUrl>/webhooks/<source> with each source' });
