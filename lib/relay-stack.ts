@@ -133,7 +133,7 @@ export class RelayStack extends Stack {
         }),
     );
 
-    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources: ingest, destinations: queues, alarmTopic, matchFloors: props.matchFloors });
+    const dashboard = new RelayDashboard(this, 'Monitoring', { api: this.api, sources: ingest, destinations: queues, fanOut, alarmTopic, matchFloors: props.matchFloors });
     new CfnOutput(this, 'DashboardName', { value: dashboard.dashboard.dashboardName, description: 'CloudWatch → Dashboards' });
 
     // Each source's <Source>WebhookUrl output comes from its IngestEndpoint.

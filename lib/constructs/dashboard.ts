@@ -18,6 +18,7 @@ import { Construct } from 'constructs';
 import { DESTINATION_METRICS, METRICS_NAMESPACE, SERVICE_NAME, SOURCE_METRICS } from '../../functions/core/metric-names.ts';
 import type { Destination } from './destination.ts';
 import type { IngestEndpoint } from './ingest-endpoint.ts';
+import type { FanOut } from './fan-out.ts';
 
 export interface RelayDashboardProps {
   /** The browser's endpoints (/collect, /t.js). */
@@ -26,6 +27,8 @@ export interface RelayDashboardProps {
   sources: readonly IngestEndpoint[];
   destinations: Destination[];
   alarmTopic: ITopic;
+  /** The ledger stream's consumer: its invocations, errors, iterator age and failure queue get a row. */
+  fanOut?: FanOut;
   /** Floors under which a destination's match quality alarms (context `matchScoreFloor`, `clickAttachFloor`). */
   matchFloors?: MatchFloors;
 }
@@ -120,6 +123,23 @@ export class RelayDashboard extends Construct {
         width: 12,
       }),
     );
+
+    if (props.fanOut) {
+      const f = props.fanOut;
+      this.dashboard.addWidgets(
+        new GraphWidget({
+          title: 'Fan-out (ledger stream → queues): invocations and errors',
+          left: [f.handler.metricInvocations({ period: PERIOD, label: 'invocations' }), f.handler.metricErrors({ period: PERIOD, label: 'errors' })],
+          width: 8,
+        }),
+        new GraphWidget({
+          title: 'Fan-out: iterator age (ms, oldest committed conversion not queued yet)',
+          left: [f.handler.metric('IteratorAge', { period: PERIOD, statistic: 'Maximum', label: 'max' })],
+          width: 8,
+        }),
+        new SingleValueWidget({ title: 'Fan-out failure queue', metrics: [f.failures.metricApproximateNumberOfMessagesVisible({ period: PERIOD, label: 'messages' })], width: 8 }),
+      );
+    }
 
     for (const { source } of props.sources) {
       this.dashboard.addWidgets(

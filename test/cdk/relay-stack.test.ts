@@ -603,6 +603,13 @@ describe('RelayStack', () => {
       }
     });
 
+    it('graphs the fan-out: invocations, errors, iterator age and its failure queue', () => {
+      const body = dashboardBody();
+      const fn = JSON.stringify({ Ref: ids.fanOut.handler });
+      for (const metric of ['Invocations', 'Errors', 'IteratorAge']) expect(body).toContain(`"AWS/Lambda","${metric}","FunctionName","${fn}"`);
+      expect(body).toContain(`"AWS/SQS","ApproximateNumberOfMessagesVisible","QueueName","${JSON.stringify({ 'Fn::GetAtt': [ids.fanOut.failures, 'QueueName'] })}"`);
+    });
+
     it('alarms to the SNS topic on /collect 5xx (the HTTP API)', () => {
       const alarms = alarmsTo(topicId()).filter((a) => a.Properties.Namespace === 'AWS/ApiGateway' && a.Properties.MetricName === '5xx');
       expect(alarms).toHaveLength(1);
