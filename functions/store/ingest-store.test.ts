@@ -14,7 +14,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { conversionFactory } from '../../test/support/factories.ts';
+import type { Route } from '#core/ingest.ts';
+import { conversionItemAttributes, conversionOf, routesOf } from './conversion-item.ts';
 import { createIngestPorts } from './ingest-store.ts';
+import { fromItem } from './visitor-lookup.ts';
 
 const dynamo = mockClient(DynamoDBClient);
 const sns = mockClient(SNSClient);
@@ -47,6 +50,14 @@ describe('the ingest hot path on DynamoDB and SNS', () => {
 
     expect(await ports().claim('evt_1', 'inv-2', Date.now() + 5_000)).toEqual({ kind: 'duplicate', receipt: { eventId: 'evt_1', routes, invocationId: 'inv-1' } });
     expect(dynamo.calls()).toHaveLength(1);
+  });
+
+  it('answers a duplicate from an item in the compact form too', async () => {
+    const routes: Route[] = [{ destination: 'meta', status: 'queued' }, { destination: 'x', status: 'skipped', reason: 'consent' }];
+    const item = { pk: { S: 'C#evt_1' }, sk: { S: 'conversion' }, status: { S: 'accepted' }, inv: { S: 'inv-1' }, ...conversionItemAttributes(conversionFactory({ eventId: 'evt_1' }), routes) };
+    dynamo.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, Item: item }));
+
+    expect(await ports().claim('evt_1', 'inv-2', Date.now() + 5_000)).toEqual({ kind: 'duplicate', receipt: { eventId: 'evt_1', routes, invocationId: 'inv-1' } });
   });
 
   it('reads the item when the store does not return it with the failed condition (dynalite)', async () => {
@@ -87,7 +98,11 @@ describe('the ingest hot path on DynamoDB and SNS', () => {
     });
     const write = dynamo.commandCalls(BatchWriteItemCommand)[0].args[0].input.RequestItems!;
     expect(write.ledger).toHaveLength(1);
-    expect(write.ledger[0].PutRequest!.Item).toMatchObject({ pk: { S: `C#${conversion.eventId}` }, sk: { S: 'conversion' }, status: { S: 'accepted' }, routes: { S: JSON.stringify(routes) }, conversion: { S: JSON.stringify(conversion) } });
+    const item = write.ledger[0].PutRequest!.Item!;
+    expect(item).toMatchObject({ pk: { S: `C#${conversion.eventId}` }, sk: { S: 'conversion' }, status: { S: 'accepted' }, orderId: { S: conversion.orderId }, skipped: { SS: ['tiktok'] } });
+    // What the readers get back from the item: the same routes and the same Conversion.
+    expect(routesOf(fromItem(item))).toEqual(routes);
+    expect(conversionOf(fromItem(item))).toEqual(conversion);
     expect(write.visitors.map((r) => r.PutRequest!.Item!.pk)).toEqual([{ S: 'E#h1' }]);
   });
 

@@ -12,6 +12,7 @@ import type { Conversion } from '#core/conversion.ts';
 import type { Claim, EnqueueReceipt, IngestPorts, Route, VisitorLink } from '#core/ingest.ts';
 import { CONVERSIONS_TOPIC_ENV, DESTINATIONS_ATTRIBUTE, TABLE_ENV, requireEnv } from '#core/names.ts';
 import { dynamoClient, sns } from './clients.ts';
+import { conversionItemAttributes } from './conversion-item.ts';
 import { CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, routesOf } from './ledger-items.ts';
 import { findVisitor, fromItem } from './visitor-lookup.ts';
 import { emailKey, phoneKey, ttlFrom } from './visitor-items.ts';
@@ -77,15 +78,13 @@ export function createIngestPorts(opts: { ledgerTable?: string; visitorsTable?: 
 
   async function enqueue(conversion: Conversion, routes: Route[], invocationId: string, links: VisitorLink[]): Promise<EnqueueReceipt> {
     const queued = routes.filter((r) => r.status === 'queued').map((r) => r.destination);
-    // One serialization serves the message and the record (they are the same JSON).
-    const body = JSON.stringify(conversion);
     // Published before the conversion is recorded as done: a crash in between leaves the claim, whose retry publishes
     // again (the platforms de-duplicate on the event ID); the other order could lose the conversion.
     if (queued.length) {
       await sns.send(
         new PublishCommand({
           TopicArn: topicArn,
-          Message: body,
+          Message: JSON.stringify(conversion),
           MessageAttributes: {
             [DESTINATIONS_ATTRIBUTE]: { DataType: 'String.Array', StringValue: JSON.stringify(queued) },
             conversionId: { DataType: 'String', StringValue: conversion.eventId },
@@ -100,11 +99,8 @@ export function createIngestPorts(opts: { ledgerTable?: string; visitorsTable?: 
       ...key(conversion.eventId),
       status: S('accepted'),
       inv: S(invocationId),
-      routes: S(JSON.stringify(routes)),
-      ...describe(conversion),
-      // Kept for `conversion-relay replay` (skipped, dry-run and dead-lettered destinations): hashes, IP and UA only.
-      conversion: S(body),
-      createdAt: at,
+      // Routes, description and the Conversion (for `conversion-relay replay`): one write unit (conversion-item.ts).
+      ...conversionItemAttributes(conversion, routes),
       updatedAt: at,
       ttl: N(ledgerTtl(now)),
     };
@@ -155,17 +151,4 @@ async function batchWrite(requests: Record<string, WriteRequest[]>): Promise<voi
     const res = await dynamoClient.send(new BatchWriteItemCommand({ RequestItems: requests }));
     requests = Object.fromEntries(Object.entries(res.UnprocessedItems ?? {}).filter(([, r]) => r.length > 0));
   }
-}
-
-/** What a conversion is (for `status` by order ID or source event ID, and for the operator's tables). */
-function describe(c: Conversion): Item {
-  const item: Item = { eventName: S(c.eventName), occurredAt: S(c.occurredAt), source: S(c.source.name), sourceEventId: S(c.source.eventId) };
-  if (c.orderId) item.orderId = S(c.orderId);
-  // A refund or chargeback points at the conversion it corrects.
-  if (c.adjustment) {
-    item.adjustment = S(c.adjustment.kind);
-    if (c.adjustment.originalOrderId) item.originalOrderId = S(c.adjustment.originalOrderId);
-    if (c.adjustment.originalEventId) item.originalEventId = S(c.adjustment.originalEventId);
-  }
-  return item;
 }

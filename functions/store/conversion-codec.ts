@@ -1,0 +1,142 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import type { Route } from '#core/ingest.ts';
+
+/**
+ * The Conversion as the ledger keeps it: a few hundred bytes of binary instead of ~2 KB of JSON, so that a conversion
+ * item stays within one DynamoDB write unit (1 KB). Lossless: `decode(encode(c))` equals `c`.
+ *
+ * Format version 1 (the first byte; a new layout or dictionary takes a new version, and decode keeps reading the old):
+ *   [1] [n] [n × 32 bytes: the distinct SHA-256 hashes of `user`, raw] [deflateRaw(JSON, DICTIONARY_V1)]
+ * where JSON is the Conversion with each hashed `user` value replaced by its index among the n hashes (a number: no
+ * `user` value is ever a number, so the two cannot be confused). A 64-character hex hash is 32 bytes of entropy that
+ * no compressor shrinks, so it is stored raw (half its hex size), once even where two forms hash the same (e.g.
+ * `emailMicrosoft` = `emailReddit`); the rest is short JSON that a preset dictionary of the Conversion's own key names
+ * and usual values compresses to ~250 bytes. The dictionary only affects size, never what decodes.
+ */
+const VERSION_1 = 1;
+const HASH = /^[0-9a-f]{64}$/;
+const HASH_BYTES = 32;
+/** At most this many distinct hashes go to the raw section (the count is one byte); any further stays in the JSON. */
+const MAX_HASHES = 255;
+
+/**
+ * Version 1's preset dictionary: text the JSON of a typical Conversion repeats (deflate finds matches in it as if it
+ * preceded the data; the likeliest strings last, where matches are cheapest). Frozen: changing it needs a new version.
+ */
+const DICTIONARY_V1 = Buffer.from(
+  [
+    '"contents":[{"id":"","quantity":1,"price":',
+    ',"name":""}],"leadId":"","leadEventSource":"HubSpot","test":true,',
+    '"adjustment":{"kind":"refund","originalOrderId":"","originalEventId":"","originalEventName":"Purchase","originalOccurredAt":"","full":false,"remainingValue":0},',
+    '"kind":"chargeback",',
+    '"eventName":"Lead","eventName":"CompleteRegistration","eventName":"StartTrial","eventName":"Subscribe","eventName":"Refund",',
+    '"actionSource":"system_generated","actionSource":"crm",',
+    '"source":{"name":"clickbank","eventId":"","eventType":"SALE"},"source":{"name":"postback","source":{"name":"hubspot","source":{"name":"crm",',
+    '"eventType":"invoice.paid","eventType":"charge.refunded","eventType":"charge.dispute.created","eventType":"payment_intent.succeeded",',
+    '"currency":"EUR","currency":"GBP",',
+    '"clicks":{"gclid":{"value":"Cj0KCQiA","capturedAt":17},"gbraid":{"value":"","capturedAt":17},"wbraid":{"value":"","capturedAt":17},',
+    '"ttclid":{"value":"E.C.P.","capturedAt":17},"ttp":{"value":"","capturedAt":17},"msclkid":{"value":"","capturedAt":17},',
+    '"gaClientId":{"value":"GA1.1.","capturedAt":17},"liFatId":{"value":"","capturedAt":17},"scCid":{"value":"","capturedAt":17},',
+    '"epik":{"value":"","capturedAt":17},"rdtCid":{"value":"","capturedAt":17},"twclid":{"value":"","capturedAt":17},',
+    '"scid":{"value":"","capturedAt":17},"uetvid":{"value":"","capturedAt":17},"rdtUuid":{"value":"","capturedAt":17},',
+    '"user":{"email":0,"emailGoogle":1,"emailDataManager":2,"emailMicrosoft":3,"emailReddit":4,"phone":5,"phoneE164":6,',
+    '"firstName":7,"lastName":8,"street":9,"city":10,"state":11,"zip":12,"country":13,"countryCode":"us","externalId":14,',
+    '"ip":"2001:db8::","ip":"192.168.","userAgent":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",',
+    '"userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",',
+    '"userAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},',
+    '{"eventId":"pi_","eventName":"Purchase","occurredAt":"2026-01-01T00:00:00.000Z","value":0.99,"currency":"USD","orderId":"pi_",',
+    '"actionSource":"website","eventSourceUrl":"https://www.example.com/?fbclid=IwAR&gclid=&utm_source=facebook&utm_medium=cpc&utm_campaign=",',
+    '"user":{"email":0,"phone":1,"phoneE164":2,"firstName":3,"lastName":4,"street":5,"city":6,"state":7,"zip":8,"country":9,"countryCode":"us","externalId":10,"ip":"","userAgent":"Mozilla/5.0 (',
+    '"clicks":{"fbc":{"value":"fb.1.17","capturedAt":17},"fbp":{"value":"fb.1.17","capturedAt":17}},',
+    '"consent":{"marketing":true,"adUserData":true,"adPersonalization":true,"analytics":true},"visitorId":"vis_",',
+    '"source":{"name":"stripe","eventId":"evt_","eventType":"checkout.session.completed","livemode":true}}',
+  ].join(''),
+  'utf8',
+);
+
+/** The Conversion in the ledger's binary form (version 1). */
+export function encode(conversion: Conversion): Uint8Array {
+  const hashes: string[] = [];
+  const user: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(conversion.user)) {
+    const hashed = typeof value === 'string' && HASH.test(value);
+    let index = hashed ? hashes.indexOf(value) : -1;
+    if (hashed && index < 0 && hashes.length < MAX_HASHES) index = hashes.push(value) - 1;
+    user[key] = index >= 0 ? index : value;
+  }
+  const json = deflateRawSync(JSON.stringify({ ...conversion, user }), { level: 9, dictionary: DICTIONARY_V1 });
+  const out = Buffer.allocUnsafe(2 + hashes.length * HASH_BYTES + json.length);
+  out[0] = VERSION_1;
+  out[1] = hashes.length;
+  hashes.forEach((h, i) => out.write(h, 2 + i * HASH_BYTES, 'hex'));
+  json.copy(out, 2 + hashes.length * HASH_BYTES);
+  return out;
+}
+
+/** The Conversion back from `encode`'s bytes; throws on bytes that are not a well-formed, valid Conversion. */
+export function decode(bytes: Uint8Array): Conversion {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf[0] !== VERSION_1) throw new Error(`conversion codec: unknown format version ${buf[0] ?? '(empty)'}`);
+  const n = buf[1] ?? 0;
+  const start = 2 + n * HASH_BYTES;
+  if (buf.length < start) throw new Error(`conversion codec: truncated (${buf.length} bytes, ${n} hashes announced)`);
+  const hashes = Array.from({ length: n }, (_, i) => buf.toString('hex', 2 + i * HASH_BYTES, 2 + (i + 1) * HASH_BYTES));
+  let parsed: { user?: Record<string, unknown> };
+  try {
+    parsed = JSON.parse(inflateRawSync(buf.subarray(start), { dictionary: DICTIONARY_V1 }).toString('utf8'));
+  } catch (err) {
+    throw new Error(`conversion codec: corrupt data (${(err as Error).message})`);
+  }
+  if (parsed?.user && typeof parsed.user === 'object') {
+    for (const [key, value] of Object.entries(parsed.user)) {
+      if (typeof value !== 'number') continue;
+      if (!Number.isInteger(value) || value < 0 || value >= n) throw new Error(`conversion codec: user.${key} names hash ${value} of ${n}`);
+      parsed.user[key] = hashes[value];
+    }
+  }
+  const result = ConversionSchema.safeParse(parsed);
+  if (!result.success) throw new Error(`conversion codec: not a Conversion: ${result.error.issues[0]?.path.join('.')}: ${result.error.issues[0]?.message}`);
+  return result.data;
+}
+
+/**
+ * A conversion's routes in the same spirit (version 1): [1] [deflateRaw(JSON, ROUTES_DICTIONARY_V1)] where JSON lists
+ * each route in order, a queued one as its destination's name, a skipped one as [name, reason]. Ten queued
+ * destinations take ~6 bytes instead of ~430 of route JSON.
+ */
+const ROUTES_DICTIONARY_V1 = Buffer.from(
+  [
+    'has no way to retract a conversion: the refund is recorded, not sent","chargeback',
+    'consent: ad personalization refused, and  has no limited-data-use mode; recorded, not sent',
+    'not in destination allowlist:  is not among RELAY_MAPPING.destinations.',
+    ' needs ; this conversion has none","consent: marketing refused',
+    '["meta","tiktok","google-ads","ga4","linkedin","pinterest","snapchat","reddit","microsoft","x"]',
+  ].join(''),
+  'utf8',
+);
+
+/** The routes in the ledger's binary form (version 1). */
+export function encodeRoutes(routes: Route[]): Uint8Array {
+  const compact = routes.map((r) => (r.status === 'skipped' ? [r.destination, r.reason] : r.destination));
+  const body = deflateRawSync(JSON.stringify(compact), { level: 9, dictionary: ROUTES_DICTIONARY_V1 });
+  return Buffer.concat([Buffer.of(VERSION_1), body]);
+}
+
+/** The routes back from `encodeRoutes`' bytes; throws on bytes that are not. */
+export function decodeRoutes(bytes: Uint8Array): Route[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf[0] !== VERSION_1) throw new Error(`routes codec: unknown format version ${buf[0] ?? '(empty)'}`);
+  let compact: unknown;
+  try {
+    compact = JSON.parse(inflateRawSync(buf.subarray(1), { dictionary: ROUTES_DICTIONARY_V1 }).toString('utf8'));
+  } catch (err) {
+    throw new Error(`routes codec: corrupt data (${(err as Error).message})`);
+  }
+  if (!Array.isArray(compact)) throw new Error('routes codec: not a list of routes');
+  return compact.map((r): Route => {
+    if (typeof r === 'string') return { destination: r, status: 'queued' };
+    if (Array.isArray(r) && r.length === 2 && typeof r[0] === 'string' && typeof r[1] === 'string') return { destination: r[0], status: 'skipped', reason: r[1] };
+    throw new Error(`routes codec: not a route: ${JSON.stringify(r)}`);
+  });
+}
