@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
+import { conversionOf } from '../../functions/store/conversion-item.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { localTopics } from '../../lib/local/topics.ts';
@@ -206,7 +207,7 @@ describe('stripe ingest → meta sender', () => {
     expect(JSON.parse(again.body!)).toMatchObject({ status: 'duplicate', conversions: [{ eventId: 'cs_int_claim', routes: JSON.parse(taken.body!).conversions[0].routes }] });
     const item = (await ddb.send(new GetCommand({ TableName: 'ledger', Key: { pk: 'C#cs_int_claim', sk: 'conversion' } }))).Item!;
     expect(item).toMatchObject({ status: 'accepted', orderId: 'cs_int_claim' });
-    expect(JSON.parse(item.conversion).eventId).toBe('cs_int_claim');
+    expect(conversionOf(item)?.eventId).toBe('cs_int_claim');
     // Exactly one message for meta came of the three deliveries; drained so the next test starts empty.
     const event = await receiveAsSqsEvent();
     expect(event.Records.map((r) => JSON.parse(r.body).eventId)).toEqual(['cs_int_claim']);
