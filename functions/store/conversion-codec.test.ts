@@ -1,3 +1,4 @@
+import { deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTION_SOURCES, CLICK_KEYS, ConversionSchema, type Conversion } from '#core/conversion.ts';
@@ -124,19 +125,31 @@ describe('the ledger’s binary Conversion', () => {
 });
 
 describe('the ledger’s binary routes', () => {
-  it('gives back every route in order, skipped ones with their reason, in a few bytes', () => {
-    const names = ['meta', 'tiktok', 'google-ads', 'ga4', 'linkedin', 'pinterest', 'snapchat', 'reddit', 'microsoft', 'x'];
-    const queued: Route[] = names.map((destination) => ({ destination, status: 'queued' }));
+  const names = ['meta', 'tiktok', 'google-ads', 'ga4', 'linkedin', 'pinterest', 'snapchat', 'reddit', 'microsoft', 'x'];
+  const queued: Route[] = names.map((destination) => ({ destination, status: 'queued' }));
+
+  it('gives back every route in order, in a byte per destination when all are queued', () => {
     expect(decodeRoutes(encodeRoutes(queued))).toEqual(queued);
-    expect(encodeRoutes(queued).length).toBeLessThan(16);
-    const mixed: Route[] = [{ destination: 'x', status: 'skipped', reason: 'consent: ad personalization refused — “x” ☃' }, { destination: 'new-platform', status: 'queued' }, ...queued.slice(0, 2)];
-    expect(decodeRoutes(encodeRoutes(mixed))).toEqual(mixed);
+    expect(encodeRoutes(queued).length).toBe(11);
+    // A destination added later (not in the frozen list) goes by name.
+    const added: Route[] = [{ destination: 'new-platform', status: 'queued' }, ...queued.slice(0, 2), { destination: 'ünï', status: 'queued' }];
+    expect(decodeRoutes(encodeRoutes(added))).toEqual(added);
     expect(decodeRoutes(encodeRoutes([]))).toEqual([]);
   });
 
+  it('keeps each skipped route’s reason, compressed: ten destinations refused for consent stay small', () => {
+    const mixed: Route[] = [{ destination: 'x', status: 'skipped', reason: 'consent: ad personalization refused — “x” ☃' }, { destination: 'new-platform', status: 'queued' }, ...queued.slice(0, 2)];
+    expect(decodeRoutes(encodeRoutes(mixed))).toEqual(mixed);
+    const refused: Route[] = names.map((destination) => ({ destination, status: 'skipped', reason: `consent: ad personalization refused, and ${destination} has no limited-data-use mode; recorded, not sent` }));
+    expect(decodeRoutes(encodeRoutes(refused))).toEqual(refused);
+    expect(encodeRoutes(refused).length).toBeLessThan(150);
+  });
+
   it('refuses bytes that are not routes', () => {
-    expect(() => decodeRoutes(Buffer.of(9))).toThrow(/unknown format version 9/);
-    expect(() => decodeRoutes(Buffer.of(1, 0xff, 0x00))).toThrow(/corrupt/);
-    expect(() => decodeRoutes(encode(conversionFactory()))).toThrow(/routes codec/);
+    expect(() => decodeRoutes(Buffer.of(9))).toThrow(/unknown format 9/);
+    expect(() => decodeRoutes(Buffer.of(1, 42))).toThrow(/no destination 42/);
+    expect(() => decodeRoutes(Buffer.of(1, 255, 10, 65))).toThrow(/truncated/);
+    expect(() => decodeRoutes(Buffer.of(2, 0xff, 0x00))).toThrow(/corrupt/);
+    expect(() => decodeRoutes(Buffer.concat([Buffer.of(2), deflateRawSync('{"a":1}')]))).toThrow(/routes codec/);
   });
 });
