@@ -113,12 +113,19 @@ const ALL_QUEUED = 1;
 const SOME_SKIPPED = 2;
 const BY_NAME = 255;
 const ROUTE_NAMES_V1 = ['meta', 'tiktok', 'google-ads', 'ga4', 'linkedin', 'pinterest', 'snapchat', 'reddit', 'microsoft', 'x'];
+/** The skip reasons the relay writes most (consent first), with the platforms' names as they appear in them. */
 const ROUTES_DICTIONARY_V1 = Buffer.from(
   [
-    'has no way to retract a conversion: the refund is recorded, not sent","chargeback',
-    'consent: ad personalization refused, and  has no limited-data-use mode; recorded, not sent',
+    ' has no way to retract a conversion: the refund is recorded, not sent"],["chargeback',
     'not in destination allowlist:  is not among RELAY_MAPPING.destinations.',
-    ' needs ; this conversion has none","consent: marketing refused',
+    ' needs ; this conversion has none"],["',
+    'the Data Manager API adjusts a conversion only with at least one identifier, and this refund carries no Google click ID, hashed e-mail or phone (with ad_user_data consent)"],["',
+    'no Google click ID (gclid / gbraid / wbraid) and no hashed e-mail or phone: nothing Google Ads could match"],["',
+    'no Google click ID (gclid / gbraid / wbraid), and ad_user_data consent denied: nothing Google Ads may match"],["',
+    'consent: ad personalization refused, and X has no limited-data-use mode; recorded, not sent"],["',
+    'Meta","TikTok","Google Ads","LinkedIn","Pinterest","Snapchat","Reddit","Microsoft Advertising","X',
+    'consent: analytics only; Microsoft Advertising cannot use an event without identifiers, so it is recorded, not sent"],["',
+    'consent: the visitor gave no marketing or analytics consent; recorded, not sent"],["',
     JSON.stringify(ROUTE_NAMES_V1),
   ].join(''),
   'utf8',

@@ -8,8 +8,8 @@ import { decode, decodeRoutes, encode, encodeRoutes } from './conversion-codec.t
  * (≤ 1 KB for a Stripe purchase with ten destinations; ledger-items.ts has the whole item):
  * - `c` (binary): the Conversion (conversion-codec.ts), for `conversion-relay replay` and the senders' follow-ups;
  * - `r` (binary): its routes, in order (conversion-codec.ts);
- * - `skipped` (string set, only when some route is skipped): the destinations skipped at ingest, so a scan (replay,
- *   quality) finds those items without decoding every `r`;
+ * - `skipped` (number, only when some route is skipped): how many destinations were skipped at ingest, so a scan
+ *   (replay) finds those items without decoding every `r` (a count, not their names: it stays a few bytes);
  * - the description the operator's `status` shows and searches by, in clear: eventName, occurredAt, source,
  *   sourceEventId, orderId, and a refund's or chargeback's adjustment, originalOrderId, originalEventId.
  * Items written before this form hold `conversion` (the Conversion as JSON) and `routes` (JSON) instead: every
@@ -20,11 +20,11 @@ const S = (s: string): AttributeValue => ({ S: s });
 
 /** The conversion item's attributes for `conversion` and its `routes` (the item's key, status and times are the caller's). */
 export function conversionItemAttributes(conversion: Conversion, routes: Route[]): Item {
-  const skipped = routes.filter((r) => r.status === 'skipped').map((r) => r.destination);
+  const skipped = routes.filter((r) => r.status === 'skipped').length;
   return {
     ...describe(conversion),
     r: { B: encodeRoutes(routes) },
-    ...(skipped.length ? { skipped: { SS: [...new Set(skipped)] } } : {}),
+    ...(skipped ? { skipped: { N: String(skipped) } } : {}),
     c: { B: encode(conversion) },
   };
 }
