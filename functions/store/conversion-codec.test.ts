@@ -118,6 +118,8 @@ describe('the ledger’s binary Conversion', () => {
     expect(() => decode(flipped)).toThrow(/conversion codec/);
     const notAConversion = Buffer.from(encode({ ...conversionFactory(), occurredAt: 'yesterday' } as Conversion));
     expect(() => decode(notAConversion)).toThrow(/not a Conversion: occurredAt/);
+    // A number in `user` would read back as a hash: refused when written.
+    expect(() => encode({ ...conversionFactory(), user: { ip: 7 } } as unknown as Conversion)).toThrow(/user.ip is a number/);
     // An index past the hashes the data announces.
     const tooFew = Buffer.concat([Buffer.of(1, 0), bytes.subarray(2 + bytes[1] * 32)]);
     expect(() => decode(tooFew)).toThrow(/names hash/);

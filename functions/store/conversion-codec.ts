@@ -12,7 +12,8 @@ import type { Route } from '#core/ingest.ts';
  * `user` value is ever a number, so the two cannot be confused). A 64-character hex hash is 32 bytes of entropy that
  * no compressor shrinks, so it is stored raw (half its hex size), once even where two forms hash the same (e.g.
  * `emailMicrosoft` = `emailReddit`); the rest is short JSON that a preset dictionary of the Conversion's own key names
- * and usual values compresses to ~250 bytes. The dictionary only affects size, never what decodes.
+ * and usual values compresses to ~250 bytes. What the dictionary holds only affects the size; decoding needs the very
+ same bytes, hence frozen per version.
  */
 const VERSION_1 = 1;
 const HASH = /^[0-9a-f]{64}$/;
@@ -60,6 +61,8 @@ export function encode(conversion: Conversion): Uint8Array {
   const hashes: string[] = [];
   const user: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(conversion.user)) {
+    // The format's premise (a number in `user` is a hash index); a numeric field there needs a new version.
+    if (typeof value === 'number') throw new Error(`conversion codec: user.${key} is a number, which version 1 cannot tell from a hash`);
     const hashed = typeof value === 'string' && HASH.test(value);
     let index = hashed ? hashes.indexOf(value) : -1;
     if (hashed && index < 0 && hashes.length < MAX_HASHES) index = hashes.push(value) - 1;
