@@ -4,6 +4,7 @@ import type { Conversion } from '../functions/core/conversion.ts';
 import type { Route } from '../functions/core/ingest.ts';
 import { conversionItem } from '../functions/store/ingest-store.ts';
 import { streamRecord } from '../lib/local/stream.ts';
+import type { Visitor } from '../functions/core/visitor.ts';
 import { conversionFactory } from '../test/support/factories.ts';
 import { httpEvent, localFunctionUrlHost } from '../lib/local/http-event.ts';
 
@@ -20,6 +21,20 @@ export const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-benc
 
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(++counter).toString(36)}${randomUUID().slice(0, 8)}`;
+
+/** The visitor every bench purchase comes from: a Meta ad click an hour before (what `/collect` would have stored). */
+export const BENCH_VISITOR_ID = 'vis_bench_0123456789';
+export function benchVisitor(clickMs = Date.now() - 3600_000): Visitor {
+  return {
+    visitorId: BENCH_VISITOR_ID,
+    clicks: { fbc: { value: `fb.1.${clickMs}.IwAR-bench-click`, capturedAt: clickMs }, fbp: { value: `fb.1.${clickMs}.1234567890`, capturedAt: clickMs } },
+    ip: '203.0.113.7',
+    userAgent: BROWSER_UA,
+    landingUrl: 'https://shop.example.com/landing?fbclid=IwAR-bench-click',
+    firstSeenAt: clickMs,
+    lastSeenAt: clickMs,
+  };
+}
 
 /** A landing's POST /collect, as the browser snippet sends it. */
 export function collectRequest(): HttpRequestSpec {

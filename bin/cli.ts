@@ -249,7 +249,8 @@ async function dlqRedrive(target: Target, values: Values): Promise<number> {
 async function status(target: Target, values: Values, id: string): Promise<number> {
   const report = await lookupStatus(target, id, sources.map((s) => s.name));
   if (values.json) {
-    out(JSON.stringify(report, (k, v) => (k === 'conversion' || k === 'request' ? undefined : v), 2));
+    // The kept Conversion (JSON `conversion` or binary `c`) and dry-run requests are not for the terminal.
+    out(JSON.stringify(report, (k, v) => (k === 'conversion' || k === 'request' || v instanceof Uint8Array ? undefined : v), 2));
     return report.conversions.length || report.sourceSkips.length ? 0 : 1;
   }
   if (report.conversions.length === 0 && report.sourceSkips.length === 0) {

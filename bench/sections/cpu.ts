@@ -18,12 +18,11 @@ import { parseConsentDefault } from '../../functions/core/consent.ts';
 import { sha256Hex } from '../../functions/core/normalize.ts';
 import { destinations, sources } from '../../functions/registry.ts';
 import type { Source } from '../../functions/sources/types.ts';
-import type { Visitor } from '../../functions/core/visitor.ts';
 import { PROJECT_ROOT } from '../../lib/constructs/relay-function.ts';
 import { startAwsFake, type AwsCall } from '../aws-fake.ts';
 import { bundle } from '../build.ts';
 import { functionEnv } from '../env.ts';
-import { apiGatewayEvent, BROWSER_UA, lambdaContext, type HttpRequestSpec } from '../fixtures.ts';
+import { apiGatewayEvent, BENCH_VISITOR_ID, benchVisitor, lambdaContext, type HttpRequestSpec } from '../fixtures.ts';
 import { EXPECTED_SOURCES, sourceBenches } from '../sources.ts';
 import { median } from '../stats.ts';
 import { synthesizeDeployment } from '../stack.ts';
@@ -32,7 +31,7 @@ const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 5);
 /** Requests per variant and round: ~300 handler requests in all per round, split across the sources measured (time budget). */
 const measurable = sources.filter((s) => sourceBenches[s.name]).length || 1;
 const PER_ROUND = Number(process.env.BENCH_CPU_REQUESTS ?? Math.max(100, Math.round(300 / measurable)));
-const VISITOR_ID = 'vis_bench_0123456789';
+const VISITOR_ID = BENCH_VISITOR_ID;
 const CLICK_MS = Date.now() - 3600_000;
 
 const out = process.argv[2];
@@ -41,15 +40,7 @@ const deployment = synthesizeDeployment();
 const registered = new Set(sources.map((s) => s.name));
 const results: unknown[] = [];
 
-const visitor: Visitor = {
-  visitorId: VISITOR_ID,
-  clicks: { fbc: { value: `fb.1.${CLICK_MS}.IwAR-bench-click`, capturedAt: CLICK_MS }, fbp: { value: `fb.1.${CLICK_MS}.1234567890`, capturedAt: CLICK_MS } },
-  ip: '203.0.113.7',
-  userAgent: BROWSER_UA,
-  landingUrl: 'https://shop.example.com/landing?fbclid=IwAR-bench-click',
-  firstSeenAt: CLICK_MS,
-  lastSeenAt: CLICK_MS,
-};
+const visitor = benchVisitor(CLICK_MS);
 const visitorItem = {
   click_fbc: { M: { value: { S: visitor.clicks.fbc!.value }, capturedAt: { N: String(CLICK_MS) } } },
   click_fbp: { M: { value: { S: visitor.clicks.fbp!.value }, capturedAt: { N: String(CLICK_MS) } } },

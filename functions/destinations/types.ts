@@ -181,8 +181,8 @@ export interface PriorDelivery {
   orderId?: string;
   occurredAt?: string;
   reason?: string;
-  /** The Conversion (JSON) while the ledger keeps it (not delivered yet, or awaiting the platform's final status). */
-  conversion?: string;
+  /** The Conversion while the ledger keeps it (not delivered yet, or awaiting the platform's final status). */
+  conversion?: Conversion;
   attempts?: number;
   requestId?: string;
 }

@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import type { Conversion } from '#core/conversion.ts';
 import { matchRecord } from '#core/match-quality.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV } from '#core/names.ts';
@@ -87,10 +87,7 @@ export async function runStatusChecks<C>(
     } catch (err) {
       verdict = { kind: 'pending', note: `status check failed: ${(err as Error).message}` };
     }
-    let rows = (await ledger.findDeliveries(dest.name, check.eventIds)).flatMap((row) => {
-      const parsed = row?.conversion ? ConversionSchema.safeParse(JSON.parse(row.conversion)) : undefined;
-      return parsed?.success ? [{ conversion: parsed.data, attempts: row!.attempts ?? 1 }] : [];
-    });
+    let rows = (await ledger.findDeliveries(dest.name, check.eventIds)).flatMap((row) => (row?.conversion ? [{ conversion: row.conversion, attempts: row.attempts ?? 1 }] : []));
     if (verdict.kind === 'pending' && check.check < followUp.maxChecks) {
       const wait = Math.min(MAX_WAIT_SECONDS, followUp.firstCheckSeconds(config) * 2 ** check.check);
       await enqueueLater(dest.name, [{ kind: STATUS_CHECK_KIND, notBefore: new Date(now.getTime() + wait * 1000), body: JSON.stringify({ ...check, check: check.check + 1 }) }], now);

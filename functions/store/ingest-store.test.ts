@@ -5,6 +5,9 @@ import 'aws-sdk-client-mock-vitest/extend';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { conversionFactory } from '../../test/support/factories.ts';
 import { conversionItem, createIngestPorts, readConversionItem } from './ingest-store.ts';
+import type { Route } from '#core/ingest.ts';
+import { conversionItemAttributes, conversionOf, routesOf } from './conversion-item.ts';
+import { fromItem } from './visitor-lookup.ts';
 
 const dynamo = mockClient(DynamoDBClient);
 const ports = () => createIngestPorts({ ledgerTable: 'ledger', visitorsTable: 'visitors' });
@@ -35,10 +38,12 @@ describe('the ingest hot path on DynamoDB (the commit is one conditional put)', 
         sk: { S: 'conversion' },
         status: { S: 'accepted' },
         inv: { S: 'inv-1' },
-        routes: { S: JSON.stringify(routes) },
-        conversion: { S: JSON.stringify(conversion) },
       }),
     });
+    // The item carries the routes and the Conversion in the compact form, read back as written.
+    const item = dynamo.commandCalls(PutItemCommand)[0].args[0].input.Item!;
+    expect(routesOf(fromItem(item))).toEqual(routes);
+    expect(conversionOf(fromItem(item))).toEqual(conversion);
   });
 
   it('writes new visitor links after the commit, in one BatchWriteItem, only when there are any', async () => {
@@ -78,6 +83,14 @@ describe('the ingest hot path on DynamoDB (the commit is one conditional put)', 
 
     expect(commit).toEqual({ kind: 'duplicate', receipt: { eventId: 'evt_1', routes: first, invocationId: 'inv-1' } });
     expect(dynamo.calls()).toHaveLength(1);
+  });
+
+  it('answers a duplicate from an item in the compact form too', async () => {
+    const routes: Route[] = [{ destination: 'meta', status: 'queued' }, { destination: 'x', status: 'skipped', reason: 'consent' }];
+    const item = { pk: { S: 'C#evt_1' }, sk: { S: 'conversion' }, status: { S: 'accepted' }, inv: { S: 'inv-1' }, ...conversionItemAttributes(conversionFactory({ eventId: 'evt_1' }), routes) };
+    dynamo.on(PutItemCommand).rejects(new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, Item: item }));
+
+    expect(await ports().commit(conversionFactory({ eventId: 'evt_1' }), [], 'inv-2', [])).toEqual({ kind: 'duplicate', receipt: { eventId: 'evt_1', routes, invocationId: 'inv-1' } });
   });
 
   it('reads the item when the store does not return it with the failed condition (dynalite)', async () => {

@@ -9,7 +9,8 @@ import type { Conversion } from '#core/conversion.ts';
 import type { Commit, IngestPorts, Route, VisitorLink } from '#core/ingest.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import { dynamoClient } from './clients.ts';
-import { ACCEPTED_STATUS, CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, routesOf } from './ledger-items.ts';
+import { conversionItemAttributes, conversionOf, routesOf } from './conversion-item.ts';
+import { ACCEPTED_STATUS, CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk } from './ledger-items.ts';
 import { findVisitor, fromItem } from './visitor-lookup.ts';
 import { emailKey, phoneKey, ttlFrom } from './visitor-items.ts';
 
@@ -32,17 +33,14 @@ const conversionKey = (eventId: string): Item => ({ pk: S(conversionPk(eventId))
  * fan-out (readConversionItem), what `status` and `replay` read. Built here only.
  */
 export function conversionItem(conversion: Conversion, routes: Route[], invocationId: string, nowMs: number): Item {
-  const at = S(new Date(nowMs).toISOString());
   return {
     ...conversionKey(conversion.eventId),
     status: S(ACCEPTED_STATUS),
     inv: S(invocationId),
-    routes: S(JSON.stringify(routes)),
-    ...describe(conversion),
-    // The queues' message body (the fan-out sends it as it is) and `conversion-relay replay`'s: hashes, IP and UA only.
-    conversion: S(JSON.stringify(conversion)),
-    createdAt: at,
-    updatedAt: at,
+    // Routes, description and the Conversion (the queues' message body, and `conversion-relay replay`'s: hashes, IP
+    // and UA only), in one write unit (conversion-item.ts).
+    ...conversionItemAttributes(conversion, routes),
+    updatedAt: S(new Date(nowMs).toISOString()),
     ttl: N(ledgerTtl(nowMs)),
   };
 }
@@ -57,15 +55,23 @@ export interface QueuedConversion {
   destinations: string[];
 }
 
+/** A binary attribute as the SDK gives it (bytes) or as a stream event carries it (base64, as DynamoDB JSON does). */
+function bytesOf(v: AttributeValue | undefined): Uint8Array | undefined {
+  const b = (v as { B?: Uint8Array | string } | undefined)?.B;
+  return typeof b === 'string' ? Buffer.from(b, 'base64') : b;
+}
+
 /** The reverse of conversionItem for the fan-out; throws, naming what is missing, on an item it did not build. */
 export function readConversionItem(item: Item): QueuedConversion {
   const pk = item.pk?.S ?? '';
-  const body = item.conversion?.S;
   const eventName = item.eventName?.S;
   if (!pk.startsWith('C#') || item.sk?.S !== CONVERSION_SK) throw new Error(`not a conversion item: ${pk || '(no pk)'} / ${item.sk?.S ?? '(no sk)'}`);
-  if (!body || !eventName || typeof item.routes?.S !== 'string') throw new Error(`conversion item ${pk} lacks ${!body ? 'conversion' : !eventName ? 'eventName' : 'routes'}`);
-  const destinations = routesOf({ routes: item.routes.S }).flatMap((r) => (r.status === 'queued' ? [r.destination] : []));
-  return { eventId: pk.slice(2), eventName, body, destinations };
+  // Either form: the compact `c`/`r` of conversion-item.ts, or the JSON `conversion`/`routes` of older items.
+  const fields = { c: bytesOf(item.c), r: bytesOf(item.r), conversion: item.conversion?.S, routes: item.routes?.S };
+  const conversion = conversionOf(fields);
+  if (!conversion || !eventName || (!fields.r && typeof fields.routes !== 'string')) throw new Error(`conversion item ${pk} lacks ${!conversion ? 'conversion' : !eventName ? 'eventName' : 'routes'}`);
+  const destinations = routesOf(fields).flatMap((r) => (r.status === 'queued' ? [r.destination] : []));
+  return { eventId: pk.slice(2), eventName, body: JSON.stringify(conversion), destinations };
 }
 
 /** The ports `ingest()` runs on in AWS and in the local runner: every entry point (HTTP handlers, backfill) builds them here. */
@@ -127,17 +133,4 @@ async function batchWrite(requests: Record<string, WriteRequest[]>): Promise<voi
     const res = await dynamoClient.send(new BatchWriteItemCommand({ RequestItems: requests }));
     requests = Object.fromEntries(Object.entries(res.UnprocessedItems ?? {}).filter(([, r]) => r.length > 0));
   }
-}
-
-/** What a conversion is (for `status` by order ID or source event ID, and for the operator's tables). */
-function describe(c: Conversion): Item {
-  const item: Item = { eventName: S(c.eventName), occurredAt: S(c.occurredAt), source: S(c.source.name), sourceEventId: S(c.source.eventId) };
-  if (c.orderId) item.orderId = S(c.orderId);
-  // A refund or chargeback points at the conversion it corrects.
-  if (c.adjustment) {
-    item.adjustment = S(c.adjustment.kind);
-    if (c.adjustment.originalOrderId) item.originalOrderId = S(c.adjustment.originalOrderId);
-    if (c.adjustment.originalEventId) item.originalEventId = S(c.adjustment.originalEventId);
-  }
-  return item;
 }

@@ -1,14 +1,17 @@
-import type { Route } from '#core/ingest.ts';
+import { CONVERSION_ATTRIBUTES, carriesConversion, routesOf } from './conversion-item.ts';
+
+export { routesOf };
 
 /**
  * The ledger's item shapes, shared by the ingest adapter, the senders, the operator CLI and the tests (no AWS SDK here).
  *
  * Per conversion, one item written by ingest in one conditional put (the commit), `C#<eventId>` / `conversion`,
- * `status: 'accepted'`: `inv` (the committing invocation), `routes` (JSON: each destination queued, or skipped with
- * the reason), what the conversion is (eventName, orderId, source, …) and the Conversion itself (`conversion`, JSON:
- * hashes, IP and user agent only, as on the queues). The ledger's stream carries its INSERT to the fan-out, which
- * queues it for each queued route; `conversion-relay replay` reads it too. (Ledgers written before the outbox may
- * still hold `status: 'claimed'` items of an ingest that never finished.)
+ * `status: 'accepted'`: `inv` (the committing invocation), its routes (each destination queued, or skipped with the
+ * reason), what the conversion is (eventName, orderId, source, …) and the Conversion itself (hashes, IP and user
+ * agent only, as on the queues), in the compact form of conversion-item.ts (one write unit; older items: `routes`
+ * and `conversion` JSON, read alike). The ledger's stream carries its INSERT to the fan-out, which queues it for each
+ * queued route; `conversion-relay replay` reads it too. (Ledgers written before the outbox may still hold
+ * `status: 'claimed'` items of an ingest that never finished.)
  * Per conversion × destination, one item written by that destination's sender, `C#<eventId>` / `D#<destination>`:
  * status, attempts, last error, signals, match record. A destination's state is its `D#` item when there is one, else
  * its route on the conversion item (queued, or skipped at ingest).
@@ -22,17 +25,6 @@ export const conversionPk = (eventId: string) => `C#${eventId}`;
 export const deliverySk = (destination: string) => `D#${destination}`;
 
 export type LedgerItem = Record<string, any> & { pk: string; sk: string; status: string };
-
-/** The routes stored on an accepted conversion item (an unreadable or missing value reads as none). */
-export function routesOf(item: Record<string, unknown> | undefined): Route[] {
-  if (typeof item?.routes !== 'string') return [];
-  try {
-    const routes = JSON.parse(item.routes);
-    return Array.isArray(routes) ? routes : [];
-  } catch {
-    return [];
-  }
-}
 
 /** What a conversion is, copied onto every destination row synthesized from its conversion item. */
 const DESCRIPTION = ['eventName', 'orderId', 'occurredAt', 'source', 'sourceEventId', 'adjustment', 'originalOrderId', 'originalEventId'] as const;
@@ -52,9 +44,10 @@ export function destinationRows(items: LedgerItem[]): LedgerItem[] {
       status: r.status,
       reason: r.status === 'skipped' ? r.reason : undefined,
       attempts: 0,
-      createdAt: head!.createdAt,
+      // Written once, at acceptance (older items kept a createdAt equal to it).
+      createdAt: head!.createdAt ?? head!.updatedAt,
       updatedAt: head!.updatedAt,
-      conversion: head!.conversion,
+      ...conversionAttributes(head),
       // Made from the route: no item of its own in the table (yet).
       fromRoute: true,
     });
@@ -62,13 +55,18 @@ export function destinationRows(items: LedgerItem[]): LedgerItem[] {
   for (const item of items) {
     if (!item.sk.startsWith('D#')) continue;
     // The sender's row says where the conversion is now; the conversion item still holds what it was.
-    rows.set(item.sk, { ...item, conversion: item.conversion ?? head?.conversion });
+    rows.set(item.sk, carriesConversion(item) ? item : { ...item, ...conversionAttributes(head) });
   }
   return [...rows.values()].map((row) => {
     const described: LedgerItem = { ...row };
     for (const k of DESCRIPTION) described[k] ??= head?.[k];
     return described;
   });
+}
+
+/** The attributes carrying an item's Conversion (read with conversionOf), to copy onto a row made from it. */
+function conversionAttributes(item: LedgerItem | undefined): Partial<LedgerItem> {
+  return Object.fromEntries(CONVERSION_ATTRIBUTES.filter((k) => item?.[k] !== undefined).map((k) => [k, item![k]]));
 }
 
 /** The ingest's own state of a conversion when no destination has one yet (a claim whose ingest did not finish). */

@@ -5,6 +5,7 @@ import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
 import type { PlatformVerdict, PriorDelivery } from '#destinations/types.ts';
 import { dynamo } from './clients.ts';
+import { conversionOf } from './conversion-item.ts';
 import { CONVERSION_SK, LEDGER_RETENTION_DAYS, conversionPk, deliverySk, destinationRows, type LedgerItem } from './ledger-items.ts';
 
 /**
@@ -92,7 +93,7 @@ export class DynamoLedger {
         orderId: str('orderId'),
         occurredAt: str('occurredAt'),
         reason: str('reason') ?? str('errorMessage'),
-        conversion: str('conversion'),
+        conversion: conversionOf(row),
         attempts: typeof row.attempts === 'number' ? row.attempts : undefined,
         requestId: str('requestId'),
       };

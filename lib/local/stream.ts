@@ -38,7 +38,7 @@ export class StreamJournal {
   }
 
   append(keys: Record<string, AttributeValue>, image: Record<string, AttributeValue>): void {
-    const line: JournalLine = { seq: ++this.seq, at: Math.floor(Date.now() / 1000), keys, image };
+    const line: JournalLine = { seq: ++this.seq, at: Math.floor(Date.now() / 1000), keys, image: wireImage(image) };
     // Written before the emulator answers the put: once the writer is told "committed", the record is on disk.
     writeSync(this.fd, `${JSON.stringify(line)}\n`);
   }
@@ -129,6 +129,16 @@ export interface StreamPollerOptions {
   region?: string;
 }
 
+/**
+ * An image as DynamoDB JSON carries it (the wire, a stream event): binary values base64. Images from the emulator's
+ * requests are already so; ones built with the SDK's types (tests, the bench) hold bytes.
+ */
+export function wireImage(image: Record<string, AttributeValue>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [k, v] of Object.entries(image)) out[k] = v.B instanceof Uint8Array ? ({ B: Buffer.from(v.B).toString('base64') } as unknown as AttributeValue) : v;
+  return out;
+}
+
 /** A journal line as the stream event source hands it to Lambda. */
 export function streamRecord(line: JournalLine, region = 'us-east-1'): DynamoDBRecord {
   return {
@@ -141,9 +151,9 @@ export function streamRecord(line: JournalLine, region = 'us-east-1'): DynamoDBR
     dynamodb: {
       ApproximateCreationDateTime: line.at,
       Keys: line.keys as never,
-      NewImage: line.image as never,
+      NewImage: wireImage(line.image) as never,
       SequenceNumber: String(line.seq).padStart(21, '0'),
-      SizeBytes: JSON.stringify(line.image).length,
+      SizeBytes: JSON.stringify(wireImage(line.image)).length,
       StreamViewType: 'NEW_IMAGE',
     },
   };

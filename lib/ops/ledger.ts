@@ -1,6 +1,7 @@
 import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, UpdateCommand, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
-import { ConversionSchema } from '../../functions/core/conversion.ts';
-import { CONVERSION_SK, destinationRows, pendingClaim, type LedgerItem } from '../../functions/store/ledger-items.ts';
+import type { Conversion } from '../../functions/core/conversion.ts';
+import { carriesConversion, conversionOf } from '../../functions/store/conversion-item.ts';
+import { CONVERSION_SK, destinationRows, pendingClaim, routesOf, type LedgerItem } from '../../functions/store/ledger-items.ts';
 import { publishTo } from '../../functions/store/queues.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
 
@@ -81,7 +82,7 @@ export interface ReplayOptions {
 export interface ReplayResult {
   found: number;
   replayed: number;
-  /** Rows that matched but hold no Conversion (written before replay existed, or delivered since). */
+  /** Rows that matched but hold no readable Conversion (written before replay existed, or delivered since). */
   notReplayable: number;
   byDestination: Record<string, number>;
   rows: LedgerItem[];
@@ -100,14 +101,15 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
       throw new OperatorError(`Cannot replay status "${s}": choose from ${REPLAYABLE_STATUSES.join(', ')} (queued and retrying ones are still on their way).`);
     }
   }
-  // Candidates: senders' rows in one of the statuses, and conversion items with a route skipped at ingest (its
-  // routes are JSON text). The destination's state decides (its row, else its route), as `status` shows it.
+  // Candidates: senders' rows in one of the statuses, and conversion items with a route skipped at ingest (their
+  // `skipped` set; older items: in the routes' JSON text). The destination's state decides (its row, else its
+  // route), as `status` shows it.
   const values: Record<string, unknown> = { ':c': 'C#', ':conv': CONVERSION_SK, ':skipped': '"status":"skipped"' };
   const statusKeys = opts.statuses.map((s, i) => ((values[`:s${i}`] = s), `:s${i}`));
   const destKeys = opts.destinations.map((d, i) => ((values[`:d${i}`] = `D#${d}`), `:d${i}`));
   const byPk = new Map<string, LedgerItem[]>();
   for await (const page of scan(target, {
-    FilterExpression: `begins_with(pk, :c) AND ((#status IN (${statusKeys.join(', ')}) AND sk IN (${destKeys.join(', ')})) OR (sk = :conv AND contains(routes, :skipped)))`,
+    FilterExpression: `begins_with(pk, :c) AND ((#status IN (${statusKeys.join(', ')}) AND sk IN (${destKeys.join(', ')})) OR (sk = :conv AND (attribute_exists(skipped) OR contains(routes, :skipped))))`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: values,
   })) {
@@ -115,7 +117,7 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
   }
   // A sender's row without its conversion item in the scan (not matched by the filter) needs that item: the
   // Conversion is kept there. Then each destination's state is read as everywhere else.
-  const missing = [...byPk].filter(([, items]) => !items.some((i) => i.sk === CONVERSION_SK) && !items.some((i) => typeof i.conversion === 'string')).map(([pk]) => pk);
+  const missing = [...byPk].filter(([, items]) => !items.some((i) => i.sk === CONVERSION_SK) && !items.some(carriesConversion)).map(([pk]) => pk);
   const table = requireLedger(target);
   for (let i = 0; i < missing.length; i += 100) {
     const res = await target.ddb.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: missing.slice(i, i + 100).map((pk) => ({ pk, sk: CONVERSION_SK })) } } }));
@@ -161,11 +163,11 @@ async function resend(target: Target, matches: LedgerItem[], opts: Pick<ReplayOp
   let done = 0;
   for (const row of matches) {
     const destination = row.sk.slice(2);
-    const parsed = typeof row.conversion === 'string' ? ConversionSchema.safeParse(JSON.parse(row.conversion)) : undefined;
-    if (!parsed?.success) {
+    const conversion = replayable(row);
+    if (!conversion) {
       result.notReplayable++;
     } else if (!opts.dryRun) {
-      await publishTo(target.sqs, target.queues[destination].url, destination, parsed.data);
+      await publishTo(target.sqs, target.queues[destination].url, destination, conversion);
       // Only a row still in the state we read is marked queued: the sender may already have answered.
       await target.ddb
         .send(
@@ -192,6 +194,14 @@ async function resend(target: Target, matches: LedgerItem[], opts: Pick<ReplayOp
 
 /** Whether a conversion item's skipped routes could match without a sender row of their own (then all its rows are read). */
 function routesNeedRows(items: LedgerItem[], destinations: string[]): boolean {
-  const head = items.find((i) => i.sk === CONVERSION_SK);
-  return typeof head?.routes === 'string' && destinations.some((d) => head.routes.includes(`"destination":"${d}","status":"skipped"`));
+  return routesOf(items.find((i) => i.sk === CONVERSION_SK)).some((r) => r.status === 'skipped' && destinations.includes(r.destination));
+}
+
+/** The Conversion a row keeps, if any; one that does not read as a Conversion is not replayable either (counted as such). */
+function replayable(row: LedgerItem): Conversion | undefined {
+  try {
+    return conversionOf(row);
+  } catch {
+    return undefined;
+  }
 }

@@ -204,7 +204,7 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
         // The senders' rows, and the conversion items (a destination skipped at ingest has only its route there).
         FilterExpression: `begins_with(pk, :c) AND updatedAt >= :since AND (sk IN (${destKeys.join(', ')}) OR sk = :conv)`,
         // Only what the report reads: a scan's network cost stays small even on a large ledger.
-        ProjectionExpression: 'pk, sk, #status, eventName, reason, m, routes, requestId, platformStatus, platformReasons',
+        ProjectionExpression: 'pk, sk, #status, eventName, reason, m, routes, r, requestId, platformStatus, platformReasons',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: values,
         ExclusiveStartKey: start,

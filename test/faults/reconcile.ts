@@ -3,6 +3,16 @@ import type { RelayProcess } from '../support/relay-process.ts';
 import { send, type SourceRequest } from '../support/source-requests.ts';
 import { readAllQueues, scanAllTables } from '../support/storage.ts';
 import { destinationRows, type LedgerItem } from '../../functions/store/ledger-items.ts';
+import { conversionOf } from '../../functions/store/conversion-item.ts';
+
+/** The Conversion a row keeps for replay (its conversion item's), or undefined where none is kept or it is unreadable. */
+function keptConversion(row: Record<string, any> | undefined) {
+  try {
+    return conversionOf(row);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Every conversion's meta state, by event ID (paginated: a single Scan stops at 1 MB, a few thousand rows): the
@@ -132,7 +142,9 @@ export async function reconcile(scenario: string, relay: RelayProcess, meta: Met
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   for (const id of promises.conversions) {
     const row = rows.get(id);
-    if (row?.status === 'delivered' && platformIds.has(id)) result.delivered++;
+    // Whatever the outcome, the ledger keeps the Conversion itself (what `replay` would send again), readable.
+    if (row && keptConversion(row)?.eventId !== id) result.lost.push(`${id} (ledger: ${row.status}, but its Conversion is not kept or not readable)`);
+    else if (row?.status === 'delivered' && platformIds.has(id)) result.delivered++;
     else if (row?.status === 'skipped' || row?.status === 'dry_run') bump(result.skipped, row.reason ?? row.status);
     else if (dlqIds.has(id)) bump(result.dlq, dlqIds.get(id)!);
     else result.lost.push(`${id} (ledger: ${row?.status ?? 'none'})`);

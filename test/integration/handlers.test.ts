@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
+import { conversionOf } from '../../functions/store/conversion-item.ts';
 import type { LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { httpEvent as buildHttpEvent } from '../../lib/local/http-event.ts';
@@ -191,7 +192,7 @@ describe('stripe ingest → meta sender', () => {
     expect(new Set(bodies.map((b) => JSON.stringify(b.conversions[0].routes))).size).toBe(1);
     const item = (await ddb.send(new GetCommand({ TableName: 'ledger', Key: { pk: 'C#cs_int_concurrent', sk: 'conversion' } }))).Item!;
     expect(item).toMatchObject({ status: 'accepted', orderId: 'cs_int_concurrent' });
-    expect(JSON.parse(item.conversion).eventId).toBe('cs_int_concurrent');
+    expect(conversionOf(item)?.eventId).toBe('cs_int_concurrent');
     // Exactly one message for meta came of the three deliveries (the stream carried one INSERT); drained so the
     // next test starts empty.
     const event = await receiveAsSqsEvent();

@@ -62,6 +62,13 @@ describe('conversion-relay CLI against the local runner', () => {
     const bySourceEvent = await cli(['status', `evt_${dryIds[1]}`], dataDir);
     expect(bySourceEvent.code).toBe(0);
     expect(bySourceEvent.stdout).toContain(`conversion ${dryIds[1]}`);
+
+    // For scripts: each destination's row with the conversion's description, without the kept Conversion itself.
+    const json = await cli(['status', dryIds[0], '--json'], dataDir);
+    expect(json.code).toBe(0);
+    const rows = JSON.parse(json.stdout).conversions[0].rows;
+    expect(rows.find((r: { sk: string }) => r.sk === 'D#meta')).toMatchObject({ status: 'dry_run', orderId: dryIds[0], sourceEventId: `evt_${dryIds[0]}` });
+    for (const row of rows) expect(Object.keys(row)).not.toContain('c');
   });
 
   it('answers an unknown ID, an unknown destination and a wrong command in words, with a non-zero exit', async () => {
