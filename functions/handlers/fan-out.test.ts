@@ -8,14 +8,15 @@ import type { Route } from '#core/ingest.ts';
 import { queueUrlEnv } from '#core/names.ts';
 import { conversionItem } from '#store/ingest-store.ts';
 import { sendConversions, type ConversionMessage } from '#store/queues.ts';
+import { wireImage } from '../../lib/local/stream.ts';
 import { conversionFactory } from '../../test/support/factories.ts';
 import { fanOut, type FanOutPorts, type UnreadableRecord } from './fan-out.ts';
 
 const queued = (...names: string[]): Route[] => names.map((destination) => ({ destination, status: 'queued' }));
 
-/** An INSERT of a conversion item as the ledger's stream delivers it (NEW_IMAGE). */
+/** An INSERT of a conversion item as the ledger's stream delivers it (NEW_IMAGE, DynamoDB JSON: binary as base64). */
 function insert(eventId: string, routes: Route[], seq: number): DynamoDBRecord {
-  const image = conversionItem(conversionFactory({ eventId, orderId: eventId }), routes, 'inv-1', Date.now());
+  const image = wireImage(conversionItem(conversionFactory({ eventId, orderId: eventId }), routes, 'inv-1', Date.now()));
   return {
     eventName: 'INSERT',
     eventSource: 'aws:dynamodb',
@@ -83,7 +84,7 @@ describe('fan-out (ledger stream → destination queues)', () => {
   it('puts a record that is no conversion item on the failure queue with the reason, and does not retry it', async () => {
     const q = fakeQueues();
     const broken = insert('e2', queued('meta'), 2);
-    delete (broken.dynamodb!.NewImage as Record<string, AttributeValue>).conversion;
+    delete (broken.dynamodb!.NewImage as Record<string, AttributeValue>).c;
 
     const res = await fanOut(q.ports)(batch(insert('e1', queued('meta'), 1), broken));
 
@@ -92,10 +93,24 @@ describe('fan-out (ledger stream → destination queues)', () => {
     expect(q.sent.get('meta')!.map((m) => m.conversionId)).toEqual(['e1']);
   });
 
+  it('puts a record whose Conversion bytes are corrupt on the failure queue, saying why', async () => {
+    const q = fakeQueues();
+    const broken = insert('e3', queued('meta'), 3);
+    (broken.dynamodb!.NewImage as Record<string, { B?: string }>).c = { B: Buffer.from([1, 2, 3, 4]).toString('base64') };
+
+    const res = await fanOut(q.ports)(batch(broken));
+
+    expect(res.batchItemFailures).toEqual([]);
+    expect(q.reported).toHaveLength(1);
+    expect(q.reported[0]).toMatchObject({ pk: 'C#e3' });
+    expect(q.reported[0].reason.length).toBeGreaterThan(0);
+    expect(q.sent.get('meta') ?? []).toEqual([]);
+  });
+
   it('retries an unreadable record when the failure queue cannot take it either', async () => {
     const q = fakeQueues();
     const broken = insert('e1', queued('meta'), 1);
-    delete (broken.dynamodb!.NewImage as Record<string, AttributeValue>).routes;
+    delete (broken.dynamodb!.NewImage as Record<string, AttributeValue>).r;
 
     const res = await fanOut({ ...q.ports, reportUnreadable: () => Promise.reject(new Error('SQS down')) })(batch(broken));
 

@@ -117,7 +117,7 @@ describe('the conversion item as the fan-out reads it from the stream', () => {
 
   it('refuses, saying what is missing, an item it did not build', () => {
     const item = conversionItem(conversionFactory({ eventId: 'e1' }), routes, 'inv-1', Date.now());
-    delete item.conversion;
+    delete item.c;
     expect(() => readConversionItem(item)).toThrow('conversion item C#e1 lacks conversion');
     expect(() => readConversionItem({ pk: { S: 'S#stripe#x' }, sk: { S: 'source' } })).toThrow('not a conversion item');
   });
