@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { destinations } from '../../functions/registry.ts';
+import { destinationDefinitions } from '../../functions/destinations/definitions.ts';
 import { startAwsFake } from '../aws-fake.ts';
 import { bundle } from '../build.ts';
 import { functionEnv } from '../env.ts';
@@ -21,7 +21,7 @@ const ESM_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const out = process.argv[2];
 process.env.POWERTOOLS_LOG_LEVEL = 'WARN'; // one INFO line per conversion would be 10 000 lines per platform
 const deployment = synthesizeDeployment();
-const registered = new Map(destinations.map((d) => [d.name, d]));
+const registered = new Map(destinationDefinitions.map((d) => [d.name, d]));
 const results: unknown[] = [];
 
 for (const name of [...new Set([...EXPECTED_DESTINATIONS, ...registered.keys()])]) {

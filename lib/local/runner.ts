@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
 import { localTopicEnvironment, localTopics } from './topics.ts';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { destinationDefinitions } from '../../functions/destinations/definitions.ts';
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
@@ -132,7 +133,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const port = (server.address() as AddressInfo).port;
 
   const pollers: Poller[] = [];
-  for (const d of destinations) {
+  for (const d of destinationDefinitions) {
     const handler = await load<SqsHandler>(destinationEntry(d.name));
     const poller = new Poller(sqs, d.name, queues[d.name].url, Math.min(d.maxBatchSize, 10_000), opts.batchingWindowMs ?? 250, visibility, handler, log);
     pollers.push(poller);
