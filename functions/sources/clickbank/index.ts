@@ -1,8 +1,11 @@
 import { RequestError } from '#core/errors.ts';
+import { compiledAfterFirstParse } from '#core/first-parse.ts';
 import type { IncomingRequest, Source } from '#sources/types.ts';
 import { DecryptionError, decryptNotification, type EncryptedNotification } from './decrypt.ts';
 import { mapNotification } from './map.ts';
 import { NotificationSchema } from './schema.ts';
+
+const parseNotification = compiledAfterFirstParse(NotificationSchema);
 
 export const SECRET_SETTING = 'CLICKBANK_SECRET_KEY';
 
@@ -28,7 +31,7 @@ export const clickbankSource: Source = {
       if (err instanceof DecryptionError) throw new RequestError(400, err.code, err.message);
       throw err;
     }
-    const parsed = NotificationSchema.safeParse(decrypted);
+    const parsed = parseNotification(decrypted);
     if (!parsed.success) {
       // Paths and rules only: the values are the customer's.
       const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'notification'}: ${i.message}`);
