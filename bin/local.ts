@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { destinations, sources } from '../functions/registry.ts';
+import { destinationDefinitions } from '../functions/destinations/definitions.ts';
+import { sources } from '../functions/registry.ts';
 import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
 import { startRunner } from '../lib/local/runner.ts';
 
@@ -38,7 +39,7 @@ try {
     `  GET  ${runner.url}/t.js   (browser snippet)`,
     ...sources.flatMap((s) => s.routes.map((r) => `  ${r.method} ${runner.url}${r.path}   (${s.name})`)),
     'destinations:',
-    ...destinations.map((d) => {
+    ...destinationDefinitions.map((d) => {
       const { missing } = d.configure(process.env);
       return missing.length ? `  ${d.name}: dry-run (set ${missing.join(', ')} to send)` : `  ${d.name}: live`;
     }),

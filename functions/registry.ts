@@ -1,21 +1,25 @@
-import type { Destination } from '#destinations/types.ts';
-import { ga4Destination } from '#destinations/ga4/index.ts';
-import { metaDestination } from '#destinations/meta/index.ts';
-import { googleAdsDestination } from '#destinations/google-ads/index.ts';
-import { tiktokDestination } from '#destinations/tiktok/index.ts';
-import { linkedinDestination } from '#destinations/linkedin/index.ts';
-import { pinterestDestination } from '#destinations/pinterest/index.ts';
-import { snapchatDestination } from '#destinations/snapchat/index.ts';
-import { microsoftDestination } from '#destinations/microsoft/index.ts';
-import { xDestination } from '#destinations/x/index.ts';
-import { redditDestination } from '#destinations/reddit/index.ts';
+import type { DestinationRoute } from '#destinations/types.ts';
+import { ga4Route } from '#destinations/ga4/route.ts';
+import { metaRoute } from '#destinations/meta/route.ts';
+import { googleAdsRoute } from '#destinations/google-ads/route.ts';
+import { tiktokRoute } from '#destinations/tiktok/route.ts';
+import { linkedinRoute } from '#destinations/linkedin/route.ts';
+import { pinterestRoute } from '#destinations/pinterest/route.ts';
+import { snapchatRoute } from '#destinations/snapchat/route.ts';
+import { microsoftRoute } from '#destinations/microsoft/route.ts';
+import { xRoute } from '#destinations/x/route.ts';
+import { redditRoute } from '#destinations/reddit/route.ts';
 
 /**
  * The list of sources and destinations. The CDK stack and the local runner both read it: adding a platform or a
  * source is one folder (with its `lambda.ts` entry point) and one line here.
  *
  * Sources are listed by metadata only, so that reading the registry never loads every source's dependencies
- * (each source's Lambda bundles only its own).
+ * (each source's Lambda bundles only its own). Destinations likewise, by their routes (each folder's `route.ts`:
+ * name, maximum event age, skip rules), which is all ingest needs: the ingest Lambdas read this list, so it must not
+ * pull in payload builders or HTTP clients. A destination's full definition is its folder's `index.ts` (default
+ * export), which `destinationDefinitions` (functions/destinations/definitions.ts) loads for the stack, the local
+ * runner and the CLI.
  */
 export interface SourceEntry {
   name: string;
@@ -39,17 +43,17 @@ export const sources: readonly SourceEntry[] = [
   { name: 'crm', routes: [{ method: 'POST', path: '/webhooks/crm' }], secretKeys: ['CRM_WEBHOOK_SECRET'] },
 ];
 
-export const destinations: readonly Destination<any>[] = [
-  metaDestination,
-  tiktokDestination,
-  googleAdsDestination,
-  ga4Destination,
-  linkedinDestination,
-  pinterestDestination,
-  snapchatDestination,
-  redditDestination,
-  microsoftDestination,
-  xDestination,
+export const destinations: readonly DestinationRoute<any>[] = [
+  metaRoute,
+  tiktokRoute,
+  googleAdsRoute,
+  ga4Route,
+  linkedinRoute,
+  pinterestRoute,
+  snapchatRoute,
+  redditRoute,
+  microsoftRoute,
+  xRoute,
 ];
 
 /** Where each Lambda's code lives, by convention: one `lambda.ts` per source and destination folder. */

@@ -8,6 +8,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { MAPPING_SETTING, parseMapping } from '../functions/core/mapping.ts';
 import { RelayDashboard, type MatchFloors } from './constructs/dashboard.ts';
+import { destinationDefinitions } from '../functions/destinations/definitions.ts';
 import { COLLECT_ENTRY, SNIPPET_ENTRY, destinations, sources } from '../functions/registry.ts';
 import { buildSnippet } from '../functions/snippet/build.ts';
 import { Destination } from './constructs/destination.ts';
@@ -120,7 +121,7 @@ export class RelayStack extends Stack {
       });
     }
 
-    const queues = destinations.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));
+    const queues = destinationDefinitions.map((definition) => new Destination(this, definition.name, { definition, tables, alarmTopic }));
     const fanOut = new FanOut(this, 'FanOut', { tables, destinations: queues, alarmTopic });
     const ingest = sources.map(
       (source) =>

@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { destinations } from '../../functions/registry.ts';
+import { destinationDefinitions } from '../../functions/destinations/definitions.ts';
 import { startAwsFake } from '../aws-fake.ts';
 import { bundle } from '../build.ts';
 import { functionEnv } from '../env.ts';
@@ -23,7 +23,7 @@ const ESM_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 const out = process.argv[2];
 process.env.POWERTOOLS_LOG_LEVEL = 'WARN'; // one INFO line per conversion would be 10 000 lines per platform
 const deployment = synthesizeDeployment();
-const registered = new Map(destinations.map((d) => [d.name, d]));
+const registered = new Map(destinationDefinitions.map((d) => [d.name, d]));
 const results: unknown[] = [];
 
 for (const name of [...new Set([...EXPECTED_DESTINATIONS, ...registered.keys()])]) {
@@ -139,7 +139,7 @@ async function measureFanOut() {
   const built = await bundle(fn.name, fn.entry);
   const { handler } = await import(pathToFileURL(built.file).href);
   const batchSize = fn.eventSource!.batchSize;
-  const names = destinations.map((d) => d.name);
+  const names = destinationDefinitions.map((d) => d.name);
   await handler(streamEvent([freshConversion()], names), lambdaContext(fn.name, fn.memoryMb));
   aws.reset();
   const n = Math.min(N, 2_000);

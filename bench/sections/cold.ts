@@ -28,6 +28,12 @@ const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-bench-token';
 /** BENCH_COLD_PROFILE=<dir>: each cold process also writes there a V8 CPU profile of its import and one of its first event. */
 const PROFILE_DIR = process.env.BENCH_COLD_PROFILE;
+/**
+ * BENCH_COLD_AGAINST=<checkout>[,<checkout>…]: each function is also built from these other checkouts of the project
+ * (another branch, the commit before a change) and run in the same rounds, so a change is compared under the same
+ * load (this machine's load moves ratios more than most changes do between two runs).
+ */
+const AGAINST = process.env.BENCH_COLD_AGAINST ? process.env.BENCH_COLD_AGAINST.split(',').map((d) => path.resolve(d)) : [];
 const DRIVER = path.join(import.meta.dirname, '../cold-driver.mjs');
 
 interface Variant {
@@ -114,7 +120,11 @@ try {
     }
     const built = await bundle(fn.name, fn.entry);
     variants.push({ name: fn.name, kind: 'function', fn, bundle: built, env, event });
-    if (fn.kind === 'ingest' && !variants.some((v) => v.kind === 'diagnostic')) {
+    for (const [i, checkout] of AGAINST.entries()) {
+      const other = await bundle(`${fn.name}-against-${i}`, fn.entry, { entryPoints: [path.join(checkout, fn.entry)], absWorkingDir: checkout });
+      variants.push({ name: `${fn.name} built from ${checkout}, ${Math.round(other.bytes / 1024)} KB`, kind: 'diagnostic', fn, bundle: other, env, event });
+    }
+    if (fn.kind === 'ingest' && !AGAINST.length && !variants.some((v) => v.kind === 'diagnostic')) {
       // What the AWS SDK would cost loaded from node_modules (the runtime's copy) rather than bundled, as BUNDLING
       // does (one source is enough to show it, and keeps the run short).
       const sdkExternal = await bundle(`${fn.name}-sdk-external`, fn.entry, { external: ['@aws-sdk/*'] });

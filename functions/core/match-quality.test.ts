@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { destinations } from '../registry.ts';
+import { destinationDefinitions as destinations } from '../destinations/definitions.ts';
 import { NOW, conversionFactory } from '../../test/support/factories.ts';
 import { META_WEIGHTS, calibrateMetaWeights, matchRecord, metaScore } from './match-quality.ts';
 

@@ -1,4 +1,5 @@
 import type { Conversion } from '#core/conversion.ts';
+import { tooOldReason } from './skip-rules.ts';
 import { ConfigurationError } from './types.ts';
 import type {
   DependencyDecision,
@@ -196,17 +197,6 @@ function defaultDecision(c: Conversion, originals: (PriorDelivery | undefined)[]
 
 function skipReason<C>(dest: Destination<C>, c: Conversion, now: Date, config?: C): string | undefined {
   return tooOldReason(dest, c, now, config) ?? dest.skipReason?.(c, config);
-}
-
-/**
- * Why the platform would refuse this conversion for its age (`maxEventAgeMsFor(config)` where the limit depends on
- * the configuration, else `maxEventAgeMs`), or undefined. The backfill checks it before queuing (without a config).
- */
-export function tooOldReason<C>(dest: Pick<Destination<C>, 'name' | 'maxEventAgeMs' | 'maxEventAgeMsFor'>, c: Pick<Conversion, 'occurredAt'>, now: Date, config?: C): string | undefined {
-  const age = now.getTime() - Date.parse(c.occurredAt);
-  const maxAge = config !== undefined && dest.maxEventAgeMsFor ? dest.maxEventAgeMsFor(config) : dest.maxEventAgeMs;
-  if (age <= maxAge) return undefined;
-  return `too old for ${dest.name}: occurred ${Math.floor(age / 3600_000)} h ago, the platform accepts at most ${Math.floor(maxAge / 3600_000)} h`;
 }
 
 function resultOf(verdict: Exclude<ResponseVerdict, { kind: 'partial' }>, dest: Destination<unknown>, c: Conversion): DeliveryResult {

@@ -1,5 +1,6 @@
 import { consentSkipReason, consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
+import type { Destination } from './types.ts';
 
 /**
  * The skip rule of a platform that matches on identifiers only and cannot take back a conversion (Meta, TikTok):
@@ -30,4 +31,15 @@ export function noLimitedModeSkipReason(platform: string): (c: Conversion) => st
     consentTier(c.consent).limitedDataUse
       ? `consent: ad personalization refused, and ${platform} has no limited-data-use mode; recorded, not sent`
       : undefined;
+}
+
+/**
+ * Why the platform would refuse this conversion for its age (`maxEventAgeMsFor(config)` where the limit depends on
+ * the configuration, else `maxEventAgeMs`), or undefined. The backfill checks it before queuing (without a config).
+ */
+export function tooOldReason<C>(dest: Pick<Destination<C>, 'name' | 'maxEventAgeMs' | 'maxEventAgeMsFor'>, c: Pick<Conversion, 'occurredAt'>, now: Date, config?: C): string | undefined {
+  const age = now.getTime() - Date.parse(c.occurredAt);
+  const maxAge = config !== undefined && dest.maxEventAgeMsFor ? dest.maxEventAgeMsFor(config) : dest.maxEventAgeMs;
+  if (age <= maxAge) return undefined;
+  return `too old for ${dest.name}: occurred ${Math.floor(age / 3600_000)} h ago, the platform accepts at most ${Math.floor(maxAge / 3600_000)} h`;
 }

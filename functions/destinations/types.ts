@@ -52,25 +52,34 @@ export type ResponseVerdict =
   | { kind: 'rejected-batch'; error: PlatformError }
   | { kind: 'rejected-data'; error: PlatformError };
 
-export interface Destination<Config = unknown> {
+/**
+ * What ingest needs of a destination to route a conversion: its name and its rules for not sending one at all. Each
+ * destination folder's `route.ts` holds it, importing no request-building code, so the ingest Lambdas (which read
+ * every destination's route through functions/registry.ts) bundle none of the payload builders, response
+ * classifiers or HTTP clients; the folder's `index.ts` (the full `Destination`) spreads it.
+ */
+export interface DestinationRoute<Config = unknown> {
   /** Also the folder name under functions/destinations and the key in the registry. */
   name: string;
-  /** The platform's maximum number of events in one request. */
-  maxBatchSize: number;
   /** Events older than this are refused by the platform: skip them instead of retrying forever. */
   maxEventAgeMs: number;
-  /** Where the limit depends on the configuration (Microsoft: 7 days for the UET Conversions API, 90 for offline uploads). */
-  maxEventAgeMsFor?(config: Config): number;
-  /** Settings keys this destination reads (documented in .env.example). The first ones are credentials. */
-  settingKeys: readonly string[];
-  /** Parse settings; `undefined` config with the missing keys means dry-run. Throws on an invalid value. */
-  configure(settings: Settings): { config: Config; missing: [] } | { config: undefined; missing: string[] };
   /**
    * A reason not to send this conversion to this platform at all (consent, an adjustment the platform cannot
    * take): it is skipped and the ledger records the reason. Checked at ingest (without config) and again before
    * sending (with the config, when there is one: e.g. no conversion action configured for this event name).
    */
   skipReason?(conversion: Conversion, config?: Config): string | undefined;
+}
+
+export interface Destination<Config = unknown> extends DestinationRoute<Config> {
+  /** The platform's maximum number of events in one request. */
+  maxBatchSize: number;
+  /** Where the limit depends on the configuration (Microsoft: 7 days for the UET Conversions API, 90 for offline uploads). */
+  maxEventAgeMsFor?(config: Config): number;
+  /** Settings keys this destination reads (documented in .env.example). The first ones are credentials. */
+  settingKeys: readonly string[];
+  /** Parse settings; `undefined` config with the missing keys means dry-run. Throws on an invalid value. */
+  configure(settings: Settings): { config: Config; missing: [] } | { config: undefined; missing: string[] };
   /**
    * A payload the platform would refuse or silently drop (GA4 answers 2xx even to invalid data): the conversion is
    * not sent and goes to the DLQ with this error, to be fixed and redriven. Checked before sending (and in dry-run).

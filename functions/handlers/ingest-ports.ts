@@ -2,7 +2,7 @@ import { parseConsentDefault } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import type { IngestOptions, IngestPorts } from '#core/ingest.ts';
 import { mappingFrom } from '#core/mapping.ts';
-import { tooOldReason } from '#destinations/deliver.ts';
+import { tooOldReason } from '#destinations/skip-rules.ts';
 import { destinations } from '#registry';
 import type { Settings } from '#sources/types.ts';
 

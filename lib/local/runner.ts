@@ -16,6 +16,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
 import { DEFAULT_MAX_ATTEMPTS, FAN_OUT_BATCH_SIZE, FAN_OUT_FAILURES_ENV, FAN_OUT_RETRY_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { destinationDefinitions } from '../../functions/destinations/definitions.ts';
 import { COLLECT_ENTRY, FAN_OUT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../constructs/relay-function.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
@@ -146,7 +147,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const port = (server.address() as AddressInfo).port;
 
   const pollers: Poller[] = [];
-  for (const d of destinations) {
+  for (const d of destinationDefinitions) {
     const handler = await load<SqsHandler>(destinationEntry(d.name));
     const poller = new Poller(sqs, d.name, queues[d.name].url, Math.min(d.maxBatchSize, 10_000), opts.batchingWindowMs ?? 250, visibility, handler, log);
     pollers.push(poller);

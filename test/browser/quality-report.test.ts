@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { calibrateMetaWeights, matchRecord } from '#core/match-quality.ts';
-import { destinations } from '../../functions/registry.ts';
+import { destinationDefinitions as destinations } from '../../functions/destinations/definitions.ts';
 import { renderQualityHtml } from '../../lib/ops/quality-html.ts';
 import { summarize, tallyRequests, type DestinationQuality, type QualityReport } from '../../lib/ops/quality.ts';
 import { NOW, conversionFactory } from '../support/factories.ts';

@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { calibrateMetaWeights, matchRecord, metaScore } from '#core/match-quality.ts';
-import { destinations } from '../../functions/registry.ts';
+import { destinationDefinitions as destinations } from '../../functions/destinations/definitions.ts';
 import { renderQualityHtml } from '../../lib/ops/quality-html.ts';
 import { qualityReport, tallyRequests, type RemoteVerdict } from '../../lib/ops/quality.ts';
 import type { Target } from '../../lib/ops/target.ts';

@@ -7,7 +7,8 @@ import { startGa4Fake, type Ga4Fake } from '../../../test/fakes/ga4-server.ts';
 import { NOW, conversionFactory, sha256 } from '../../../test/support/factories.ts';
 import { classifyGa4Response } from './classify.ts';
 import { ga4Destination, type Ga4Config } from './index.ts';
-import { ga4ClientId, ga4EventName, toGa4Event } from './payload.ts';
+import { ga4ClientId } from './client-id.ts';
+import { ga4EventName, toGa4Event } from './payload.ts';
 import { ga4Problem, type Ga4Request } from './schema.ts';
 
 // Facts from platforms.md §4 (GA4 Measurement Protocol): POST {base}/mp/collect?measurement_id&api_secret, client_id

@@ -1,10 +1,11 @@
-import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyGa4Response } from './classify.ts';
-import { ga4ClientId, ga4UserFields, toGa4Event, toGa4Request } from './payload.ts';
+import { ga4ClientId } from './client-id.ts';
+import { ga4UserFields, toGa4Event, toGa4Request } from './payload.ts';
 import { MAX_EVENTS_PER_REQUEST, ga4Problem } from './schema.ts';
+import { ga4Route } from './route.ts';
 
 export interface Ga4Config {
   measurementId: string;
@@ -18,11 +19,9 @@ const DEFAULT_BASE_URL = 'https://www.google-analytics.com';
 
 /** GA4 Measurement Protocol: https://developers.google.com/analytics/devguides/collection/protocol/ga4 */
 export const ga4Destination: Destination<Ga4Config> = {
-  name: 'ga4',
+  ...ga4Route,
   // "Requests can have a maximum of 25 events."
   maxBatchSize: MAX_EVENTS_PER_REQUEST,
-  // timestamp_micros may be back-dated up to 72 hours; an hour of margin for queueing and clock skew.
-  maxEventAgeMs: 72 * 3600_000 - 3600_000,
   settingKeys: ['GA4_MEASUREMENT_ID', 'GA4_API_SECRET', 'GA4_API_BASE_URL', 'GA4_VALIDATE'],
 
   configure(settings) {
@@ -43,13 +42,6 @@ export const ga4Destination: Destination<Ga4Config> = {
     };
   },
 
-  skipReason(c) {
-    // Analytics consent is enough for GA4; ad identifiers (user_data) additionally need ad_user_data (payload.ts).
-    const consent = consentSkipReason(c.consent, { name: 'GA4', acceptsWithoutIdentifiers: true });
-    if (consent) return consent;
-    if (!ga4ClientId(c)) return 'GA4 needs a client ID: no _ga cookie, visitor ID or customer ID is known for this conversion';
-    return undefined;
-  },
 
   rejectReason(c, now) {
     const problem = ga4Problem({ ...ga4UserFields(c), events: [toGa4Event(c, now)] });
@@ -92,3 +84,5 @@ export const ga4Destination: Destination<Ga4Config> = {
     return signals;
   },
 };
+
+export default ga4Destination;

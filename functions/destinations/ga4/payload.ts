@@ -2,37 +2,15 @@ import { consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { sha256Hex } from '#core/normalize.ts';
 import { snakeCaseName } from '#destinations/event-fields.ts';
+import { ga4ClientId } from './client-id.ts';
 import { GA4_NAME, RESERVED_EVENT_NAMES, RESERVED_PREFIXES, type Ga4Event, type Ga4Request } from './schema.ts';
 
 /**
- * GA4 Measurement Protocol payloads (platforms.md §4, GA-ref / GA-send / GA-uid).
- *
- * client_id: GA4 requires one per request and attributes the event to that browser. In order of preference:
- * 1. the visitor's own GA client ID, from the `_ga` cookie /collect captured — the event joins the visitor's
- *    GA history;
- * 2. a pseudo client ID derived from our visitor ID (we saw the browser, but GA was blocked or absent), stable, so a
- *    visitor's later conversions land on the same GA user;
- * 3. a pseudo client ID derived from the hashed customer ID (a conversion reported without any visit, e.g. a CRM
- *    sale), stable per customer.
- * Peers do the same (Segment and RudderStack fall back to their anonymous ID). Derived IDs keep GA's
- * `<number>.<number>` shape and are one-way hashes, so they carry no personal data. With none of the three the
- * conversion is skipped with the reason: GA4 cannot take an event without a client.
+ * GA4 Measurement Protocol payloads (platforms.md §4, GA-ref / GA-send / GA-uid); client_id: client-id.ts.
  *
  * user_id: the hashed customer ID when the source reported one (never the visitor-derived external ID, never an
  * e-mail): GA4 forbids PII in user_id, and a SHA-256 is not.
  */
-export function ga4ClientId(c: Conversion): { clientId: string; derivedFrom?: 'visitor' | 'customer' } | undefined {
-  if (c.clicks.gaClientId) return { clientId: c.clicks.gaClientId.value };
-  if (c.visitorId) return { clientId: pseudoClientId(`visitor:${c.visitorId}`), derivedFrom: 'visitor' };
-  if (c.user.externalId) return { clientId: pseudoClientId(`customer:${c.user.externalId}`), derivedFrom: 'customer' };
-  return undefined;
-}
-
-/** `<10 digits>.<10 digits>`, like GA's own `<random>.<timestamp>`, from a one-way hash of the seed. */
-function pseudoClientId(seed: string): string {
-  const h = sha256Hex(seed);
-  return `${parseInt(h.slice(0, 8), 16)}.${parseInt(h.slice(8, 16), 16)}`;
-}
 
 /** The hashed customer ID, unless it is only the hash of our visitor ID (attachVisitor's fallback). */
 export function ga4UserId(c: Conversion): string | undefined {

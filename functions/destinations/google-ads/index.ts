@@ -1,4 +1,3 @@
-import { consentSkipReason, consentTier } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { afterOriginalUpload, originalEventIds } from '#destinations/adjustments.ts';
 import type { Destination, PlatformRequest, PlatformResponse } from '#destinations/types.ts';
@@ -16,6 +15,7 @@ import {
   toConversionAdjustment,
   type PayloadContext,
 } from './payload.ts';
+import { googleAdsRoute } from './route.ts';
 
 /**
  * Which Google API uploads: the Data Manager API (default: what a new developer token can use since 2026-06-15,
@@ -118,11 +118,9 @@ function payloadContext(config: GoogleAdsConfig | undefined): PayloadContext {
  * https://developers.google.com/google-ads/api/docs/conversions/upload-clicks
  */
 export const googleAdsDestination: Destination<GoogleAdsConfig> = {
-  name: 'google-ads',
+  ...googleAdsRoute,
   // TOO_MANY_CONVERSIONS_IN_REQUEST / TOO_MANY_ADJUSTMENTS_IN_REQUEST above 2,000.
   maxBatchSize: 2000,
-  // Google keeps clicks for at most 90 days (the longest click-through window); keep an hour of margin.
-  maxEventAgeMs: 90 * 24 * 3600_000 - 3600_000,
   settingKeys: [
     ...CREDENTIAL_KEYS,
     SERVICE_ACCOUNT_SETTING,
@@ -200,33 +198,6 @@ export const googleAdsDestination: Destination<GoogleAdsConfig> = {
     };
   },
 
-  skipReason(c, config) {
-    if (c.adjustment) {
-      if (!c.adjustment.full && c.adjustment.remainingValue === undefined) {
-        return `a partial ${c.adjustment.kind} without the remaining value cannot restate the Google Ads conversion`;
-      }
-      const name = c.adjustment.originalEventName;
-      if (config && name && !config.conversionActions[name]) return `no Google Ads conversion action for "${name}" (the original conversion was not uploaded)`;
-      // The Data Manager API takes an adjustment only with "all fields required for an event, including at least one
-      // identifier" (events/google-ads/conversion-adjustments).
-      if (config?.uploadApi !== 'google-ads-api' && !clickIdOf(c) && googleUserIdentifiers(c).length === 0) {
-        return `the Data Manager API adjusts a conversion only with at least one identifier, and this ${c.adjustment.kind} carries no Google click ID, hashed e-mail or phone (with ad_user_data consent)`;
-      }
-      return undefined;
-    }
-    // A retraction (above) concerns an upload already made; a new conversion needs the visitor's consent.
-    const consent = consentSkipReason(c.consent, { name: 'Google Ads', acceptsWithoutIdentifiers: false });
-    if (consent) return consent;
-    if (!clickIdOf(c) && googleUserIdentifiers(c).length === 0) {
-      return consentTier(c.consent).google.adUserData === 'DENIED'
-        ? 'no Google click ID (gclid / gbraid / wbraid), and ad_user_data consent denied: nothing Google Ads may match'
-        : 'no Google click ID (gclid / gbraid / wbraid) and no hashed e-mail or phone: nothing Google Ads could match';
-    }
-    if (config && !config.conversionActions[c.eventName]) {
-      return `no Google Ads conversion action for "${c.eventName}" (add ${c.eventName}=<action ID> to GOOGLE_ADS_CONVERSION_ACTIONS to send it)`;
-    }
-    return undefined;
-  },
 
   // Uploads and adjustments go to different Google Ads API methods; a Data Manager request names one destination
   // (conversion action) for all its events.
@@ -367,3 +338,5 @@ function buildDataManagerRequest(conversions: Conversion[], config: GoogleAdsCon
     body,
   };
 }
+
+export default googleAdsDestination;

@@ -2,10 +2,10 @@ import type { Conversion } from '#core/conversion.ts';
 // The OAuth refresh-token flow (RFC 6749 §6) is one shared implementation: LinkedIn's token endpoint speaks it too.
 import { accessToken as refreshedAccessToken, forgetAccessToken } from '#destinations/google-ads/oauth.ts';
 import { baseUrlSetting, eventNameMap, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyLinkedInResponse } from './classify.ts';
 import { linkedInUserIds, toLinkedInElement } from './payload.ts';
+import { linkedinRoute } from './route.ts';
 
 export interface LinkedInConfig {
   /** Conversion rule ID per Conversion event name (each LinkedIn rule has one fixed type). */
@@ -23,14 +23,11 @@ const DEFAULT_TOKEN_URL = 'https://www.linkedin.com/oauth/v2/accessToken';
 const DEFAULT_API_VERSION = '202603';
 
 /** LinkedIn Conversions API: https://learn.microsoft.com/en-us/linkedin/marketing/integrations/ads-reporting/conversions-api */
-const linkedInSkipReason = unmatchableSkipReason('LinkedIn', (c) => linkedInUserIds(c).length > 0 || Boolean(c.user.externalId), 'a hashed e-mail, li_fat_id, an IPv4 address or an external ID');
 
 export const linkedinDestination: Destination<LinkedInConfig> = {
-  name: 'linkedin',
+  ...linkedinRoute,
   // BATCH_CREATE takes up to 5,000 elements (Salesforce and RudderStack connector docs; not in LinkedIn's own page).
   maxBatchSize: 5000,
-  // "Send an event within 90 days of when it happened; older ones are rejected" (Salesforce connector doc).
-  maxEventAgeMs: 90 * 24 * 3600_000 - 3600_000,
   settingKeys: [
     'LINKEDIN_CONVERSION_RULES',
     'LINKEDIN_ACCESS_TOKEN',
@@ -68,12 +65,6 @@ export const linkedinDestination: Destination<LinkedInConfig> = {
     };
   },
 
-  skipReason(c, config) {
-    const base = linkedInSkipReason(c);
-    if (base) return base;
-    if (config && !config.rules[c.eventName]) return `LinkedIn: no conversion rule configured for ${c.eventName} in LINKEDIN_CONVERSION_RULES`;
-    return undefined;
-  },
 
   async prepare(config, transport, now) {
     if (!config.refresh) return config;
@@ -105,3 +96,5 @@ export const linkedinDestination: Destination<LinkedInConfig> = {
     return c.user.externalId ? [...ids, 'externalIds'] : ids;
   },
 };
+
+export default linkedinDestination;

@@ -1,9 +1,9 @@
-import { identifierOnlySkipReason } from '#destinations/skip-rules.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyMetaResponse } from './classify.ts';
 import { metaUserData, toMetaEvent } from './payload.ts';
+import { metaRoute } from './route.ts';
 
 export interface MetaConfig {
   pixelId: string;
@@ -19,11 +19,9 @@ const DEFAULT_API_VERSION = 'v26.0';
 
 /** Meta Conversions API: https://developers.facebook.com/docs/marketing-api/conversions-api/using-the-api */
 export const metaDestination: Destination<MetaConfig> = {
-  name: 'meta',
+  ...metaRoute,
   // "You can send up to 1,000 events in data."
   maxBatchSize: 1000,
-  // Older events make Meta reject the whole request; keep an hour of margin for queueing and clock skew.
-  maxEventAgeMs: 7 * 24 * 3600_000 - 3600_000,
   settingKeys: ['META_PIXEL_ID', 'META_ACCESS_TOKEN', 'META_TEST_EVENT_CODE', 'META_API_BASE_URL', 'META_API_VERSION'],
 
   configure(settings) {
@@ -45,8 +43,6 @@ export const metaDestination: Destination<MetaConfig> = {
     };
   },
 
-  // Matches on identifiers only (an analytics-only event is of no use there) and has no retraction.
-  skipReason: identifierOnlySkipReason('Meta'),
 
   buildRequest(conversions, config, now) {
     const base = config?.baseUrl ?? DEFAULT_BASE_URL;
@@ -68,3 +64,5 @@ export const metaDestination: Destination<MetaConfig> = {
     return Object.keys(metaUserData(c));
   },
 };
+
+export default metaDestination;

@@ -1,4 +1,3 @@
-import { consentSkipReason } from '#core/consent.ts';
 import type { Conversion } from '#core/conversion.ts';
 import type { Settings } from '#sources/types.ts';
 // The OAuth refresh-token flow is one shared implementation: Microsoft's identity platform speaks it too (with a scope).
@@ -8,15 +7,10 @@ import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/
 import type { Destination, PlatformRequest } from '#destinations/types.ts';
 import { classifyUetResponse } from './classify.ts';
 import { classifyOfflineResponse } from './offline/classify.ts';
-import { MAX_OFFLINE_CONVERSIONS, offlineCanMatch, offlineIdentifiers, toOfflineAdjustment, toOfflineConversion } from './offline/payload.ts';
-import { toUetEvent, uetCanMatch, uetEventName, uetUserData } from './payload.ts';
+import { MAX_OFFLINE_CONVERSIONS, offlineIdentifiers, toOfflineAdjustment, toOfflineConversion } from './offline/payload.ts';
+import { toUetEvent, uetEventName, uetUserData } from './payload.ts';
+import { CAPI_MAX_AGE_MS, OFFLINE_MAX_AGE_MS, UPLOAD_API_SETTING, microsoftRoute } from './route.ts';
 
-/**
- * Which Microsoft API receives conversions: the UET Conversions API (`capi`, default: server-side UET events, rolling
- * out per account — "Not everyone has this feature yet") or the offline-conversion upload of the Campaign Management
- * API (`offline`: developer token + OAuth, offline conversion goals; the only path that can retract a conversion).
- */
-export const UPLOAD_API_SETTING = 'MICROSOFT_UPLOAD_API';
 export type UploadApi = 'capi' | 'offline';
 
 export interface MicrosoftConfig {
@@ -46,10 +40,6 @@ const TOKEN_URL = 'https://login.microsoftonline.com/common/oauth2/v2.0/token';
 const OAUTH_SCOPE = 'https://ads.microsoft.com/msads.manage offline_access';
 /** `dataProvider` is "required for third-party senders" (CAPI guide): the relay names itself. */
 export const DATA_PROVIDER = 'conversion-relay';
-const HOUR = 3600_000;
-/** CAPI: "eventTime must be within the last 7 days"; offline: "ConversionTime … within the last 90 days". An hour of margin each. */
-const CAPI_MAX_AGE_MS = 7 * 24 * HOUR - HOUR;
-const OFFLINE_MAX_AGE_MS = 90 * 24 * HOUR - HOUR;
 
 const CAPI_KEYS = ['MICROSOFT_UET_TAG_ID', 'MICROSOFT_CAPI_TOKEN'];
 const OFFLINE_KEYS = ['MICROSOFT_DEVELOPER_TOKEN', 'MICROSOFT_CUSTOMER_ID', 'MICROSOFT_ACCOUNT_ID', 'MICROSOFT_CLIENT_ID', 'MICROSOFT_REFRESH_TOKEN', 'MICROSOFT_CONVERSION_GOALS'];
@@ -79,10 +69,9 @@ const isSet = (settings: Settings, key: string) => missingSettings(settings, [ke
  * through the Campaign Management API where the account has no CAPI access (MICROSOFT_UPLOAD_API=offline).
  */
 export const microsoftDestination: Destination<MicrosoftConfig> = {
-  name: 'microsoft',
+  ...microsoftRoute,
   // CAPI: "The maximum number of events per batch upload is 1,000"; offline: "a maximum of 1,000 offline conversions per service request".
   maxBatchSize: Math.min(1000, MAX_OFFLINE_CONVERSIONS),
-  maxEventAgeMs: CAPI_MAX_AGE_MS,
   maxEventAgeMsFor: (config) => (config.uploadApi === 'offline' ? OFFLINE_MAX_AGE_MS : CAPI_MAX_AGE_MS),
   settingKeys: [
     ...CAPI_KEYS,
@@ -159,29 +148,6 @@ export const microsoftDestination: Destination<MicrosoftConfig> = {
         },
       },
     };
-  },
-
-  skipReason(c, config) {
-    const mode = config?.uploadApi;
-    if (c.adjustment) {
-      if (mode === 'capi') {
-        return `the UET Conversions API has no way to retract a conversion: the ${c.adjustment.kind} is recorded, not sent (${UPLOAD_API_SETTING}=offline retracts through offline conversion adjustments)`;
-      }
-      if (!c.adjustment.full && c.adjustment.remainingValue === undefined) return `a partial ${c.adjustment.kind} without the remaining value cannot restate the Microsoft conversion`;
-      const name = c.adjustment.originalEventName ?? 'Purchase';
-      if (config?.offline && !config.offline.goals[name]) return `no Microsoft offline conversion goal for "${name}" in MICROSOFT_CONVERSION_GOALS (the original was not uploaded)`;
-      if (!offlineCanMatch(c)) return `Microsoft finds the conversion to adjust by msclkid or hashed e-mail / phone, and this ${c.adjustment.kind} carries none`;
-      return undefined;
-    }
-    const consent = consentSkipReason(c.consent, { name: 'Microsoft Advertising', acceptsWithoutIdentifiers: false });
-    if (consent) return consent;
-    if (mode === 'offline') {
-      if (!offlineCanMatch(c)) return 'Microsoft offline conversions need an msclkid or a hashed e-mail or phone; this conversion has none';
-      if (!config!.offline!.goals[c.eventName]) return `no Microsoft offline conversion goal for "${c.eventName}" (add ${c.eventName}=<goal name> to MICROSOFT_CONVERSION_GOALS to send it)`;
-      return undefined;
-    }
-    // CAPI, or not known yet (ingest): the looser of the two rules.
-    return uetCanMatch(c) || offlineCanMatch(c) ? undefined : 'Microsoft needs an msclkid, a hashed e-mail or phone, the UET visitor ID or an external ID; this conversion has none';
   },
 
   // Offline uploads and adjustments are two operations.
@@ -265,3 +231,5 @@ function buildOfflineRequest(conversions: Conversion[], config: MicrosoftConfig 
     body,
   };
 }
+
+export default microsoftDestination;

@@ -1,9 +1,9 @@
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyPinterestResponse } from './classify.ts';
-import { pinterestCanMatch, pinterestUserData, toPinterestEvent } from './payload.ts';
+import { pinterestUserData, toPinterestEvent } from './payload.ts';
+import { pinterestRoute } from './route.ts';
 
 export interface PinterestConfig {
   adAccountId: string;
@@ -17,13 +17,9 @@ const DEFAULT_BASE_URL = 'https://api.pinterest.com';
 
 /** Pinterest API for Conversions v5: https://developers.pinterest.com/docs/api/v5/events-create */
 export const pinterestDestination: Destination<PinterestConfig> = {
-  name: 'pinterest',
+  ...pinterestRoute,
   // OpenAPI: `data` has maxItems 1000.
   maxBatchSize: 1000,
-  // Pinterest documents no maximum age; old timestamps draw 422 code 953 "Given timestamp is in the past"
-  // (segmentio/action-destinations#2465). Seven days less an hour, as Meta: Pinterest's attribution windows start
-  // at 1 day and events more than an hour late already count as offline.
-  maxEventAgeMs: 7 * 24 * 3600_000 - 3600_000,
   settingKeys: ['PINTEREST_AD_ACCOUNT_ID', 'PINTEREST_ACCESS_TOKEN', 'PINTEREST_TEST_MODE', 'PINTEREST_API_BASE_URL'],
 
   configure(settings) {
@@ -42,7 +38,6 @@ export const pinterestDestination: Destination<PinterestConfig> = {
     };
   },
 
-  skipReason: unmatchableSkipReason('Pinterest', pinterestCanMatch, 'a hashed e-mail or the IP address and user agent'),
 
   buildRequest(conversions, config, now) {
     const base = config?.baseUrl ?? DEFAULT_BASE_URL;
@@ -61,3 +56,5 @@ export const pinterestDestination: Destination<PinterestConfig> = {
     return Object.keys(pinterestUserData(c)).map((k) => (k === 'click_id' ? 'epik' : k));
   },
 };
+
+export default pinterestDestination;

@@ -1,9 +1,9 @@
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyRedditResponse } from './classify.ts';
-import { redditCanMatch, redditMatchKeys, toRedditEvent } from './payload.ts';
+import { redditMatchKeys, toRedditEvent } from './payload.ts';
+import { redditRoute } from './route.ts';
 
 export interface RedditConfig {
   pixelId: string;
@@ -20,12 +20,9 @@ const USER_AGENT = 'conversion-relay/1.0 (server-side conversions)';
 
 /** Reddit Conversions API v3: https://ads-api.reddit.com/docs/v3/ (Conversions API → Direct Integration) */
 export const redditDestination: Destination<RedditConfig> = {
-  name: 'reddit',
+  ...redditRoute,
   // "1,000 events/request" (Reddit's v3 limits: 1,000 requests/s, 10,000 events/s).
   maxBatchSize: 1000,
-  // "Events must be sent within 7 days after they occur" (400 "event_at timestamp must be less than 168h0m0s old");
-  // an hour of margin for queueing and clock skew.
-  maxEventAgeMs: 7 * 24 * 3600_000 - 3600_000,
   settingKeys: ['REDDIT_PIXEL_ID', 'REDDIT_ACCESS_TOKEN', 'REDDIT_TEST_ID', 'REDDIT_API_BASE_URL'],
 
   configure(settings) {
@@ -45,7 +42,6 @@ export const redditDestination: Destination<RedditConfig> = {
     };
   },
 
-  skipReason: unmatchableSkipReason('Reddit', redditCanMatch, 'an rdt_cid click ID, the _rdt_uuid cookie, a hashed e-mail or phone, an external ID, or the IP address and user agent'),
 
   buildRequest(conversions, config, now) {
     // test_id sits in `data`, beside `events`: inside an event Reddit answers 400 `JSON error "unknown field" on
@@ -68,3 +64,5 @@ export const redditDestination: Destination<RedditConfig> = {
     return [...(click_id ? ['rdtCid'] : []), ...Object.keys(user).map((k) => (k === 'uuid' ? 'rdtUuid' : k)).filter((k) => k !== 'data_processing_options')];
   },
 };
+
+export default redditDestination;

@@ -1,8 +1,8 @@
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifySnapchatResponse } from './classify.ts';
-import { snapchatCanMatch, snapchatUserData, toSnapchatEvent } from './payload.ts';
+import { snapchatUserData, toSnapchatEvent } from './payload.ts';
+import { snapchatRoute } from './route.ts';
 
 export interface SnapchatConfig {
   pixelId: string;
@@ -16,11 +16,9 @@ const DEFAULT_BASE_URL = 'https://tr.snapchat.com';
 
 /** Snapchat Conversions API v3: https://developers.snap.com/api/marketing-api/Conversions-API/UsingTheAPI */
 export const snapchatDestination: Destination<SnapchatConfig> = {
-  name: 'snapchat',
+  ...snapchatRoute,
   // Not in Snap's docs; RudderStack and Tealium batch 2000 (platforms-more.md §3).
   maxBatchSize: 2000,
-  // "Events ≤ 37 days old are reportable" (Snap docs); an hour of margin for queueing and clock skew.
-  maxEventAgeMs: 37 * 24 * 3600_000 - 3600_000,
   settingKeys: ['SNAPCHAT_PIXEL_ID', 'SNAPCHAT_ACCESS_TOKEN', 'SNAPCHAT_VALIDATE_ONLY', 'SNAPCHAT_API_BASE_URL'],
 
   configure(settings) {
@@ -40,7 +38,6 @@ export const snapchatDestination: Destination<SnapchatConfig> = {
     };
   },
 
-  skipReason: unmatchableSkipReason('Snapchat', snapchatCanMatch, 'a hashed e-mail or phone, or the IP address and user agent'),
 
 
   buildRequest(conversions, config, now) {
@@ -61,3 +58,5 @@ export const snapchatDestination: Destination<SnapchatConfig> = {
     return Object.keys(snapchatUserData(c));
   },
 };
+
+export default snapchatDestination;

@@ -1,9 +1,9 @@
-import { identifierOnlySkipReason } from '#destinations/skip-rules.ts';
 import type { Conversion } from '#core/conversion.ts';
 import { baseUrlSetting, missingSettings, optionalSetting } from '#destinations/settings.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyTikTokResponse } from './classify.ts';
 import { tiktokUser, toTikTokEvent } from './payload.ts';
+import { tiktokRoute } from './route.ts';
 
 export interface TikTokConfig {
   pixelCode: string;
@@ -17,13 +17,9 @@ const TRACK_PATH = '/open_api/v1.3/event/track/';
 
 /** TikTok Events API 2.0: https://business-api.tiktok.com/portal/docs?id=1771100865818625 */
 export const tiktokDestination: Destination<TikTokConfig> = {
-  name: 'tiktok',
+  ...tiktokRoute,
   // Integrators' documented cap (RudderStack maxBatchSizeV2, Hightouch): platforms.md §2.4.
   maxBatchSize: 1000,
-  // TikTok documents no maximum age (platforms.md §8). Seven days, as Meta, less an hour of margin: TikTok's
-  // deduplication and its default click-attribution window are both inside it, and an older event is recorded as
-  // skipped with the reason instead of dead-lettered by a refusal we cannot predict.
-  maxEventAgeMs: 7 * 24 * 3600_000 - 3600_000,
   settingKeys: ['TIKTOK_PIXEL_CODE', 'TIKTOK_ACCESS_TOKEN', 'TIKTOK_TEST_EVENT_CODE', 'TIKTOK_API_BASE_URL'],
 
   configure(settings) {
@@ -43,8 +39,6 @@ export const tiktokDestination: Destination<TikTokConfig> = {
     };
   },
 
-  // Matches on identifiers only (an analytics-only event is of no use there) and has no retraction.
-  skipReason: identifierOnlySkipReason('TikTok'),
 
   buildRequest(conversions, config, now) {
     const body: Record<string, unknown> = {
@@ -68,3 +62,5 @@ export const tiktokDestination: Destination<TikTokConfig> = {
     return Object.keys(tiktokUser(c));
   },
 };
+
+export default tiktokDestination;

@@ -1,10 +1,10 @@
 import type { Conversion } from '#core/conversion.ts';
 import { oauth1Authorization, oauthNonce, type OAuth1Credentials } from '#destinations/oauth1.ts';
 import { baseUrlSetting, eventNameMap, missingSettings, optionalSetting } from '#destinations/settings.ts';
-import { noLimitedModeSkipReason, unmatchableSkipReason } from '#destinations/skip-rules.ts';
 import type { Destination } from '#destinations/types.ts';
 import { classifyXResponse } from './classify.ts';
-import { toXConversion, xCanMatch, xIdentifiers } from './payload.ts';
+import { toXConversion, xIdentifiers } from './payload.ts';
+import { xRoute } from './route.ts';
 
 export interface XConfig {
   /** The Base Tag (X Pixel event source) ID, base 36, e.g. `o8z6j`. */
@@ -23,20 +23,15 @@ const DEFAULT_API_VERSION = '12';
 const CREDENTIAL_KEYS = ['X_CONSUMER_KEY', 'X_CONSUMER_SECRET', 'X_ACCESS_TOKEN', 'X_ACCESS_TOKEN_SECRET'] as const;
 const EVENT_ID = /^([0-9a-z]+|tw-[0-9a-z]+-[0-9a-z]+)$/;
 
-const xSkipReason = unmatchableSkipReason('X', xCanMatch, 'a twclid, a hashed e-mail or a hashed E.164 phone');
-const xLimitedReason = noLimitedModeSkipReason('X');
 
 /** What dry-run shows in place of the signed header: the signature exists only at send time, from the secrets. */
 const UNSIGNED = 'OAuth oauth_consumer_key="<X_CONSUMER_KEY>", oauth_token="<X_ACCESS_TOKEN>", oauth_signature_method="HMAC-SHA1", oauth_signature="<signed when sent>"';
 
 /** X Conversion API: https://docs.x.com/x-ads-api/measurement/web-conversions */
 export const xDestination: Destination<XConfig> = {
-  name: 'x',
+  ...xRoute,
   // "Up to 500 conversion events may be provided"; more draws 400 "Conversion count limit is 500".
   maxBatchSize: 500,
-  // X documents no maximum age. Its longest post-engagement attribution window is 90 days: a conversion older than
-  // that cannot be attributed to any X engagement, so it is skipped with the reason instead of sent for nothing.
-  maxEventAgeMs: 90 * 24 * 3600_000 - 3600_000,
   settingKeys: [...CREDENTIAL_KEYS, 'X_PIXEL_ID', 'X_EVENT_IDS', 'X_API_VERSION', 'X_API_BASE_URL'],
 
   configure(settings) {
@@ -63,12 +58,6 @@ export const xDestination: Destination<XConfig> = {
     };
   },
 
-  skipReason(c, config) {
-    const reason = xSkipReason(c) ?? xLimitedReason(c);
-    if (reason) return reason;
-    if (config && !config.events[c.eventName]) return `X: no event ID configured for ${c.eventName} in X_EVENT_IDS`;
-    return undefined;
-  },
 
   // One event_id per request: an event ID X refuses (not a single event tag, another account's) then fails only the
   // conversions of that event.
@@ -92,3 +81,5 @@ export const xDestination: Destination<XConfig> = {
     return xIdentifiers(c).flatMap((id) => Object.keys(id));
   },
 };
+
+export default xDestination;

@@ -1,0 +1,38 @@
+import { build } from 'esbuild';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lambdaBuildOptions } from '../../bench/build.ts';
+import { destinations, sourceEntry, sources } from '../../functions/registry.ts';
+import { PROJECT_ROOT } from '../../lib/constructs/relay-function.ts';
+
+/**
+ * Ingest reads every destination through the registry for its name and routing rules only: its bundle (built as the
+ * stack builds it) must hold each destination's `route.ts` and none of the code that builds or sends requests —
+ * that code is each sender's, and loading it on ingest's cold start is time spent for nothing (~64 KB when the
+ * registry listed the full definitions).
+ */
+const REQUEST_CODE = [
+  /^functions\/destinations\/[^/]+\/(index|classify|lambda|oauth)\.ts$/,
+  /^functions\/destinations\/[^/]+\/[^/]+\/(classify|status)\.ts$/,
+  // Not http.ts: the shared node:http transport is also HubSpot's source's, for its CRM API reads.
+  /^functions\/destinations\/(deliver|oauth1|settings|adjustments)\.ts$/,
+  /^functions\/destinations\/ga4\/schema\.ts$/,
+];
+
+async function bundledInputs(entry: string): Promise<Record<string, number>> {
+  const result = await build({ ...lambdaBuildOptions(entry, path.join(PROJECT_ROOT, 'bench/.out/ingest-bundle-test/index.mjs')), write: false });
+  const output = Object.values(result.metafile!.outputs).find((o) => o.entryPoint)!;
+  return Object.fromEntries(Object.entries(output.inputs).map(([file, v]) => [file, v.bytesInOutput]));
+}
+
+describe('ingest bundles', () => {
+  it.each(sources.map((s) => s.name))('ingest-%s carries every destination route and no request-building code', async (source) => {
+    const inputs = await bundledInputs(sourceEntry(source));
+    const files = Object.keys(inputs);
+    for (const d of destinations) expect(files, d.name).toContain(`functions/destinations/${d.name}/route.ts`);
+    expect(files.filter((f) => REQUEST_CODE.some((re) => re.test(f)))).toEqual([]);
+    const destinationBytes = Object.entries(inputs).filter(([f]) => f.startsWith('functions/destinations/')).reduce((sum, [, bytes]) => sum + bytes, 0);
+    // ~8 KB today (the skip rules and the match predicates they call); the full definitions were ~64 KB.
+    expect(destinationBytes).toBeLessThan(16_000);
+  }, 60_000);
+});
