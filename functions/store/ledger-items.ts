@@ -9,9 +9,11 @@ import type { Route } from '#core/ingest.ts';
  * - `status: 'accepted'` once every message is published: `routes` (JSON: each destination queued, or skipped with
  *   the reason), what the conversion is (eventName, orderId, source, …) and the Conversion itself (`conversion`, JSON:
  *   hashes, IP and user agent only, as on the queues) for `conversion-relay replay`.
- * Per conversion × destination, one item written by that destination's sender, `C#<eventId>` / `D#<destination>`:
- * status, attempts, last error, signals, match record. A destination's state is its `D#` item when there is one, else
- * its route on the conversion item (queued, or skipped at ingest).
+ * Per conversion × destination, the sender's outcome: delivered and dry-run ones in batch records (batch-records.ts,
+ * `B#<destination>#<hour>`, many conversions per item), the rest (retrying, dead-lettered, skipped at the sender) one
+ * item `C#<eventId>` / `D#<destination>`: status, attempts, last error, signals, match record. A destination's state
+ * is its newest such row (batch records read as `D#` rows), else its route on the conversion item (queued, or skipped
+ * at ingest).
  */
 export const CONVERSION_SK = 'conversion';
 /** How long the ledger keeps what happened (TTL): long enough to answer for a year of conversions, and their refunds. */
@@ -59,6 +61,9 @@ export function destinationRows(items: LedgerItem[]): LedgerItem[] {
   }
   for (const item of items) {
     if (!item.sk.startsWith('D#')) continue;
+    // A sender's row and batch records (batch-records.ts) of one destination: the newest says where it is now.
+    const seen = rows.get(item.sk);
+    if (seen && !seen.fromRoute && String(seen.updatedAt ?? '') > String(item.updatedAt ?? '')) continue;
     // The sender's row says where the conversion is now; the conversion item still holds what it was.
     rows.set(item.sk, { ...item, conversion: item.conversion ?? head?.conversion });
   }

@@ -5,6 +5,8 @@ import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
+import { destinationRows } from '../../functions/store/ledger-items.ts';
+import { readConversions } from '../../functions/store/ledger-reader.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { localTopics } from '../../lib/local/topics.ts';
@@ -184,8 +186,9 @@ describe('stripe ingest → meta sender', () => {
     const [sent] = meta.events();
     expect(sent).toMatchObject({ event_id: 'cs_int_1', custom_data: { value: 120000, currency: 'JPY' }, user_data: { client_ip_address: '203.0.113.7' } });
     expect(sent.user_data.fbc).toMatch(/^fb\.1\.\d{13}\.IwAR-int$/);
-    const rows = (await ddb.send(new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'C#cs_int_1' } }))).Items!;
-    expect(rows.filter((r) => r.sk === 'D#meta')).toMatchObject([{ sk: 'D#meta', status: 'delivered' }]);
+    // As `status` reads it: the conversion item, then the meta batch record of the hour it occurred.
+    const rows = destinationRows((await readConversions(ddb, 'ledger', ['cs_int_1'])).get('cs_int_1')!);
+    expect(rows.filter((r) => r.sk === 'D#meta')).toMatchObject([{ sk: 'D#meta', status: 'delivered', attempts: 1 }]);
   });
 
   it('answers 503 retry-later while another delivery holds the claim, takes a claim whose invocation died over, then answers duplicates', async () => {

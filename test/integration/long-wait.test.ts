@@ -1,9 +1,11 @@
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { destinationRows } from '../../functions/store/ledger-items.ts';
+import { readConversions } from '../../functions/store/ledger-reader.ts';
 import { enqueueLater } from '../../functions/store/queues.ts';
 import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
@@ -61,7 +63,30 @@ async function invokeSender(event: SQSEvent): Promise<SQSBatchResponse> {
   return out;
 }
 
+/** The conversion item ingest writes (store/ingest-store.ts): the ledger's readers find the senders' records from it. */
+async function accepted(conversion: Record<string, unknown>) {
+  const at = new Date().toISOString();
+  await ddb.send(
+    new PutCommand({
+      TableName: 'ledger',
+      Item: {
+        pk: `C#${conversion.eventId}`,
+        sk: 'conversion',
+        status: 'accepted',
+        routes: JSON.stringify([{ destination: 'google-ads', status: 'queued' }]),
+        eventName: conversion.eventName,
+        occurredAt: conversion.occurredAt,
+        conversion: JSON.stringify(conversion),
+        createdAt: at,
+        updatedAt: at,
+      },
+    }),
+  );
+}
+
+/** A conversion as ingest leaves it: its conversion item in the ledger, its message queued. */
 async function enqueue(conversion: Record<string, unknown>) {
+  await accepted(conversion);
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
@@ -77,8 +102,9 @@ async function queueCounts(url = queueUrl) {
   return { visible: n('ApproximateNumberOfMessages'), inFlight: n('ApproximateNumberOfMessagesNotVisible'), delayed: n('ApproximateNumberOfMessagesDelayed') };
 }
 
+/** The google-ads state of a conversion as the ledger's readers see it (its newest row: own or in a batch record). */
 const ledgerRow = async (eventId: string) =>
-  (await ddb.send(new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `C#${eventId}` } }))).Items!.find((r) => r.sk === 'D#google-ads');
+  destinationRows((await readConversions(ddb, 'ledger', [eventId], { destinations: ['google-ads'], consistent: true })).get(eventId) ?? []).find((r) => r.sk === 'D#google-ads');
 
 /** The attempt count the ledger row records (what RELAY_MAX_ATTEMPTS is compared with). */
 const attemptsOf = async (eventId: string) => Number((await ledgerRow(eventId))?.attempts);
@@ -249,6 +275,7 @@ describe('google-ads sender: a refund Google says is too recent (TOO_RECENT_CONV
     };
     // What the sender queues when a platform asks for a wait beyond SQS's limits: a copy due later with the attempts
     // made so far (here 2 of RELAY_MAX_ATTEMPTS = 3; redrive after 4 receives of one message).
+    await accepted(conversion);
     await enqueueLater('google-ads', [{ kind: 'conversion', body: JSON.stringify(conversion), notBefore: new Date(start + 96 * HOUR_MS), conversionId: eventId, priorAttempts: 2 }], new Date(start));
     const uploadsBefore = google.requests.filter((r) => r.path.endsWith(':uploadClickConversions')).length;
 

@@ -8,7 +8,17 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+import { batchEntries, isBatchRecord } from '../../functions/store/batch-records.ts';
+import type { LedgerItem } from '../../functions/store/ledger-items.ts';
 import type { RelayProcess } from './relay-process.ts';
+
+/**
+ * An item as an auditor reads it: a ledger batch record's compressed rows (`d`, batch-records.ts) decoded in place,
+ * so a search of the stored text sees everything they hold.
+ */
+export function readableItem(item: Record<string, any>): Record<string, any> {
+  return typeof item.pk === 'string' && isBatchRecord(item as LedgerItem) ? { ...item, d: batchEntries(item as LedgerItem) } : item;
+}
 
 /** Everything a running relay holds, read straight from its embedded DynamoDB and SQS: what the audits look at. */
 const clientOpts = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
