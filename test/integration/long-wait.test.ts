@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +12,7 @@ import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { localTopics } from '../../lib/local/topics.ts';
 import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
+import { writeConversionItem } from '../support/storage.ts';
 
 /**
  * A wait longer than SQS can hide a message (12 h): Google Ads answers an adjustment of a conversion younger than
@@ -63,26 +64,8 @@ async function invokeSender(event: SQSEvent): Promise<SQSBatchResponse> {
   return out;
 }
 
-/** The conversion item ingest writes (store/ingest-store.ts): the ledger's readers find the senders' records from it. */
-async function accepted(conversion: Record<string, unknown>) {
-  const at = new Date().toISOString();
-  await ddb.send(
-    new PutCommand({
-      TableName: 'ledger',
-      Item: {
-        pk: `C#${conversion.eventId}`,
-        sk: 'conversion',
-        status: 'accepted',
-        routes: JSON.stringify([{ destination: 'google-ads', status: 'queued' }]),
-        eventName: conversion.eventName,
-        occurredAt: conversion.occurredAt,
-        conversion: JSON.stringify(conversion),
-        createdAt: at,
-        updatedAt: at,
-      },
-    }),
-  );
-}
+/** The conversion item ingest writes: the ledger's readers find the senders' records from it. */
+const accepted = (conversion: Record<string, unknown>) => writeConversionItem(ddb, conversion, ['google-ads']);
 
 /** A conversion as ingest leaves it: its conversion item in the ledger, its message queued. */
 async function enqueue(conversion: Record<string, unknown>) {

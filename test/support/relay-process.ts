@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { destinationRows } from '../../functions/store/ledger-items.ts';
 import { readConversions } from '../../functions/store/ledger-reader.ts';
-import { readableItem } from './storage.ts';
+import { readableItem, writeConversionItem } from './storage.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -28,6 +28,8 @@ export interface RelayProcess {
   ledger(): Promise<Record<string, any>[]>;
   /** The conversion's row per destination (ledger-items.ts destinationRows); with `destination`, only that one. */
   ledgerFor(eventId: string, destination?: string): Promise<Record<string, any>[]>;
+  /** Writes the conversion item ingest would (storage.ts writeConversionItem), for a test that queues the message itself. */
+  accepted(conversion: Record<string, unknown>, destinations: string[]): Promise<void>;
   queueDepth(destination: string): Promise<number>;
   dlqMessages(destination: string): Promise<{ body: any; attributes: Record<string, string> }[]>;
   waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
@@ -93,6 +95,9 @@ export async function startRelay(env: Record<string, string | undefined>, dataDi
       // or its entry in a batch record — else its route on the conversion item.
       const items = (await readConversions(ddb, 'ledger', [eventId], { consistent: true })).get(eventId) ?? [];
       return destinationRows(items).filter((r) => destination === undefined || r.sk === `D#${destination}`);
+    },
+    async accepted(conversion, destinations) {
+      await writeConversionItem(ddb, conversion, destinations);
     },
     async queueDepth(destination) {
       const res = await sqs.send(

@@ -1,5 +1,5 @@
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
@@ -11,6 +11,30 @@ import {
 import { batchEntries, isBatchRecord } from '../../functions/store/batch-records.ts';
 import type { LedgerItem } from '../../functions/store/ledger-items.ts';
 import type { RelayProcess } from './relay-process.ts';
+
+/**
+ * The conversion item ingest writes for an accepted conversion (store/ingest-store.ts), for a test that puts the
+ * conversion's message on a queue itself: the ledger's readers find the senders' records from its `occurredAt`.
+ */
+export async function writeConversionItem(ddb: DynamoDBDocumentClient, conversion: Record<string, unknown>, destinations: string[]): Promise<void> {
+  const at = new Date().toISOString();
+  await ddb.send(
+    new PutCommand({
+      TableName: 'ledger',
+      Item: {
+        pk: `C#${conversion.eventId}`,
+        sk: 'conversion',
+        status: 'accepted',
+        routes: JSON.stringify(destinations.map((destination) => ({ destination, status: 'queued' }))),
+        eventName: conversion.eventName,
+        occurredAt: conversion.occurredAt,
+        conversion: JSON.stringify(conversion),
+        createdAt: at,
+        updatedAt: at,
+      },
+    }),
+  );
+}
 
 /**
  * An item as an auditor reads it: a ledger batch record's compressed rows (`d`, batch-records.ts) decoded in place,
