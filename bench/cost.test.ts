@@ -42,4 +42,14 @@ describe('bench cost model', () => {
     expect(lines.some((l) => /SNS/.test(l.item))).toBe(false);
     expect(total).toBeCloseTo(lines.reduce((n, l) => n + l.usdPerMillion, 0));
   });
+
+  it('prices a sender’s ledger writes by write units per conversion: a batch record of 1000 conversions in 40 KB is 0.04 WRU each', () => {
+    const { lines } = costPerMillion({
+      ingest: { memoryMb: 256, cpuMs: 1, calls: [] },
+      senders: [{ destination: 'meta', memoryMb: 512, batchSize: 1000, cpuMsPerBatch: 100, awsCallsPerBatch: 2, writeUnitsPerConversion: 40 / 1000 }],
+    });
+    const ledger = lines.find((l) => l.item === 'meta: ledger writes')!;
+    expect(ledger.usdPerMillion).toBeCloseTo(0.04 * 0.625);
+    expect(ledger.arithmetic).toContain('0.0400 WRU per conversion');
+  });
 });

@@ -15,7 +15,15 @@ export interface MeasuredUsage {
    */
   fanOut?: { memoryMb: number; batchSize: number; destinations: number; cpuMsPerBatch: number; sendMessageBatchPerBatch: number; sqsRequestsPerConversion: number };
   /** Per destination sender, from the backlog run. */
-  senders: { destination: string; memoryMb: number; batchSize: number; cpuMsPerBatch: number; awsCallsPerBatch: number; writesBytesPerConversion: number[] }[];
+  senders: {
+    destination: string;
+    memoryMb: number;
+    batchSize: number;
+    cpuMsPerBatch: number;
+    awsCallsPerBatch: number;
+    /** The write units of the sender's ledger items ÷ the conversions they record (batch records hold many each). */
+    writeUnitsPerConversion: number;
+  }[];
 }
 
 export interface CostLine {
@@ -24,7 +32,9 @@ export interface CostLine {
   usdPerMillion: number;
 }
 
-const wru = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+/** DynamoDB's write units of one item of this size: 1 per KB started. */
+export const writeUnits = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+const wru = writeUnits;
 const usd = (n: number) => `$${n.toFixed(4)}`;
 
 /** Lambda duration: CPU scaled to the function's share of a vCPU, plus network waits; billed per 1 ms. */
@@ -105,8 +115,11 @@ export function costPerMillion(u: MeasuredUsage): { lines: CostLine[]; total: nu
       arithmetic: `(${s.cpuMsPerBatch.toFixed(0)} ms CPU ÷ ${(s.memoryMb / ASSUMPTIONS.mbPerVcpu).toFixed(3)} vCPU + ${s.awsCallsPerBatch} calls × ${ASSUMPTIONS.awsRoundTripMs} ms + ${ASSUMPTIONS.platformRoundTripMs} ms platform) = ${batchMs} ms × ${s.memoryMb / 1024} GB per ${s.batchSize} conversions`,
       usdPerMillion: (gbS * PRICES.lambdaGbSecond.usd * M) / s.batchSize,
     });
-    const senderWru = s.writesBytesPerConversion.reduce((n, b) => n + wru(b), 0);
-    lines.push({ item: `${s.destination}: ledger writes`, arithmetic: `${senderWru} WRU per conversion × ${usd(PRICES.dynamoWriteUnit.usd * M)}/M`, usdPerMillion: senderWru * PRICES.dynamoWriteUnit.usd * M });
+    lines.push({
+      item: `${s.destination}: ledger writes`,
+      arithmetic: `${s.writeUnitsPerConversion.toFixed(4)} WRU per conversion (batch records: write units ÷ conversions) × ${usd(PRICES.dynamoWriteUnit.usd * M)}/M`,
+      usdPerMillion: s.writeUnitsPerConversion * PRICES.dynamoWriteUnit.usd * M,
+    });
   }
   return { lines, total: lines.reduce((n, l) => n + l.usdPerMillion, 0) };
 }

@@ -205,7 +205,7 @@ if (data.batching) {
       batchSize: e.batchSize,
       cpuMsPerBatch: d.cpuMsPerBatch,
       awsCallsPerBatch: d.awsCallsPerBatch.reduce((n: number, c: any) => n + c.perBatch, 0),
-      writesBytesPerConversion: [d.writeBytesPerConversion],
+      writeUnitsPerConversion: d.writeUnitsPerConversion,
     });
   }
 }

@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { destinationDefinitions } from '../../functions/destinations/definitions.ts';
 import { startAwsFake } from '../aws-fake.ts';
 import { bundle } from '../build.ts';
+import { writeUnits } from '../cost.ts';
 import { functionEnv } from '../env.ts';
 import { freshConversion, lambdaContext, sqsEvent, streamEvent } from '../fixtures.ts';
 import { EXPECTED_DESTINATIONS, platformFakes, type PlatformFake } from '../platforms.ts';
@@ -119,6 +120,8 @@ async function measureBacklog(
     ).map(([call, n]) => ({ call, perBatch: n / invocations })),
     writesPerConversion: aws.calls.reduce((n, c) => n + c.writes.length, 0) / N,
     writeBytesPerConversion: aws.calls.flatMap((c) => c.writes).reduce((a, b) => a + b, 0) / N,
+    // What DynamoDB bills: each item's write units, over the conversions they record (a batch record holds many).
+    writeUnitsPerConversion: aws.calls.flatMap((c) => c.writes).reduce((n, b) => n + writeUnits(b), 0) / N,
   };
   await aws.close();
   await platform.close();

@@ -12,9 +12,11 @@ export { routesOf };
  * and `conversion` JSON, read alike). The ledger's stream carries its INSERT to the fan-out, which queues it for each
  * queued route; `conversion-relay replay` reads it too. (Ledgers written before the outbox may still hold
  * `status: 'claimed'` items of an ingest that never finished.)
- * Per conversion × destination, one item written by that destination's sender, `C#<eventId>` / `D#<destination>`:
- * status, attempts, last error, signals, match record. A destination's state is its `D#` item when there is one, else
- * its route on the conversion item (queued, or skipped at ingest).
+ * Per conversion × destination, the sender's outcome: delivered and dry-run ones in batch records (batch-records.ts,
+ * `B#<destination>#<hour>`, many conversions per item), the rest (retrying, dead-lettered, skipped at the sender) one
+ * item `C#<eventId>` / `D#<destination>`: status, attempts, last error, signals, match record. A destination's state
+ * is its newest such row (batch records read as `D#` rows), else its route on the conversion item (queued, or skipped
+ * at ingest).
  */
 export const CONVERSION_SK = 'conversion';
 /** The status of a committed conversion item (the ledger stream's event filter selects on it). */
@@ -54,6 +56,9 @@ export function destinationRows(items: LedgerItem[]): LedgerItem[] {
   }
   for (const item of items) {
     if (!item.sk.startsWith('D#')) continue;
+    // A sender's row and batch records (batch-records.ts) of one destination: the newest says where it is now.
+    const seen = rows.get(item.sk);
+    if (seen && !seen.fromRoute && String(seen.updatedAt ?? '') > String(item.updatedAt ?? '')) continue;
     // The sender's row says where the conversion is now; the conversion item still holds what it was.
     rows.set(item.sk, carriesConversion(item) ? item : { ...item, ...conversionAttributes(head) });
   }

@@ -4,10 +4,12 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_MAX_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
 import type { Destination as DestinationDefinition } from '../../functions/destinations/types.ts';
+import { BATCH_PREFIX } from '../../functions/store/batch-records.ts';
 import { destinationEntry } from '../../functions/registry.ts';
 import { RelayFunction } from './relay-function.ts';
 import type { RelayTables } from './tables.ts';
@@ -93,7 +95,18 @@ export class Destination extends Construct {
     tables.ledger.grantWriteData(this.sender);
     // A destination whose conversions wait for earlier ones (refunds for their upload) reads those ledger rows.
     // So does one whose platform reports later on accepted requests (it reads back the conversions awaiting the verdict).
-    if (definition.dependsOn || definition.followUp) tables.ledger.grant(this.sender, 'dynamodb:BatchGetItem');
+    if (definition.dependsOn || definition.followUp) {
+      tables.ledger.grant(this.sender, 'dynamodb:BatchGetItem');
+      // Their delivered outcomes are in this destination's batch records (store/batch-records.ts): a Query of its own
+      // `B#<destination>#<hour>` partitions only.
+      this.sender.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [tables.ledger.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${BATCH_PREFIX}${definition.name}#*`] } },
+        }),
+      );
+    }
     this.secret.grantRead(this.sender);
 
     new Alarm(this, 'DeadLetterAlarm', {

@@ -1,7 +1,9 @@
 import { BatchGetCommand, GetCommand, QueryCommand, ScanCommand, UpdateCommand, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { Conversion } from '../../functions/core/conversion.ts';
-import { carriesConversion, conversionOf } from '../../functions/store/conversion-item.ts';
+import { BATCH_PREFIX, batchRows, isBatchRecord } from '../../functions/store/batch-records.ts';
+import { conversionOf } from '../../functions/store/conversion-item.ts';
 import { CONVERSION_SK, destinationRows, pendingClaim, routesOf, type LedgerItem } from '../../functions/store/ledger-items.ts';
+import { readConversions } from '../../functions/store/ledger-reader.ts';
 import { publishTo } from '../../functions/store/queues.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
 
@@ -27,10 +29,9 @@ export interface StatusReport {
   sourceSkips: LedgerItem[];
 }
 
-/** All items of one conversion (its conversion item and the senders' rows), one query. */
-async function conversionItems(target: Target, table: string, pk: string): Promise<LedgerItem[]> {
-  const res = await target.ddb.send(new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk } }));
-  return (res.Items ?? []) as LedgerItem[];
+/** All items of one conversion: its conversion item, its senders' rows and its rows in their batch records. */
+async function conversionItems(target: Target, table: string, eventId: string): Promise<LedgerItem[]> {
+  return (await readConversions(target.ddb, table, [eventId])).get(eventId) ?? [];
 }
 
 /** What the operator sees per destination; a claim that never finished shows as such. */
@@ -47,7 +48,7 @@ function statusRows(items: LedgerItem[]): LedgerItem[] {
 export async function lookupStatus(target: Target, id: string, sources: readonly string[]): Promise<StatusReport> {
   const table = requireLedger(target);
   const conversions: StatusReport['conversions'] = [];
-  const direct = await conversionItems(target, table, `C#${id}`);
+  const direct = await conversionItems(target, table, id);
   if (direct.length) conversions.push({ eventId: id, rows: statusRows(direct) });
   else {
     const pks = new Set<string>();
@@ -59,7 +60,7 @@ export async function lookupStatus(target: Target, id: string, sources: readonly
     })) {
       for (const row of page) pks.add(row.pk);
     }
-    for (const pk of pks) conversions.push({ eventId: pk.slice(2), rows: statusRows(await conversionItems(target, table, pk)) });
+    for (const pk of pks) conversions.push({ eventId: pk.slice(2), rows: statusRows(await conversionItems(target, table, pk.slice(2))) });
   }
   const sourceSkips: LedgerItem[] = [];
   for (const s of sources) {
@@ -101,35 +102,31 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
       throw new OperatorError(`Cannot replay status "${s}": choose from ${REPLAYABLE_STATUSES.join(', ')} (queued and retrying ones are still on their way).`);
     }
   }
-  // Candidates: senders' rows in one of the statuses, and conversion items with a route skipped at ingest (their
-  // `skipped` set; older items: in the routes' JSON text). The destination's state decides (its row, else its
-  // route), as `status` shows it.
+  // Candidates: senders' rows in one of the statuses, conversion items with a route skipped at ingest (their
+  // `skipped` count; older items: in the routes' JSON text) and, for dry-run, the destinations' batch records. Then
+  // each candidate's state is read whole, as `status` shows it: the destination's newest row decides, else its route.
   const values: Record<string, unknown> = { ':c': 'C#', ':conv': CONVERSION_SK, ':skipped': '"status":"skipped"' };
   const statusKeys = opts.statuses.map((s, i) => ((values[`:s${i}`] = s), `:s${i}`));
   const destKeys = opts.destinations.map((d, i) => ((values[`:d${i}`] = `D#${d}`), `:d${i}`));
-  const byPk = new Map<string, LedgerItem[]>();
+  // Batch records hold delivered and dry-run outcomes only.
+  const batchKeys = opts.statuses.includes('dry_run') ? opts.destinations.map((d, i) => ((values[`:b${i}`] = `${BATCH_PREFIX}${d}#`), `:b${i}`)) : [];
+  const candidates = new Set<string>();
   for await (const page of scan(target, {
-    FilterExpression: `begins_with(pk, :c) AND ((#status IN (${statusKeys.join(', ')}) AND sk IN (${destKeys.join(', ')})) OR (sk = :conv AND (attribute_exists(skipped) OR contains(routes, :skipped))))`,
+    FilterExpression: [
+      `(begins_with(pk, :c) AND ((#status IN (${statusKeys.join(', ')}) AND sk IN (${destKeys.join(', ')})) OR (sk = :conv AND (attribute_exists(skipped) OR contains(routes, :skipped)))))`,
+      ...batchKeys.map((k) => `begins_with(pk, ${k})`),
+    ].join(' OR '),
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: values,
   })) {
-    for (const row of page) byPk.set(row.pk, [...(byPk.get(row.pk) ?? []), row]);
+    for (const item of page) {
+      if (isBatchRecord(item)) for (const row of batchRows(item)) opts.statuses.includes(row.status) && candidates.add(row.pk.slice(2));
+      else if (item.sk !== CONVERSION_SK || routesNeedRows(item, opts.destinations)) candidates.add(item.pk.slice(2));
+    }
   }
-  // A sender's row without its conversion item in the scan (not matched by the filter) needs that item: the
-  // Conversion is kept there. Then each destination's state is read as everywhere else.
-  const missing = [...byPk].filter(([, items]) => !items.some((i) => i.sk === CONVERSION_SK) && !items.some(carriesConversion)).map(([pk]) => pk);
   const table = requireLedger(target);
-  for (let i = 0; i < missing.length; i += 100) {
-    const res = await target.ddb.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: missing.slice(i, i + 100).map((pk) => ({ pk, sk: CONVERSION_SK })) } } }));
-    for (const item of (res.Responses?.[table] ?? []) as LedgerItem[]) byPk.get(item.pk)!.push(item);
-  }
-  const full = new Map<string, LedgerItem[]>();
-  for (const [pk, items] of byPk) {
-    // The scan saw only the rows that matched; a route skipped at ingest counts only if no sender row exists for it.
-    full.set(pk, items.some((i) => i.sk === CONVERSION_SK) && routesNeedRows(items, opts.destinations) ? await conversionItems(target, table, pk) : items);
-  }
   const matches: LedgerItem[] = [];
-  for (const items of full.values()) {
+  for (const items of (await readConversions(target.ddb, table, [...candidates], { destinations: opts.destinations })).values()) {
     for (const row of destinationRows(items)) {
       if (!opts.statuses.includes(row.status) || !opts.destinations.includes(row.sk.slice(2))) continue;
       const why = `${row.reason ?? ''} ${row.errorCode ?? ''} ${row.errorMessage ?? ''}`;
@@ -167,18 +164,22 @@ async function resend(target: Target, matches: LedgerItem[], opts: Pick<ReplayOp
     if (!conversion) {
       result.notReplayable++;
     } else if (!opts.dryRun) {
+      // Stamped before the publish: the sender's answer to the replayed message is newer, so it wins over this mark.
+      const queuedAt = new Date().toISOString();
       await publishTo(target.sqs, target.queues[destination].url, destination, conversion);
-      // Only a row still in the state we read is marked queued: the sender may already have answered.
+      // Only a row still in the state we read is marked queued: the sender may already have answered. A destination
+      // skipped at ingest, or whose state is a batch record, has no row of its own (or an older one): the update
+      // writes it, newer than what it replaces.
+      const own = !row.fromRoute && !row.batch;
       await target.ddb
         .send(
           new UpdateCommand({
             TableName: requireLedger(target),
             Key: { pk: row.pk, sk: row.sk },
             UpdateExpression: 'SET #status = :queued, replayedAt = :now, updatedAt = :now',
-            // A destination skipped at ingest has no row of its own yet: the update creates it.
-            ConditionExpression: row.fromRoute ? 'attribute_not_exists(#status)' : '#status = :was',
+            ConditionExpression: own ? '#status = :was' : row.fromRoute ? 'attribute_not_exists(#status)' : 'attribute_not_exists(#status) OR updatedAt < :seen',
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':queued': 'queued', ':now': new Date().toISOString(), ...(row.fromRoute ? {} : { ':was': row.status }) },
+            ExpressionAttributeValues: { ':queued': 'queued', ':now': queuedAt, ...(own ? { ':was': row.status } : row.fromRoute ? {} : { ':seen': row.updatedAt }) },
           }),
         )
         .catch((err) => {
@@ -192,9 +193,9 @@ async function resend(target: Target, matches: LedgerItem[], opts: Pick<ReplayOp
   return result;
 }
 
-/** Whether a conversion item's skipped routes could match without a sender row of their own (then all its rows are read). */
-function routesNeedRows(items: LedgerItem[], destinations: string[]): boolean {
-  return routesOf(items.find((i) => i.sk === CONVERSION_SK)).some((r) => r.status === 'skipped' && destinations.includes(r.destination));
+/** Whether a conversion item has a route skipped at ingest for one of these destinations. */
+function routesNeedRows(head: LedgerItem, destinations: string[]): boolean {
+  return routesOf(head).some((r) => r.status === 'skipped' && destinations.includes(r.destination));
 }
 
 /** The Conversion a row keeps, if any; one that does not read as a Conversion is not replayable either (counted as such). */

@@ -3,7 +3,8 @@ import { META_IDENTIFIER_KEYS, WEAK_REASONS, calibrateMetaWeights, metaScore, ty
 import type { PlatformReason, PlatformStatus } from '../../functions/destinations/types.ts';
 import type { MetaDatasetQuality } from './meta-dataset-quality.ts';
 import type { PinterestEqs } from './pinterest-eqs.ts';
-import { CONVERSION_SK, routesOf } from '../../functions/store/ledger-items.ts';
+import { BATCH_PREFIX, batchRows, isBatchRecord } from '../../functions/store/batch-records.ts';
+import { CONVERSION_SK, routesOf, type LedgerItem } from '../../functions/store/ledger-items.ts';
 import { OperatorError, requireLedger, type Target } from './target.ts';
 
 /**
@@ -192,58 +193,66 @@ export async function qualityReport(target: Target, opts: QualityOptions, now = 
     const empty = summarize('all', []);
     acc.set(d, { dest: { destination: d, delivered: 0, dryRun: 0, skipped: 0, failed: 0, unscored: 0, total: empty, byEvent: [], skipReasons: [], weakReasons: [] }, matches: new Map(), skips: new Map(), verdicts: [] });
   }
-  // Skips recorded only as routes on conversion items (`pk|destination` → reason), and the destinations with a row.
+  // Skips recorded only as routes on conversion items (`pk|destination` → reason), and each destination's newest row
+  // per conversion (`pk|destination`): its sender's `D#` row or its entry in a batch record, whichever is newer.
   const routeSkips = new Map<string, string>();
-  const withRow = new Set<string>();
+  const latest = new Map<string, LedgerItem>();
+  const keep = (row: LedgerItem) => {
+    const key = `${row.pk}|${row.sk.slice(2)}`;
+    const seen = latest.get(key);
+    if (!seen || String(seen.updatedAt ?? '') <= String(row.updatedAt ?? '')) latest.set(key, row);
+  };
+  const batchKeys = opts.destinations.map((d, i) => ((values[`:b${i}`] = `${BATCH_PREFIX}${d}#`), `:b${i}`));
   let scanned = 0;
   let start: Record<string, unknown> | undefined;
   do {
     const res = await target.ddb.send(
       new ScanCommand({
         TableName: requireLedger(target),
-        // The senders' rows, and the conversion items (a destination skipped at ingest has only its route there).
-        FilterExpression: `begins_with(pk, :c) AND updatedAt >= :since AND (sk IN (${destKeys.join(', ')}) OR sk = :conv)`,
+        // The senders' rows, the conversion items (a destination skipped at ingest has only its route there) and the
+        // destinations' batch records (their delivered and dry-run outcomes).
+        FilterExpression: `updatedAt >= :since AND ((begins_with(pk, :c) AND (sk IN (${destKeys.join(', ')}) OR sk = :conv))${batchKeys.map((k) => ` OR begins_with(pk, ${k})`).join('')})`,
         // Only what the report reads: a scan's network cost stays small even on a large ledger.
-        ProjectionExpression: 'pk, sk, #status, eventName, reason, m, routes, r, requestId, platformStatus, platformReasons',
+        ProjectionExpression: 'pk, sk, #status, eventName, reason, m, routes, r, requestId, platformStatus, platformReasons, updatedAt, d',
         ExpressionAttributeNames: { '#status': 'status' },
         ExpressionAttributeValues: values,
         ExclusiveStartKey: start,
       }),
     );
-    for (const row of res.Items ?? []) {
-      if (row.sk === CONVERSION_SK) {
-        for (const r of routesOf(row)) if (r.status === 'skipped' && acc.has(r.destination)) routeSkips.set(`${row.pk}|${r.destination}`, r.reason);
-        continue;
-      }
-      withRow.add(`${row.pk}|${String(row.sk).slice(2)}`);
-      const a = acc.get(String(row.sk).slice(2));
-      if (!a) continue;
-      const status = String(row.status);
-      if (isPlatformStatus(row.platformStatus) && typeof row.requestId === 'string') {
-        a.verdicts.push({ eventName: String(row.eventName ?? '?'), requestId: row.requestId, status: row.platformStatus, reasons: platformReasons(row.platformReasons) });
-      }
-      if (status === 'skipped') {
-        a.dest.skipped++;
-        const why = reasonHead(String(row.reason ?? 'unspecified'));
-        a.skips.set(why, (a.skips.get(why) ?? 0) + 1);
-      } else if (status === 'dead_lettered') a.dest.failed++;
-      else if (status === 'delivered' || status === 'dry_run') {
-        if (status === 'delivered') a.dest.delivered++;
-        else a.dest.dryRun++;
-        const m = row.m as MatchRecord | undefined;
-        if (!m || typeof m.k !== 'string') a.dest.unscored++;
-        else {
-          const name = String(row.eventName ?? '?');
-          a.matches.set(name, [...(a.matches.get(name) ?? []), m]);
-        }
-      }
+    for (const row of (res.Items ?? []) as LedgerItem[]) {
+      if (isBatchRecord(row)) batchRows(row).forEach(keep);
+      else if (row.sk !== CONVERSION_SK) keep(row);
+      else for (const r of routesOf(row)) if (r.status === 'skipped' && acc.has(r.destination)) routeSkips.set(`${row.pk}|${r.destination}`, r.reason);
     }
     scanned += res.ScannedCount ?? 0;
     opts.progress?.(scanned);
     start = res.LastEvaluatedKey;
   } while (start);
+  for (const row of latest.values()) {
+    const a = acc.get(row.sk.slice(2));
+    if (!a) continue;
+    const status = String(row.status);
+    if (isPlatformStatus(row.platformStatus) && typeof row.requestId === 'string') {
+      a.verdicts.push({ eventName: String(row.eventName ?? '?'), requestId: row.requestId, status: row.platformStatus, reasons: platformReasons(row.platformReasons) });
+    }
+    if (status === 'skipped') {
+      a.dest.skipped++;
+      const why = reasonHead(String(row.reason ?? 'unspecified'));
+      a.skips.set(why, (a.skips.get(why) ?? 0) + 1);
+    } else if (status === 'dead_lettered') a.dest.failed++;
+    else if (status === 'delivered' || status === 'dry_run') {
+      if (status === 'delivered') a.dest.delivered++;
+      else a.dest.dryRun++;
+      const m = row.m as MatchRecord | undefined;
+      if (!m || typeof m.k !== 'string') a.dest.unscored++;
+      else {
+        const name = String(row.eventName ?? '?');
+        a.matches.set(name, [...(a.matches.get(name) ?? []), m]);
+      }
+    }
+  }
   for (const [key, reason] of routeSkips) {
-    if (withRow.has(key)) continue;
+    if (latest.has(key)) continue;
     const a = acc.get(key.slice(key.lastIndexOf('|') + 1))!;
     a.dest.skipped++;
     const why = reasonHead(reason ?? 'unspecified');

@@ -1,4 +1,5 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { BUNDLING } from '../../lib/constructs/relay-function.ts';
 import { runBundle, writeRuntimeNodeModules } from '../support/lambda-runtime.ts';
 import { createDestinationQueues } from '../support/local-aws.ts';
+import { readableItem } from '../support/storage.ts';
 import { driverEnv, sourceDrivers, startDriverFakes } from '../support/source-requests.ts';
 
 /**
@@ -67,7 +69,8 @@ async function queueDepths(): Promise<number> {
 /** Every item of a local table that mentions `text` (its attributes as DynamoDB JSON). */
 async function itemsMentioning(table: keyof typeof TABLE_ENV, text: string): Promise<string[]> {
   const items = (await dynamo.client.send(new ScanCommand({ TableName: resources.tables[table] }))).Items ?? [];
-  return items.map((i) => JSON.stringify(i)).filter((s) => s.includes(text));
+  // The ledger's batch records decoded: their rows are compressed.
+  return items.map((i) => JSON.stringify(readableItem(unmarshall(i)))).filter((s) => s.includes(text));
 }
 
 beforeAll(async () => {

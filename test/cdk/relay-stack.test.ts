@@ -540,12 +540,21 @@ describe('RelayStack', () => {
     });
 
     it.each(destinations.map((d) => [d.name, d.dependsOn !== undefined] as const))(
-      'lets the %s sender read ledger rows only if its conversions wait for earlier ones (%s), and never scan or query',
+      'lets the %s sender read ledger rows only if its conversions wait for earlier ones (%s), query only its own batch records, and never scan',
       (name, dependent) => {
         const grants = grantsOf(t, ids.destinations[name].sender);
         expect(allows(grants, 'dynamodb:BatchGetItem', ids.tables.ledger)).toBe(dependent);
         expect(allows(grants, 'dynamodb:Scan', ids.tables.ledger)).toBe(false);
-        expect(allows(grants, 'dynamodb:Query', ids.tables.ledger)).toBe(false);
+        // A Query only of the partitions holding this destination's batch records (`B#<destination>#<hour>`).
+        const roleId: string = t.toJSON().Resources[ids.destinations[name].sender].Properties.Role['Fn::GetAtt'][0];
+        const queries = Object.values(t.findResources('AWS::IAM::Policy'))
+          .filter((p) => toArray(p.Properties.Roles).some((r: Json) => r.Ref === roleId))
+          .flatMap((p) => toArray<Json>(p.Properties.PolicyDocument.Statement))
+          .filter((st) => toArray<string>(st.Action).some((a) => actionCovers(a, 'dynamodb:Query')) && JSON.stringify(st.Resource).includes(`"${ids.tables.ledger}"`));
+        const own = queries.filter((st) => JSON.stringify(st.Condition) === JSON.stringify({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`B#${name}#*`] } }));
+        expect(allows(grants, 'dynamodb:Query', ids.tables.ledger)).toBe(dependent);
+        expect(own.length, 'a Query grant conditioned on its own batch partitions').toBe(dependent ? 1 : 0);
+        expect(queries.length, 'no other Query grant').toBe(own.length);
       },
     );
   });

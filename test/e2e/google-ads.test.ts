@@ -79,7 +79,9 @@ describe('Stripe purchase → Google Ads through the local runner', () => {
     }, timeoutMs, `google-ads ledger row of ${eventId} to be ${status}`);
 
   /** Puts a Conversion on the google-ads queue, as ingest would (refunds are not mapped from Stripe on this branch). */
+  /** A conversion as ingest leaves it: its conversion item in the ledger, its message on the google-ads queue. */
   async function enqueue(conversion: Record<string, unknown>) {
+    await relay.accepted(conversion, ['google-ads']);
     const sqs = new SQSClient({ endpoint: relay.sqsUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     await sqs.send(
       new SendMessageCommand({

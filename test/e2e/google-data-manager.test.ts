@@ -198,6 +198,7 @@ describe('Stripe purchase → Google Ads through the Data Manager API (default p
       adjustment: { kind: 'refund', originalOrderId: id, originalEventId: id, full: true, remainingValue: 0 },
       source: { name: 'stripe', eventId: `evt_refund_${id}`, eventType: 'charge.refunded' },
     };
+    await relay.accepted(refund, ['google-ads']);
     await sqs.send(new SendMessageCommand({ QueueUrl: `${relay.sqsUrl}/000000000000/google-ads`, MessageBody: JSON.stringify(refund), MessageAttributes: { conversionId: { DataType: 'String', StringValue: refundId } } }));
 
     const refunded = await waitForRow(refundId, (r) => r.status === 'delivered', 'the refund delivered');

@@ -2,6 +2,7 @@ import type { MetaFake } from '../fakes/meta-server.ts';
 import type { RelayProcess } from '../support/relay-process.ts';
 import { send, type SourceRequest } from '../support/source-requests.ts';
 import { readAllQueues, scanAllTables } from '../support/storage.ts';
+import { itemsByConversion } from '../../functions/store/batch-records.ts';
 import { destinationRows, type LedgerItem } from '../../functions/store/ledger-items.ts';
 import { conversionOf } from '../../functions/store/conversion-item.ts';
 
@@ -16,11 +17,10 @@ function keptConversion(row: Record<string, any> | undefined) {
 
 /**
  * Every conversion's meta state, by event ID (paginated: a single Scan stops at 1 MB, a few thousand rows): the
- * sender's row, else the route ingest recorded on the conversion item (ledger-items.ts).
+ * sender's newest row (its own, or its entry in a batch record), else the route ingest recorded on the conversion item.
  */
-async function metaRows(relay: RelayProcess): Promise<Map<string, Record<string, any>>> {
-  const byPk = new Map<string, LedgerItem[]>();
-  for (const item of ((await scanAllTables(relay)).ledger ?? []) as LedgerItem[]) if (item.pk.startsWith('C#')) byPk.set(item.pk, [...(byPk.get(item.pk) ?? []), item]);
+export async function metaRows(relay: RelayProcess): Promise<Map<string, Record<string, any>>> {
+  const byPk = itemsByConversion(((await scanAllTables(relay)).ledger ?? []) as LedgerItem[]);
   const rows = new Map<string, Record<string, any>>();
   for (const [pk, items] of byPk) {
     const meta = destinationRows(items).find((r) => r.sk === 'D#meta');

@@ -6,6 +6,8 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
 import { conversionOf } from '../../functions/store/conversion-item.ts';
+import { destinationRows } from '../../functions/store/ledger-items.ts';
+import { readConversions } from '../../functions/store/ledger-reader.ts';
 import type { LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { httpEvent as buildHttpEvent } from '../../lib/local/http-event.ts';
@@ -180,8 +182,9 @@ describe('stripe ingest → meta sender', () => {
     const [sent] = meta.events();
     expect(sent).toMatchObject({ event_id: 'cs_int_1', custom_data: { value: 120000, currency: 'JPY' }, user_data: { client_ip_address: '203.0.113.7' } });
     expect(sent.user_data.fbc).toMatch(/^fb\.1\.\d{13}\.IwAR-int$/);
-    const rows = (await ddb.send(new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': 'C#cs_int_1' } }))).Items!;
-    expect(rows.filter((r) => r.sk === 'D#meta')).toMatchObject([{ sk: 'D#meta', status: 'delivered' }]);
+    // As `status` reads it: the conversion item, then the meta batch record of the hour it occurred.
+    const rows = destinationRows((await readConversions(ddb, 'ledger', ['cs_int_1'])).get('cs_int_1')!);
+    expect(rows.filter((r) => r.sk === 'D#meta')).toMatchObject([{ sk: 'D#meta', status: 'delivered', attempts: 1 }]);
   });
 
   it('commits concurrent deliveries of one event once: one accepted, the others duplicates with its routes, one message', async () => {

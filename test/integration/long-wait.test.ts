@@ -1,14 +1,17 @@
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, SetQueueAttributesCommand, SQSClient, type QueueAttributeName } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { destinationRows } from '../../functions/store/ledger-items.ts';
+import { readConversions } from '../../functions/store/ledger-reader.ts';
 import { enqueueLater } from '../../functions/store/queues.ts';
 import type { LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
 import { createDestinationQueues, startLocalLedger, type LocalLedger } from '../support/local-aws.ts';
+import { writeConversionItem } from '../support/storage.ts';
 
 /**
  * A wait longer than SQS can hide a message (12 h): Google Ads answers an adjustment of a conversion younger than
@@ -63,7 +66,12 @@ async function invokeSender(event: SQSEvent): Promise<SQSBatchResponse> {
   return out;
 }
 
+/** The conversion item ingest writes: the ledger's readers find the senders' records from it. */
+const accepted = (conversion: Record<string, unknown>) => writeConversionItem(ddb, conversion, ['google-ads']);
+
+/** A conversion as ingest leaves it: its conversion item in the ledger, its message queued. */
 async function enqueue(conversion: Record<string, unknown>) {
+  await accepted(conversion);
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
@@ -79,8 +87,9 @@ async function queueCounts(url = queueUrl) {
   return { visible: n('ApproximateNumberOfMessages'), inFlight: n('ApproximateNumberOfMessagesNotVisible'), delayed: n('ApproximateNumberOfMessagesDelayed') };
 }
 
+/** The google-ads state of a conversion as the ledger's readers see it (its newest row: own or in a batch record). */
 const ledgerRow = async (eventId: string) =>
-  (await ddb.send(new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :p', ExpressionAttributeValues: { ':p': `C#${eventId}` } }))).Items!.find((r) => r.sk === 'D#google-ads');
+  destinationRows((await readConversions(ddb, 'ledger', [eventId], { destinations: ['google-ads'], consistent: true })).get(eventId) ?? []).find((r) => r.sk === 'D#google-ads');
 
 /** The attempt count the ledger row records (what RELAY_MAX_ATTEMPTS is compared with). */
 const attemptsOf = async (eventId: string) => Number((await ledgerRow(eventId))?.attempts);
@@ -252,6 +261,7 @@ describe('google-ads sender: a refund Google says is too recent (TOO_RECENT_CONV
     };
     // What the sender queues when a platform asks for a wait beyond SQS's limits: a copy due later with the attempts
     // made so far (here 2 of RELAY_MAX_ATTEMPTS = 3; redrive after 4 receives of one message).
+    await accepted(conversion);
     await enqueueLater('google-ads', [{ kind: 'conversion', body: JSON.stringify(conversion), notBefore: new Date(start + 96 * HOUR_MS), conversionId: eventId, priorAttempts: 2 }], new Date(start));
     const uploadsBefore = google.requests.filter((r) => r.path.endsWith(':uploadClickConversions')).length;
 

@@ -6,6 +6,7 @@ import { calibrateMetaWeights, matchRecord, metaScore } from '#core/match-qualit
 import { destinationDefinitions as destinations } from '../../functions/destinations/definitions.ts';
 import { renderQualityHtml } from '../../lib/ops/quality-html.ts';
 import { qualityReport, tallyRequests, type RemoteVerdict } from '../../lib/ops/quality.ts';
+import { batchRecordItems } from '../../functions/store/batch-records.ts';
 import type { Target } from '../../lib/ops/target.ts';
 import { NOW, conversionFactory } from '../support/factories.ts';
 
@@ -19,9 +20,13 @@ const since = new Date(NOW.getTime() - 86400_000);
 const meta = destinations.find((d) => d.name === 'meta')!;
 const google = destinations.find((d) => d.name === 'google-ads')!;
 
+/** A distinct conversion key per row (the report counts each conversion's newest row per destination). */
+let rowCount = 0;
+const pk = () => `C#evt_${++rowCount}`;
+
 const googleRow = (event: string, requestId: string | undefined, status: string, platformStatus: string | undefined, reasons?: unknown) => {
   const c = conversionFactory();
-  return { sk: 'D#google-ads', status, eventName: event, m: matchRecord('google-ads', c, google.signals(c)), requestId, platformStatus, platformReasons: reasons };
+  return { pk: pk(), sk: 'D#google-ads', status, eventName: event, m: matchRecord('google-ads', c, google.signals(c)), requestId, platformStatus, platformReasons: reasons };
 };
 
 describe('quality report: the platforms’ verdicts', () => {
@@ -78,6 +83,33 @@ describe('quality report: the platforms’ verdicts', () => {
     expect(html).toMatch(/PROCESSING_ERROR_REASON_CLICK_NOT_FOUND/);
   });
 
+  it('reads delivered events from batch records, each conversion once: its newest row wins', async () => {
+    const c = conversionFactory();
+    const m = matchRecord('meta', c, meta.signals(c));
+    const at = (min: number) => new Date(NOW.getTime() - 3600_000 + min * 60_000);
+    const entry = (eventId: string, status: string) => ({ occurredAt: c.occurredAt, entry: { eventId, status, eventName: 'Purchase', attempts: 1, m } });
+    // evt_a retried (its D# row) then went through in a batch; evt_b was delivered, then refused by the platform (a
+    // newer D# row); evt_c and evt_d only in the batch record.
+    const record = batchRecordItems('meta', [entry('evt_a', 'delivered'), entry('evt_b', 'delivered'), entry('evt_c', 'delivered'), entry('evt_d', 'dry_run')], at(10), 'b1', 0);
+    ddb.on(ScanCommand).resolves({
+      Items: [
+        { pk: 'C#evt_a', sk: 'D#meta', status: 'retrying', eventName: 'Purchase', updatedAt: at(5).toISOString() },
+        ...record,
+        { pk: 'C#evt_b', sk: 'D#meta', status: 'dead_lettered', eventName: 'Purchase', updatedAt: at(20).toISOString() },
+      ],
+      ScannedCount: 3,
+    });
+
+    const [q] = (await qualityReport(target, { destinations: ['meta'], since }, NOW)).destinations;
+    expect({ delivered: q.delivered, dryRun: q.dryRun, failed: q.failed }).toEqual({ delivered: 2, dryRun: 1, failed: 1 });
+    expect(q.total.events).toBe(3);
+    // The scan asks for the destination's batch partitions and the compressed records' attribute.
+    const input = ddb.commandCalls(ScanCommand)[0].args[0].input;
+    expect(input.FilterExpression).toContain('begins_with(pk, :b0)');
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':b0': 'B#meta#' });
+    expect(input.ProjectionExpression).toContain('d');
+  });
+
   it('has no request verdicts where the ledger holds none', () => {
     expect(tallyRequests([])).toBeUndefined();
   });
@@ -85,8 +117,8 @@ describe('quality report: the platforms’ verdicts', () => {
   it('scores Meta’s events again with the weights calibrated to Meta’s uplift figures for each event name', async () => {
     const full = conversionFactory();
     const emailIp = conversionFactory({ user: { email: 'e'.repeat(64), ip: '203.0.113.9', userAgent: 'UA/1' }, clicks: {}, visitorId: undefined });
-    const rows = [full, emailIp].map((c) => ({ sk: 'D#meta', status: 'delivered', eventName: 'Purchase', m: matchRecord('meta', c, meta.signals(c)) }));
-    const lead = { sk: 'D#meta', status: 'delivered', eventName: 'Lead', m: matchRecord('meta', emailIp, meta.signals(emailIp)) };
+    const rows = [full, emailIp].map((c) => ({ pk: pk(), sk: 'D#meta', status: 'delivered', eventName: 'Purchase', m: matchRecord('meta', c, meta.signals(c)) }));
+    const lead = { pk: pk(), sk: 'D#meta', status: 'delivered', eventName: 'Lead', m: matchRecord('meta', emailIp, meta.signals(emailIp)) };
     ddb.on(ScanCommand).resolves({ Items: [...rows, lead], ScannedCount: 3 });
     const feedback = [
       { identifier: 'email', upliftPercent: 58.96 },

@@ -12,7 +12,8 @@ const cli = async (args: string[], dataDir: string) => {
   return r.stdout + r.stderr;
 };
 import { driverEnv, driverSecrets, forged, purchaseEventId, send, sourceDrivers, startDriverFakes, type Customer } from '../support/source-requests.ts';
-import { readAllQueues, scanAllTables } from '../support/storage.ts';
+import { readAllQueues, readableItem, scanAllTables } from '../support/storage.ts';
+import { itemsByConversion } from '../../functions/store/batch-records.ts';
 import { destinationRows, type LedgerItem } from '../../functions/store/ledger-items.ts';
 import { conversionOf, routesOf } from '../../functions/store/conversion-item.ts';
 
@@ -20,10 +21,6 @@ import { conversionOf, routesOf } from '../../functions/store/conversion-item.ts
  * A stored item as its readers see it: the ledger's binary Conversion (`c`) and routes (`r`) decoded, so that the
  * audit searches what they hold, not their compressed bytes (where a raw value would hide).
  */
-function readable(item: Record<string, any>): Record<string, any> {
-  return { ...item, ...(item.c !== undefined ? { c: conversionOf(item) } : {}), ...(item.r !== undefined ? { r: routesOf(item) } : {}) };
-}
-
 /**
  * The promise "no raw personal data is kept anywhere", checked the way an auditor would: run the flows with known
  * customers (every source with a test driver, every destination path: delivered, retried, dead-lettered, skipped,
@@ -231,7 +228,8 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
   async function everything(): Promise<{ stored: Haystack[]; logs: Haystack[]; platform: Haystack[]; cli: Haystack[] }> {
     const stored: Haystack[] = [];
     for (const [table, items] of Object.entries(await scanAllTables(relay))) {
-      for (const item of items) stored.push({ where: `table ${table} item ${item.pk ?? item.id}`, text: JSON.stringify(readable(item)) });
+      // Batch records decoded: their compressed rows are searched like any other text.
+      for (const item of items) stored.push({ where: `table ${table} item ${item.pk ?? item.id}`, text: JSON.stringify(readableItem(item)) });
     }
     for (const q of await readAllQueues(relay)) {
       for (const m of q.messages) stored.push({ where: `queue ${q.name} message ${m.MessageId}`, text: JSON.stringify([m.Body, m.MessageAttributes]) });
@@ -255,9 +253,11 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
 
   it('ran every path: delivered, retried, dead-lettered, skipped, dry-run, rejected', async () => {
     // Each destination's state as the ledger's readers see it (a skip at ingest is a route on the conversion item).
-    const byPk = new Map<string, LedgerItem[]>();
-    for (const r of (await scanAllTables(relay)).ledger as LedgerItem[]) byPk.set(r.pk, [...(byPk.get(r.pk) ?? []), r]);
-    const statuses = new Set([...byPk.values()].flatMap((items) => (items[0].pk.startsWith('C#') ? destinationRows(items) : items).map((r) => r.status)));
+    const ledger = (await scanAllTables(relay)).ledger as LedgerItem[];
+    const statuses = new Set([
+      ...[...itemsByConversion(ledger).values()].flatMap((items) => destinationRows(items).map((r) => r.status)),
+      ...ledger.filter((r) => r.pk.startsWith('S#')).map((r) => r.status),
+    ]);
     for (const s of ['delivered', 'dead_lettered', 'skipped', 'dry_run']) expect(statuses).toContain(s);
     expect(meta.requests.some((r) => r.status === 503)).toBe(true);
     expect((await relay.dlqMessages('meta')).length).toBeGreaterThan(0);
@@ -307,7 +307,10 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
   });
 
   it('keeps only key names in the match records: no hash, IP, user agent or click ID', async () => {
-    const rows = (await scanAllTables(relay)).ledger.filter((r) => r.status === 'delivered' || r.status === 'dry_run');
+    // Every delivered and dry-run row: the senders' own and those in batch records.
+    const rows = [...itemsByConversion((await scanAllTables(relay)).ledger as LedgerItem[]).values()]
+      .flatMap((items) => items)
+      .filter((r) => r.status === 'delivered' || r.status === 'dry_run');
     expect(rows.length).toBeGreaterThan(0);
     for (const row of rows) {
       expect(row.m, `${row.pk} ${row.sk}`).toBeDefined();
@@ -322,11 +325,18 @@ describe('PII audit: no raw personal data or secret anywhere the relay writes', 
     const places = new Set<string>();
     for (const [table, items] of Object.entries(tables)) {
       for (const item of items) {
-        const text = JSON.stringify(readable(item));
+        const text = JSON.stringify(readableItem(item));
         if (text.includes('pii-audit')) places.add(`${table}:${String(item.pk ?? item.id).split('#')[0]}`);
       }
     }
-    // Visitors (V#) and the replayable Conversion on not-yet-delivered ledger rows (C#); nowhere else.
-    for (const p of places) expect(['visitors:V', 'ledger:C']).toContain(p);
+    // Visitors (V#) and the replayable Conversion on not-yet-delivered ledger rows (C#); in batch records (B#) only
+    // the dry-run's request, which carries them as the platform would get them; nowhere else.
+    for (const p of places) expect(['visitors:V', 'ledger:C', 'ledger:B']).toContain(p);
+    for (const item of tables.ledger.filter((i) => String(i.pk).startsWith('B#'))) {
+      for (const { request, ...rest } of readableItem(item).d) {
+        expect(JSON.stringify(rest), `${item.pk} ${rest.eventId}`).not.toContain('pii-audit');
+        if (request !== undefined) expect(rest.status, `${item.pk} ${rest.eventId}`).toBe('dry_run');
+      }
+    }
   });
 });

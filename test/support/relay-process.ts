@@ -1,10 +1,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { destinationRows, type LedgerItem } from '../../functions/store/ledger-items.ts';
+import { destinationRows } from '../../functions/store/ledger-items.ts';
+import { readConversions } from '../../functions/store/ledger-reader.ts';
+import { readableItem, writeConversionItem } from './storage.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -22,9 +24,12 @@ export interface RelayProcess {
   stop(): Promise<void>;
   /** Crash: SIGKILL, nothing flushed. */
   kill(): Promise<void>;
+  /** Every ledger item (one Scan page), batch records decoded (storage.ts readableItem). */
   ledger(): Promise<Record<string, any>[]>;
   /** The conversion's row per destination (ledger-items.ts destinationRows); with `destination`, only that one. */
   ledgerFor(eventId: string, destination?: string): Promise<Record<string, any>[]>;
+  /** Writes the conversion item ingest would (storage.ts writeConversionItem), for a test that queues the message itself. */
+  accepted(conversion: Record<string, unknown>, destinations: string[]): Promise<void>;
   queueDepth(destination: string): Promise<number>;
   dlqMessages(destination: string): Promise<{ body: any; attributes: Record<string, string> }[]>;
   waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
@@ -84,14 +89,16 @@ export async function startRelay(env: Record<string, string | undefined>, dataDi
       await exited;
     },
     async ledger() {
-      return (await ddb.send(new ScanCommand({ TableName: 'ledger' }))).Items ?? [];
+      return ((await ddb.send(new ScanCommand({ TableName: 'ledger' }))).Items ?? []).map(readableItem);
     },
     async ledgerFor(eventId, destination) {
-      const res = await ddb.send(
-        new QueryCommand({ TableName: 'ledger', KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `C#${eventId}` } }),
-      );
-      // Each destination's state as every ledger reader sees it: its sender's row, else its route on the conversion item.
-      return destinationRows((res.Items ?? []) as LedgerItem[]).filter((r) => destination === undefined || r.sk === `D#${destination}`);
+      // Each destination's state as every ledger reader sees it (ledger-reader.ts): its newest row — the sender's own,
+      // or its entry in a batch record — else its route on the conversion item.
+      const items = (await readConversions(ddb, 'ledger', [eventId], { consistent: true })).get(eventId) ?? [];
+      return destinationRows(items).filter((r) => destination === undefined || r.sk === `D#${destination}`);
+    },
+    async accepted(conversion, destinations) {
+      await writeConversionItem(ddb, conversion, destinations);
     },
     async queueDepth(destination) {
       const res = await sqs.send(

@@ -1,5 +1,5 @@
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import {
   ChangeMessageVisibilityBatchCommand,
   GetQueueAttributesCommand,
@@ -8,7 +8,44 @@ import {
   SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
+import { batchEntries, isBatchRecord } from '../../functions/store/batch-records.ts';
+import { conversionOf, routesOf } from '../../functions/store/conversion-item.ts';
+import type { LedgerItem } from '../../functions/store/ledger-items.ts';
 import type { RelayProcess } from './relay-process.ts';
+
+/**
+ * The conversion item ingest writes for an accepted conversion (store/ingest-store.ts), for a test that puts the
+ * conversion's message on a queue itself: the ledger's readers find the senders' records from its `occurredAt`.
+ */
+export async function writeConversionItem(ddb: DynamoDBDocumentClient, conversion: Record<string, unknown>, destinations: string[]): Promise<void> {
+  const at = new Date().toISOString();
+  await ddb.send(
+    new PutCommand({
+      TableName: 'ledger',
+      Item: {
+        pk: `C#${conversion.eventId}`,
+        sk: 'conversion',
+        status: 'accepted',
+        routes: JSON.stringify(destinations.map((destination) => ({ destination, status: 'queued' }))),
+        eventName: conversion.eventName,
+        occurredAt: conversion.occurredAt,
+        conversion: JSON.stringify(conversion),
+        createdAt: at,
+        updatedAt: at,
+      },
+    }),
+  );
+}
+
+/**
+ * An item as an auditor reads it: a ledger batch record's compressed rows (`d`, batch-records.ts) and a conversion
+ * item's binary Conversion and routes (`c`, `r`, conversion-item.ts) decoded in place, so a search of the stored text
+ * sees everything they hold.
+ */
+export function readableItem(item: Record<string, any>): Record<string, any> {
+  if (typeof item.pk === 'string' && isBatchRecord(item as LedgerItem)) return { ...item, d: batchEntries(item as LedgerItem) };
+  return { ...item, ...(item.c !== undefined ? { c: conversionOf(item) } : {}), ...(item.r !== undefined ? { r: routesOf(item) } : {}) };
+}
 
 /** Everything a running relay holds, read straight from its embedded DynamoDB and SQS: what the audits look at. */
 const clientOpts = { region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
