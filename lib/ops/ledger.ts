@@ -146,8 +146,10 @@ export async function replay(target: Target, opts: ReplayOptions): Promise<Repla
 export async function replayFanOut(target: Target, eventIds: string[], opts: Pick<ReplayOptions, 'destinations' | 'dryRun' | 'progress'>): Promise<ReplayResult> {
   const table = requireLedger(target);
   const matches: LedgerItem[] = [];
+  // Read whole, batch records included: a destination whose sender recorded an outcome in one is not queued again.
+  const found = await readConversions(target.ddb, table, eventIds, { destinations: opts.destinations, consistent: true });
   for (const id of eventIds) {
-    const items = await conversionItems(target, table, `C#${id}`);
+    const items = found.get(id) ?? [];
     if (!items.some((i) => i.sk === CONVERSION_SK)) throw new OperatorError(`No conversion ${id} in the ledger (was it accepted? \`status ${id}\` says what is known).`);
     for (const row of destinationRows(items)) if (row.fromRoute && row.status === 'queued' && opts.destinations.includes(row.sk.slice(2))) matches.push(row);
   }
