@@ -77,7 +77,7 @@ describe('the ledger’s delivery records', () => {
     expect(records.reduce((n, r) => n + batchRows(r).length, 0)).toBe(1000);
 
     const [first, second, unknown] = await ledger.findDeliveries('meta', [batch[0].eventId, batch[1].eventId, 'evt_never']);
-    expect(first).toMatchObject({ eventId: batch[0].eventId, status: 'delivered', attempts: 1, requestId: 'req_1', occurredAt: batch[0].occurredAt, conversion: JSON.stringify(batch[0]) });
+    expect(first).toMatchObject({ eventId: batch[0].eventId, status: 'delivered', attempts: 1, requestId: 'req_1', occurredAt: batch[0].occurredAt, conversion: batch[0] });
     expect(second).toMatchObject({ status: 'delivered' });
     expect(unknown).toBeUndefined();
     const [row] = destinationRows((await readConversions(ddb, 'ledger', [batch[2].eventId])).get(batch[2].eventId)!);
