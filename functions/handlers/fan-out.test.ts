@@ -34,9 +34,9 @@ function fakeQueues() {
   const ports: FanOutPorts = {
     async send(destination, messages) {
       calls.push({ destination, count: messages.length });
-      const failed = new Set<number>();
-      messages.forEach((m, i) => (refuse.get(destination)?.(m) ? failed.add(i) : sent.set(destination, [...(sent.get(destination) ?? []), m])));
-      return failed;
+      const retry = new Set<number>();
+      messages.forEach((m, i) => (refuse.get(destination)?.(m) ? retry.add(i) : sent.set(destination, [...(sent.get(destination) ?? []), m])));
+      return { retry, refused: new Map<number, string>() };
     },
     async reportUnreadable(records) {
       reported.push(...records);
@@ -69,6 +69,21 @@ describe('fan-out (ledger stream → destination queues)', () => {
     const res = await fanOut(q.ports)(batch(...records));
 
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: records[1].dynamodb!.SequenceNumber }]);
+  });
+
+  it('puts a record whose message a queue refused as sent on the failure queue with the reason, without retrying it', async () => {
+    const q = fakeQueues();
+    const ports: FanOutPorts = {
+      ...q.ports,
+      send: async (d, m) => (d === 'ga4' ? { retry: new Set(), refused: new Map([[0, 'InvalidMessageContents: Invalid binary character']]) } : q.ports.send(d, m)),
+    };
+    const records = [insert('e1', queued('meta', 'ga4'), 1)];
+
+    const res = await fanOut(ports)(batch(...records));
+
+    expect(res.batchItemFailures).toEqual([]);
+    expect(q.sent.get('meta')!.map((m) => m.conversionId)).toEqual(['e1']);
+    expect(q.reported).toEqual([{ reason: 'the ga4 queue refused the message: InvalidMessageContents: Invalid binary character', pk: 'C#e1', sk: 'conversion', sequenceNumber: records[0].dynamodb!.SequenceNumber }]);
   });
 
   it('fails every record bound for a destination whose send throws (no queue for it)', async () => {
@@ -129,7 +144,7 @@ describe('sendConversions (one destination queue)', () => {
   it('sends ten per SendMessageBatch, with the attributes the senders read', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
 
-    expect(await sendConversions('meta', messages(23), new SQSClient({}))).toEqual(new Set());
+    expect(await sendConversions('meta', messages(23), new SQSClient({}))).toEqual({ retry: new Set(), refused: new Map() });
 
     expect(sqs).toHaveReceivedCommandTimes(SendMessageBatchCommand, 3);
     const first = sqs.commandCalls(SendMessageBatchCommand)[0].args[0].input;
@@ -146,9 +161,19 @@ describe('sendConversions (one destination queue)', () => {
     });
   });
 
-  it('answers the indexes of failed entries and of every entry of a failed request', async () => {
+  it('answers the indexes to retry: failed entries on SQS’s side and every entry of a failed request', async () => {
     sqs.on(SendMessageBatchCommand).resolvesOnce({ Failed: [{ Id: '3', Code: 'InternalError', SenderFault: false }] }).rejectsOnce(new Error('timeout'));
 
-    expect([...(await sendConversions('meta', messages(12), new SQSClient({})))].sort((a, b) => a - b)).toEqual([3, 10, 11]);
+    const outcome = await sendConversions('meta', messages(12), new SQSClient({}));
+    expect([...outcome.retry].sort((a, b) => a - b)).toEqual([3, 10, 11]);
+    expect(outcome.refused.size).toBe(0);
+  });
+
+  it('answers the entries SQS refused as sent (SenderFault) apart, with its reason: they are not retried', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Failed: [{ Id: '1', Code: 'InvalidMessageContents', Message: 'Invalid binary character', SenderFault: true }] });
+
+    const outcome = await sendConversions('meta', messages(2), new SQSClient({}));
+    expect(outcome.retry.size).toBe(0);
+    expect(outcome.refused).toEqual(new Map([[1, 'InvalidMessageContents: Invalid binary character']]));
   });
 });

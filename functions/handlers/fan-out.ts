@@ -6,7 +6,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { FAN_OUT_FAILURES_ENV, requireEnv } from '#core/names.ts';
 import { sqs } from '#store/clients.ts';
 import { readConversionItem } from '#store/ingest-store.ts';
-import { sendConversions, type ConversionMessage } from '#store/queues.ts';
+import { sendConversions, type ConversionMessage, type SendOutcome } from '#store/queues.ts';
 import { logger } from './powertools.ts';
 
 /** A stream record the fan-out cannot turn into messages: why, and which item (for `conversion-relay replay`). */
@@ -18,8 +18,8 @@ export interface UnreadableRecord {
 }
 
 export interface FanOutPorts {
-  /** Puts messages on one destination's queue; answers the indexes not queued. */
-  send(destination: string, messages: ConversionMessage[]): Promise<Set<number>>;
+  /** Puts messages on one destination's queue; answers, by index, the ones to retry and the ones refused for good. */
+  send(destination: string, messages: ConversionMessage[]): Promise<SendOutcome>;
   /** Puts unreadable records on the failure queue, with the reason; throws when it could not. */
   reportUnreadable(records: UnreadableRecord[]): Promise<void>;
 }
@@ -52,7 +52,14 @@ export function fanOut(ports: FanOutPorts) {
     await Promise.all(
       [...perDestination].map(async ([destination, entries]) => {
         try {
-          for (const k of await ports.send(destination, entries.map((e) => e.message))) failed.add(entries[k].record);
+          const outcome = await ports.send(destination, entries.map((e) => e.message));
+          for (const k of outcome.retry) failed.add(entries[k].record);
+          // Refused as sent: retrying the same message cannot help; it goes to the failure queue with SQS's reason
+          // (`replay --conversion` queues it again once the cause is fixed).
+          for (const [k, why] of outcome.refused) {
+            const r = event.Records[entries[k].record];
+            unreadable.push({ reason: `the ${destination} queue refused the message: ${why}`, pk: r.dynamodb?.Keys?.pk?.S, sk: r.dynamodb?.Keys?.sk?.S, sequenceNumber: r.dynamodb?.SequenceNumber });
+          }
         } catch (err) {
           // No queue for it (a destination gone from this deployment): retried, then the failure queue.
           logger.error('fan-out could not send to a destination', { destination, error: err as Error });
@@ -61,7 +68,7 @@ export function fanOut(ports: FanOutPorts) {
       }),
     );
     if (unreadable.length) {
-      logger.error('stream records that are not accepted conversion items', { count: unreadable.length, records: unreadable });
+      logger.error('stream records that cannot be queued (not accepted conversion items, or refused by a queue)', { count: unreadable.length, records: unreadable });
       try {
         await ports.reportUnreadable(unreadable);
       } catch (err) {

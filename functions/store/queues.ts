@@ -39,13 +39,21 @@ export interface ConversionMessage {
   body: string;
 }
 
+/** What became of a batch of messages for one queue: by index, the ones to retry and the ones SQS refused for good. */
+export interface SendOutcome {
+  /** Not queued for a reason that may pass (a failed request, an entry SQS failed on its side): retry these. */
+  retry: Set<number>;
+  /** Refused as sent (SQS's `SenderFault`: too large, invalid characters, …): the same message would be refused again. */
+  refused: Map<number, string>;
+}
+
 /**
- * Puts conversions on one destination's queue, ten per SendMessageBatch (SQS's most). Returns the indexes of the
- * messages that were not queued (a failed entry, or a failed request): the caller retries those.
+ * Puts conversions on one destination's queue, ten per SendMessageBatch (SQS's most), and says which were not queued:
+ * the caller retries the ones that may pass and reports the refused ones with SQS's reason.
  */
-export async function sendConversions(destination: string, messages: ConversionMessage[], client: SQSClient = sqs): Promise<Set<number>> {
+export async function sendConversions(destination: string, messages: ConversionMessage[], client: SQSClient = sqs): Promise<SendOutcome> {
   const url = requireEnv(queueUrlEnv(destination));
-  const failed = new Set<number>();
+  const outcome: SendOutcome = { retry: new Set(), refused: new Map() };
   await Promise.all(
     Array.from({ length: Math.ceil(messages.length / 10) }, async (_, b) => {
       const i = b * 10;
@@ -57,13 +65,16 @@ export async function sendConversions(destination: string, messages: ConversionM
             Entries: chunk.map((m, k) => ({ Id: String(k), MessageBody: m.body, MessageAttributes: conversionMessageAttributes(destination, m.conversionId, m.eventName) })),
           }),
         );
-        for (const f of res.Failed ?? []) failed.add(i + Number(f.Id));
+        for (const f of res.Failed ?? []) {
+          if (f.SenderFault) outcome.refused.set(i + Number(f.Id), `${f.Code ?? 'refused'}: ${f.Message ?? 'SQS refused the message'}`);
+          else outcome.retry.add(i + Number(f.Id));
+        }
       } catch {
-        chunk.forEach((_, k) => failed.add(i + k));
+        chunk.forEach((_, k) => outcome.retry.add(i + k));
       }
     }),
   );
-  return failed;
+  return outcome;
 }
 
 export interface DeadLetter {
