@@ -1,16 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGa4Fake, type Ga4Fake } from '../fakes/ga4-server.ts';
-import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
-import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
+import type { Ga4Fake } from '../fakes/ga4-server.ts';
+import type { GoogleAdsFake } from '../fakes/google-ads-server.ts';
+import type { MetaFake } from '../fakes/meta-server.ts';
 import { startStripeApiFake, type StripeApiFake } from '../fakes/stripe-api-server.ts';
-import { startTikTokFake, type TikTokFake } from '../fakes/tiktok-server.ts';
+import type { TikTokFake } from '../fakes/tiktok-server.ts';
 import { cli } from '../support/cli.ts';
 import { sha256, stripeEvent } from '../support/factories.ts';
-import { coreDestinationEnv, postStripe } from '../support/flows.ts';
-import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { postStripe } from '../support/flows.ts';
+import { BACKFILL_DESTINATIONS, BACKFILL_UA, startBackfillE2e, type BackfillE2e } from '../support/backfill-e2e.ts';
+import type { RelayProcess } from '../support/relay-process.ts';
 import { stripeInvoice, stripePaymentIntent, stripeSession } from '../support/stripe-objects.ts';
 
 /**
@@ -22,13 +20,8 @@ import { stripeInvoice, stripePaymentIntent, stripeSession } from '../support/st
  */
 const STRIPE_SECRET = 'whsec_e2e_backfill';
 const STRIPE_KEY = 'rk_live_e2e_backfill_readonly';
-const META = { pixelId: '2233445566778', accessToken: 'EAAB-e2e-backfill-meta' };
-const TIKTOK = { pixelCode: 'C9Q2MJ3C77U4P674BKF1', accessToken: 'tt-e2e-backfill-token' };
-const GA4 = { measurementId: 'G-E2EBACK01', apiSecret: 'ga4-e2e-backfill-secret' };
-const GOOGLE = { customerId: '9876543210', clientId: 'e2e-backfill.apps.googleusercontent.com', clientSecret: 'GOCSPX-e2e-backfill', refreshToken: '1//e2e-backfill-refresh' };
-const UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-e2e-backfill';
-const GA_COOKIE = 'GA1.1.1180343295.1772450000';
-const DESTINATIONS = ['meta', 'tiktok', 'google-ads', 'ga4'];
+const DESTINATIONS = BACKFILL_DESTINATIONS;
+const UA = BACKFILL_UA;
 
 const run = Date.now().toString(36);
 const nowS = () => Math.floor(Date.now() / 1000);
@@ -42,6 +35,7 @@ describe('conversion-relay backfill stripe against the local runner', () => {
   let ga4: Ga4Fake;
   let stripeApi: StripeApiFake;
   let relay: RelayProcess;
+  let e2e: BackfillE2e;
   let dataDir: string;
   let visitorId: string;
   const cliEnv = () => ({ STRIPE_API_KEY: STRIPE_KEY, STRIPE_API_BASE_URL: stripeApi.baseUrl });
@@ -73,44 +67,14 @@ describe('conversion-relay backfill stripe against the local runner', () => {
     });
 
   /** What each platform accepted for one payment, by the ID it keys on. */
-  const received = (id: string) => ({
-    meta: meta.events().filter((e) => e.event_id === id).length,
-    tiktok: tiktok.events().filter((e) => e.event_id === id).length,
-    'google-ads': google.conversions().filter((c) => c.orderId === id).length,
-    ga4: ga4.hits().filter((h) => h.event.params?.transaction_id === id).length,
-  });
-  const settled = (id: string) =>
-    relay.waitFor(async () => {
-      const rows = await relay.ledgerFor(id);
-      return DESTINATIONS.every((d) => ['delivered', 'skipped', 'dead_lettered', 'dry_run'].includes(rows.find((r) => r.sk === `D#${d}`)?.status)) && rows;
-    }, 60_000, `every destination's final row for ${id}`);
+  const received = (id: string) => e2e.received(id);
+  const settled = (id: string) => e2e.settled(id);
 
   beforeAll(async () => {
-    [meta, tiktok, google, ga4, stripeApi] = await Promise.all([
-      startMetaFake(META),
-      startTikTokFake(TIKTOK),
-      startGoogleAdsFake({ ...GOOGLE, conversionActions: ['111'] }),
-      startGa4Fake(GA4),
-      startStripeApiFake({ apiKey: STRIPE_KEY }),
-    ]);
-    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-e2e-backfill-'));
-    relay = await startRelay(
-      {
-        STRIPE_WEBHOOK_SECRET: STRIPE_SECRET,
-        ...coreDestinationEnv({ meta: { creds: META, baseUrl: meta.baseUrl }, tiktok: { creds: TIKTOK, baseUrl: tiktok.baseUrl }, google: { creds: GOOGLE, baseUrl: google.baseUrl, tokenUrl: google.tokenUrl }, ga4: { creds: GA4, baseUrl: ga4.baseUrl } }),
-        RELAY_RETRY_BASE_SECONDS: '1',
-      },
-      dataDir,
-    );
-
+    stripeApi = await startStripeApiFake({ apiKey: STRIPE_KEY });
     // The visitor came from an ad before buying: /collect stored the clicks the backfill must join.
-    const res = await fetch(`${relay.url}/collect`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': UA, cookie: `_ga=${GA_COOKIE}` },
-      body: JSON.stringify({ url: `https://shop.example/landing?fbclid=IwAR_backfill_${run}&gclid=Cj0KCQ_backfill_${run}` }),
-    });
-    expect(res.status).toBe(200);
-    visitorId = ((await res.json()) as { visitorId: string }).visitorId;
+    e2e = await startBackfillE2e({ name: 'backfill', sourceEnv: { STRIPE_WEBHOOK_SECRET: STRIPE_SECRET }, landingUrl: `https://shop.example/landing?fbclid=IwAR_backfill_${run}&gclid=Cj0KCQ_backfill_${run}` });
+    ({ meta, tiktok, google, ga4, relay, dataDir, visitorId } = e2e);
 
     stripeApi.add(
       sessionOf(ids.clicked, 30 * 60, { client_reference_id: visitorId }),
@@ -137,9 +101,8 @@ describe('conversion-relay backfill stripe against the local runner', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([meta?.close(), tiktok?.close(), google?.close(), ga4?.close(), stripeApi?.close()]);
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
+    await stripeApi?.close();
   });
 
   it('--dry-run prints the plan per destination and queues nothing', async () => {

@@ -1,17 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startClickbankOrdersFake, type ClickbankOrdersFake } from '../fakes/clickbank-orders-server.ts';
-import { startGa4Fake, type Ga4Fake } from '../fakes/ga4-server.ts';
-import { startGoogleAdsFake, type GoogleAdsFake } from '../fakes/google-ads-server.ts';
-import { startMetaFake, type MetaFake } from '../fakes/meta-server.ts';
-import { startTikTokFake, type TikTokFake } from '../fakes/tiktok-server.ts';
+import type { Ga4Fake } from '../fakes/ga4-server.ts';
+import type { GoogleAdsFake } from '../fakes/google-ads-server.ts';
+import type { MetaFake } from '../fakes/meta-server.ts';
+import type { TikTokFake } from '../fakes/tiktok-server.ts';
 import { clickbankEncrypt, clickbankNotification, clickbankOrder } from '../support/clickbank.ts';
 import { cli } from '../support/cli.ts';
 import { sha256 } from '../support/factories.ts';
-import { coreDestinationEnv } from '../support/flows.ts';
-import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { BACKFILL_DESTINATIONS, BACKFILL_UA, startBackfillE2e, type BackfillE2e } from '../support/backfill-e2e.ts';
+import type { RelayProcess } from '../support/relay-process.ts';
 
 /**
  * `conversion-relay backfill clickbank` end to end: a fake ClickBank Orders API (API key check, Page header and 206,
@@ -22,14 +19,8 @@ import { startRelay, type RelayProcess } from '../support/relay-process.ts';
  */
 const CLICKBANK_SECRET = 'E2EBACKFILLKEY01';
 const CLICKBANK_KEY = 'API-E2EBACKFILLORDERS0001';
-const META = { pixelId: '3344556677889', accessToken: 'EAAB-e2e-cb-backfill-meta' };
-const TIKTOK = { pixelCode: 'C9Q2MJ3C77U4P674BKF2', accessToken: 'tt-e2e-cb-backfill-token' };
-const GA4 = { measurementId: 'G-E2ECBBACK1', apiSecret: 'ga4-e2e-cb-backfill-secret' };
-const GOOGLE = { customerId: '9876543211', clientId: 'e2e-cb-backfill.apps.googleusercontent.com', clientSecret: 'GOCSPX-e2e-cb-backfill', refreshToken: '1//e2e-cb-backfill-refresh' };
-const UA = 'Mozilla/5.0 (X11; Linux x86_64) conversion-relay-e2e-cb-backfill';
-const GA_COOKIE = 'GA1.1.1180343296.1772450000';
-const DESTINATIONS = ['meta', 'tiktok', 'google-ads', 'ga4'];
-const FINAL = ['delivered', 'skipped', 'dead_lettered', 'dry_run'];
+const DESTINATIONS = BACKFILL_DESTINATIONS;
+const UA = BACKFILL_UA;
 
 const run = Date.now().toString(36).toUpperCase();
 const MINUTE = 60_000;
@@ -44,6 +35,7 @@ describe('conversion-relay backfill clickbank against the local runner', () => {
   let ga4: Ga4Fake;
   let orders: ClickbankOrdersFake;
   let relay: RelayProcess;
+  let e2e: BackfillE2e;
   let dataDir: string;
   let visitorId: string;
   const backfill = (...args: string[]) => cli(['backfill', 'clickbank', ...args], dataDir, { CLICKBANK_API_KEY: CLICKBANK_KEY, CLICKBANK_API_BASE_URL: orders.baseUrl });
@@ -56,44 +48,14 @@ describe('conversion-relay backfill clickbank against the local runner', () => {
   };
   const refundId = `${receipts.direct}:rfnd`;
 
-  const received = (id: string) => ({
-    meta: meta.events().filter((e) => e.event_id === id).length,
-    tiktok: tiktok.events().filter((e) => e.event_id === id).length,
-    'google-ads': google.conversions().filter((c) => c.orderId === id).length,
-    ga4: ga4.hits().filter((h) => h.event.params?.transaction_id === id).length,
-  });
-  const settled = (id: string) =>
-    relay.waitFor(async () => {
-      const rows = await relay.ledgerFor(id);
-      return DESTINATIONS.every((d) => FINAL.includes(rows.find((r) => r.sk === `D#${d}`)?.status)) && rows;
-    }, 60_000, `every destination's final row for ${id}`);
+  const received = (id: string) => e2e.received(id);
+  const settled = (id: string) => e2e.settled(id);
 
   beforeAll(async () => {
-    [meta, tiktok, google, ga4, orders] = await Promise.all([
-      startMetaFake(META),
-      startTikTokFake(TIKTOK),
-      startGoogleAdsFake({ ...GOOGLE, conversionActions: ['111'] }),
-      startGa4Fake(GA4),
-      startClickbankOrdersFake({ apiKey: CLICKBANK_KEY }),
-    ]);
-    dataDir = mkdtempSync(path.join(tmpdir(), 'relay-e2e-cb-backfill-'));
-    relay = await startRelay(
-      {
-        CLICKBANK_SECRET_KEY: CLICKBANK_SECRET,
-        ...coreDestinationEnv({ meta: { creds: META, baseUrl: meta.baseUrl }, tiktok: { creds: TIKTOK, baseUrl: tiktok.baseUrl }, google: { creds: GOOGLE, baseUrl: google.baseUrl, tokenUrl: google.tokenUrl }, ga4: { creds: GA4, baseUrl: ga4.baseUrl } }),
-        RELAY_RETRY_BASE_SECONDS: '1',
-      },
-      dataDir,
-    );
-
+    orders = await startClickbankOrdersFake({ apiKey: CLICKBANK_KEY });
     // The visitor came from an ad before buying: /collect stored the clicks the backfill must join.
-    const res = await fetch(`${relay.url}/collect`, {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': UA, cookie: `_ga=${GA_COOKIE}` },
-      body: JSON.stringify({ url: `https://offer.example/landing?fbclid=IwAR_cbbackfill_${run}&gclid=Cj0KCQ_cbbackfill_${run}` }),
-    });
-    expect(res.status).toBe(200);
-    visitorId = ((await res.json()) as { visitorId: string }).visitorId;
+    e2e = await startBackfillE2e({ name: 'cb-backfill', sourceEnv: { CLICKBANK_SECRET_KEY: CLICKBANK_SECRET }, landingUrl: `https://offer.example/landing?fbclid=IwAR_cbbackfill_${run}&gclid=Cj0KCQ_cbbackfill_${run}` });
+    ({ meta, tiktok, google, ga4, relay, dataDir, visitorId } = e2e);
 
     orders.add(
       clickbankOrder({ receipt: receipts.clicked, email: `buyer.a.${run}@example.com`, vendorVariables: { item: [{ name: 'cr_vid', value: visitorId }] } }, ago(30 * MINUTE)),
@@ -106,9 +68,8 @@ describe('conversion-relay backfill clickbank against the local runner', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await relay?.stop();
-    await Promise.all([meta?.close(), tiktok?.close(), google?.close(), ga4?.close(), orders?.close()]);
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await e2e?.close();
+    await orders?.close();
   });
 
   it('--dry-run prints the plan per destination and queues nothing', async () => {
