@@ -13,8 +13,11 @@ import type { Settings } from '../../functions/sources/types.ts';
  * There is no numeric score: Pinterest rates, and reports coverage per parameter and event type.
  * Errors are `{code, message}`: 401 code 2 "Authentication failed." is a bad token; a token without the scope gets
  * 401 code 3 "Your token does not have sufficient permissions…" (seen in pinterest/api-quickstart#97, for pins:read);
- * 403 (code 29 "not permitted") is a user without access to the ad account. Unverified: whether a conversion access
- * token made in Ads Manager carries `ads:read` — a refusal is explained either way.
+ * 403 (code 29 "not permitted") is a user without access to the ad account. The conversion access token made in Ads
+ * Manager cannot read it: Pinterest's OpenAPI (pinterest/api-description v5/openapi.json) accepts the `conversion_token`
+ * scheme on `POST /ad_accounts/{id}/events` only ("This security scheme only applies to the conversion events
+ * endpoint"), and `conversion_eqs/list` only with OAuth or client credentials carrying `ads:read`. Hence a token of its
+ * own, PINTEREST_EQS_TOKEN, so the sending token can stay a conversion token.
  */
 export interface PinterestEqs {
   overallStatus?: string;
@@ -55,7 +58,7 @@ export function explainPinterestError(status: number, body: any, adAccountId: st
   const said = `Pinterest answered HTTP ${status}${code !== undefined ? `, code ${code}` : ''}: ${body?.message ?? 'no message'}`;
   if (status === 401 && code === 2) return `${said}. The token is invalid or expired: set PINTEREST_ACCESS_TOKEN to a current one.`;
   if (status === 401 || status === 403) {
-    return `${said}. The Event Quality Score needs a token with the ads:read scope and access to ad account ${adAccountId}; a token made only to send conversions may lack it. Generate an OAuth token with ads:read (Pinterest developer app) for a user with access to this ad account.`;
+    return `${said}. The Event Quality Score needs a token with the ads:read scope and access to ad account ${adAccountId}; the conversion access token from Ads Manager is accepted only for sending events. Generate an OAuth token with ads:read (Pinterest developer app) for a user with access to this ad account and set it as PINTEREST_EQS_TOKEN.`;
   }
   if (status === 404) return `${said}. Check PINTEREST_AD_ACCOUNT_ID: the ad account is unknown, or this token has no access to it.`;
   if (status === 429) return `${said}. Rate-limited: try again later.`;
@@ -65,7 +68,7 @@ export function explainPinterestError(status: number, body: any, adAccountId: st
 /**
  * Fetches the Event Quality Score of the configured ad account for the relay's own events (ingestion source
  * CONVERSIONS_API), over 1 day when the report covers a day or less, else 14 days (the two windows Pinterest offers).
- * Never throws; undefined without Pinterest credentials.
+ * Uses PINTEREST_EQS_TOKEN when set, else PINTEREST_ACCESS_TOKEN. Never throws; undefined without Pinterest credentials.
  */
 export async function fetchPinterestEqs(settings: Settings, opts: { lookback: '1d' | '14d' }, fetcher: typeof fetch = fetch): Promise<PinterestVerdict | undefined> {
   let configured;
@@ -76,11 +79,13 @@ export async function fetchPinterestEqs(settings: Settings, opts: { lookback: '1
   }
   if (!configured.config) return undefined;
   const { baseUrl, adAccountId, accessToken } = configured.config;
+  // A conversion token cannot read the score (see above); an older setup with an OAuth token in PINTEREST_ACCESS_TOKEN still works.
+  const token = settings.PINTEREST_EQS_TOKEN?.trim() || accessToken;
   const url = new URL(`${baseUrl}/v5/ad_accounts/${adAccountId}/conversion_eqs`);
   url.searchParams.set('lookback_period', opts.lookback);
   url.searchParams.set('ingestion_source', 'CONVERSIONS_API');
   try {
-    const res = await fetcher(url, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' }, signal: AbortSignal.timeout(15_000) });
+    const res = await fetcher(url, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' }, signal: AbortSignal.timeout(15_000) });
     const body: any = await res.json().catch(() => undefined);
     if (!res.ok) return { ok: false, message: explainPinterestError(res.status, body, adAccountId) };
     if (!Array.isArray(body)) return { ok: false, message: `Pinterest's Event Quality Score API answered HTTP ${res.status} without the documented list` };

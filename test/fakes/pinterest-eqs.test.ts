@@ -46,6 +46,17 @@ describe("Pinterest's Event Quality Score API: the client against Pinterest's do
     expect(eqsLookback(new Date(NOW.getTime() - 7 * 86400_000), NOW)).toBe('14d');
   });
 
+  it('asks with PINTEREST_EQS_TOKEN when set: the conversion access token is accepted only for sending events', async () => {
+    // The fake accepts TOKEN only; a conversion token in PINTEREST_ACCESS_TOKEN plus the OAuth token for the score.
+    const verdict = await fetchPinterestEqs({ ...settings(), PINTEREST_ACCESS_TOKEN: 'pina_conversion_token', PINTEREST_EQS_TOKEN: TOKEN }, { lookback: '14d' });
+    expect(verdict?.ok).toBe(true);
+    expect(eqs.requests.at(-1)).toMatchObject({ status: 200, authorization: `Bearer ${TOKEN}` });
+    eqs.denyScope();
+    const denied = await fetchPinterestEqs(settings(), { lookback: '14d' });
+    eqs.denyScope(false);
+    expect(denied).toMatchObject({ ok: false, message: expect.stringMatching(/accepted only for sending events.*PINTEREST_EQS_TOKEN/) });
+  });
+
   it('turns each refusal into words: no ads:read scope, bad token, unknown ad account, unreachable; no credentials, no verdict', async () => {
     eqs.denyScope();
     const denied = await fetchPinterestEqs(settings(), { lookback: '14d' });
