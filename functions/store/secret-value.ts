@@ -1,10 +1,11 @@
 import { createHash, createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { dynamoClient } from './clients.ts';
 
 /**
- * Secrets Manager's GetSecretValue as one SigV4-signed HTTPS request (AWS JSON 1.1 protocol: `POST /`,
+ * Secrets Manager's GetSecretValue as one SigV4-signed HTTPS request (signed by the SDK's signer) (AWS JSON 1.1 protocol: `POST /`,
  * `X-Amz-Target: secretsmanager.GetSecretValue`, body `{"SecretId": …}`), instead of the SDK's SecretsManagerClient.
  * A second SDK client costs a function's cold start its code (the client, its serde schemas, Powertools' parameters
  * utility) and, on the first event, building its middleware stack and resolving its endpoint rules — for one call
@@ -33,8 +34,21 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 const MAX_ATTEMPTS = 3;
 const TIMEOUT_MS = 5000;
 
-const sha256Hex = (data: string) => createHash('sha256').update(data, 'utf8').digest('hex');
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
+/** node:crypto in the shape SignatureV4 wants (what the SDK's @smithy/hash-node does). */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView) {
+    this.hash.update(bytes(data));
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+const bytes = (d: string | ArrayBuffer | ArrayBufferView) =>
+  typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 
 /** The endpoint the SDK would use: the service's configured URL (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`), else the regional one. */
 export function secretsEndpoint(region: string, env: NodeJS.ProcessEnv = process.env): URL {
@@ -45,28 +59,27 @@ export function secretsEndpoint(region: string, env: NodeJS.ProcessEnv = process
   return new URL(`https://${SERVICE}${fips}.${region}.${domain}/`);
 }
 
-/** The GetSecretValue request, signed with Signature Version 4 (header-based, the payload hashed). */
-export function signedSecretRequest(input: SecretRequestInput): SignedRequest {
+/**
+ * The GetSecretValue request, signed by the SDK's own SigV4 signer (@smithy/signature-v4, which the DynamoDB client
+ * already loads: no code of our own for the signature, nothing more in the bundle).
+ */
+export async function signedSecretRequest(input: SecretRequestInput): Promise<SignedRequest> {
   const body = JSON.stringify({ SecretId: input.secretId });
-  const amzDate = input.now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  const day = amzDate.slice(0, 8);
-  const headers: Record<string, string> = {
-    'content-type': CONTENT_TYPE,
-    host: input.endpoint.host,
-    'x-amz-date': amzDate,
-    'x-amz-target': TARGET,
-  };
-  if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;
-  const names = Object.keys(headers).sort();
-  const signedHeaders = names.join(';');
-  const path = input.endpoint.pathname || '/';
-  const canonicalRequest = ['POST', path, '', ...names.map((n) => `${n}:${headers[n].trim()}`), '', signedHeaders, sha256Hex(body)].join('\n');
-  const scope = `${day}/${input.region}/${SERVICE}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${input.credentials.secretAccessKey}`, day), input.region), SERVICE), 'aws4_request');
-  const signature = createHmac('sha256', signingKey).update(stringToSign, 'utf8').digest('hex');
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${input.credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
-  return { url: input.endpoint, headers, body };
+  const signer = new SignatureV4({ service: SERVICE, region: input.region, credentials: input.credentials, sha256: Sha256, uriEscapePath: true, applyChecksum: false });
+  const signed = await signer.sign(
+    {
+      method: 'POST',
+      protocol: input.endpoint.protocol,
+      hostname: input.endpoint.hostname,
+      port: input.endpoint.port ? Number(input.endpoint.port) : undefined,
+      path: input.endpoint.pathname || '/',
+      query: {},
+      headers: { 'content-type': CONTENT_TYPE, host: input.endpoint.host, 'x-amz-target': TARGET },
+      body,
+    },
+    { signingDate: input.now },
+  );
+  return { url: input.endpoint, headers: signed.headers as Record<string, string>, body };
 }
 
 /** A refusal Secrets Manager answered (its `__type`: ResourceNotFoundException, AccessDeniedException, …). */
@@ -88,7 +101,7 @@ export async function getSecretString(secretId: string): Promise<string> {
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     if (attempt > 1) await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 2) * (0.5 + Math.random())));
     // Signed per attempt: the signature is only valid for a few minutes around its date.
-    const signed = signedSecretRequest({ secretId, region, credentials, endpoint: secretsEndpoint(region), now: new Date() });
+    const signed = await signedSecretRequest({ secretId, region, credentials, endpoint: secretsEndpoint(region), now: new Date() });
     try {
       const { status, text } = await post(signed);
       const answer = text ? JSON.parse(text) : {};
