@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { BUNDLING, PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
+import { BUNDLING, LAMBDA_ALIASES, PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
 
 export const OUT_DIR = path.join(PROJECT_ROOT, 'bench/.out');
 
@@ -23,12 +23,14 @@ export const REFERENCE_BUILD: BuildOptions = {
   mainFields: ['module', 'main'],
   external: ['@aws-sdk/*'],
   banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+  // None of the relay's own aliases (LAMBDA_ALIASES): the reference keeps the SDK's default credential chain.
+  alias: {},
 };
 
 /**
  * The esbuild options CDK's NodejsFunction derives from `BUNDLING` (lib/constructs/relay-function.ts):
  * `esbuild --bundle --platform=node --format=esm --target=node24 --minify --sourcemap --sources-content=false
- * --main-fields=module,main --banner:js=…` (the AWS SDK bundled), output `index.mjs`.
+ * --main-fields=module,main --banner:js=… --alias:…` (the AWS SDK bundled), output `index.mjs`.
  */
 export function lambdaBuildOptions(entry: string, outfile: string): BuildOptions {
   return {
@@ -45,6 +47,7 @@ export function lambdaBuildOptions(entry: string, outfile: string): BuildOptions
     mainFields: BUNDLING.mainFields,
     external: BUNDLING.externalModules,
     banner: { js: BUNDLING.banner },
+    alias: LAMBDA_ALIASES,
     metafile: true,
     logLevel: 'silent',
   };

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { startRunner } from '../../lib/local/runner.ts';
@@ -16,7 +17,8 @@ import { startDriverFakes } from '../../test/support/source-requests.ts';
 import { startAwsFake } from '../aws-fake.ts';
 import { bundle, REFERENCE_BUILD, REFERENCE_ENTRY, type BuiltBundle } from '../build.ts';
 import { functionEnv, lambdaRuntimeEnv, unresolvedEnv, type LocalResources } from '../env.ts';
-import { apiGatewayEvent, collectRequest, freshConversion, sqsEvent } from '../fixtures.ts';
+import { apiGatewayEvent, collectRequest, freshConversion, sqsEvent, streamEvent } from '../fixtures.ts';
+import { FAN_OUT_FAILURES_ENV } from '../../functions/core/names.ts';
 import { sourceBenches } from '../sources.ts';
 import { median } from '../stats.ts';
 import { synthesizeDeployment, type DeployedFunction } from '../stack.ts';
@@ -78,6 +80,8 @@ try {
     queueUrls[`RELAY_QUEUE_URL_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = q.url;
     queueUrls[`RELAY_DLQ_URL_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = q.dlqUrl;
   }
+  // The fan-out's failure queue (the runner creates it and says where in its own environment).
+  queueUrls[FAN_OUT_FAILURES_ENV] = process.env[FAN_OUT_FAILURES_ENV]!;
   const resources: LocalResources = {
     tables: { visitors: 'visitors', ledger: 'ledger' },
     queueUrls,
@@ -107,6 +111,12 @@ try {
       }
       if (fn.subject === 'stripe') stripeEnv = env;
       event = () => ({ event: apiGatewayEvent(source.request()), check: accepted });
+    } else if (fn.kind === 'fan-out') {
+      // What the ledger stream hands it: one committed conversion, queued for Meta.
+      event = () => ({
+        event: streamEvent([freshConversion()], ['meta']),
+        check: (r) => (r?.batchItemFailures?.length ? `batch item failures: ${JSON.stringify(r.batchItemFailures)}` : undefined),
+      });
     } else {
       const before = () => meta.requests.length;
       event = () => {
@@ -121,7 +131,9 @@ try {
     const built = await bundle(fn.name, fn.entry);
     variants.push({ name: fn.name, kind: 'function', fn, bundle: built, env, event });
     for (const [i, checkout] of AGAINST.entries()) {
-      const other = await bundle(`${fn.name}-against-${i}`, fn.entry, { entryPoints: [path.join(checkout, fn.entry)], absWorkingDir: checkout });
+      // Built by that checkout's own bench/build.ts: with its BUNDLING (aliases, externals), as its stack would build it.
+      const { bundle: bundleThere } = (await import(pathToFileURL(path.join(checkout, 'bench/build.ts')).href)) as { bundle: typeof bundle };
+      const other = await bundleThere(`${fn.name}-against-${i}`, fn.entry);
       variants.push({ name: `${fn.name} built from ${checkout}, ${Math.round(other.bytes / 1024)} KB`, kind: 'diagnostic', fn, bundle: other, env, event });
     }
     if (fn.kind === 'ingest' && !AGAINST.length && !variants.some((v) => v.kind === 'diagnostic')) {
@@ -191,6 +203,7 @@ try {
         medianMs: median(r.map((x) => x.wallMs)),
         overBaselineMs: median(r.map((x) => x.wallMs)) - baseline,
         exitedMs: ok.length ? median(ok.map((x) => x.exitedMs!)) : undefined,
+        bootMs: ok.length ? median(ok.map((x) => x.bootMs!)) : undefined,
         importMs: ok.length ? median(ok.map((x) => x.importMs! - x.bootMs!)) : undefined,
         firstEventMs: ok.length ? median(ok.map((x) => x.firstEventMs! - x.importMs!)) : undefined,
         rssAfterFirstEvent: ok.length ? median(ok.map((x) => x.rss!)) : undefined,

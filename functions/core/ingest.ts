@@ -1,13 +1,10 @@
 import { resolveConsent, type ConsentDefault } from './consent.ts';
-import { ConversionSchema, type Conversion } from './conversion.ts';
+import { safeParseConversion, type Conversion } from './conversion.ts';
 import { allowlistReason, type Mapping } from './mapping.ts';
 import { RequestError } from './errors.ts';
-import { compiledAfterFirstParse } from './first-parse.ts';
 import { sha256Hex } from './normalize.ts';
 import type { Visitor, VisitorLookup } from './visitor.ts';
 import type { ConversionDraft, SkippedEvent, SourceResult } from '#sources/types.ts';
-
-const parseConversion = compiledAfterFirstParse(ConversionSchema);
 
 /** Where one conversion goes: queued for a destination, or deliberately not sent there (with the reason). */
 export type Route = { destination: string; status: 'queued' } | { destination: string; status: 'skipped'; reason: string };
@@ -89,7 +86,7 @@ export function attachVisitor(draft: ConversionDraft, visitor: Visitor | undefin
     actionSource: draft.actionSource ?? (user.userAgent && eventSourceUrl ? 'website' : 'system_generated'),
   };
   // A genuine (signed) event whose values no platform could take will not get better on a retry: 422, not 500.
-  const parsed = parseConversion(conversion);
+  const parsed = safeParseConversion(conversion);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join('.') || 'conversion'}: ${i.message}`).join('; ');
     throw new RequestError(422, 'invalid_conversion', `the event cannot be a conversion: ${why}`.slice(0, 500));

@@ -1,5 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { ConversionSchema, type Conversion } from '#core/conversion.ts';
+import { safeParseConversion, type Conversion } from '#core/conversion.ts';
 import type { Route } from '#core/ingest.ts';
 
 /**
@@ -98,7 +98,7 @@ export function decode(bytes: Uint8Array): Conversion {
       parsed.user[key] = hashes[value];
     }
   }
-  const result = ConversionSchema.safeParse(parsed);
+  const result = safeParseConversion(parsed);
   if (!result.success) throw new Error(`conversion codec: not a Conversion: ${result.error.issues[0]?.path.join('.')}: ${result.error.issues[0]?.message}`);
   return result.data;
 }

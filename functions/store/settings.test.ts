@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-const getSecret = vi.fn();
-vi.mock('@aws-lambda-powertools/parameters/secrets', () => ({ getSecret }));
+const getSecretString = vi.fn();
+vi.mock('./secret-value.ts', () => ({ getSecretString }));
 const { loadSettings } = await import('./settings.ts');
 
 describe('loadSettings with a secret', () => {
@@ -16,7 +16,7 @@ describe('loadSettings with a secret', () => {
   });
 
   it('overlays the secret on the environment, fetches it once per 5 minutes and sees a rotated value after them', async () => {
-    getSecret.mockResolvedValueOnce({ STRIPE_WEBHOOK_SECRET: 'whsec_old' }).mockResolvedValueOnce({ STRIPE_WEBHOOK_SECRET: 'whsec_new' });
+    getSecretString.mockResolvedValueOnce(JSON.stringify({ STRIPE_WEBHOOK_SECRET: 'whsec_old' })).mockResolvedValueOnce(JSON.stringify({ STRIPE_WEBHOOK_SECRET: 'whsec_new' }));
 
     const first = await loadSettings();
     vi.setSystemTime(new Date('2026-12-02T12:04:59Z'));
@@ -28,6 +28,7 @@ describe('loadSettings with a secret', () => {
     expect(first.RELAY_SECRET_ARN).toBe(process.env.RELAY_SECRET_ARN);
     expect(within.STRIPE_WEBHOOK_SECRET).toBe('whsec_old');
     expect(after.STRIPE_WEBHOOK_SECRET).toBe('whsec_new');
-    expect(getSecret).toHaveBeenCalledTimes(2);
+    expect(getSecretString).toHaveBeenCalledTimes(2);
+    expect(getSecretString).toHaveBeenCalledWith(process.env.RELAY_SECRET_ARN);
   });
 });

@@ -1,5 +1,5 @@
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import type { Settings } from '#sources/types.ts';
+import { getSecretString } from './secret-value.ts';
 
 /**
  * A function's settings: its environment, overlaid in AWS with the JSON object in its own Secrets Manager
@@ -9,21 +9,17 @@ import type { Settings } from '#sources/types.ts';
 export async function loadSettings(): Promise<Settings> {
   const arn = process.env.RELAY_SECRET_ARN;
   if (!arn) return process.env;
-  // Within the cache's lifetime the merged settings are answered without asking Powertools' cache (its option
-  // handling reads several environment variables, a measurable part of a webhook's CPU).
+  // Merged once per fetch, not per invocation (copying process.env costs ~0.1 ms, a few percent of a webhook's CPU).
   const now = Date.now();
   if (merged && merged.arn === arn && now < merged.freshUntil) return merged.settings;
-  const secret = await getSecret<Record<string, unknown>>(arn, { transform: 'json', maxAge: SECRET_MAX_AGE_S });
-  // The cache hands back the same object until it refetches: merge once per fetch, not per invocation (copying
-  // process.env costs ~0.1 ms, a few percent of a webhook's CPU). Its entry may outlive ours by the fetch's latency:
-  // ask it again next time rather than extend ours, so a rotation is seen within the 5 minutes.
-  if (merged && merged.secret === secret) return merged.settings;
+  const secret: unknown = JSON.parse(await getSecretString(arn));
   const fromSecret: Record<string, string> = {};
-  for (const [k, v] of Object.entries(secret ?? {})) if (typeof v === 'string' && v !== '') fromSecret[k] = v;
-  merged = { arn, secret, freshUntil: now + SECRET_MAX_AGE_S * 1000, settings: { ...process.env, ...fromSecret } };
+  for (const [k, v] of Object.entries(secret && typeof secret === 'object' ? secret : {})) if (typeof v === 'string' && v !== '') fromSecret[k] = v;
+  // The lifetime counts from the fetch's start, so a rotation is seen within the 5 minutes.
+  merged = { arn, freshUntil: now + SECRET_MAX_AGE_S * 1000, settings: { ...process.env, ...fromSecret } };
   return merged.settings;
 }
 
 /** How long a fetched secret is used before it is fetched again (a rotation is picked up within this). */
 const SECRET_MAX_AGE_S = 300;
-let merged: { arn: string; secret: unknown; freshUntil: number; settings: Settings } | undefined;
+let merged: { arn: string; freshUntil: number; settings: Settings } | undefined;

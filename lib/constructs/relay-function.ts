@@ -18,7 +18,15 @@ export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
  *   the packages' ES builds, tree-shaken) and loaded with the rest of the file. It also pins the SDK version.
  * - Source maps without the sources' text: Node (`--enable-source-maps`) reads and parses the whole map at import,
  *   and the sources are most of it; stack traces still name file, line and column.
+ * - `@aws-sdk/credential-provider-node` (the SDK's default credential chain) replaced by an environment-only provider
+ *   (functions/store/lambda-credentials.ts): on Lambda the chain stops at its first link, the environment, and the
+ *   other links are ~130 KB of each bundle. The alias path is resolved from the project root (esbuild's working
+ *   directory, CDK's local bundling; the bench builds the same way).
  */
+export const LAMBDA_ALIASES: Record<string, string> = {
+  '@aws-sdk/credential-provider-node': './functions/store/lambda-credentials.ts',
+};
+
 export const BUNDLING = {
   format: OutputFormat.ESM,
   target: 'node24',
@@ -28,6 +36,7 @@ export const BUNDLING = {
   mainFields: ['module', 'main'],
   externalModules: [] as string[],
   banner: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);",
+  esbuildArgs: { '--alias': Object.entries(LAMBDA_ALIASES).map(([from, to]) => `${from}=${to}`) },
 };
 
 export interface RelayFunctionProps {

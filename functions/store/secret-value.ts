@@ -1,0 +1,137 @@
+import { createHash, createHmac } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { dynamoClient } from './clients.ts';
+
+/**
+ * Secrets Manager's GetSecretValue as one SigV4-signed HTTPS request (signed by the SDK's signer) (AWS JSON 1.1 protocol: `POST /`,
+ * `X-Amz-Target: secretsmanager.GetSecretValue`, body `{"SecretId": …}`), instead of the SDK's SecretsManagerClient.
+ * A second SDK client costs a function's cold start its code (the client, its serde schemas, Powertools' parameters
+ * utility) and, on the first event, building its middleware stack and resolving its endpoint rules — for one call
+ * every 5 minutes. The credentials and the region are the DynamoDB client's (the same provider, resolved once for
+ * both; on Lambda the execution role's, from the environment).
+ */
+export interface SecretRequestInput {
+  secretId: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** `https://secretsmanager.<region>.amazonaws.com` unless configured (AWS_ENDPOINT_URL_SECRETS_MANAGER). */
+  endpoint: URL;
+  now: Date;
+}
+
+export interface SignedRequest {
+  url: URL;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const SERVICE = 'secretsmanager';
+const TARGET = 'secretsmanager.GetSecretValue';
+const CONTENT_TYPE = 'application/x-amz-json-1.1';
+/** Attempts per fetch: a throttled or failed request is retried, as the SDK client's standard retry mode would. */
+const MAX_ATTEMPTS = 3;
+const TIMEOUT_MS = 5000;
+
+/** node:crypto in the shape SignatureV4 wants (what the SDK's @smithy/hash-node does). */
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+  }
+  update(data: string | ArrayBuffer | ArrayBufferView) {
+    this.hash.update(bytes(data));
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+const bytes = (d: string | ArrayBuffer | ArrayBufferView) =>
+  typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+
+/** The endpoint the SDK would use: the service's configured URL (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`), else the regional one. */
+export function secretsEndpoint(region: string, env: NodeJS.ProcessEnv = process.env): URL {
+  const configured = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
+  if (configured) return new URL(configured);
+  const fips = env.AWS_USE_FIPS_ENDPOINT === 'true' ? '-fips' : '';
+  const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return new URL(`https://${SERVICE}${fips}.${region}.${domain}/`);
+}
+
+/**
+ * The GetSecretValue request, signed by the SDK's own SigV4 signer (@smithy/signature-v4, which the DynamoDB client
+ * already loads: no code of our own for the signature, nothing more in the bundle).
+ */
+export async function signedSecretRequest(input: SecretRequestInput): Promise<SignedRequest> {
+  const body = JSON.stringify({ SecretId: input.secretId });
+  const signer = new SignatureV4({ service: SERVICE, region: input.region, credentials: input.credentials, sha256: Sha256, uriEscapePath: true, applyChecksum: false });
+  const signed = await signer.sign(
+    {
+      method: 'POST',
+      protocol: input.endpoint.protocol,
+      hostname: input.endpoint.hostname,
+      port: input.endpoint.port ? Number(input.endpoint.port) : undefined,
+      path: input.endpoint.pathname || '/',
+      query: {},
+      headers: { 'content-type': CONTENT_TYPE, host: input.endpoint.host, 'x-amz-target': TARGET },
+      body,
+    },
+    { signingDate: input.now },
+  );
+  return { url: input.endpoint, headers: signed.headers as Record<string, string>, body };
+}
+
+/** A refusal Secrets Manager answered (its `__type`: ResourceNotFoundException, AccessDeniedException, …). */
+export class SecretsManagerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SecretsManagerError';
+  }
+}
+
+/** The secret's `SecretString` (the relay's secrets are JSON objects; a binary secret is refused). */
+export async function getSecretString(secretId: string): Promise<string> {
+  const [credentials, region] = await Promise.all([dynamoClient.config.credentials(), dynamoClient.config.region()]);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    if (attempt > 1) await new Promise((r) => setTimeout(r, 100 * 2 ** (attempt - 2) * (0.5 + Math.random())));
+    // Signed per attempt: the signature is only valid for a few minutes around its date.
+    const signed = await signedSecretRequest({ secretId, region, credentials, endpoint: secretsEndpoint(region), now: new Date() });
+    try {
+      const { status, text } = await post(signed);
+      const answer = text ? JSON.parse(text) : {};
+      if (status === 200) {
+        if (typeof answer.SecretString !== 'string') throw new SecretsManagerError(status, 'NoSecretString', `secret ${secretId} has no SecretString (a binary secret?)`);
+        return answer.SecretString;
+      }
+      const type = String(answer.__type ?? 'UnknownError').split('#').pop()!;
+      const error = new SecretsManagerError(status, type, `GetSecretValue ${secretId}: ${type}: ${answer.message ?? answer.Message ?? `HTTP ${status}`}`);
+      if (status < 500 && status !== 429 && !/Throttl/.test(type)) throw error;
+      lastError = error;
+    } catch (err) {
+      if (err instanceof SecretsManagerError && err.status < 500 && err.status !== 429 && !/Throttl/.test(err.type)) throw err;
+      lastError = err;
+    }
+  }
+  throw lastError;
+}
+
+function post(signed: SignedRequest): Promise<{ status: number; text: string }> {
+  const send = signed.url.protocol === 'http:' ? httpRequest : httpsRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(signed.url, { method: 'POST', headers: { ...signed.headers, 'content-length': String(Buffer.byteLength(signed.body)) }, timeout: TIMEOUT_MS }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GetSecretValue: no answer within ${TIMEOUT_MS} ms`)));
+    req.on('error', reject);
+    req.end(signed.body);
+  });
+}
