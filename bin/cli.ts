@@ -65,8 +65,8 @@ Where (default: the local relay if one is running, else cdk-outputs.json):
   --aws [--outputs <file>] [--stack <name>]
                                       a deployed stack, by the outputs of \`npx cdk deploy --outputs-file
                                       cdk-outputs.json\`; LEDGER_TABLE, RELAY_QUEUE_URL_<DEST>,
-                                      RELAY_DLQ_URL_<DEST> and RELAY_SECRET_ARN_<DEST> in the environment
-                                      override them. AWS credentials and region come from the usual AWS
+                                      RELAY_DLQ_URL_<DEST>, RELAY_SECRET_ARN_<DEST> and
+                                      RELAY_FAN_OUT_FAILURES_URL in the environment override them. AWS credentials and region come from the usual AWS
                                       environment / profile.
   --json                              machine-readable output
   -h, --help                          this help
