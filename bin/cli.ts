@@ -329,7 +329,7 @@ async function replayFanOutFailuresCommand(target: Target, values: Values): Prom
   }
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   out(`${plural(s.messagesRead, 'message')} read from the fan-out failure queue${dryRun ? ' (dry run: nothing queued, nothing deleted)' : ''}`);
-  out(`${plural(s.conversionsFound, 'conversion')} named: ${s.conversionsRequeued} ${dryRun ? 'to re-queue' : 're-queued'}${Object.keys(s.byDestination).length ? ` (${Object.entries(s.byDestination).map(([d, n]) => `${d}: ${n}`).join(', ')})` : ''}, ${s.alreadyDelivered} already delivered (every destination has an outcome)`);
+  out(`${plural(s.conversionsFound, 'conversion')} named: ${s.conversionsRequeued} ${dryRun ? 'to re-queue' : 're-queued'}${Object.keys(s.byDestination).length ? ` (${Object.entries(s.byDestination).map(([d, n]) => `${d}: ${n}`).join(', ')})` : ''}, ${s.alreadyDelivered} already delivered or on their way (no destination left to queue)`);
   if (!dryRun) out(`${plural(s.messagesDeleted, 'message')} deleted, ${s.left.length} left in the queue`);
   if (s.left.length) {
     // Not a table: the reasons and what to do are sentences, longer than a column.

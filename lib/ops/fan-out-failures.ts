@@ -139,7 +139,7 @@ export interface FanOutFailuresSummary {
   conversionsFound: number;
   /** Conversions put back on at least one destination's queue (on a dry run: that would be). */
   conversionsRequeued: number;
-  /** Conversions every destination of which already has an outcome (delivered, skipped, …): nothing to queue. */
+  /** Conversions with no destination left to queue: each already delivered, skipped, or queued by an earlier replay. */
   alreadyDelivered: number;
   /** Destination → messages put on its queue. */
   byDestination: Record<string, number>;
@@ -202,7 +202,7 @@ export async function replayFanOutFailures(target: Target, opts: { dryRun?: bool
             read.reason,
             read.gone
               ? `the conversions of ${window || 'that batch'} (${failure.batch.batchSize ?? '?'} records) cannot be read from the stream any more: find them in the ledger (conversion items created then, \`status <id>\` shows a destination still queued) and run \`replay --conversion <id>,…\`; then delete this message`
-              : 'run the command again later; check the permissions (README, "Operating it")',
+              : 'run the command again later; check the permissions (README, "Replaying the fan-out\'s failure queue")',
           );
           opts.progress?.(++done, messages.length);
           continue;
@@ -228,8 +228,11 @@ export async function replayFanOutFailures(target: Target, opts: { dryRun?: bool
         for (const [d, n] of Object.entries(result?.byDestination ?? {})) summary.byDestination[d] = (summary.byDestination[d] ?? 0) + n;
         if (opts.dryRun) for (const r of result?.rows ?? []) summary.byDestination[r.sk.slice(2)] = (summary.byDestination[r.sk.slice(2)] ?? 0) + 1;
       } catch (err) {
-        if (!(err instanceof OperatorError)) throw err;
-        leave(err.message, 'check the conversion IDs with `status <id>`');
+        // A conversion the ledger lacks, or a request AWS refused as made (a queue refusing the message again, a
+        // permission): this message stays, the others go on. Anything else (the network, a throttle) stops the run.
+        if (err instanceof OperatorError) leave(err.message, 'check the conversion IDs with `status <id>`');
+        else if ((err as { $fault?: string }).$fault === 'client') leave(`${(err as Error).name}: ${(err as Error).message}`, 'fix the cause (the permissions in README, "Replaying the fan-out\'s failure queue", or the message the queue refuses), then run again');
+        else throw err;
       }
       opts.progress?.(++done, messages.length);
     }

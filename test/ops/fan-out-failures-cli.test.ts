@@ -93,16 +93,24 @@ describe('replay --fan-out-failures against the local runner', () => {
     expect(meta.requests).toHaveLength(requests);
   }, 90_000);
 
-  it('leaves a record whose shard the stream does not have in the queue, says why, and exits non-zero', async () => {
+  it('deletes the fan-out’s own record of a conversion already delivered; leaves a record whose shard the stream does not have, says why, exits non-zero', async () => {
     const client = sqs();
+    // As the fan-out writes it when a queue refuses a message as sent: the item's key and the destination.
+    const refused = { kind: 'unreadable_stream_record', reason: 'the meta queue refused the message: InvalidMessageContents', destination: 'meta', pk: `C#${id}`, sk: 'conversion', sequenceNumber: '1' };
+    await client.send(new SendMessageCommand({ QueueUrl: failuresUrl(), MessageBody: JSON.stringify(refused) }));
     const gone = { requestContext: { condition: 'RetryAttemptsExhausted' }, DDBStreamBatchInfo: { shardId: 'shardId-00000000000000000007-00000000', startSequenceNumber: '1', endSequenceNumber: '2', batchSize: 2, streamArn: 'arn:aws:dynamodb:us-east-1:000000000000:table/ledger/stream/local', approximateArrivalOfFirstRecord: '2026-12-01T08:00:00Z', approximateArrivalOfLastRecord: '2026-12-01T08:00:01Z' } };
     await client.send(new SendMessageCommand({ QueueUrl: failuresUrl(), MessageBody: JSON.stringify(gone) }));
     client.destroy();
+    const requests = meta.requests.length;
     const res = await cli(['replay', '--fan-out-failures'], dataDir);
     expect(res.code).toBe(1);
-    expect(res.stdout).toMatch(/0 messages deleted, 1 left in the queue/);
+    expect(res.stdout).toMatch(/^2 messages read/m);
+    expect(res.stdout).toMatch(/1 conversion named: 0 re-queued, 1 already delivered/);
+    expect(res.stdout).toMatch(/1 message deleted, 1 left in the queue/);
     expect(res.stdout).toMatch(/stream_batch\): the stream or its shard shardId-00000000000000000007-00000000 is gone/);
     expect(res.stdout).toMatch(/what to do: the conversions of 2026-12-01T08:00:00Z → 2026-12-01T08:00:01Z \(2 records\)/);
     expect(await failureDepth()).toBe(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(meta.requests).toHaveLength(requests);
   }, 60_000);
 });
