@@ -174,11 +174,11 @@ export async function replayFanOutFailures(target: Target, opts: { dryRun?: bool
   let done = 0;
   try {
     for (const m of messages) {
-      const leave = (reason: string, suggestion?: string, kind: FanOutFailure['kind'] = failure.kind) => {
-        summary.left.push({ messageId: m.MessageId!, kind, reason, suggestion });
+      const failure = parseFailure(m.Body);
+      const leave = (reason: string, suggestion?: string) => {
+        summary.left.push({ messageId: m.MessageId!, kind: failure.kind, reason, suggestion });
         keep.push(m);
       };
-      const failure = parseFailure(m.Body);
       let ids: string[];
       let only: string[] = destinations;
       if (failure.kind === 'unknown') {
@@ -201,7 +201,7 @@ export async function replayFanOutFailures(target: Target, opts: { dryRun?: bool
           leave(
             read.reason,
             read.gone
-              ? `the conversions of ${window || 'that batch'} (${failure.batch.batchSize ?? '?'} records) cannot be read from the stream any more: find them in the ledger (conversion items created then, \`status <id>\` shows a destination still queued) and run \`replay --conversion <id>,…\`; then delete this message`
+              ? `the ${failure.batch.batchSize ?? '?'} conversions committed ${window || 'then'} can no longer be read from the stream: find them in the ledger by that time (README, "Replaying the fan-out's failure queue": a scan of the conversion items' updatedAt), run \`replay --conversion <id>,…\` (it skips what was delivered), then delete this message`
               : 'run the command again later; check the permissions (README, "Replaying the fan-out\'s failure queue")',
           );
           opts.progress?.(++done, messages.length);

@@ -108,7 +108,7 @@ describe('replay --fan-out-failures against the local runner', () => {
     expect(res.stdout).toMatch(/1 conversion named: 0 re-queued, 1 already delivered/);
     expect(res.stdout).toMatch(/1 message deleted, 1 left in the queue/);
     expect(res.stdout).toMatch(/stream_batch\): the stream or its shard shardId-00000000000000000007-00000000 is gone/);
-    expect(res.stdout).toMatch(/what to do: the conversions of 2026-12-01T08:00:00Z → 2026-12-01T08:00:01Z \(2 records\)/);
+    expect(res.stdout).toMatch(/what to do: the 2 conversions committed 2026-12-01T08:00:00Z → 2026-12-01T08:00:01Z can no longer be read from the stream/);
     expect(await failureDepth()).toBe(1);
     await new Promise((r) => setTimeout(r, 500));
     expect(meta.requests).toHaveLength(requests);

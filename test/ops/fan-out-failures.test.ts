@@ -189,7 +189,7 @@ describe('replaying the failure queue', () => {
     const summary = await replayFanOutFailures(target(fakeShard([], { getShardIterator: new StreamsServiceError('TrimmedDataAccessException', 'trimmed', 400) }).api));
     expect(summary).toMatchObject({ messagesRead: 2, messagesDeleted: 0, conversionsRequeued: 0 });
     expect(summary.left).toEqual([
-      { messageId: 'm0', kind: 'stream_batch', reason: expect.stringMatching(/24 h/), suggestion: expect.stringMatching(/2026-12-03T09:21:49Z → 2026-12-03T09:21:50Z \(3 records\).*replay --conversion/) },
+      { messageId: 'm0', kind: 'stream_batch', reason: expect.stringMatching(/24 h/), suggestion: expect.stringMatching(/the 3 conversions committed 2026-12-03T09:21:49Z → 2026-12-03T09:21:50Z can no longer be read.*replay --conversion/) },
       { messageId: 'm1', kind: 'unknown', reason: 'the body is not JSON', suggestion: expect.any(String) },
     ]);
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(0);
