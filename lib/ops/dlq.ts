@@ -57,17 +57,7 @@ export async function receiveAll(target: Target, url: string, visibilitySeconds:
   let empties = 0;
   try {
     for (;;) {
-      const res = await target.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: url,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: visibilitySeconds,
-          WaitTimeSeconds: target.kind === 'aws' ? 1 : 0,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-        }),
-      );
-      const got = res.Messages ?? [];
+      const got = await receivePage(target, url, visibilitySeconds);
       for (const m of got) seen.set(m.MessageId!, m);
       empties = got.length ? 0 : empties + 1;
       if (got.length) progress?.(seen.size, Math.max(expected, seen.size));
@@ -78,6 +68,21 @@ export async function receiveAll(target: Target, url: string, visibilitySeconds:
     throw err;
   }
   return [...seen.values()];
+}
+
+/** Up to ten messages of a queue, hidden for `visibilitySeconds` (a short poll locally, one second on AWS). */
+export async function receivePage(target: Target, url: string, visibilitySeconds: number): Promise<Message[]> {
+  const res = await target.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: visibilitySeconds,
+      WaitTimeSeconds: target.kind === 'aws' ? 1 : 0,
+      MessageAttributeNames: ['All'],
+      MessageSystemAttributeNames: ['All'],
+    }),
+  );
+  return res.Messages ?? [];
 }
 
 /** Makes received messages visible again at once (they stay in the queue). */

@@ -1,7 +1,7 @@
 import { DeleteMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import { ACCEPTED_STATUS, CONVERSION_SK } from '../../functions/store/ledger-items.ts';
 import { StreamsServiceError, type StreamsApi } from './dynamodb-streams.ts';
-import { attribute, receiveAll, release } from './dlq.ts';
+import { attribute, receivePage, release } from './dlq.ts';
 import { replayFanOut } from './ledger.ts';
 import { OperatorError, type Target } from './target.ts';
 
@@ -158,89 +158,93 @@ export function requireFailureQueue(target: Target): string {
 }
 
 /**
- * Reads the whole failure queue and replays what each message names. A message is deleted once every conversion it
- * names was queued again or found already settled; every other one is released at once, still in the queue, with its
- * reason in the summary. A dry run deletes nothing and queues nothing.
+ * Reads the whole failure queue and replays what each message names, a page at a time (each message is worked on
+ * within its visibility timeout of being received). A message is deleted once every conversion it names was queued
+ * again or found already settled; every other one stays hidden until the end of the run (so it is read once), then is
+ * released, still in the queue, with its reason in the summary. A dry run deletes nothing and queues nothing.
  */
 export async function replayFanOutFailures(target: Target, opts: { dryRun?: boolean; progress?: (done: number, total: number) => void } = {}): Promise<FanOutFailuresSummary> {
   const url = requireFailureQueue(target);
   const destinations = Object.keys(target.queues);
   const expected = Number(await attribute(target, url, 'ApproximateNumberOfMessages'));
-  const messages = await receiveAll(target, url, WORK_VISIBILITY_SECONDS, expected);
-  const summary: FanOutFailuresSummary = { messagesRead: messages.length, messagesDeleted: 0, conversionsFound: 0, conversionsRequeued: 0, alreadyDelivered: 0, byDestination: {}, left: [], dryRun: Boolean(opts.dryRun) };
+  const summary: FanOutFailuresSummary = { messagesRead: 0, messagesDeleted: 0, conversionsFound: 0, conversionsRequeued: 0, alreadyDelivered: 0, byDestination: {}, left: [], dryRun: Boolean(opts.dryRun) };
   // A conversion named by two messages (a record refused by two queues, overlapping batches) is replayed once.
-  const seen = new Set<string>();
-  const keep: Message[] = [];
-  let done = 0;
+  const seenConversions = new Set<string>();
+  /** Message ID → the message as last received (its newest receipt handle, for the release). */
+  const received = new Map<string, Message>();
+  const deleted = new Set<string>();
+
+  /** One message: its conversions queued again and the message deleted, or why it stays. */
+  async function work(m: Message): Promise<void> {
+    const failure = parseFailure(m.Body);
+    const leave = (reason: string, suggestion?: string) => void summary.left.push({ messageId: m.MessageId!, kind: failure.kind, reason, suggestion });
+    let ids: string[];
+    let only: string[] = destinations;
+    if (failure.kind === 'unknown') return leave(failure.reason, 'not written by the fan-out or by Lambda: read it (`aws sqs receive-message`) and delete it by hand');
+    if (failure.kind === 'record') {
+      if (!failure.conversionId) return leave(`not a conversion item (${failure.pk ?? '?'} / ${failure.sk ?? '?'}): ${failure.reason}`, 'nothing to replay: look at that item in the ledger, then delete the message');
+      ids = [failure.conversionId];
+      // A queue's refusal concerns that destination alone; the others were queued.
+      if (failure.destination && destinations.includes(failure.destination)) only = [failure.destination];
+    } else {
+      const read = await conversionsInRange(target.streams(failure.batch.streamArn), failure.batch);
+      if (!read.ok) {
+        const window = [failure.batch.approximateArrivalOfFirstRecord, failure.batch.approximateArrivalOfLastRecord].filter(Boolean).join(' → ');
+        return leave(
+          read.reason,
+          read.gone
+            ? `the ${failure.batch.batchSize ?? '?'} conversions committed ${window || 'then'} can no longer be read from the stream: find them in the ledger by that time (README, "Replaying the fan-out's failure queue": a scan of the conversion items' updatedAt), run \`replay --conversion <id>,…\` (it skips what was delivered), then delete this message`
+            : 'run the command again later; check the permissions (README, "Replaying the fan-out\'s failure queue")',
+        );
+      }
+      ids = read.conversionIds;
+    }
+    const fresh = ids.filter((id) => !seenConversions.has(id));
+    let result: Awaited<ReturnType<typeof replayFanOut>> | undefined;
+    try {
+      result = fresh.length ? await replayFanOut(target, fresh, { destinations: only, dryRun: opts.dryRun }) : undefined;
+    } catch (err) {
+      // A conversion the ledger lacks, or a request AWS refused as made (a queue refusing the message again, a
+      // permission): this message stays, the others go on. Anything else (the network, a throttle) stops the run.
+      if (err instanceof OperatorError) return leave(err.message, 'check the conversion IDs with `status <id>`');
+      if ((err as { $fault?: string }).$fault === 'client') return leave(`${(err as Error).name}: ${(err as Error).message}`, 'fix the cause (the permissions in README, "Replaying the fan-out\'s failure queue", or the message the queue refuses), then run again');
+      throw err;
+    }
+    const requeued = new Set((result?.rows ?? []).map((r) => r.pk.slice(2)));
+    for (const id of fresh) seenConversions.add(id);
+    summary.conversionsFound += fresh.length;
+    summary.conversionsRequeued += requeued.size;
+    summary.alreadyDelivered += fresh.length - requeued.size;
+    // On a dry run nothing was sent: the rows found are what would be.
+    if (opts.dryRun) for (const r of result?.rows ?? []) summary.byDestination[r.sk.slice(2)] = (summary.byDestination[r.sk.slice(2)] ?? 0) + 1;
+    else for (const [d, n] of Object.entries(result?.byDestination ?? {})) summary.byDestination[d] = (summary.byDestination[d] ?? 0) + n;
+    if (result?.notReplayable) return leave(`${result.notReplayable} destination row(s) keep no readable Conversion`, '`status <id>` shows which; the conversion must be sent again from its source (backfill)');
+    if (opts.dryRun) return;
+    await target.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
+    deleted.add(m.MessageId!);
+    summary.messagesDeleted++;
+  }
+
   try {
-    for (const m of messages) {
-      const failure = parseFailure(m.Body);
-      const leave = (reason: string, suggestion?: string) => {
-        summary.left.push({ messageId: m.MessageId!, kind: failure.kind, reason, suggestion });
-        keep.push(m);
-      };
-      let ids: string[];
-      let only: string[] = destinations;
-      if (failure.kind === 'unknown') {
-        leave(failure.reason, 'not written by the fan-out or by Lambda: read it (`aws sqs receive-message`) and delete it by hand');
-        opts.progress?.(++done, messages.length);
-        continue;
-      } else if (failure.kind === 'record') {
-        if (!failure.conversionId) {
-          leave(`not a conversion item (${failure.pk ?? '?'} / ${failure.sk ?? '?'}): ${failure.reason}`, 'nothing to replay: look at that item in the ledger, then delete the message');
-          opts.progress?.(++done, messages.length);
-          continue;
-        }
-        ids = [failure.conversionId];
-        // A queue's refusal concerns that destination alone; the others were queued.
-        if (failure.destination && destinations.includes(failure.destination)) only = [failure.destination];
-      } else {
-        const read = await conversionsInRange(target.streams(failure.batch.streamArn), failure.batch);
-        if (!read.ok) {
-          const window = [failure.batch.approximateArrivalOfFirstRecord, failure.batch.approximateArrivalOfLastRecord].filter(Boolean).join(' → ');
-          leave(
-            read.reason,
-            read.gone
-              ? `the ${failure.batch.batchSize ?? '?'} conversions committed ${window || 'then'} can no longer be read from the stream: find them in the ledger by that time (README, "Replaying the fan-out's failure queue": a scan of the conversion items' updatedAt), run \`replay --conversion <id>,…\` (it skips what was delivered), then delete this message`
-              : 'run the command again later; check the permissions (README, "Replaying the fan-out\'s failure queue")',
-          );
-          opts.progress?.(++done, messages.length);
-          continue;
-        }
-        ids = read.conversionIds;
+    // SQS short polls sample servers: an empty page ends the read once every message counted was seen, else only the
+    // second one in a row does. A message kept past its visibility timeout (a long run) comes back: it is not worked
+    // on twice.
+    let empties = 0;
+    for (;;) {
+      const page = await receivePage(target, url, WORK_VISIBILITY_SECONDS);
+      const fresh = page.filter((m) => !received.has(m.MessageId!));
+      for (const m of page) received.set(m.MessageId!, m);
+      empties = fresh.length ? 0 : empties + 1;
+      if (empties >= (received.size >= expected ? 1 : 2)) break;
+      for (const m of fresh) {
+        summary.messagesRead++;
+        await work(m);
+        opts.progress?.(summary.messagesRead, Math.max(expected, received.size));
       }
-      const fresh = ids.filter((id) => !seen.has(id));
-      try {
-        const result = fresh.length ? await replayFanOut(target, fresh, { destinations: only, dryRun: opts.dryRun }) : undefined;
-        const requeued = new Set((result?.rows ?? []).map((r) => r.pk.slice(2)));
-        if (result?.notReplayable) {
-          leave(`${result.notReplayable} destination row(s) keep no readable Conversion`, '`status <id>` shows which; the conversion must be sent again from its source (backfill)');
-        } else if (!opts.dryRun) {
-          await target.sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle! }));
-          summary.messagesDeleted++;
-        } else {
-          keep.push(m);
-        }
-        for (const id of fresh) seen.add(id);
-        summary.conversionsFound += fresh.length;
-        summary.conversionsRequeued += requeued.size;
-        summary.alreadyDelivered += fresh.length - requeued.size;
-        for (const [d, n] of Object.entries(result?.byDestination ?? {})) summary.byDestination[d] = (summary.byDestination[d] ?? 0) + n;
-        if (opts.dryRun) for (const r of result?.rows ?? []) summary.byDestination[r.sk.slice(2)] = (summary.byDestination[r.sk.slice(2)] ?? 0) + 1;
-      } catch (err) {
-        // A conversion the ledger lacks, or a request AWS refused as made (a queue refusing the message again, a
-        // permission): this message stays, the others go on. Anything else (the network, a throttle) stops the run.
-        if (err instanceof OperatorError) leave(err.message, 'check the conversion IDs with `status <id>`');
-        else if ((err as { $fault?: string }).$fault === 'client') leave(`${(err as Error).name}: ${(err as Error).message}`, 'fix the cause (the permissions in README, "Replaying the fan-out\'s failure queue", or the message the queue refuses), then run again');
-        else throw err;
-      }
-      opts.progress?.(++done, messages.length);
     }
   } finally {
-    // What is not done goes back at once, so the next run (or an operator) sees it; an error midway releases the rest too.
-    const deletedOrKept = new Set([...keep].map((m) => m.MessageId));
-    const unfinished = messages.slice(done).filter((m) => !deletedOrKept.has(m.MessageId));
-    await release(target, url, [...keep, ...unfinished]);
+    // What was not deleted goes back at once, so the next run (or an operator) sees it; an error midway included.
+    await release(target, url, [...received.values()].filter((m) => !deleted.has(m.MessageId!)));
   }
   return summary;
 }

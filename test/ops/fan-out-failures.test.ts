@@ -212,4 +212,14 @@ describe('replaying the failure queue', () => {
     expect(real).toMatchObject({ messagesRead: 1, messagesDeleted: 1, conversionsFound: 0, left: [] });
     expect(sqs.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input)).toEqual([{ QueueUrl: 'failures', ReceiptHandle: 'rh0' }]);
   });
+
+  it('works on a message once even when it comes back during the run (past its visibility timeout), and releases it by its newest receipt', async () => {
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '1' } });
+    const [first] = messages('garbage');
+    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: [first] }).resolvesOnce({ Messages: [{ ...first, ReceiptHandle: 'rh-again' }] }).resolves({ Messages: [] });
+    const summary = await replayFanOutFailures(target(fakeShard([]).api));
+    expect(summary).toMatchObject({ messagesRead: 1, left: [{ messageId: 'm0', kind: 'unknown' }] });
+    const released = sqs.commandCalls(ChangeMessageVisibilityBatchCommand).flatMap((c) => c.args[0].input.Entries ?? []);
+    expect(released.map((e) => e.ReceiptHandle)).toEqual(['rh-again']);
+  });
 });
