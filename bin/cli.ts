@@ -30,6 +30,11 @@ Commands:
                                       queue accepted conversions the fan-out could not (its failure
                                       queue, FanOutFailureQueueUrl, names them): each destination still
                                       queued with no sender row yet, from the conversion's ledger item
+  replay --fan-out-failures [--dry-run]
+                                      the same for everything on the fan-out's failure queue: conversions
+                                      it names, and stream batches whose retries ran out (read back from
+                                      the ledger stream, which keeps them 24 h); each message is deleted
+                                      once its conversions are queued, the rest stays, with why
   quality [--since 7d] [--destination <name>] [--html report.html] [--offline]
                                       match quality per destination and event: share of events with each
                                       identifier, click-attach rate, median click age, score, top reasons
@@ -60,8 +65,8 @@ Where (default: the local relay if one is running, else cdk-outputs.json):
   --aws [--outputs <file>] [--stack <name>]
                                       a deployed stack, by the outputs of \`npx cdk deploy --outputs-file
                                       cdk-outputs.json\`; LEDGER_TABLE, RELAY_QUEUE_URL_<DEST>,
-                                      RELAY_DLQ_URL_<DEST> and RELAY_SECRET_ARN_<DEST> in the environment
-                                      override them. AWS credentials and region come from the usual AWS
+                                      RELAY_DLQ_URL_<DEST>, RELAY_SECRET_ARN_<DEST> and
+                                      RELAY_FAN_OUT_FAILURES_URL in the environment override them. AWS credentials and region come from the usual AWS
                                       environment / profile.
   --json                              machine-readable output
   -h, --help                          this help
@@ -72,6 +77,7 @@ const OPTIONS = {
   status: { type: 'string' },
   reason: { type: 'string' },
   conversion: { type: 'string' },
+  'fan-out-failures': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   messages: { type: 'boolean' },
   since: { type: 'string' },
@@ -285,6 +291,7 @@ async function status(target: Target, values: Values, id: string): Promise<numbe
 }
 
 async function replayCommand(target: Target, values: Values): Promise<number> {
+  if (values['fan-out-failures']) return replayFanOutFailuresCommand(target, values);
   const conversions = (values.conversion ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (conversions.length && (values.status || values.reason)) throw new OperatorError('--conversion replays what the fan-out did not queue; it takes no --status or --reason.');
   const statuses = conversions.length ? ['queued'] : (values.status ?? 'skipped,dry_run').split(',').map((s) => s.trim()).filter(Boolean);
@@ -306,6 +313,33 @@ async function replayCommand(target: Target, values: Values): Promise<number> {
   if (result.notReplayable) out(`${result.notReplayable} could not be replayed: their ledger rows hold no Conversion (recorded before replay was possible).`);
   if (statuses.includes('dead_lettered') && !values['dry-run']) out('Note: dead letters replayed this way are still in the DLQ; purge it rather than redrive it, or the platform receives them twice (and keeps one).');
   return 0;
+}
+
+async function replayFanOutFailuresCommand(target: Target, values: Values): Promise<number> {
+  // A message is deleted once its conversions are queued: for every destination, or the others would be lost.
+  if (values.conversion || values.status || values.reason || values.destination) throw new OperatorError('--fan-out-failures replays what the failure queue names, for every destination; it takes no --conversion, --status, --reason or --destination.');
+  const { replayFanOutFailures } = await import('../lib/ops/fan-out-failures.ts');
+  const dryRun = Boolean(values['dry-run']);
+  const bar = progressLine(dryRun ? 'checking the fan-out failure queue' : 'replaying the fan-out failure queue');
+  const s = await replayFanOutFailures(target, { dryRun, progress: (done, total) => !values.json && bar.update(done, total) });
+  if (!values.json) bar.done();
+  if (values.json) {
+    out(JSON.stringify(s, null, 2));
+    return s.left.length ? 1 : 0;
+  }
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  out(`${plural(s.messagesRead, 'message')} read from the fan-out failure queue${dryRun ? ' (dry run: nothing queued, nothing deleted)' : ''}`);
+  out(`${plural(s.conversionsFound, 'conversion')} named: ${s.conversionsRequeued} ${dryRun ? 'to re-queue' : 're-queued'}${Object.keys(s.byDestination).length ? ` (${Object.entries(s.byDestination).map(([d, n]) => `${d}: ${n}`).join(', ')})` : ''}, ${s.alreadyDelivered} already delivered or on their way (no destination left to queue)`);
+  if (!dryRun) out(`${plural(s.messagesDeleted, 'message')} deleted, ${s.left.length} left in the queue`);
+  if (s.left.length) {
+    // Not a table: the reasons and what to do are sentences, longer than a column.
+    out('');
+    out('Left in the queue:');
+    for (const l of s.left) out(`  ${l.messageId} (${l.kind}): ${l.reason}${l.suggestion ? `\n    what to do: ${l.suggestion}` : ''}`);
+  }
+  if (dryRun && s.messagesRead) out('Dry run: run again without --dry-run to queue them.');
+  if (!dryRun && s.conversionsRequeued) out('Re-queued conversions are sent by the running relay; `conversion-relay status <eventId>` follows one.');
+  return s.left.length ? 1 : 0;
 }
 
 async function quality(target: Target, values: Values): Promise<number> {

@@ -28,8 +28,10 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 try {
   // Test and tuning knob: how long a message stays hidden after a crash mid-batch (default 60 s).
   const visibility = process.env.RELAY_VISIBILITY_TIMEOUT_SECONDS ? Number(process.env.RELAY_VISIBILITY_TIMEOUT_SECONDS) : undefined;
-  // Fault-test knob: RELAY_FAN_OUT_DISABLED=true leaves the ledger stream unread (the stack's mapping disabled).
-  const runner = await startRunner({ dataDir, port, visibilityTimeoutSeconds: visibility, fanOut: process.env.RELAY_FAN_OUT_DISABLED !== 'true' });
+  // Fault-test knobs: RELAY_FAN_OUT_DISABLED=true leaves the ledger stream unread (the stack's mapping disabled);
+  // RELAY_FAN_OUT_RETRY_BASE_MS shortens the failing stream batch's retries (default 200 ms, doubled up to 5 s).
+  const fanOutRetryBaseMs = process.env.RELAY_FAN_OUT_RETRY_BASE_MS ? Number(process.env.RELAY_FAN_OUT_RETRY_BASE_MS) : undefined;
+  const runner = await startRunner({ dataDir, port, visibilityTimeoutSeconds: visibility, fanOut: process.env.RELAY_FAN_OUT_DISABLED !== 'true', fanOutRetryBaseMs });
   const lines = [
     `conversion-relay listening on ${runner.url}`,
     `data kept in ${dataDir}`,

@@ -83,7 +83,7 @@ describe('fan-out (ledger stream → destination queues)', () => {
 
     expect(res.batchItemFailures).toEqual([]);
     expect(q.sent.get('meta')!.map((m) => m.conversionId)).toEqual(['e1']);
-    expect(q.reported).toEqual([{ reason: 'the ga4 queue refused the message: InvalidMessageContents: Invalid binary character', pk: 'C#e1', sk: 'conversion', sequenceNumber: records[0].dynamodb!.SequenceNumber }]);
+    expect(q.reported).toEqual([{ reason: 'the ga4 queue refused the message: InvalidMessageContents: Invalid binary character', destination: 'ga4', pk: 'C#e1', sk: 'conversion', sequenceNumber: records[0].dynamodb!.SequenceNumber }]);
   });
 
   it('fails every record bound for a destination whose send throws (no queue for it)', async () => {

@@ -12,6 +12,8 @@ import { logger } from './powertools.ts';
 /** A stream record the fan-out cannot turn into messages: why, and which item (for `conversion-relay replay`). */
 export interface UnreadableRecord {
   reason: string;
+  /** The destination whose queue refused the message (the others were queued): the one `replay` queues it for. */
+  destination?: string;
   pk?: string;
   sk?: string;
   sequenceNumber?: string;
@@ -58,7 +60,7 @@ export function fanOut(ports: FanOutPorts) {
           // (`replay --conversion` queues it again once the cause is fixed).
           for (const [k, why] of outcome.refused) {
             const r = event.Records[entries[k].record];
-            unreadable.push({ reason: `the ${destination} queue refused the message: ${why}`, pk: r.dynamodb?.Keys?.pk?.S, sk: r.dynamodb?.Keys?.sk?.S, sequenceNumber: r.dynamodb?.SequenceNumber });
+            unreadable.push({ reason: `the ${destination} queue refused the message: ${why}`, destination, pk: r.dynamodb?.Keys?.pk?.S, sk: r.dynamodb?.Keys?.sk?.S, sequenceNumber: r.dynamodb?.SequenceNumber });
           }
         } catch (err) {
           // No queue for it (a destination gone from this deployment): retried, then the failure queue.

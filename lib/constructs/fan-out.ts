@@ -26,8 +26,9 @@ export const FAN_OUT_BATCHING_WINDOW = Duration.seconds(1);
  * The outbox's relay: the ledger table's stream (new images) invokes the fan-out function for each INSERT of an
  * accepted conversion item — the event filter drops every other write (senders' rows, skips) before any invocation,
  * at no charge — and it puts the conversion on each queued destination's queue. A batch that keeps failing is
- * bisected and retried, then described on the failure queue (`conversion-relay replay --conversion <id>` re-enqueues
- * from the ledger item); records it cannot read go there at once, with the reason.
+ * bisected and retried, then described on the failure queue (Lambda's record: the batch's range in the stream); records
+ * it cannot read go there at once, with the reason. `conversion-relay replay --fan-out-failures` re-enqueues both
+ * kinds from the ledger items (a range read back from the stream while it keeps it, 24 h).
  */
 export class FanOut extends Construct {
   readonly handler: RelayFunction;
@@ -84,7 +85,7 @@ export class FanOut extends Construct {
     );
     alarm(
       'FailureQueueAlarm',
-      'fan-out: conversions left unqueued after every retry, or unreadable stream records, on the failure queue; read why, then conversion-relay replay --conversion <id>',
+      'fan-out: conversions left unqueued after every retry, or unreadable stream records, on the failure queue; fix the cause, then conversion-relay replay --fan-out-failures (within 24 h for stream batches)',
       this.failures.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
       1,
     );

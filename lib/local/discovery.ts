@@ -10,4 +10,6 @@ export interface RunnerDiscovery {
   endpoints: { dynamodb: string; sqs: string };
   queues: Record<string, { url: string; dlqUrl: string }>;
   tables: { visitors: string; ledger: string };
+  /** The fan-out's failure queue (the ledger stream's on-failure destination). */
+  fanOutFailures?: string;
 }

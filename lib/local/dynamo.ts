@@ -46,7 +46,7 @@ export async function startLocalDynamo(dir?: string, region = 'us-east-1', opts:
   const { default: dynalite } = await import('dynalite');
   const server: Server = dynalite({ ...(dir ? { path: dir } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const journal = opts.streamJournal ? new StreamJournal(opts.streamJournal) : undefined;
-  if (journal) journalLedgerInserts(server, journal);
+  if (journal) journalLedgerInserts(server, journal, region);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const client = new DynamoDBClient({ endpoint: url, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });

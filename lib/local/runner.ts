@@ -23,7 +23,7 @@ import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { localDynamoEnvironment } from './dynamo.ts';
 import { httpEvent } from './http-event.ts';
 import { startEmulatorThread } from './emulators.ts';
-import { StreamPoller, compactJournal, type StreamHandler } from './stream.ts';
+import { StreamPoller, compactJournal, streamBatchFailureRecord, type StreamHandler } from './stream.ts';
 
 /**
  * The relay on a laptop: the same Lambda handlers, unchanged, behind a local HTTP server, with dynalite for
@@ -45,6 +45,8 @@ export interface RunnerOptions {
    * conversions wait in the journal for a runner that reads it. Default true.
    */
   fanOut?: boolean;
+  /** First retry delay of a failing stream batch, doubled each retry up to 5 s (default 200 ms; tests shorten it). */
+  fanOutRetryBaseMs?: number;
   log?: (line: string) => void;
 }
 
@@ -155,7 +157,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   }
 
   // The stream event source mapping of the stack (lib/constructs/fan-out.ts): same batch size and retries; the
-  // failure queue gets what Lambda's on-failure destination would, plus the records' keys.
+  // failure queue gets what Lambda's on-failure destination would (the batch's place in the stream, no keys), which
+  // `conversion-relay replay --fan-out-failures` reads back from the journal as it reads Lambda's from the stream.
   const fanOut = new StreamPoller({
     journalFile: streamJournal,
     checkpointFile: streamCheckpoint,
@@ -164,10 +167,11 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     batchSize: FAN_OUT_BATCH_SIZE,
     maxRetries: FAN_OUT_RETRY_ATTEMPTS,
     pollMs: Math.min(opts.batchingWindowMs ?? 250, 50),
+    ...(opts.fanOutRetryBaseMs !== undefined ? { retryBaseMs: opts.fanOutRetryBaseMs } : {}),
     region: REGION,
     log,
-    onFailure: async (records, reason) => {
-      const body = { requestContext: { condition: 'RetryAttemptsExhausted' }, reason, records: records.map((r) => ({ ...r.dynamodb?.Keys, sequenceNumber: r.dynamodb?.SequenceNumber })) };
+    onFailure: async (records, _reason, last) => {
+      const body = streamBatchFailureRecord(records, { functionName: 'fan-out', region: REGION, ...last });
       await sqs.send(new SendMessageCommand({ QueueUrl: fanOutFailuresUrl, MessageBody: JSON.stringify(body) }));
     },
   });
@@ -177,7 +181,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };
   // How the operator CLI (bin/cli.ts) finds this runner: ports are ephemeral, the data directory is not.
   const discoveryFile = path.join(opts.dataDir, RUNNER_DISCOVERY_FILE);
-  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger' } };
+  const discovery: RunnerDiscovery = { pid: process.pid, url, endpoints, queues, tables: { visitors: 'visitors', ledger: 'ledger' }, fanOutFailures: fanOutFailuresUrl };
   writeFileSync(discoveryFile, JSON.stringify(discovery, null, 2));
   return {
     url,

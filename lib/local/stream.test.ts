@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { conversionItem } from '../../functions/store/ingest-store.ts';
 import { conversionFactory } from '../../test/support/factories.ts';
 import { startLocalDynamo } from './dynamo.ts';
-import { StreamJournal, StreamPoller, compactJournal, type StreamPollerOptions } from './stream.ts';
+import { LOCAL_SHARD_ID, STREAM_RETENTION_MS, StreamJournal, StreamPoller, compactJournal, localStreamArn, streamBatchFailureRecord, streamsApiAnswer, type StreamPollerOptions } from './stream.ts';
 
 let dir: string;
 let journalFile: string;
@@ -115,14 +115,34 @@ describe('the local ledger stream (journal + poller)', () => {
     expect(seen.at(-1)).toEqual(['e2']);
   });
 
-  it('empties a journal delivered to its end at start-up, and keeps one that is not', async () => {
-    append('e1');
-    compactJournal(journalFile, checkpointFile);
-    expect(statSync(journalFile).size).toBeGreaterThan(0);
+  it('cuts delivered records older than 24 h from the journal at start-up, keeps recent and undelivered ones, and numbers on', async () => {
+    append('e1', 'e2');
+    const day = Date.now() + STREAM_RETENTION_MS + 60_000;
+    compactJournal(journalFile, checkpointFile, day);
+    expect(readFileSync(journalFile, 'utf8').split('\n').filter(Boolean)).toHaveLength(2); // not delivered yet: kept
     await poller().p.drain();
     compactJournal(journalFile, checkpointFile);
+    expect(readFileSync(journalFile, 'utf8').split('\n').filter(Boolean)).toHaveLength(2); // delivered but recent: kept
+    compactJournal(journalFile, checkpointFile, day);
     expect(statSync(journalFile).size).toBe(0);
+    append('e3');
+    const { p, seen } = poller(async (e) => {
+      // Numbering goes on past what was cut: a failure record's range never names a reused number.
+      expect(e.Records.map((r) => Number(r.dynamodb!.SequenceNumber))).toEqual([3]);
+      return { batchItemFailures: [] };
+    });
+    await p.drain();
+    expect(seen).toEqual([['e3']]);
+  });
+
+  it('after a partial cut, the poller goes on from the same record (the checkpoint moved with the cut)', async () => {
+    append('e1');
+    await poller().p.drain();
+    // e2 is appended a day later; e1 is then over 24 h old and delivered, e2 neither.
+    const later = Date.now() + STREAM_RETENTION_MS + 60_000;
     append('e2');
+    compactJournal(journalFile, checkpointFile, later);
+    expect(readFileSync(journalFile, 'utf8')).not.toContain('C#e1');
     const { p, seen } = poller();
     await p.drain();
     expect(seen).toEqual([['e2']]);
@@ -155,5 +175,75 @@ describe('dynalite with the journal: what is journaled', () => {
       await dynamo.close();
     }
     expect(existsSync(journalFile)).toBe(true);
+  });
+});
+
+describe('the local stream as DynamoDB Streams answers (GetShardIterator, GetRecords) and Lambda’s failure record', () => {
+  const arn = localStreamArn('us-east-1');
+  const iterator = (SequenceNumber: string, type = 'AT_SEQUENCE_NUMBER', now?: number) =>
+    streamsApiAnswer(journalFile, 'GetShardIterator', { StreamArn: arn, ShardId: LOCAL_SHARD_ID, ShardIteratorType: type, SequenceNumber }, 'us-east-1', now);
+  const records = (ShardIterator: unknown, Limit?: number, now?: number) => streamsApiAnswer(journalFile, 'GetRecords', { ShardIterator, Limit }, 'us-east-1', now);
+  const seqOf = (n: number) => String(n).padStart(21, '0');
+
+  it('reads from a sequence number on, page by page, with the records Lambda was handed', () => {
+    append('e1', 'e2', 'e3');
+    const first = records(iterator(seqOf(2)).body.ShardIterator, 1);
+    expect(first.status).toBe(200);
+    const page = first.body.Records as DynamoDBRecord[];
+    expect(page.map((r) => r.dynamodb!.SequenceNumber)).toEqual([seqOf(2)]);
+    expect(page[0]).toMatchObject({ eventName: 'INSERT', dynamodb: { Keys: { pk: { S: 'C#e2' } }, NewImage: { sk: { S: 'conversion' }, status: { S: 'accepted' } } } });
+    const second = records(first.body.NextShardIterator, 10);
+    expect((second.body.Records as DynamoDBRecord[]).map((r) => r.dynamodb!.Keys!.pk.S)).toEqual(['C#e3']);
+    // Past the newest record: an empty page and an iterator to go on with (the shard is open).
+    const third = records(second.body.NextShardIterator);
+    expect(third.body.Records).toEqual([]);
+    expect(third.body.NextShardIterator).toBeTruthy();
+    expect(records(iterator(seqOf(1), 'AFTER_SEQUENCE_NUMBER').body.ShardIterator).body.Records).toHaveLength(2);
+  });
+
+  it('refuses a trimmed position, an expired iterator, and another shard or stream, with DynamoDB Streams’ error names', async () => {
+    append('e1');
+    const it = iterator(seqOf(1)).body.ShardIterator;
+    expect(records(it, 10, Date.now() + 16 * 60_000)).toMatchObject({ status: 400, body: { __type: expect.stringMatching(/#ExpiredIteratorException$/) } });
+    await poller().p.drain();
+    compactJournal(journalFile, checkpointFile, Date.now() + STREAM_RETENTION_MS + 60_000);
+    expect(iterator(seqOf(1)).body.__type).toMatch(/#TrimmedDataAccessException$/);
+    expect(records(it).body.__type).toMatch(/#TrimmedDataAccessException$/);
+    const otherShard = streamsApiAnswer(journalFile, 'GetShardIterator', { StreamArn: arn, ShardId: 'shardId-00000000000000000001-00000000', ShardIteratorType: 'TRIM_HORIZON' });
+    expect(otherShard.body.__type).toMatch(/#ResourceNotFoundException$/);
+    const otherStream = streamsApiAnswer(journalFile, 'GetShardIterator', { StreamArn: arn.replace('ledger', 'visitors'), ShardId: LOCAL_SHARD_ID, ShardIteratorType: 'TRIM_HORIZON' });
+    expect(otherStream.body.__type).toMatch(/#ResourceNotFoundException$/);
+  });
+
+  it('describes a given-up batch as Lambda does: its range in the stream, no keys', async () => {
+    append('e1', 'e2', 'e3');
+    const given: DynamoDBRecord[][] = [];
+    const { p } = poller(
+      async (e) => {
+        if (idsOf(e).includes('e2')) throw new Error('queue gone');
+        return { batchItemFailures: [] };
+      },
+      { maxRetries: 3, onFailure: async (recs) => void given.push(recs) },
+    );
+    await p.drain();
+    // Bisected down to e2 alone before giving up: e1 and e3 went through.
+    expect(given.map((g) => g.map((r) => r.dynamodb!.Keys!.pk.S))).toEqual([['C#e2']]);
+    const record = streamBatchFailureRecord(given[0], { functionName: 'fan-out', invokeCount: 2, functionError: true, now: new Date('2026-12-03T10:00:00Z'), requestId: 'r1' });
+    expect(record).toEqual({
+      requestContext: { requestId: 'r1', functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fan-out', condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2 },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+      version: '1.0',
+      timestamp: '2026-12-03T10:00:00.000Z',
+      DDBStreamBatchInfo: {
+        shardId: LOCAL_SHARD_ID,
+        startSequenceNumber: given[0][0].dynamodb!.SequenceNumber,
+        endSequenceNumber: given[0].at(-1)!.dynamodb!.SequenceNumber,
+        approximateArrivalOfFirstRecord: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        approximateArrivalOfLastRecord: expect.stringMatching(/Z$/),
+        batchSize: given[0].length,
+        streamArn: arn,
+      },
+    });
+    expect(JSON.stringify(record)).not.toContain('C#e2');
   });
 });

@@ -1,6 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ACCEPTED_STATUS, CONVERSION_SK } from '../../functions/store/ledger-items.ts';
 
@@ -16,6 +17,26 @@ import { ACCEPTED_STATUS, CONVERSION_SK } from '../../functions/store/ledger-ite
  * succeeded — how ingest commits (functions/store/ingest-store.ts); no writer creates a conversion item otherwise.
  */
 export const LEDGER_TABLE = 'ledger';
+
+/** The local stream's one shard (it never closes) and its ARN, in DynamoDB Streams' forms. */
+export const LOCAL_SHARD_ID = 'shardId-00000000000000000000-00000000';
+export const localStreamArn = (region = 'us-east-1') => `arn:aws:dynamodb:${region}:000000000000:table/${LEDGER_TABLE}/stream/local`;
+/** DynamoDB Streams trims a record 24 h after it was written; the journal keeps records as long (compactJournal). */
+export const STREAM_RETENTION_MS = 24 * 3600_000;
+
+/**
+ * The highest sequence number no longer in the journal (compacted away), beside it: sequence numbers go on from
+ * there, and a read of a trimmed range is refused as DynamoDB Streams refuses it.
+ */
+const trimPointFile = (journalFile: string) => `${journalFile}.trimmed`;
+
+function trimmedSeq(journalFile: string): number {
+  try {
+    return Number(JSON.parse(readFileSync(trimPointFile(journalFile), 'utf8')).seq) || 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** One journal line: a stream record's data. */
 export interface JournalLine {
@@ -33,7 +54,7 @@ export class StreamJournal {
 
   constructor(readonly file: string) {
     dropTornTail(file);
-    this.seq = lastSeq(file);
+    this.seq = Math.max(lastSeq(file), trimmedSeq(file));
     this.fd = openSync(file, 'a');
   }
 
@@ -56,16 +77,24 @@ function dropTornTail(file: string): void {
 }
 
 function lastSeq(file: string): number {
-  if (!existsSync(file)) return 0;
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
-  for (let i = lines.length - 1; i >= 0; i--) {
+  return journalLines(file).at(-1)?.line.seq ?? 0;
+}
+
+/** Every readable line of the journal, with the byte offset just past it (a line cut short by a crash is left out). */
+function journalLines(file: string): { line: JournalLine; end: number }[] {
+  if (!existsSync(file)) return [];
+  const buf = readFileSync(file);
+  const out: { line: JournalLine; end: number }[] = [];
+  let start = 0;
+  for (let nl = buf.indexOf(10, start); nl !== -1; nl = buf.indexOf(10, start)) {
     try {
-      return (JSON.parse(lines[i]) as JournalLine).seq;
+      out.push({ line: JSON.parse(buf.subarray(start, nl).toString('utf8')) as JournalLine, end: nl + 1 });
     } catch {
-      // A line cut short by a crash: the one before it counts.
+      // Unreadable: skipped, as the poller skips it.
     }
+    start = nl + 1;
   }
-  return 0;
+  return out;
 }
 
 /** Whether a write request, answered 200, created an accepted conversion item in the ledger (an INSERT the filter passes). */
@@ -79,13 +108,28 @@ function committedConversion(target: string, body: Record<string, any>): { keys:
 
 /**
  * Puts the journal in front of dynalite's request handler: the request body is read alongside dynalite, and a
- * committing put's item is journaled just before its 200 answer leaves.
+ * committing put's item is journaled just before its 200 answer leaves. DynamoDB Streams requests (the operator
+ * CLI's `replay --fan-out-failures`) are answered from the journal (streamsApiAnswer) and never reach dynalite.
  */
-export function journalLedgerInserts(server: Server, journal: StreamJournal): void {
+export function journalLedgerInserts(server: Server, journal: StreamJournal, region = 'us-east-1'): void {
   const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const target = String(req.headers['x-amz-target'] ?? '');
+    if (target.startsWith(STREAMS_TARGET_PREFIX)) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        let answer: StreamsAnswer;
+        try {
+          answer = streamsApiAnswer(journal.file, target.slice(STREAMS_TARGET_PREFIX.length), JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}'), region);
+        } catch (err) {
+          answer = streamsError(400, 'SerializationException', (err as Error).message);
+        }
+        res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify(answer.body));
+      });
+      return;
+    }
     if (target.endsWith('.PutItem')) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -107,6 +151,101 @@ export function journalLedgerInserts(server: Server, journal: StreamJournal): vo
   });
 }
 
+const STREAMS_TARGET_PREFIX = 'DynamoDBStreams_20120810.';
+/** A shard iterator is good for 15 minutes, as DynamoDB Streams' are. */
+const ITERATOR_TTL_MS = 15 * 60_000;
+
+type StreamsAnswer = { status: number; body: Record<string, unknown> };
+const streamsError = (status: number, name: string, message: string): StreamsAnswer => ({ status, body: { __type: `com.amazonaws.dynamodb.v20120810#${name}`, message } });
+
+/** The local iterator: the first sequence number it reads from, and when it expires. */
+interface LocalIterator {
+  from: number;
+  expires: number;
+}
+
+/**
+ * GetShardIterator and GetRecords of DynamoDB Streams over the journal: one shard (LOCAL_SHARD_ID, always open),
+ * records of every accepted conversion INSERT (all the journal holds), TrimmedDataAccessException for a position
+ * compacted away (older than 24 h), ExpiredIteratorException after 15 minutes, ResourceNotFoundException for another
+ * stream or shard. `now` is for tests.
+ */
+export function streamsApiAnswer(journalFile: string, operation: string, input: Record<string, any>, region = 'us-east-1', now = Date.now()): StreamsAnswer {
+  const trimmed = trimmedSeq(journalFile);
+  if (operation === 'GetShardIterator') {
+    if (input.StreamArn !== localStreamArn(region)) return streamsError(400, 'ResourceNotFoundException', `Requested resource not found: Stream: ${input.StreamArn} not found`);
+    if (input.ShardId !== LOCAL_SHARD_ID) return streamsError(400, 'ResourceNotFoundException', `Requested resource not found: Shard: ${input.ShardId} in Stream: ${input.StreamArn} not found`);
+    const lines = journalLines(journalFile);
+    const at = Number(input.SequenceNumber);
+    let from: number;
+    if (input.ShardIteratorType === 'TRIM_HORIZON') from = trimmed + 1;
+    else if (input.ShardIteratorType === 'LATEST') from = (lines.at(-1)?.line.seq ?? trimmed) + 1;
+    else if (input.ShardIteratorType === 'AT_SEQUENCE_NUMBER' || input.ShardIteratorType === 'AFTER_SEQUENCE_NUMBER') {
+      if (!/^\d+$/.test(String(input.SequenceNumber ?? ''))) return streamsError(400, 'ValidationException', 'SequenceNumber is required for AT_SEQUENCE_NUMBER and AFTER_SEQUENCE_NUMBER');
+      if (at <= trimmed) return streamsError(400, 'TrimmedDataAccessException', `Sequence number ${input.SequenceNumber} is beyond the trim horizon (the record is over 24 h old)`);
+      from = input.ShardIteratorType === 'AT_SEQUENCE_NUMBER' ? at : at + 1;
+    } else return streamsError(400, 'ValidationException', `Unknown ShardIteratorType ${input.ShardIteratorType}`);
+    return { status: 200, body: { ShardIterator: encodeIterator({ from, expires: now + ITERATOR_TTL_MS }) } };
+  }
+  if (operation === 'GetRecords') {
+    const it = decodeIterator(String(input.ShardIterator ?? ''));
+    if (!it) return streamsError(400, 'ValidationException', 'Invalid ShardIterator');
+    if (it.expires <= now) return streamsError(400, 'ExpiredIteratorException', 'Iterator expired. The iterator was created more than 15 minutes ago.');
+    if (it.from <= trimmed) return streamsError(400, 'TrimmedDataAccessException', 'The iterator points at records trimmed from the stream (over 24 h old)');
+    const limit = Math.min(1000, Math.max(1, Number(input.Limit ?? 1000)));
+    const page = journalLines(journalFile).filter(({ line }) => line.seq >= it.from).slice(0, limit);
+    const next = page.length ? page[page.length - 1].line.seq + 1 : it.from;
+    const Records = page.map(({ line }) => {
+      const { eventSourceARN: _arn, ...record } = streamRecord(line, region);
+      return record;
+    });
+    return { status: 200, body: { Records, NextShardIterator: encodeIterator({ from: next, expires: now + ITERATOR_TTL_MS }) } };
+  }
+  return streamsError(400, 'UnknownOperationException', `The local stream answers GetShardIterator and GetRecords only, not ${operation}`);
+}
+
+const encodeIterator = (it: LocalIterator) => Buffer.from(JSON.stringify(it)).toString('base64url');
+function decodeIterator(text: string): LocalIterator | undefined {
+  try {
+    const it = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as LocalIterator;
+    return Number.isFinite(it.from) && Number.isFinite(it.expires) ? it : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What Lambda puts on the on-failure destination for a DynamoDB stream batch whose retries ran out: the batch's place
+ * in the stream, not its records (the same fields, so the operator CLI reads the local one as it reads Lambda's).
+ */
+export function streamBatchFailureRecord(
+  records: DynamoDBRecord[],
+  opts: { functionName: string; invokeCount: number; functionError?: boolean; region?: string; now?: Date; requestId?: string },
+) {
+  const region = opts.region ?? 'us-east-1';
+  const arrival = (r: DynamoDBRecord | undefined) => new Date((r?.dynamodb?.ApproximateCreationDateTime ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    requestContext: {
+      requestId: opts.requestId ?? randomUUID(),
+      functionArn: `arn:aws:lambda:${region}:000000000000:function:${opts.functionName}`,
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: opts.invokeCount,
+    },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', ...(opts.functionError ? { functionError: 'Unhandled' } : {}) },
+    version: '1.0',
+    timestamp: (opts.now ?? new Date()).toISOString(),
+    DDBStreamBatchInfo: {
+      shardId: LOCAL_SHARD_ID,
+      startSequenceNumber: records[0]?.dynamodb?.SequenceNumber ?? '',
+      endSequenceNumber: records.at(-1)?.dynamodb?.SequenceNumber ?? '',
+      approximateArrivalOfFirstRecord: arrival(records[0]),
+      approximateArrivalOfLastRecord: arrival(records.at(-1)),
+      batchSize: records.length,
+      streamArn: localStreamArn(region),
+    },
+  };
+}
+
 export type StreamHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse | void>;
 
 export interface StreamPollerOptions {
@@ -123,8 +262,8 @@ export interface StreamPollerOptions {
   maxRetries?: number;
   /** First retry delay; doubled on each retry, up to 5 s. */
   retryBaseMs?: number;
-  /** The on-failure destination: records whose retries ran out, and why. */
-  onFailure: (records: DynamoDBRecord[], reason: string) => Promise<void>;
+  /** The on-failure destination: records whose retries ran out, why, and how the last invocation ended. */
+  onFailure: (records: DynamoDBRecord[], reason: string, last: { invokeCount: number; functionError: boolean }) => Promise<void>;
   log?: (line: string) => void;
   region?: string;
 }
@@ -139,6 +278,9 @@ export function wireImage(image: Record<string, AttributeValue>): Record<string,
   return out;
 }
 
+/** A journal line's sequence number as a stream record carries it (digits, as DynamoDB Streams' are). */
+const sequenceNumber = (seq: number) => String(seq).padStart(21, '0');
+
 /** A journal line as the stream event source hands it to Lambda. */
 export function streamRecord(line: JournalLine, region = 'us-east-1'): DynamoDBRecord {
   return {
@@ -147,12 +289,12 @@ export function streamRecord(line: JournalLine, region = 'us-east-1'): DynamoDBR
     eventVersion: '1.1',
     eventSource: 'aws:dynamodb',
     awsRegion: region,
-    eventSourceARN: `arn:aws:dynamodb:${region}:000000000000:table/${LEDGER_TABLE}/stream/local`,
+    eventSourceARN: localStreamArn(region),
     dynamodb: {
       ApproximateCreationDateTime: line.at,
       Keys: line.keys as never,
       NewImage: wireImage(line.image) as never,
-      SequenceNumber: String(line.seq).padStart(21, '0'),
+      SequenceNumber: sequenceNumber(line.seq),
       SizeBytes: JSON.stringify(wireImage(line.image)).length,
       StreamViewType: 'NEW_IMAGE',
     },
@@ -243,6 +385,7 @@ export class StreamPoller {
     const records = batch.map((b) => b.record);
     let firstFailed = batch.length;
     let error: string | undefined;
+    let threw = false;
     try {
       const res = await this.o.handler({ Records: records }, this.o.context());
       const failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
@@ -255,6 +398,7 @@ export class StreamPoller {
     } catch (err) {
       firstFailed = 0;
       error = (err as Error).message;
+      threw = true;
     }
     this.advance(firstFailed);
     if (error === undefined) {
@@ -266,7 +410,7 @@ export class StreamPoller {
     if (this.attempts > this.o.maxRetries) {
       const rest = this.pending.slice(0, Math.min(this.limit, this.pending.length));
       this.o.log?.(`local ledger stream: ${rest.length} record(s) given up after ${this.o.maxRetries} retries: ${error}`);
-      await this.o.onFailure(rest.map((r) => r.record), `RetryAttemptsExhausted: ${error}`);
+      await this.o.onFailure(rest.map((r) => r.record), `RetryAttemptsExhausted: ${error}`, { invokeCount: this.attempts, functionError: threw });
       this.advance(rest.length);
       this.attempts = 0;
       this.limit = this.o.batchSize;
@@ -306,12 +450,32 @@ function writeCheckpoint(file: string, offset: number): void {
 }
 
 /**
- * At start-up, before the emulator and the poller run: a journal delivered to its end is emptied, so it does not grow
- * without bound across runs. (The checkpoint is reset after the journal: a crash in between reads as offset 0.)
+ * At start-up, before the emulator and the poller run: the delivered records older than the stream's retention
+ * (24 h, as DynamoDB Streams trims them) are cut from the journal's start, so it does not grow without bound across
+ * runs, while a recent range stays readable (`replay --fan-out-failures`) across a restart. The last sequence number
+ * cut is kept (the trim point), so numbering goes on and a trimmed range is refused as such.
+ *
+ * The steps are ordered for a crash between any two: the trim point first (alone it only refuses records over 24 h
+ * old), then the checkpoint moved back by the bytes cut (with the old journal still there, the poller reads again
+ * from earlier: delivered again, never skipped), then the journal rewritten.
  */
-export function compactJournal(journalFile: string, checkpointFile: string): void {
+export function compactJournal(journalFile: string, checkpointFile: string, now = Date.now()): void {
   const size = existsSync(journalFile) ? statSync(journalFile).size : 0;
   const offset = checkpointOffset(checkpointFile);
-  if (size > 0 && offset === size) truncateSync(journalFile, 0);
-  if (offset !== 0 && (size === 0 || offset >= size)) writeCheckpoint(checkpointFile, 0);
+  if (offset > size) {
+    // Past the end: a journal lost or cut by hand. Read it from its start.
+    writeCheckpoint(checkpointFile, 0);
+    return;
+  }
+  const lines = journalLines(journalFile);
+  let drop = 0;
+  while (drop < lines.length && lines[drop].end <= offset && lines[drop].line.at * 1000 < now - STREAM_RETENTION_MS) drop++;
+  if (drop === 0) return;
+  const cut = lines[drop - 1].end;
+  const trimPoint = trimPointFile(journalFile);
+  writeFileSync(`${trimPoint}.tmp`, JSON.stringify({ seq: lines[drop - 1].line.seq }));
+  renameSync(`${trimPoint}.tmp`, trimPoint);
+  writeCheckpoint(checkpointFile, offset - cut);
+  writeFileSync(`${journalFile}.tmp`, readFileSync(journalFile).subarray(cut));
+  renameSync(`${journalFile}.tmp`, journalFile);
 }

@@ -25,7 +25,7 @@ export interface DeadLetterView {
 /** How long peeked messages stay hidden while the CLI pages through a DLQ; they are released at the end. */
 const PEEK_VISIBILITY_SECONDS = 60;
 
-async function attribute(target: Target, url: string, name: 'ApproximateNumberOfMessages' | 'QueueArn'): Promise<string> {
+export async function attribute(target: Target, url: string, name: 'ApproximateNumberOfMessages' | 'QueueArn'): Promise<string> {
   const res = await target.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: [name] }));
   return res.Attributes?.[name] ?? '';
 }
@@ -41,35 +41,52 @@ export async function dlqDepth(target: Target, destination: string): Promise<num
 export async function peekDeadLetters(target: Target, destination: string, progress?: (seen: number, total: number) => void): Promise<DeadLetterView[]> {
   const url = target.queues[destination].dlqUrl;
   const total = await dlqDepth(target, destination);
+  const seen = await receiveAll(target, url, PEEK_VISIBILITY_SECONDS, total, progress);
+  await release(target, url, seen);
+  return seen.map((m) => view(destination, m));
+}
+
+/**
+ * Every message of a queue, received in pages, each hidden for `visibilitySeconds` so the next page brings new ones
+ * (the caller deletes or releases them). SQS short polls sample servers: an empty answer ends the read once
+ * `expected` messages were seen, else only the second one in a row does. Should a receive fail midway, what was
+ * received is released before the error goes on.
+ */
+export async function receiveAll(target: Target, url: string, visibilitySeconds: number, expected: number, progress?: (seen: number, total: number) => void): Promise<Message[]> {
   const seen = new Map<string, Message>();
   let empties = 0;
   try {
-    // SQS short polls sample servers: an empty answer ends the read once everything counted was seen, else only
-    // the second one in a row does.
     for (;;) {
-      const res = await target.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: url,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: PEEK_VISIBILITY_SECONDS,
-          WaitTimeSeconds: target.kind === 'aws' ? 1 : 0,
-          MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['All'],
-        }),
-      );
-      const got = res.Messages ?? [];
+      const got = await receivePage(target, url, visibilitySeconds);
       for (const m of got) seen.set(m.MessageId!, m);
       empties = got.length ? 0 : empties + 1;
-      if (got.length) progress?.(seen.size, Math.max(total, seen.size));
-      if (empties >= (seen.size >= total ? 1 : 2)) break;
+      if (got.length) progress?.(seen.size, Math.max(expected, seen.size));
+      if (empties >= (seen.size >= expected ? 1 : 2)) break;
     }
-  } finally {
+  } catch (err) {
     await release(target, url, [...seen.values()]);
+    throw err;
   }
-  return [...seen.values()].map((m) => view(destination, m));
+  return [...seen.values()];
 }
 
-async function release(target: Target, url: string, messages: Message[]): Promise<void> {
+/** Up to ten messages of a queue, hidden for `visibilitySeconds` (a short poll locally, one second on AWS). */
+export async function receivePage(target: Target, url: string, visibilitySeconds: number): Promise<Message[]> {
+  const res = await target.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: visibilitySeconds,
+      WaitTimeSeconds: target.kind === 'aws' ? 1 : 0,
+      MessageAttributeNames: ['All'],
+      MessageSystemAttributeNames: ['All'],
+    }),
+  );
+  return res.Messages ?? [];
+}
+
+/** Makes received messages visible again at once (they stay in the queue). */
+export async function release(target: Target, url: string, messages: Message[]): Promise<void> {
   for (let i = 0; i < messages.length; i += 10) {
     await target.sqs.send(
       new ChangeMessageVisibilityBatchCommand({

@@ -4,8 +4,9 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TABLE_ENV, dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
+import { FAN_OUT_FAILURES_ENV, TABLE_ENV, dlqUrlEnv, queueUrlEnv } from '../../functions/core/names.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from '../local/discovery.ts';
+import { streamsClient, type StreamsApi } from './dynamodb-streams.ts';
 
 /**
  * Where the operator CLI acts: the local runner (found through the discovery file in its data directory) or a
@@ -23,6 +24,10 @@ export interface Target {
   /** AWS: destination name → the ARN of its credentials secret (what its sender reads), and a client to read them. */
   secretArns: Record<string, string>;
   secrets?: SecretsManagerClient;
+  /** The fan-out's failure queue (`FanOutFailureQueueUrl`), when known. */
+  fanOutFailuresUrl?: string;
+  /** A DynamoDB Streams reader for a stream (by its ARN, which names its region); locally, the runner's journal. */
+  streams(streamArn: string): StreamsApi;
   /**
    * The environment the functions' own stores read (table names, queue URLs, local endpoints): a command that feeds
    * the ingest pipeline itself (backfill) sets it before it loads them.
@@ -89,6 +94,9 @@ async function local(dataDir: string): Promise<Target> {
     queues: found.queues,
     // The local runner reads credentials from the environment and .env, as the CLI does.
     secretArns: {},
+    fanOutFailuresUrl: found.fanOutFailures,
+    // The DynamoDB emulator answers the DynamoDB Streams calls from the ledger stream's journal (lib/local/stream.ts).
+    streams: () => streamsClient({ region: clientOpts.region, endpoint: found.endpoints.dynamodb, credentials: async () => LOCAL_CREDENTIALS }),
     functionEnvironment: {
       AWS_REGION: clientOpts.region,
       AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -107,6 +115,7 @@ interface AwsNames {
   visitorsTable?: string;
   queues: Record<string, { url?: string; dlqUrl?: string }>;
   secretArns?: Record<string, string>;
+  fanOutFailuresUrl?: string;
 }
 
 function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): AwsNames | undefined {
@@ -118,7 +127,7 @@ function awsFromEnv(env: NodeJS.ProcessEnv, destinations: readonly string[]): Aw
   }
   const secretArns = Object.fromEntries(destinations.flatMap((d) => (env[secretArnEnv(d)] ? [[d, env[secretArnEnv(d)]!]] : [])));
   const ledgerTable = env[TABLE_ENV.ledger];
-  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], queues, secretArns } : undefined;
+  return ledgerTable || Object.keys(queues).length ? { ledgerTable, visitorsTable: env[TABLE_ENV.visitors], queues, secretArns, fanOutFailuresUrl: env[FAN_OUT_FAILURES_ENV] } : undefined;
 }
 
 /** CfnOutput IDs become output keys without their non-alphanumeric characters (see lib/relay-stack.ts). */
@@ -144,7 +153,7 @@ function awsFromOutputs(file: string, stack: string | undefined, destinations: r
     if (url || dlqUrl) queues[d] = { url, dlqUrl };
   }
   const secretArns = Object.fromEntries(destinations.flatMap((d) => (outputs[outputKey(`${d}SecretArn`)] ? [[d, outputs[outputKey(`${d}SecretArn`)]]] : [])));
-  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, queues, secretArns };
+  return { ledgerTable: outputs.LedgerTableName, visitorsTable: outputs.VisitorsTableName, queues, secretArns, fanOutFailuresUrl: outputs.FanOutFailureQueueUrl };
 }
 
 async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames | undefined): Promise<Target> {
@@ -169,15 +178,23 @@ async function aws(outputsFile: string, opts: TargetOptions, fromEnv: AwsNames |
     [TABLE_ENV.visitors]: fromEnv?.visitorsTable ?? fromFile?.visitorsTable,
     [TABLE_ENV.ledger]: ledgerTable,
   };
+  const dynamodb = new DynamoDBClient({ region });
   return {
     kind: 'aws',
     description: `AWS stack${opts.stack ? ` ${opts.stack}` : ''}${region ? ` in ${region}` : ''}`,
     sqs: new SQSClient({ region }),
-    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region }), { marshallOptions: { removeUndefinedValues: true } }),
+    ddb: DynamoDBDocumentClient.from(dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
     ledgerTable: ledgerTable ?? '',
     queues,
     secretArns,
     secrets: new SecretsManagerClient({ region }),
+    fanOutFailuresUrl: fromEnv?.fanOutFailuresUrl ?? fromFile?.fanOutFailuresUrl,
+    // The stream's own region (from its ARN); the credentials the SDK clients resolve (environment, profile, role).
+    streams: (streamArn) => {
+      const streamRegion = /^arn:[^:]+:dynamodb:([a-z0-9-]+):/.exec(streamArn)?.[1] ?? region;
+      if (!streamRegion) throw new OperatorError(`No region for the stream ${streamArn}: set AWS_REGION.`);
+      return streamsClient({ region: streamRegion, endpoint: opts.env.AWS_ENDPOINT_URL_DYNAMODB_STREAMS, credentials: () => dynamodb.config.credentials() });
+    },
     functionEnvironment: {
       ...(region ? { AWS_REGION: region } : {}),
       ...(Object.fromEntries(Object.entries(tables).filter(([, v]) => v)) as Record<string, string>),
