@@ -1,7 +1,6 @@
-import { createHash, createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { signV4, type AwsCredentials } from './aws-signing.ts';
 import { dynamoClient } from './clients.ts';
 
 /**
@@ -15,7 +14,7 @@ import { dynamoClient } from './clients.ts';
 export interface SecretRequestInput {
   secretId: string;
   region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentials: AwsCredentials;
   /** `https://secretsmanager.<region>.amazonaws.com` unless configured (AWS_ENDPOINT_URL_SECRETS_MANAGER). */
   endpoint: URL;
   now: Date;
@@ -34,22 +33,6 @@ const CONTENT_TYPE = 'application/x-amz-json-1.1';
 const MAX_ATTEMPTS = 3;
 const TIMEOUT_MS = 5000;
 
-/** node:crypto in the shape SignatureV4 wants (what the SDK's @smithy/hash-node does). */
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView) {
-    this.hash.update(bytes(data));
-  }
-  async digest() {
-    return new Uint8Array(this.hash.digest());
-  }
-}
-const bytes = (d: string | ArrayBuffer | ArrayBufferView) =>
-  typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-
 /** The endpoint the SDK would use: the service's configured URL (`AWS_ENDPOINT_URL_SECRETS_MANAGER`, `AWS_ENDPOINT_URL`), else the regional one. */
 export function secretsEndpoint(region: string, env: NodeJS.ProcessEnv = process.env): URL {
   const configured = env.AWS_ENDPOINT_URL_SECRETS_MANAGER ?? env.AWS_ENDPOINT_URL;
@@ -59,27 +42,15 @@ export function secretsEndpoint(region: string, env: NodeJS.ProcessEnv = process
   return new URL(`https://${SERVICE}${fips}.${region}.${domain}/`);
 }
 
-/**
- * The GetSecretValue request, signed by the SDK's own SigV4 signer (@smithy/signature-v4, which the DynamoDB client
- * already loads: no code of our own for the signature, nothing more in the bundle).
- */
+/** The GetSecretValue request, SigV4-signed (functions/store/aws-signing.ts: the SDK's signer). */
 export async function signedSecretRequest(input: SecretRequestInput): Promise<SignedRequest> {
   const body = JSON.stringify({ SecretId: input.secretId });
-  const signer = new SignatureV4({ service: SERVICE, region: input.region, credentials: input.credentials, sha256: Sha256, uriEscapePath: true, applyChecksum: false });
-  const signed = await signer.sign(
-    {
-      method: 'POST',
-      protocol: input.endpoint.protocol,
-      hostname: input.endpoint.hostname,
-      port: input.endpoint.port ? Number(input.endpoint.port) : undefined,
-      path: input.endpoint.pathname || '/',
-      query: {},
-      headers: { 'content-type': CONTENT_TYPE, host: input.endpoint.host, 'x-amz-target': TARGET },
-      body,
-    },
-    { signingDate: input.now },
+  const headers = await signV4(
+    { method: 'POST', url: input.endpoint, headers: { 'content-type': CONTENT_TYPE, 'x-amz-target': TARGET }, body },
+    input.credentials,
+    { region: input.region, service: SERVICE, now: input.now },
   );
-  return { url: input.endpoint, headers: signed.headers as Record<string, string>, body };
+  return { url: input.endpoint, headers, body };
 }
 
 /** A refusal Secrets Manager answered (its `__type`: ResourceNotFoundException, AccessDeniedException, …). */

@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { conversionItem } from '../../functions/store/ingest-store.ts';
 import { startLocalDynamo } from '../../lib/local/dynamo.ts';
 import { LOCAL_SHARD_ID, StreamJournal, localStreamArn } from '../../lib/local/stream.ts';
-import { StreamsServiceError, signV4, streamsClient, type StreamApiRecord, type StreamsApi } from '../../lib/ops/dynamodb-streams.ts';
+import { signV4 } from '../../functions/store/aws-signing.ts';
+import { StreamsServiceError, streamsClient, type StreamApiRecord, type StreamsApi } from '../../lib/ops/dynamodb-streams.ts';
 import { conversionsInRange, parseFailure, replayFanOutFailures, type StreamBatchInfo } from '../../lib/ops/fan-out-failures.ts';
 import type { Target } from '../../lib/ops/target.ts';
 import { conversionFactory } from '../support/factories.ts';
@@ -120,8 +121,8 @@ describe('reading a batch range back from the stream', () => {
 });
 
 describe('the DynamoDB Streams requests', () => {
-  it('signs as AWS documents SigV4 (its published example)', () => {
-    const headers = signV4(
+  it('signs as AWS documents SigV4 (its published example)', async () => {
+    const headers = await signV4(
       { method: 'GET', url: 'https://iam.amazonaws.com/?Version=2010-05-08&Action=ListUsers', headers: { 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' }, body: '' },
       { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
       { region: 'us-east-1', service: 'iam', now: new Date('2015-08-30T12:36:00Z') },
