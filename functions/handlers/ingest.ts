@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { ingest } from '#core/ingest.ts';
-import type { Source } from '#sources/types.ts';
+import { ingest, type IngestOptions } from '#core/ingest.ts';
+import { MAPPING_SETTING } from '#core/mapping.ts';
+import type { Settings, Source } from '#sources/types.ts';
 import { loadSettings } from '#store/settings.ts';
 import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { sources } from '#registry';
@@ -19,6 +20,15 @@ export function createIngestHandler(source: Source) {
   const ports = createIngestPorts();
   const routes = sources.find((s) => s.name === source.name)?.routes;
   if (!routes) throw new Error(`source ${source.name} is not in functions/registry.ts`);
+  // The routing options depend on two settings only (the consent default and the mapping): built again when either
+  // changes, not per webhook.
+  let built: { consent?: string; mapping?: string; options: IngestOptions } | undefined;
+  const optionsFor = (settings: Settings): IngestOptions => {
+    const consent = settings.CONSENT_DEFAULT;
+    const mapping = settings[MAPPING_SETTING];
+    if (!built || built.consent !== consent || built.mapping !== mapping) built = { consent, mapping, options: ingestOptions(settings) };
+    return built.options;
+  };
 
   return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> => {
     startInvocation(context);
@@ -28,7 +38,7 @@ export function createIngestHandler(source: Source) {
       const request = toIncomingRequest(event);
       const settings = await loadSettings();
       const result = await source.read(request, settings, new Date());
-      const outcome = await ingest(source.name, result, ports, ingestOptions(settings), invocationId);
+      const outcome = await ingest(source.name, result, ports, optionsFor(settings), invocationId);
       if (outcome.kind === 'skipped') {
         logLine('INFO', 'source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
         count(SOURCE_METRICS.skipped, { source: source.name, reason: reasonCategory(outcome.reason) });
