@@ -7,7 +7,7 @@
  * Rounds alternate ours and the floor; each ratio is taken within a round, the median reported.
  * Writes JSON to the path in argv[2].
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BatchGetItemCommand, BatchWriteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -31,6 +31,14 @@ const ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 5);
 /** Requests per variant and round: ~300 handler requests in all per round, split across the sources measured (time budget). */
 const measurable = sources.filter((s) => sourceBenches[s.name]).length || 1;
 const PER_ROUND = Number(process.env.BENCH_CPU_REQUESTS ?? Math.max(100, Math.round(300 / measurable)));
+/** BENCH_CPU_SOURCES=stripe,crm: measure these sources only (the others are reported as not measured). */
+const ONLY_SOURCES = process.env.BENCH_CPU_SOURCES ? new Set(process.env.BENCH_CPU_SOURCES.split(',')) : undefined;
+/**
+ * BENCH_CPU_PROFILE=<dir>: V8 CPU profiles of each source's handler runs and of its floor's, one per round
+ * (`<source>.handler.<round>.cpuprofile`, `<source>.handlerFloor.<round>.cpuprofile`), through node:inspector — loaded
+ * only then, so a run without it pays nothing.
+ */
+const PROFILE_DIR = process.env.BENCH_CPU_PROFILE;
 const VISITOR_ID = BENCH_VISITOR_ID;
 const CLICK_MS = Date.now() - 3600_000;
 
@@ -57,6 +65,10 @@ for (const name of [...new Set([...EXPECTED_SOURCES, ...registered])]) {
   const bench = sourceBenches[name];
   if (!registered.has(name) || !fn) {
     results.push({ source: name, status: 'not yet available', reason: `no source "${name}" in functions/registry.ts` });
+    continue;
+  }
+  if (ONLY_SOURCES && !ONLY_SOURCES.has(name)) {
+    results.push({ source: name, status: 'not measured', reason: 'left out by BENCH_CPU_SOURCES' });
     continue;
   }
   if (!bench) {
@@ -167,14 +179,18 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
   // Requests per second on one core = 1000 / CPU ms per request: this process's CPU time, which other work on the
   // machine inflates far less than wall time (the wall-clock rate is kept alongside).
   const perRound: Record<Name, { rps: number; wallRps: number; cpuMsPerRequest: number }[]> = { handler: [], handlerFloor: [], domain: [], domainFloor: [] };
+  const profiler = PROFILE_DIR ? await startProfiler() : undefined;
   for (let round = 0; round <= ROUNDS; round++) {
     for (const v of Object.keys(variants) as Name[]) {
       const requests = Array.from({ length: PER_ROUND }, () => bench.request({ visitorId: VISITOR_ID }));
+      const profiled = profiler && (v === 'handler' || v === 'handlerFloor') && round > 0;
+      if (profiled) await profiler.start();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       for (let i = 0; i < requests.length; i++) await variants[v](requests[i], i);
       const wall = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      if (profiled) await profiler.stop(path.join(PROFILE_DIR!, `${name}.${v}.${round}.cpuprofile`));
       const cpuMsPerRequest = (cpu.user + cpu.system) / 1000 / PER_ROUND;
       if (round > 0) perRound[v].push({ rps: 1000 / cpuMsPerRequest, wallRps: (PER_ROUND / wall) * 1000, cpuMsPerRequest });
       aws.reset();
@@ -202,6 +218,22 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     domain: summary('domain'),
     domainFloor: summary('domainFloor'),
     domainRatio: ratio('domain', 'domainFloor'),
+  };
+}
+
+async function startProfiler() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  mkdirSync(PROFILE_DIR!, { recursive: true });
+  return {
+    start: () => session.post('Profiler.start'),
+    async stop(file: string) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { UserSchema } from './conversion.ts';
 import {
   hashUser,
@@ -160,6 +161,29 @@ describe('normalizePhone', () => {
     ['+1 555', undefined],
   ])('rejects %j (default %s)', (raw, country) => {
     expect(normalizePhone(raw, country)).toBeUndefined();
+  });
+  it("reads a '+' number as valid-then-possible did, for every kind of number (the validity check now runs last)", () => {
+    // The earlier rule, with the library as the oracle: valid as written, else possible as written, else none.
+    const earlier = (raw: string, country?: CountryCode) => {
+      const n = parsePhoneNumberFromString(raw, country ? { defaultCountry: country } : {});
+      return n?.isValid() || n?.isPossible() ? n.number : undefined;
+    };
+    const inputs = [
+      '+1 (650) 555-1212', '+1 650 155 1212', '+1 200 555 0100', '+1 555', '+1 650 555 12120', '+44 844 412 4653', '+44 7700 900123',
+      '+49 (0)30 1234567', '+49 30 12', '+33 6 12 34 56 78', '+33 1', '+81 3-1234-5678', '+61 4 1234 5678', '+999 123 456',
+      '+1 650 555 1212 ext. 12', '+7 495 123-45-67', '+86 10 1234 5678', '+1 (650) 555-1212', '+0 123 456 789',
+    ];
+    let seed = 7;
+    const digit = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % 10);
+    for (const cc of ['1', '44', '49', '33', '81', '91', '55', '52']) {
+      for (let i = 0; i < 25; i++) inputs.push(`+${cc} ${Array.from({ length: 6 + (i % 8) }, digit).join('')}`);
+    }
+    for (const raw of inputs) {
+      for (const country of [undefined, 'US', 'GB'] as const) {
+        const e164 = earlier(raw, country);
+        expect(normalizePhone(raw, country), `${raw} (${country})`).toEqual(e164 ? { digits: e164.slice(1), e164 } : undefined);
+      }
+    }
   });
   it('ignores an unknown default country', () => {
     expect(normalizePhone('+44 844 412 4653', 'XX')?.digits).toBe('448444124653');

@@ -59,10 +59,17 @@ export function normalizePhone(raw: Raw, defaultCountry?: string): { digits: str
   const country = toCountryCode(defaultCountry);
 
   const direct: PhoneNumber | undefined = parsePhoneNumberFromString(s, country ? { defaultCountry: country } : {});
+  // Written with '+', the number as written is taken when it is valid or possible, and nothing else is tried: the
+  // cheap length check comes first, and the validity check (the national patterns, as costly as the parse) runs only
+  // for a number of impossible length — the same answer as valid-then-possible, for less.
+  if (s.startsWith('+')) {
+    const e164 = direct && (direct.isPossible() || direct.isValid()) ? direct.number : undefined;
+    return e164 ? { digits: e164.slice(1), e164 } : undefined;
+  }
   // Each parse costs more than the rest of the user's hashing: the guesses are parsed only when the number as
   // written is not valid.
   let found = direct?.isValid() ? direct : undefined;
-  if (!found && !s.startsWith('+')) {
+  if (!found) {
     const digits = s.replace(/\D/g, '');
     const guesses = digits.startsWith('00') ? [`+${digits.slice(2)}`, `+${digits}`] : [`+${digits}`];
     for (const guess of guesses) {
