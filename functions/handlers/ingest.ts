@@ -1,3 +1,7 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { ingest, type IngestOptions } from '#core/ingest.ts';
 import { MAPPING_SETTING } from '#core/mapping.ts';
@@ -5,16 +9,14 @@ import type { Settings, Source } from '#sources/types.ts';
 import { loadSettings } from '#store/settings.ts';
 import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { sources } from '#registry';
-import { answer, checkRoute, json, toIncomingRequest, type HttpResult } from './http.ts';
+import { answer, checkRoute, json, toIncomingRequest } from './http.ts';
 import { createIngestPorts, ingestOptions } from './ingest-ports.ts';
-import { count, emitCounts, logLine, startInvocation } from './powertools.ts';
+import { count, logger, metrics } from './powertools.ts';
 
 /**
  * The Lambda entry point of one source, served by its function URL (or an HTTP API route): check the route, verify
  * and read the request (the source's job), then the shared ingest pipeline. Answers 2xx only once the conversion is
- * committed (its ledger item written: the stream fans it out). Each webhook logs one line per outcome and emits its
- * counts directly (powertools.ts: the same JSON lines and EMF documents) rather than through middy and Powertools'
- * middlewares, whose per-invocation work was a fifth of a webhook's own CPU.
+ * committed (its ledger item written: the stream fans it out).
  */
 export function createIngestHandler(source: Source) {
   const ports = createIngestPorts();
@@ -30,22 +32,22 @@ export function createIngestHandler(source: Source) {
     return built.options;
   };
 
-  return async (event: APIGatewayProxyEventV2, context: Context): Promise<HttpResult> => {
-    startInvocation(context);
-    return answer(source.name, async () => {
+  return middy(async (event: APIGatewayProxyEventV2, context: Context) =>
+    answer(source.name, async () => {
       const invocationId = context.awsRequestId;
+      metrics.addDimension('source', source.name);
       checkRoute(event, routes);
       const request = toIncomingRequest(event);
       const settings = await loadSettings();
       const result = await source.read(request, settings, new Date());
       const outcome = await ingest(source.name, result, ports, optionsFor(settings), invocationId);
       if (outcome.kind === 'skipped') {
-        logLine('INFO', 'source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
+        logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
         count(SOURCE_METRICS.skipped, { source: source.name, reason: reasonCategory(outcome.reason) });
         return json(200, { status: 'skipped', reason: outcome.reason });
       }
       for (const r of outcome.receipts) {
-        logLine('INFO', r.duplicate ? 'duplicate delivery: conversion already committed' : 'conversion committed', {
+        logger.info(r.duplicate ? 'duplicate delivery: conversion already committed' : 'conversion committed', {
           source: source.name,
           sourceEventId: outcome.sourceEventId,
           eventType: outcome.eventType,
@@ -53,13 +55,15 @@ export function createIngestHandler(source: Source) {
           routes: r.routes,
         });
       }
-      const duplicates = outcome.receipts.filter((r) => r.duplicate).length;
-      emitCounts({ source: source.name }, { [SOURCE_METRICS.accepted]: outcome.receipts.length - duplicates, [SOURCE_METRICS.duplicates]: duplicates });
+      metrics.addMetric(SOURCE_METRICS.accepted, MetricUnit.Count, outcome.receipts.filter((r) => !r.duplicate).length);
+      metrics.addMetric(SOURCE_METRICS.duplicates, MetricUnit.Count, outcome.receipts.filter((r) => r.duplicate).length);
       return json(200, {
         status: outcome.receipts.every((r) => r.duplicate) ? 'duplicate' : 'accepted',
         conversions: outcome.receipts.map((r) => ({ eventId: r.eventId, routes: r.routes })),
         ...(outcome.skipped?.length ? { skipped: outcome.skipped.map((s) => ({ sourceEventId: s.sourceEventId, reason: s.reason })) } : {}),
       });
-    });
-  };
+    }),
+  )
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics));
 }
