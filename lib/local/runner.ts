@@ -1,11 +1,8 @@
 import {
   CreateQueueCommand,
   SendMessageCommand,
-  DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  ReceiveMessageCommand,
   SQSClient,
-  type Message,
 } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
@@ -23,6 +20,7 @@ import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { localDynamoEnvironment } from './dynamo.ts';
 import { httpEvent } from './http-event.ts';
 import { startEmulatorThread } from './emulators.ts';
+import type { QueueConsumer, ReceivedMessage } from './sqs-server.ts';
 import { StreamPoller, compactJournal, type StreamHandler } from './stream.ts';
 
 /**
@@ -38,6 +36,11 @@ export interface RunnerOptions {
   dataDir: string;
   /** How long a poller waits to fill a batch (Lambda's batching window); shorter locally. */
   batchingWindowMs?: number;
+  /**
+   * The ledger stream's batching window (the stack's is 1 s): commits arriving within it reach the fan-out as one
+   * invocation, which sends each destination's messages ten per request. Default 100 ms.
+   */
+  streamBatchingWindowMs?: number;
   /** Queue visibility timeout: how long a message stays hidden after a crash mid-batch. */
   visibilityTimeoutSeconds?: number;
   /**
@@ -62,6 +65,9 @@ type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<
 type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
+const STREAM_BATCHING_WINDOW_MS = 100;
+/** A sender's batch is complete once its queue got nothing new for this long (the fan-out sends a batch's messages together). */
+const QUIET_QUEUE_MS = 15;
 const REGION = 'us-east-1';
 
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
@@ -74,8 +80,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const streamJournal = path.join(opts.dataDir, 'ledger-stream.jsonl');
   const streamCheckpoint = path.join(opts.dataDir, 'ledger-stream.checkpoint');
   compactJournal(streamJournal, streamCheckpoint);
+  // The DynamoDB thread says when it journaled a commit: the fan-out's poller reads at once instead of polling.
+  let streamAppended = () => {};
   const [dynamoServer, sqsServer] = await Promise.all([
-    startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION, streamJournal }),
+    startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION, streamJournal }, { onStreamAppend: () => streamAppended() }),
     startEmulatorThread({ kind: 'sqs', options: { dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION } }),
   ]);
 
@@ -149,7 +157,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const pollers: Poller[] = [];
   for (const d of destinationDefinitions) {
     const handler = await load<SqsHandler>(destinationEntry(d.name));
-    const poller = new Poller(sqs, d.name, queues[d.name].url, Math.min(d.maxBatchSize, 10_000), opts.batchingWindowMs ?? 250, visibility, handler, log);
+    const poller = new Poller(sqsServer.consumer, d.name, queues[d.name].url, Math.min(d.maxBatchSize, 10_000), opts.batchingWindowMs ?? 250, visibility, handler, log);
     pollers.push(poller);
     poller.start();
   }
@@ -163,7 +171,9 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     context: () => lambdaContext('fan-out'),
     batchSize: FAN_OUT_BATCH_SIZE,
     maxRetries: FAN_OUT_RETRY_ATTEMPTS,
-    pollMs: Math.min(opts.batchingWindowMs ?? 250, 50),
+    // Woken on each append (above); the poll only backs that up.
+    pollMs: 1000,
+    batchWindowMs: opts.streamBatchingWindowMs ?? STREAM_BATCHING_WINDOW_MS,
     region: REGION,
     log,
     onFailure: async (records, reason) => {
@@ -171,6 +181,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       await sqs.send(new SendMessageCommand({ QueueUrl: fanOutFailuresUrl, MessageBody: JSON.stringify(body) }));
     },
   });
+  streamAppended = () => fanOut.notify();
   if (opts.fanOut !== false) fanOut.start();
 
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
@@ -271,7 +282,8 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
 /**
  * What Lambda's SQS event source mapping does: gather a batch (up to the batch size, within the batching window),
  * invoke the sender, delete what it did not report as failed. A failed or crashed invocation leaves the messages
- * for SQS to hand out again after their visibility timeout.
+ * for SQS to hand out again after their visibility timeout. It reads the queue through the SQS thread's consumer
+ * port (the same receive as ReceiveMessage, without the SDK and HTTP per ten messages: lib/local/emulators.ts).
  */
 class Poller {
   private running = false;
@@ -279,7 +291,7 @@ class Poller {
   private abort = new AbortController();
 
   constructor(
-    private readonly sqs: SQSClient,
+    private readonly queue: QueueConsumer,
     private readonly name: string,
     private readonly queueUrl: string,
     private readonly batchSize: number,
@@ -304,7 +316,7 @@ class Poller {
     while (this.running) {
       try {
         const batch = await this.gather();
-        if (batch.length) await this.invoke(batch);
+        if (batch.length && this.running) await this.invoke(batch);
       } catch (err) {
         if (!this.running) return;
         this.log(`local runner: poller ${this.name}: ${(err as Error).message}`);
@@ -313,30 +325,18 @@ class Poller {
     }
   }
 
-  private async gather(): Promise<Message[]> {
-    const batch: Message[] = [];
-    const deadline = Date.now() + this.windowMs;
-    while (this.running && batch.length < this.batchSize) {
-      const waitSeconds = batch.length === 0 ? 1 : 0;
-      const res = await this.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.queueUrl,
-          MaxNumberOfMessages: Math.min(10, this.batchSize - batch.length),
-          WaitTimeSeconds: waitSeconds,
-          VisibilityTimeout: this.visibility,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        { abortSignal: this.abort.signal },
-      );
-      const got = res.Messages ?? [];
-      batch.push(...got);
-      if (batch.length > 0 && (got.length === 0 || Date.now() >= deadline)) break;
-    }
-    return batch;
+  /**
+   * A long poll for the first message, then the batching window — cut short once the queue has been quiet for a
+   * moment: the fan-out puts a whole stream batch's messages at once, so a quiet queue means the burst is in.
+   */
+  private gather(): Promise<ReceivedMessage[]> {
+    return this.queue.receiveBatch(
+      { queueUrl: this.queueUrl, max: this.batchSize, visibilitySeconds: this.visibility, waitMs: 1000, windowMs: this.windowMs, quietMs: QUIET_QUEUE_MS },
+      this.abort.signal,
+    );
   }
 
-  private async invoke(batch: Message[]) {
+  private async invoke(batch: ReceivedMessage[]) {
     const arn = `arn:aws:sqs:${REGION}:000000000000:${this.name}`;
     const event: SQSEvent = {
       Records: batch.map((m) => ({
@@ -352,7 +352,7 @@ class Poller {
         messageAttributes: Object.fromEntries(
           Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
             k,
-            { dataType: v.DataType ?? 'String', stringValue: v.StringValue, stringListValues: [], binaryListValues: [] },
+            { dataType: v.DataType ?? 'String', stringValue: v.StringValue, ...(v.BinaryValue !== undefined ? { binaryValue: v.BinaryValue } : {}), stringListValues: [], binaryListValues: [] },
           ]),
         ),
         md5OfBody: m.MD5OfBody ?? '',
@@ -370,14 +370,7 @@ class Poller {
       return;
     }
     const done = batch.filter((m) => !failed.has(m.MessageId!));
-    for (let i = 0; i < done.length; i += 10) {
-      await this.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: done.slice(i, i + 10).map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })),
-        }),
-      );
-    }
+    if (done.length) await this.queue.deleteBatch(this.queueUrl, done.map((m) => m.ReceiptHandle!));
   }
 }
 
