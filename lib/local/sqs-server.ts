@@ -31,10 +31,8 @@ export interface BatchReceive {
   visibilitySeconds: number;
   /** How long to wait for a first message (a long poll). */
   waitMs: number;
-  /** After the first message: how long more to wait for the batch to fill (the batching window)… */
+  /** After the first message: how long more to wait for the batch to fill (the batching window). */
   windowMs: number;
-  /** …ending sooner once no message has arrived for this long (a burst that is over). */
-  quietMs: number;
 }
 export interface QueueConsumer {
   /** Receives as ReceiveMessage does (visibility, receive counts, redrive to the DLQ), gathering a batch; `cancel` ends the wait empty. */
@@ -292,10 +290,10 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
 
   /**
    * A long poll: up to `max` messages once any is visible, or none at the deadline. With `gather`, a first message
-   * starts a batching window: more are taken as they arrive until `max`, the window's end, or `quietMs` without one.
+   * starts a batching window: more are taken as they arrive until `max` or the window's end.
    * `onCancel` gets the function that ends the wait (with what was taken so far).
    */
-  function waitForMessages(q: Queue, max: number, visSec: number, waitMs: number, onCancel: (cancel: () => void) => void, gather?: { windowMs: number; quietMs: number }): Promise<Msg[]> {
+  function waitForMessages(q: Queue, max: number, visSec: number, waitMs: number, onCancel: (cancel: () => void) => void, gather?: { windowMs: number }): Promise<Msg[]> {
     const deadline = Date.now() + waitMs;
     return new Promise<Msg[]>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
@@ -311,9 +309,9 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
         const now = Date.now();
         if (!live || taken.length >= max || (taken.length > 0 && !gather) || (taken.length === 0 && now >= deadline) || now >= windowEnd) return stop();
         if (taken.length > 0) {
-          windowEnd = Math.min(windowEnd, now + gather!.windowMs);
-          // Woken again by the next send; the quiet period (or the window) ends the batch otherwise.
-          timer = setTimeout(stop, Math.max(1, Math.min(windowEnd, now + gather!.quietMs) - now));
+          // Woken again by each send (what arrived is taken), the window's end closes the batch.
+          if (windowEnd === Infinity) windowEnd = now + gather!.windowMs;
+          timer = setTimeout(stop, Math.max(1, windowEnd - now));
           return;
         }
         // Wake on send (via q.waiters), on the next delayed/in-flight message becoming visible, or at the deadline.
@@ -341,7 +339,7 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
     async receiveBatch(r, signal) {
       const q = queueByUrl(r.queueUrl);
       if (signal?.aborted) return [];
-      const got = await waitForMessages(q, r.max, r.visibilitySeconds, r.waitMs, (cancel) => signal?.addEventListener('abort', cancel, { once: true }), { windowMs: r.windowMs, quietMs: r.quietMs });
+      const got = await waitForMessages(q, r.max, r.visibilitySeconds, r.waitMs, (cancel) => signal?.addEventListener('abort', cancel, { once: true }), { windowMs: r.windowMs });
       if (signal?.aborted && got.length) {
         // The poller stopped mid-window: what it took is handed back (visible again) rather than hidden until its timeout.
         for (const m of got) if (q.msgs.has(m.id)) commit({ op: 'vis', q: q.name, id: m.id, vis: Date.now() });
