@@ -30,11 +30,11 @@ export interface RunnerOptions {
   port?: number;
   host?: string;
   dataDir: string;
-  /** How long a poller waits to fill a batch (Lambda's batching window); shorter locally. */
+  /** How long a sender's poller waits to fill a batch (Lambda's batching window; the stack's is 5 s). Default 150 ms. */
   batchingWindowMs?: number;
   /**
    * The ledger stream's batching window (the stack's is 1 s): commits arriving within it reach the fan-out as one
-   * invocation, which sends each destination's messages ten per request. Default 200 ms.
+   * invocation, which sends each destination's messages ten per request. Default 100 ms.
    */
   streamBatchingWindowMs?: number;
   /** Queue visibility timeout: how long a message stays hidden after a crash mid-batch. */
@@ -60,7 +60,7 @@ export interface Runner {
 type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
-const STREAM_BATCHING_WINDOW_MS = 200;
+const STREAM_BATCHING_WINDOW_MS = 100;
 
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -155,7 +155,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       streamJournal,
       streamCheckpoint,
       fanOut: opts.fanOut !== false,
-      batchingWindowMs: opts.batchingWindowMs ?? 250,
+      batchingWindowMs: opts.batchingWindowMs ?? 150,
       streamBatchingWindowMs: opts.streamBatchingWindowMs ?? STREAM_BATCHING_WINDOW_MS,
       visibilitySeconds: visibility,
     },
