@@ -1,5 +1,6 @@
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,10 @@ describe('emulator worker threads', () => {
       const got = await batch;
       expect(got.map((m) => [m.Body, m.MessageAttributes?.destination?.StringValue])).toEqual([['across', 'meta']]);
       await consumer.deleteBatch(QueueUrl!, got.map((m) => m.ReceiptHandle));
+      // A poller passes one signal to every receive: none of them leaves a listener on it.
+      const pollerSignal = new AbortController().signal;
+      for (let i = 0; i < 12; i++) await consumer.receiveBatch({ queueUrl: QueueUrl!, max: 10, visibilitySeconds: 30, waitMs: 0, windowMs: 0 }, pollerSignal);
+      expect(getEventListeners(pollerSignal, 'abort')).toHaveLength(0);
       // A call the thread refuses comes back as an error, not a hang.
       await expect(consumer.receiveBatch({ queueUrl: `${thread.url}/000000000000/none`, max: 1, visibilitySeconds: 1, waitMs: 0, windowMs: 0 })).rejects.toThrow(/does not exist/);
     } finally {

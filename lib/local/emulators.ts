@@ -96,10 +96,16 @@ export function queueConsumerClient(port: MessagePort): QueueConsumer {
       port.postMessage(message);
     });
   return {
-    receiveBatch(request, signal) {
+    async receiveBatch(request, signal) {
       const id = ++nextId;
-      signal?.addEventListener('abort', () => port.postMessage({ type: 'cancel', id } satisfies ConsumerCall), { once: true });
-      return call<ReceivedMessage[]>({ type: 'receive', id, request });
+      // The poller's signal lives as long as the poller: the listener goes with the call, or they would pile up.
+      const cancel = () => port.postMessage({ type: 'cancel', id } satisfies ConsumerCall);
+      signal?.addEventListener('abort', cancel, { once: true });
+      try {
+        return await call<ReceivedMessage[]>({ type: 'receive', id, request });
+      } finally {
+        signal?.removeEventListener('abort', cancel);
+      }
     },
     deleteBatch(queueUrl, receiptHandles) {
       return call<void>({ type: 'delete', id: ++nextId, queueUrl, receiptHandles });

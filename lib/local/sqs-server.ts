@@ -339,7 +339,10 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
     async receiveBatch(r, signal) {
       const q = queueByUrl(r.queueUrl);
       if (signal?.aborted) return [];
-      const got = await waitForMessages(q, r.max, r.visibilitySeconds, r.waitMs, (cancel) => signal?.addEventListener('abort', cancel, { once: true }), { windowMs: r.windowMs });
+      let onAbort: (() => void) | undefined;
+      const got = await waitForMessages(q, r.max, r.visibilitySeconds, r.waitMs, (cancel) => signal?.addEventListener('abort', (onAbort = cancel), { once: true }), { windowMs: r.windowMs });
+      // A long-lived signal (a poller's) must not collect a listener per receive.
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted && got.length) {
         // The poller stopped mid-window: what it took is handed back (visible again) rather than hidden until its timeout.
         for (const m of got) if (q.msgs.has(m.id)) commit({ op: 'vis', q: q.name, id: m.id, vis: Date.now() });
