@@ -226,7 +226,7 @@ if (data.e2e) {
     rows.push({
       area: 'end to end',
       what: `${s.rate}/s for ${s.durationSeconds} s`,
-      figure: `${s.acceptedPerSecond.toFixed(0)}/s accepted; p50/p95/p99 ${s.p50}/${s.p95}/${s.p99} ms; ${s.errors} errors (${s.non2xx} non-2xx, ${s.transportErrors} transport, ${s.undelivered} undelivered); RSS ${(s.peakRss / 2 ** 20).toFixed(0)} MB`,
+      figure: `${s.acceptedPerSecond.toFixed(0)}/s accepted; p50/p95/p99 ${s.p50}/${s.p95}/${s.p99} ms; ${s.errors} errors (${s.non2xx} non-2xx, ${s.transportErrors} transport, ${s.undelivered} undelivered); RSS ${(s.peakRss / 2 ** 20).toFixed(0)} MB${s.runnerCpuMsPerAccepted !== undefined ? `; runner CPU ${s.runnerCpuMsPerAccepted.toFixed(1)} ms per webhook` : ''}`,
       target: atTarget ? `p99 < ${TARGETS.p99Ms} ms, ≥ ${0.95 * s.rate}/s, 0 errors` : '',
       met: atTarget ? s.p99 < TARGETS.p99Ms && s.errors === 0 && s.acceptedPerSecond >= 0.95 * s.rate : undefined,
     });

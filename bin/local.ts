@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { destinationDefinitions } from '../functions/destinations/definitions.ts';
 import { sources } from '../functions/registry.ts';
-import { PROJECT_ROOT } from '../lib/constructs/relay-function.ts';
+import { PROJECT_ROOT } from '../lib/project-root.ts';
 import { startRunner } from '../lib/local/runner.ts';
 
 /**

@@ -30,10 +30,17 @@ for (const d of destinations) {
 }
 const settings = Object.assign({ ...sourceBenches.stripe.settings }, ...Object.values(fakes).map((f) => f.settings));
 const dataDir = mkdtempSync(path.join(tmpdir(), 'relay-bench-e2e-'));
-const relay = await startRelay(settings, dataDir);
+// BENCH_E2E_PROFILE=<dir>: a V8 CPU profile of the runner process (each of its threads), written when it stops.
+const profileDir = process.env.BENCH_E2E_PROFILE ? path.resolve(process.env.BENCH_E2E_PROFILE) : undefined;
+const relay = await startRelay(settings, dataDir, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
 const pid = relay.child.pid!;
 
 const rssNow = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+/** CPU time (ms) the runner process used so far, all its threads (utime + stime, in clock ticks of 10 ms). */
+const runnerCpuMs = () => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
 const rssPeak = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
 /** When each platform received each event (the first platform to get it counts for "delivered"; every platform is waited for). */
 function arrivalTimes(): Map<string, number[]> {
@@ -89,6 +96,8 @@ try {
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssNow())), 200);
     const started = Date.now();
+    const cpuAtStart = runnerCpuMs();
+    const benchCpuAtStart = process.cpuUsage();
     const run = autocannon({
       url: relay.url,
       // Each connection sends at most 4 webhooks a second (a 250 ms budget each), like a sender with bounded
@@ -129,6 +138,10 @@ try {
     const result = await run;
     const elapsed = (Date.now() - started) / 1000;
     const arrivals = await waitDelivered(accepted, DRAIN_MS);
+    // CPU from the first webhook until the last arrival (or the drain gave up): what each webhook costs the runner.
+    const runnerCpu = runnerCpuMs() - cpuAtStart;
+    const benchCpu = process.cpuUsage(benchCpuAtStart);
+    const wallSeconds = (Date.now() - started) / 1000;
     clearInterval(sampler);
     peakRss = Math.max(peakRss, rssNow());
     const latencies: number[] = [];
@@ -161,6 +174,10 @@ try {
       p99: percentile(latencies, 99),
       max: latencies.length ? Math.max(...latencies) : NaN,
       peakRss,
+      wallSeconds,
+      runnerCpuMs: runnerCpu,
+      runnerCpuMsPerAccepted: accepted.size ? runnerCpu / accepted.size : NaN,
+      benchCpuMs: (benchCpu.user + benchCpu.system) / 1000,
     });
     await new Promise((r) => setTimeout(r, 1000));
   }

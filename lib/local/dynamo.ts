@@ -40,12 +40,13 @@ export function localDynamoEnvironment(url: string): Record<string, string> {
 /**
  * dynalite (a real DynamoDB protocol server) with the relay's tables: kept on disk under `dir` (the local runner) or
  * in memory (tests). Tables that already exist on disk are kept as they are. With `streamJournal`, the ledger's
- * stream is emulated: each committed conversion item is appended to that file (lib/local/stream.ts).
+ * stream is emulated: each committed conversion item is appended to that file (lib/local/stream.ts), and
+ * `onStreamAppend` told so.
  */
-export async function startLocalDynamo(dir?: string, region = 'us-east-1', opts: { streamJournal?: string } = {}): Promise<LocalDynamo> {
+export async function startLocalDynamo(dir?: string, region = 'us-east-1', opts: { streamJournal?: string; onStreamAppend?: () => void } = {}): Promise<LocalDynamo> {
   const { default: dynalite } = await import('dynalite');
   const server: Server = dynalite({ ...(dir ? { path: dir } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const journal = opts.streamJournal ? new StreamJournal(opts.streamJournal) : undefined;
+  const journal = opts.streamJournal ? new StreamJournal(opts.streamJournal, opts.onStreamAppend) : undefined;
   if (journal) journalLedgerInserts(server, journal, region);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,10 +1,11 @@
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { getEventListeners } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmulatorThread } from './emulators.ts';
+import { queueConsumerClient, startEmulatorThread } from './emulators.ts';
 
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 const dir = mkdtempSync(path.join(tmpdir(), 'relay-emulators-'));
@@ -28,6 +29,29 @@ describe('emulator worker threads', () => {
     expect(got.Messages?.map((m) => m.Body)).toEqual(['kept']);
     again.destroy();
     await second.close();
+  });
+
+  it("serves the runner's pollers through a port: a batch received and deleted across threads", async () => {
+    const thread = await startEmulatorThread({ kind: 'sqs', options: { region: 'us-east-1' } });
+    const sqs = new SQSClient({ endpoint: thread.url, region: 'us-east-1', credentials });
+    try {
+      const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'meta' }));
+      const consumer = queueConsumerClient(thread.consumerPort());
+      const batch = consumer.receiveBatch({ queueUrl: QueueUrl!, max: 10, visibilitySeconds: 30, waitMs: 5000, windowMs: 50 });
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'across', MessageAttributes: { destination: { DataType: 'String', StringValue: 'meta' } } }));
+      const got = await batch;
+      expect(got.map((m) => [m.Body, m.MessageAttributes?.destination?.StringValue])).toEqual([['across', 'meta']]);
+      await consumer.deleteBatch(QueueUrl!, got.map((m) => m.ReceiptHandle));
+      // A poller passes one signal to every receive: none of them leaves a listener on it.
+      const pollerSignal = new AbortController().signal;
+      for (let i = 0; i < 12; i++) await consumer.receiveBatch({ queueUrl: QueueUrl!, max: 10, visibilitySeconds: 30, waitMs: 0, windowMs: 0 }, pollerSignal);
+      expect(getEventListeners(pollerSignal, 'abort')).toHaveLength(0);
+      // A call the thread refuses comes back as an error, not a hang.
+      await expect(consumer.receiveBatch({ queueUrl: `${thread.url}/000000000000/none`, max: 1, visibilitySeconds: 1, waitMs: 0, windowMs: 0 })).rejects.toThrow(/does not exist/);
+    } finally {
+      sqs.destroy();
+      await thread.close();
+    }
   });
 
   it('dynalite runs on its own thread with the relay tables on disk, and reopens them after close', async () => {

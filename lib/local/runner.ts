@@ -1,43 +1,42 @@
-import {
-  CreateQueueCommand,
-  SendMessageCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-  type Message,
-} from '@aws-sdk/client-sqs';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { randomUUID } from 'node:crypto';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { MAPPING_SETTING, parseMapping } from '../../functions/core/mapping.ts';
-import { DEFAULT_MAX_ATTEMPTS, FAN_OUT_BATCH_SIZE, FAN_OUT_FAILURES_ENV, FAN_OUT_RETRY_ATTEMPTS, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
-import { destinationDefinitions } from '../../functions/destinations/definitions.ts';
-import { COLLECT_ENTRY, FAN_OUT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
-import { PROJECT_ROOT } from '../constructs/relay-function.ts';
+import { DEFAULT_MAX_ATTEMPTS, FAN_OUT_FAILURES_ENV, MAX_ATTEMPTS_ENV, dlqUrlEnv, queueUrlEnv, redriveMaxReceiveCount } from '../../functions/core/names.ts';
+import { COLLECT_ENTRY, SNIPPET_ENTRY, destinations, sourceEntry, sources } from '../../functions/registry.ts';
+import { PROJECT_ROOT } from '../project-root.ts';
+import { startDeliveryThread } from './delivery.ts';
 import { RUNNER_DISCOVERY_FILE, type RunnerDiscovery } from './discovery.ts';
 import { localDynamoEnvironment } from './dynamo.ts';
-import { httpEvent } from './http-event.ts';
 import { startEmulatorThread } from './emulators.ts';
-import { StreamPoller, compactJournal, streamBatchFailureRecord, type StreamHandler } from './stream.ts';
+import { httpEvent } from './http-event.ts';
+import { LOCAL_REGION as REGION, lambdaContext } from './lambda-context.ts';
+import { compactJournal } from './stream.ts';
 
 /**
  * The relay on a laptop: the same Lambda handlers, unchanged, behind a local HTTP server, with dynalite for
  * DynamoDB, our small SQS-compatible server for the queues (both on disk under the data directory, each on its own
  * worker thread: lib/local/emulators.ts), the ledger's stream as a journal beside dynalite's files feeding the
- * fan-out (lib/local/stream.ts), and pollers that do what Lambda's SQS event source mapping does. The AWS SDK clients inside the handlers find these through
- * AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS, so no handler knows it runs locally.
+ * fan-out (lib/local/stream.ts), and pollers that do what Lambda's event source mappings do — the fan-out's and the
+ * senders', on a delivery thread (lib/local/delivery.ts), so the HTTP functions have the main thread. The AWS SDK
+ * clients inside the handlers find these through AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_SQS, so no handler
+ * knows it runs locally.
  */
 export interface RunnerOptions {
   port?: number;
   host?: string;
   dataDir: string;
-  /** How long a poller waits to fill a batch (Lambda's batching window); shorter locally. */
+  /** How long a sender's poller waits to fill a batch (Lambda's batching window; the stack's is 5 s). Default 150 ms. */
   batchingWindowMs?: number;
+  /**
+   * The ledger stream's batching window (the stack's is 1 s): commits arriving within it reach the fan-out as one
+   * invocation, which sends each destination's messages ten per request. Default 100 ms.
+   */
+  streamBatchingWindowMs?: number;
   /** Queue visibility timeout: how long a message stays hidden after a crash mid-batch. */
   visibilityTimeoutSeconds?: number;
   /**
@@ -61,10 +60,9 @@ export interface Runner {
 }
 
 type HttpHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
-type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 const MAX_REQUEST_BYTES = 1024 * 1024;
-const REGION = 'us-east-1';
+const STREAM_BATCHING_WINDOW_MS = 100;
 
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const log = opts.log ?? ((line: string) => console.log(line));
@@ -76,8 +74,10 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const streamJournal = path.join(opts.dataDir, 'ledger-stream.jsonl');
   const streamCheckpoint = path.join(opts.dataDir, 'ledger-stream.checkpoint');
   compactJournal(streamJournal, streamCheckpoint);
+  // The DynamoDB thread says when it journaled a commit: the fan-out's poller reads at once instead of polling.
+  let streamAppended = () => {};
   const [dynamoServer, sqsServer] = await Promise.all([
-    startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION, streamJournal }),
+    startEmulatorThread({ kind: 'dynamodb', dir: path.join(opts.dataDir, 'dynamodb'), region: REGION, streamJournal }, { onStreamAppend: () => streamAppended() }),
     startEmulatorThread({ kind: 'sqs', options: { dataFile: path.join(opts.dataDir, 'sqs.journal'), region: REGION } }),
   ]);
 
@@ -148,34 +148,24 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   await new Promise<void>((resolve) => server.listen(opts.port ?? 3000, opts.host ?? '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
 
-  const pollers: Poller[] = [];
-  for (const d of destinationDefinitions) {
-    const handler = await load<SqsHandler>(destinationEntry(d.name));
-    const poller = new Poller(sqs, d.name, queues[d.name].url, Math.min(d.maxBatchSize, 10_000), opts.batchingWindowMs ?? 250, visibility, handler, log);
-    pollers.push(poller);
-    poller.start();
-  }
-
-  // The stream event source mapping of the stack (lib/constructs/fan-out.ts): same batch size and retries; the
-  // failure queue gets what Lambda's on-failure destination would (the batch's place in the stream, no keys), which
-  // `conversion-relay replay --fan-out-failures` reads back from the journal as it reads Lambda's from the stream.
-  const fanOut = new StreamPoller({
-    journalFile: streamJournal,
-    checkpointFile: streamCheckpoint,
-    handler: await load<StreamHandler>(FAN_OUT_ENTRY),
-    context: () => lambdaContext('fan-out'),
-    batchSize: FAN_OUT_BATCH_SIZE,
-    maxRetries: FAN_OUT_RETRY_ATTEMPTS,
-    pollMs: Math.min(opts.batchingWindowMs ?? 250, 50),
-    ...(opts.fanOutRetryBaseMs !== undefined ? { retryBaseMs: opts.fanOutRetryBaseMs } : {}),
-    region: REGION,
-    log,
-    onFailure: async (records, _reason, last) => {
-      const body = streamBatchFailureRecord(records, { functionName: 'fan-out', region: REGION, ...last });
-      await sqs.send(new SendMessageCommand({ QueueUrl: fanOutFailuresUrl, MessageBody: JSON.stringify(body) }));
+  // The fan-out and the senders, on their own thread (lib/local/delivery.ts), with the environment as complete as
+  // the HTTP functions saw it.
+  const delivery = await startDeliveryThread(
+    {
+      queues: Object.fromEntries(Object.entries(queues).map(([name, q]) => [name, q.url])),
+      fanOutFailuresUrl,
+      streamJournal,
+      streamCheckpoint,
+      fanOut: opts.fanOut !== false,
+      batchingWindowMs: opts.batchingWindowMs ?? 150,
+      streamBatchingWindowMs: opts.streamBatchingWindowMs ?? STREAM_BATCHING_WINDOW_MS,
+      visibilitySeconds: visibility,
+      ...(opts.fanOutRetryBaseMs !== undefined ? { fanOutRetryBaseMs: opts.fanOutRetryBaseMs } : {}),
     },
-  });
-  if (opts.fanOut !== false) fanOut.start();
+    sqsServer.consumerPort(),
+    log,
+  );
+  streamAppended = () => delivery.notifyStream();
 
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   const endpoints = { dynamodb: dynamoServer.url, sqs: sqsServer.url };
@@ -190,7 +180,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     endpoints,
     async close() {
       rmSync(discoveryFile, { force: true });
-      await Promise.all([fanOut.stop(), ...pollers.map((p) => p.stop())]);
+      await delivery.close();
       await closeServer(server);
       await sqsServer.close();
       await dynamoServer.close();
@@ -200,24 +190,6 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
 
 /** The HTTP functions' timeout in the stack (lib/constructs/ingest-endpoint.ts). */
 const HTTP_FUNCTION_TIMEOUT_MS = 15_000;
-
-function lambdaContext(functionName: string, timeoutMs = 30_000): Context {
-  const deadline = Date.now() + timeoutMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
 
 interface Routes {
   /** HTTP API route keys (`POST /collect`) and their functions. */
@@ -270,119 +242,6 @@ async function serve(routes: Routes, req: IncomingMessage, res: ServerResponse):
   const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
   if (result.cookies?.length) outHeaders['set-cookie'] = result.cookies;
   res.writeHead(result.statusCode ?? 200, outHeaders).end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''));
-}
-
-/**
- * What Lambda's SQS event source mapping does: gather a batch (up to the batch size, within the batching window),
- * invoke the sender, delete what it did not report as failed. A failed or crashed invocation leaves the messages
- * for SQS to hand out again after their visibility timeout.
- */
-class Poller {
-  private running = false;
-  private loop?: Promise<void>;
-  private abort = new AbortController();
-
-  constructor(
-    private readonly sqs: SQSClient,
-    private readonly name: string,
-    private readonly queueUrl: string,
-    private readonly batchSize: number,
-    private readonly windowMs: number,
-    private readonly visibility: number,
-    private readonly handler: SqsHandler,
-    private readonly log: (line: string) => void,
-  ) {}
-
-  start() {
-    this.running = true;
-    this.loop = this.run();
-  }
-
-  async stop() {
-    this.running = false;
-    this.abort.abort();
-    await this.loop;
-  }
-
-  private async run() {
-    while (this.running) {
-      try {
-        const batch = await this.gather();
-        if (batch.length) await this.invoke(batch);
-      } catch (err) {
-        if (!this.running) return;
-        this.log(`local runner: poller ${this.name}: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  }
-
-  private async gather(): Promise<Message[]> {
-    const batch: Message[] = [];
-    const deadline = Date.now() + this.windowMs;
-    while (this.running && batch.length < this.batchSize) {
-      const waitSeconds = batch.length === 0 ? 1 : 0;
-      const res = await this.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: this.queueUrl,
-          MaxNumberOfMessages: Math.min(10, this.batchSize - batch.length),
-          WaitTimeSeconds: waitSeconds,
-          VisibilityTimeout: this.visibility,
-          MessageSystemAttributeNames: ['All'],
-          MessageAttributeNames: ['All'],
-        }),
-        { abortSignal: this.abort.signal },
-      );
-      const got = res.Messages ?? [];
-      batch.push(...got);
-      if (batch.length > 0 && (got.length === 0 || Date.now() >= deadline)) break;
-    }
-    return batch;
-  }
-
-  private async invoke(batch: Message[]) {
-    const arn = `arn:aws:sqs:${REGION}:000000000000:${this.name}`;
-    const event: SQSEvent = {
-      Records: batch.map((m) => ({
-        messageId: m.MessageId!,
-        receiptHandle: m.ReceiptHandle!,
-        body: m.Body ?? '',
-        attributes: {
-          ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
-          SentTimestamp: m.Attributes?.SentTimestamp ?? String(Date.now()),
-          SenderId: 'local',
-          ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
-        },
-        messageAttributes: Object.fromEntries(
-          Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
-            k,
-            { dataType: v.DataType ?? 'String', stringValue: v.StringValue, stringListValues: [], binaryListValues: [] },
-          ]),
-        ),
-        md5OfBody: m.MD5OfBody ?? '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: arn,
-        awsRegion: REGION,
-      })),
-    };
-    let failed: Set<string>;
-    try {
-      const res = await this.handler(event, lambdaContext(`send-${this.name}`));
-      failed = new Set((res?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
-    } catch (err) {
-      this.log(`local runner: sender ${this.name} threw; ${batch.length} messages will be retried: ${(err as Error).message}`);
-      return;
-    }
-    const done = batch.filter((m) => !failed.has(m.MessageId!));
-    for (let i = 0; i < done.length; i += 10) {
-      await this.sqs.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: done.slice(i, i + 10).map((m, k) => ({ Id: String(k), ReceiptHandle: m.ReceiptHandle! })),
-        }),
-      );
-    }
-  }
 }
 
 function closeServer(server: Server): Promise<void> {

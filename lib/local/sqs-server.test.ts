@@ -297,3 +297,57 @@ describe('local SQS server', () => {
     expect(ops.filter((op) => op === 'cq')).toHaveLength(6);
   });
 });
+
+describe("local SQS server: the runner's queue consumer (the event source mapping's side)", () => {
+  it('gathers a batch past ten within the window, with the receive semantics: hidden, counted, deleted by handle', async () => {
+    const server = await startSqsServer({});
+    const sqs = clientFor(server);
+    try {
+      const QueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'meta' }))).QueueUrl!;
+      const send = (from: number) =>
+        sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: Array.from({ length: 10 }, (_, k) => ({ Id: String(k), MessageBody: `m${from + k}` })) }));
+      const started = Date.now();
+      const batch = server.consumer.receiveBatch({ queueUrl: QueueUrl, max: 25, visibilitySeconds: 30, waitMs: 1000, windowMs: 300 });
+      await send(0);
+      await new Promise((r) => setTimeout(r, 100));
+      await send(10); // within the window: joins the batch
+      const got = await batch;
+      expect(got.map((m) => m.Body)).toEqual(Array.from({ length: 20 }, (_, k) => `m${k}`));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(got[0].Attributes?.ApproximateReceiveCount).toBe('1');
+      // Hidden while in flight: nothing to receive now.
+      expect((await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }))).Messages).toBeUndefined();
+      server.consumer.deleteBatch(QueueUrl, got.map((m) => m.ReceiptHandle));
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }));
+      expect(Attributes!.ApproximateNumberOfMessagesNotVisible).toBe('0');
+
+      // A full batch does not wait for the window.
+      await send(20);
+      const t = Date.now();
+      expect(await server.consumer.receiveBatch({ queueUrl: QueueUrl, max: 10, visibilitySeconds: 30, waitMs: 1000, windowMs: 60_000 })).toHaveLength(10);
+      expect(Date.now() - t).toBeLessThan(5000);
+    } finally {
+      sqs.destroy();
+      await server.close();
+    }
+  });
+
+  it('a receive cancelled mid-window hands its messages back, visible at once', async () => {
+    const server = await startSqsServer({});
+    const sqs = clientFor(server);
+    try {
+      const QueueUrl = (await sqs.send(new CreateQueueCommand({ QueueName: 'tiktok' }))).QueueUrl!;
+      const abort = new AbortController();
+      const batch = server.consumer.receiveBatch({ queueUrl: QueueUrl, max: 100, visibilitySeconds: 300, waitMs: 1000, windowMs: 60_000 }, abort.signal);
+      await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'kept' }));
+      await new Promise((r) => setTimeout(r, 50));
+      abort.abort();
+      expect(await batch).toEqual([]);
+      const again = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
+      expect(again.Messages?.map((m) => m.Body)).toEqual(['kept']);
+    } finally {
+      sqs.destroy();
+      await server.close();
+    }
+  });
+});

@@ -13,7 +13,33 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 
 export interface SqsServerOptions { dataFile?: string; host?: string; port?: number; accountId?: string; region?: string }
-export interface SqsServer { url: string; port: number; close(): Promise<void> }
+export interface SqsServer {
+  url: string; port: number; close(): Promise<void>;
+  /** The local runner's queue pollers (Lambda's event source mapping): the same receive, without HTTP and the SDK. */
+  consumer: QueueConsumer;
+}
+
+/** A message as ReceiveMessage returns it (every system attribute and message attribute). */
+export interface ReceivedMessage {
+  MessageId: string; ReceiptHandle: string; MD5OfBody: string; Body: string;
+  Attributes?: Attrs; MessageAttributes?: Record<string, MsgAttr>; MD5OfMessageAttributes?: string;
+}
+export interface BatchReceive {
+  queueUrl: string;
+  /** Up to this many messages (an event source mapping's batch size: more than ReceiveMessage's 10). */
+  max: number;
+  visibilitySeconds: number;
+  /** How long to wait for a first message (a long poll). */
+  waitMs: number;
+  /** After the first message: how long more to wait for the batch to fill (the batching window). */
+  windowMs: number;
+}
+export interface QueueConsumer {
+  /** Receives as ReceiveMessage does (visibility, receive counts, redrive to the DLQ), gathering a batch; `cancel` ends the wait empty. */
+  receiveBatch(r: BatchReceive, cancel?: AbortSignal): Promise<ReceivedMessage[]>;
+  /** DeleteMessageBatch without the 10-entry limit; stale handles are ignored, as SQS does. */
+  deleteBatch(queueUrl: string, receiptHandles: string[]): void | Promise<void>;
+}
 
 type Attrs = Record<string, string>;
 interface MsgAttr { DataType: string; StringValue?: string; BinaryValue?: string /* base64 */ }
@@ -262,30 +288,74 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
     };
   }
 
+  /**
+   * A long poll: up to `max` messages once any is visible, or none at the deadline. With `gather`, a first message
+   * starts a batching window: more are taken as they arrive until `max` or the window's end.
+   * `onCancel` gets the function that ends the wait (with what was taken so far).
+   */
+  function waitForMessages(q: Queue, max: number, visSec: number, waitMs: number, onCancel: (cancel: () => void) => void, gather?: { windowMs: number }): Promise<Msg[]> {
+    const deadline = Date.now() + waitMs;
+    return new Promise<Msg[]>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let windowEnd = Infinity;
+      const taken: Msg[] = [];
+      const stop = () => { clearTimeout(timer); q.waiters.delete(attempt); cancels.delete(cancel); resolve(taken); };
+      const cancel = () => stop();
+      function attempt() {
+        clearTimeout(timer);
+        const live = queues.get(q.name) === q;
+        const { got, next } = live ? receiveNow(q, max - taken.length, visSec) : { got: [], next: Infinity };
+        taken.push(...got);
+        const now = Date.now();
+        if (!live || taken.length >= max || (taken.length > 0 && !gather) || (taken.length === 0 && now >= deadline) || now >= windowEnd) return stop();
+        if (taken.length > 0) {
+          // Woken again by each send (what arrived is taken), the window's end closes the batch.
+          if (windowEnd === Infinity) windowEnd = now + gather!.windowMs;
+          timer = setTimeout(stop, Math.max(1, windowEnd - now));
+          return;
+        }
+        // Wake on send (via q.waiters), on the next delayed/in-flight message becoming visible, or at the deadline.
+        timer = setTimeout(attempt, Math.max(1, Math.min(deadline, next) - now));
+      }
+      q.waiters.add(attempt); cancels.add(cancel); onCancel(cancel);
+      attempt();
+    });
+  }
+
   async function receive(input: Record<string, any>, res: ServerResponse) {
     const q = queueByUrl(input.QueueUrl);
     const max = intIn(input.MaxNumberOfMessages, 1, 10, 'MaxNumberOfMessages', 1);
     const visSec = intIn(input.VisibilityTimeout, 0, 43200, 'VisibilityTimeout', Number(q.attrs.VisibilityTimeout));
     const wait = intIn(input.WaitTimeSeconds, 0, 20, 'WaitTimeSeconds', Number(q.attrs.ReceiveMessageWaitTimeSeconds));
     const sysNames = new Set<string>([...(input.AttributeNames ?? []), ...(input.MessageSystemAttributeNames ?? [])]);
-    const deadline = Date.now() + wait * 1000;
-    const got = await new Promise<Msg[]>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const stop = (msgs: Msg[]) => { clearTimeout(timer); q.waiters.delete(attempt); cancels.delete(cancel); res.off('close', onClose); resolve(msgs); };
-      const cancel = () => stop([]);
+    const got = await waitForMessages(q, max, visSec, wait * 1000, (cancel) => {
       const onClose = () => { if (!res.writableEnded) cancel(); }; // client gave up: don't hide messages from others
-      function attempt() {
-        clearTimeout(timer);
-        const { got, next } = queues.get(q.name) === q ? receiveNow(q, max, visSec) : { got: [], next: Infinity };
-        if (got.length > 0 || Date.now() >= deadline || queues.get(q.name) !== q) return stop(got);
-        // Wake on send (via q.waiters), on the next delayed/in-flight message becoming visible, or at the deadline.
-        timer = setTimeout(attempt, Math.max(1, Math.min(deadline, next) - Date.now()));
-      }
-      q.waiters.add(attempt); cancels.add(cancel); res.on('close', onClose);
-      attempt();
+      res.on('close', onClose);
     });
     return got.length ? { Messages: got.map((m) => formatMessage(m, sysNames, input.MessageAttributeNames ?? [])) } : {};
   }
+
+  const consumer: QueueConsumer = {
+    async receiveBatch(r, signal) {
+      const q = queueByUrl(r.queueUrl);
+      if (signal?.aborted) return [];
+      let onAbort: (() => void) | undefined;
+      const got = await waitForMessages(q, r.max, r.visibilitySeconds, r.waitMs, (cancel) => signal?.addEventListener('abort', (onAbort = cancel), { once: true }), { windowMs: r.windowMs });
+      // A long-lived signal (a poller's) must not collect a listener per receive.
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted && got.length) {
+        // The poller stopped mid-window: what it took is handed back (visible again) rather than hidden until its timeout.
+        for (const m of got) if (q.msgs.has(m.id)) commit({ op: 'vis', q: q.name, id: m.id, vis: Date.now() });
+        notify(q);
+        return [];
+      }
+      return got.map((m) => formatMessage(m, new Set(['All']), ['All']) as ReceivedMessage);
+    },
+    deleteBatch(queueUrl, receiptHandles) {
+      const q = queueByUrl(queueUrl);
+      for (const rh of receiptHandles) deleteOne(q, rh);
+    },
+  };
 
   function deleteOne(q: Queue, rh: unknown) {
     const { id, m } = msgByHandle(q, rh);
@@ -427,6 +497,7 @@ export async function startSqsServer(opts: SqsServerOptions = {}): Promise<SqsSe
   return {
     url: baseUrl,
     port,
+    consumer,
     async close() {
       for (const c of [...cancels]) c();
       await new Promise((resolve) => setImmediate(resolve)); // let the cancelled long polls write their empty replies

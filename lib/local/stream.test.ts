@@ -156,6 +156,55 @@ describe('the local ledger stream (journal + poller)', () => {
     await p.stop();
     expect(seen).toEqual([['e1']]);
   });
+
+  it('is woken by notify() rather than its poll, and hands what arrives within the batching window over as one batch', async () => {
+    // A poll an hour apart: only notify() can make it read.
+    const { p, seen } = poller(undefined, { pollMs: 3_600_000, batchWindowMs: 300 });
+    p.start();
+    await new Promise((r) => setTimeout(r, 20)); // its first look found nothing; it sleeps
+    const started = Date.now();
+    append('e1');
+    p.notify();
+    await new Promise((r) => setTimeout(r, 50));
+    append('e2');
+    p.notify();
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const waited = Date.now() - started;
+    await p.stop();
+    expect(seen).toEqual([['e1', 'e2']]);
+    expect(waited).toBeGreaterThanOrEqual(290);
+  });
+
+  it('does not wait out the batching window for a batch that is already full', async () => {
+    const { p, seen } = poller(undefined, { pollMs: 3_600_000, batchWindowMs: 60_000, batchSize: 2 });
+    p.start();
+    append('e1', 'e2', 'e3');
+    p.notify();
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await p.stop();
+    expect(seen).toEqual([['e1', 'e2']]);
+  });
+
+  it('waits out a retry backoff even when new records are journaled meanwhile', async () => {
+    const times: number[] = [];
+    const { p, seen } = poller(
+      async (_e, n) => {
+        times.push(Date.now());
+        return { batchItemFailures: n === 1 ? [{ itemIdentifier: '1'.padStart(21, '0') }] : [] };
+      },
+      { pollMs: 3_600_000, retryBaseMs: 400 },
+    );
+    p.start();
+    append('e1');
+    p.notify();
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    append('e2');
+    p.notify(); // during the backoff: must not cut it short
+    for (let i = 0; i < 200 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await p.stop();
+    expect(seen[1]).toEqual(['e1']); // the retry (bisected to the failed record) came after the whole backoff
+    expect(times[1] - times[0]).toBeGreaterThanOrEqual(390);
+  });
 });
 
 describe('dynalite with the journal: what is journaled', () => {

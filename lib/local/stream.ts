@@ -52,7 +52,11 @@ export class StreamJournal {
   private readonly fd: number;
   private seq: number;
 
-  constructor(readonly file: string) {
+  /** `onAppend`: called after each line is on disk (the runner wakes the poller with it instead of it polling). */
+  constructor(
+    readonly file: string,
+    private readonly onAppend?: () => void,
+  ) {
     dropTornTail(file);
     this.seq = Math.max(lastSeq(file), trimmedSeq(file));
     this.fd = openSync(file, 'a');
@@ -62,6 +66,7 @@ export class StreamJournal {
     const line: JournalLine = { seq: ++this.seq, at: Math.floor(Date.now() / 1000), keys, image: wireImage(image) };
     // Written before the emulator answers the put: once the writer is told "committed", the record is on disk.
     writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    this.onAppend?.();
   }
 
   close(): void {
@@ -256,8 +261,16 @@ export interface StreamPollerOptions {
   context: () => Context;
   /** Records per invocation (the stack's batch size). */
   batchSize?: number;
-  /** How often the journal is looked at for new records (the batching window). */
+  /**
+   * How often the journal is looked at for new records when nobody calls `notify()` (the runner does on each
+   * append, so this is only a fallback there).
+   */
   pollMs?: number;
+  /**
+   * Lambda's MaximumBatchingWindowInSeconds: records wait up to this long for others to fill the batch, so a burst
+   * becomes a few full invocations instead of many small ones. 0 (default): each look delivers what it found.
+   */
+  batchWindowMs?: number;
   /** Retries of a failing batch before its records go to `onFailure` (the stack's MaximumRetryAttempts). */
   maxRetries?: number;
   /** First retry delay; doubled on each retry, up to 5 s. */
@@ -315,7 +328,7 @@ export class StreamPoller {
   private readonly o: Required<Omit<StreamPollerOptions, 'log' | 'region'>> & Pick<StreamPollerOptions, 'log' | 'region'>;
 
   constructor(opts: StreamPollerOptions) {
-    this.o = { batchSize: 100, pollMs: 50, maxRetries: 10, retryBaseMs: 200, ...opts };
+    this.o = { batchSize: 100, pollMs: 50, batchWindowMs: 0, maxRetries: 10, retryBaseMs: 200, ...opts };
     this.limit = this.o.batchSize;
     this.offset = readCheckpoint(opts.checkpointFile, opts.journalFile);
   }
@@ -331,6 +344,11 @@ export class StreamPoller {
     await this.loop;
   }
 
+  /** New records were journaled: look now rather than at the next poll. */
+  notify(): void {
+    this.wake?.();
+  }
+
   /** Delivers everything journaled so far (tests; the runner's loop does this continuously). */
   async drain(): Promise<void> {
     this.read();
@@ -341,17 +359,44 @@ export class StreamPoller {
   }
 
   private async run(): Promise<void> {
+    /** When the oldest record still waiting for its batch to fill was first seen (the batching window runs from it). */
+    let windowFrom: number | undefined;
     while (this.running) {
       let delay = this.o.pollMs;
+      /** A retry's backoff is waited out whatever is journaled meanwhile; a poll or a batching window is not. */
+      let backoff = false;
       try {
         this.read();
-        if (this.pending.length) delay = await this.deliverOnce();
+        if (this.pending.length) {
+          windowFrom ??= Date.now();
+          const windowLeft = windowFrom + this.o.batchWindowMs - Date.now();
+          // A retry (attempts > 0) has waited its backoff; a full batch or an elapsed window goes at once.
+          if (this.attempts > 0 || this.pending.length >= this.o.batchSize || windowLeft <= 0) {
+            delay = await this.deliverOnce();
+            backoff = delay > 0;
+            windowFrom = this.pending.length ? Date.now() : undefined;
+          } else delay = windowLeft;
+        }
       } catch (err) {
         this.o.log?.(`local ledger stream: ${(err as Error).message}`);
         delay = 1000;
+        backoff = true;
       }
-      if (delay > 0 && this.running) await new Promise<void>((r) => ((this.wake = r), setTimeout(r, delay)));
+      if (delay > 0 && this.running) await this.sleep(delay, !backoff);
     }
+  }
+
+  /** Waits `ms`, or until `stop()` — or, when `interruptible`, until `notify()` says there is more to read. */
+  private sleep(ms: number, interruptible: boolean): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = interruptible ? done : () => (this.running ? undefined : done());
+    });
   }
 
   /** New complete lines from the journal (a line still being written waits for the next look). */

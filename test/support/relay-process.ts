@@ -35,8 +35,9 @@ export interface RelayProcess {
   waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs?: number, what?: string): Promise<T>;
 }
 
-export async function startRelay(env: Record<string, string | undefined>, dataDir: string): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+/** `nodeArgs`: Node options before the entry point (the bench's `--cpu-prof`, which NODE_OPTIONS does not take). */
+export async function startRelay(env: Record<string, string | undefined>, dataDir: string, nodeArgs: string[] = []): Promise<RelayProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'bin/local.ts'], {
     cwd: PROJECT_ROOT,
     env: {
       PATH: process.env.PATH,
