@@ -6,11 +6,13 @@ import { readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 const [bundle, eventFile, resultFile, profilePrefix] = process.argv.slice(2);
-const profiler = profilePrefix ? await startProfiler() : undefined;
+const profiler = profilePrefix ? await (await import('./profiler.mjs')).startProfiler(200) : undefined;
+await profiler?.start();
 const bootMs = performance.now();
 const { handler } = await import(pathToFileURL(bundle).href);
 const importMs = performance.now();
-await profiler?.cut(`${profilePrefix}.import.cpuprofile`);
+await profiler?.stop(`${profilePrefix}.import.cpuprofile`);
+await profiler?.start();
 const { event, functionName, memoryMb } = JSON.parse(readFileSync(eventFile, 'utf8'));
 const context = {
   callbackWaitsForEmptyEventLoop: false, functionName, functionVersion: '$LATEST', memoryLimitInMB: String(memoryMb),
@@ -25,7 +27,7 @@ try {
   error = String(err?.stack ?? err);
 }
 const firstEventMs = performance.now();
-await profiler?.cut(`${profilePrefix}.first-event.cpuprofile`);
+await profiler?.stop(`${profilePrefix}.first-event.cpuprofile`);
 const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
 writeFileSync(resultFile, JSON.stringify({ result, error, bootMs, importMs, firstEventMs: firstEventMs - (eventStartMs - importMs), rss: process.memoryUsage().rss, peakRss: hwm ? Number(hwm[1]) * 1024 : undefined }));
 // Tell the bench the first event is answered (fd 3, when it opened one): Lambda's cold start ends here, the process
@@ -36,19 +38,3 @@ try {
   // Not run by the bench (test/support/lambda-runtime.ts): no one to tell.
 }
 process.exit(0);
-
-async function startProfiler() {
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  await session.post('Profiler.start');
-  return {
-    async cut(file) {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(file, JSON.stringify(profile));
-      await session.post('Profiler.start');
-    },
-  };
-}

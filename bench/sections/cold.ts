@@ -5,7 +5,7 @@
  * Also each function's memory after its first event. Writes JSON to the path in argv[2].
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -30,6 +30,7 @@ const PIXEL_ID = '1234567890123';
 const META_TOKEN = 'EAAB-bench-token';
 /** BENCH_COLD_PROFILE=<dir>: each cold process also writes there a V8 CPU profile of its import and one of its first event. */
 const PROFILE_DIR = process.env.BENCH_COLD_PROFILE;
+if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
 /**
  * BENCH_COLD_AGAINST=<checkout>[,<checkout>…]: each function is also built from these other checkouts of the project
  * (another branch, the commit before a change) and run in the same rounds, so a change is compared under the same

@@ -24,6 +24,7 @@ import { bundle } from '../build.ts';
 import { functionEnv } from '../env.ts';
 import { apiGatewayEvent, BENCH_VISITOR_ID, benchVisitor, lambdaContext, type HttpRequestSpec } from '../fixtures.ts';
 import { EXPECTED_SOURCES, sourceBenches } from '../sources.ts';
+import { startProfiler } from '../profiler.mjs';
 import { median } from '../stats.ts';
 import { synthesizeDeployment } from '../stack.ts';
 
@@ -179,7 +180,8 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
   // Requests per second on one core = 1000 / CPU ms per request: this process's CPU time, which other work on the
   // machine inflates far less than wall time (the wall-clock rate is kept alongside).
   const perRound: Record<Name, { rps: number; wallRps: number; cpuMsPerRequest: number }[]> = { handler: [], handlerFloor: [], domain: [], domainFloor: [] };
-  const profiler = PROFILE_DIR ? await startProfiler() : undefined;
+  const profiler = PROFILE_DIR ? await startProfiler(100) : undefined;
+  if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
   for (let round = 0; round <= ROUNDS; round++) {
     for (const v of Object.keys(variants) as Name[]) {
       const requests = Array.from({ length: PER_ROUND }, () => bench.request({ visitorId: VISITOR_ID }));
@@ -218,22 +220,6 @@ async function measureSource(name: string, fn: (typeof deployment.functions)[num
     domain: summary('domain'),
     domainFloor: summary('domainFloor'),
     domainRatio: ratio('domain', 'domainFloor'),
-  };
-}
-
-async function startProfiler() {
-  const { Session } = await import('node:inspector/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 100 });
-  mkdirSync(PROFILE_DIR!, { recursive: true });
-  return {
-    start: () => session.post('Profiler.start'),
-    async stop(file: string) {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(file, JSON.stringify(profile));
-    },
   };
 }
 
