@@ -7,6 +7,7 @@ import { streamRecord } from '../lib/local/stream.ts';
 import type { Visitor } from '../functions/core/visitor.ts';
 import { conversionFactory } from '../test/support/factories.ts';
 import { httpEvent, localFunctionUrlHost } from '../lib/local/http-event.ts';
+import { lambdaContext as localLambdaContext } from '../lib/local/lambda-context.ts';
 
 /** Request and event builders shared by the bench sections: every webhook and conversion is unique (no duplicates). */
 
@@ -99,20 +100,10 @@ export function streamEvent(conversions: Conversion[], destinations: readonly st
   };
 }
 
-/** A Lambda context; the bench reuses one across invocations, so every invocation sees the full timeout ahead. */
+/**
+ * A Lambda context (the local runner's, lib/local/lambda-context.ts, with the function's memory); the bench reuses one
+ * across invocations, so every invocation sees the full timeout ahead.
+ */
 export function lambdaContext(functionName: string, memoryMb = 256, timeoutMs = 60_000): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: String(memoryMb),
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'bench',
-    getRemainingTimeInMillis: () => timeoutMs,
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return { ...localLambdaContext(functionName, timeoutMs), memoryLimitInMB: String(memoryMb), logStreamName: 'bench', getRemainingTimeInMillis: () => timeoutMs };
 }
