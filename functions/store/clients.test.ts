@@ -46,21 +46,19 @@ describe('SDK clients', () => {
 
   it('DynamoDB: resolves the stack once per command class, and concurrent sends each write their own item', async () => {
     const resolve = vi.spyOn(PutItemCommand.prototype, 'resolveMiddleware');
-    const items = Array.from({ length: 6 }, (_, i) =>
-      i % 2 ? { TableName: 'ledger', Item: { pk: { S: `C#cache-${i}` }, sk: { S: 'conversion' }, n: { N: String(i) } } } : { TableName: 'visitors', Item: { pk: { S: `V#cache-${i}` }, n: { N: String(i) } } },
-    );
+    const ledgerItems = [1, 3, 5].map((i) => ({ pk: { S: `C#cache-${i}` }, sk: { S: 'conversion' }, n: { N: String(i) } }));
+    const visitorItems = [0, 2, 4].map((i) => ({ pk: { S: `V#cache-${i}` }, n: { N: String(i) } }));
+    const puts = [...visitorItems.map((Item) => ({ TableName: 'visitors', Item })), ...ledgerItems.map((Item) => ({ TableName: 'ledger', Item }))];
     try {
-      await clients.dynamoClient.send(new PutItemCommand(items[0]));
-      await Promise.all(items.slice(1).map((input) => clients.dynamoClient.send(new PutItemCommand(input))));
+      await clients.dynamoClient.send(new PutItemCommand(puts[0]));
+      await Promise.all(puts.slice(1).map((input) => clients.dynamoClient.send(new PutItemCommand(input))));
       expect(resolve).toHaveBeenCalledTimes(1);
     } finally {
       resolve.mockRestore();
     }
-    const ledger = await Promise.all(
-      items.filter((p) => p.TableName === 'ledger').map(async (p) => (await local.client.send(new GetItemCommand({ TableName: 'ledger', Key: { pk: p.Item.pk, sk: p.Item.sk! } }))).Item),
-    );
-    expect(ledger).toEqual(items.filter((p) => p.TableName === 'ledger').map((p) => p.Item));
-    const visitors = await local.client.send(new BatchGetItemCommand({ RequestItems: { visitors: { Keys: items.filter((p) => p.TableName === 'visitors').map((p) => ({ pk: p.Item.pk })) } } }));
+    const ledger = await Promise.all(ledgerItems.map(async ({ pk, sk }) => (await local.client.send(new GetItemCommand({ TableName: 'ledger', Key: { pk, sk } }))).Item));
+    expect(ledger).toEqual(ledgerItems);
+    const visitors = await local.client.send(new BatchGetItemCommand({ RequestItems: { visitors: { Keys: visitorItems.map(({ pk }) => ({ pk })) } } }));
     expect(visitors.Responses!.visitors.map((i) => i.n.N).sort()).toEqual(['0', '2', '4']);
   });
 
