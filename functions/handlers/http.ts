@@ -59,21 +59,30 @@ export function json(statusCode: number, body: unknown, extra: Partial<HttpResul
   };
 }
 
+/** Counts a request's outcome (`Rejected` with its reason, `Errors`) for a route. */
+export type OutcomeCounter = (name: string, reason?: string) => void;
+
+/** Each outcome as its own single metric with the route as `source` (a handler without `logMetrics`: collect). */
+const singleMetricCounter =
+  (route: string): OutcomeCounter =>
+  (name, reason) =>
+    count(name, reason === undefined ? { source: route } : { source: route, reason });
+
 /**
  * Turns what a handler throws into the answer its caller needs: a `RequestError` becomes its 4xx with a JSON error
  * saying what failed (the sender must not retry); anything else is a 500, so Stripe, ClickBank and CRMs retry.
  */
-export async function answer(route: string, run: () => Promise<HttpResult>): Promise<HttpResult> {
+export async function answer(route: string, run: () => Promise<HttpResult>, countOutcome: OutcomeCounter = singleMetricCounter(route)): Promise<HttpResult> {
   try {
     return await run();
   } catch (err) {
     if (err instanceof RequestError) {
       logger.warn('request rejected', { route, status: err.status, error: err.code, reason: err.message });
-      count(SOURCE_METRICS.rejected, { source: route, reason: err.code });
+      countOutcome(SOURCE_METRICS.rejected, err.code);
       return json(err.status, { error: err.code, message: err.message });
     }
     logger.error('request failed; the sender should retry', { route, error: err as Error });
-    count(SOURCE_METRICS.errors, { source: route });
+    countOutcome(SOURCE_METRICS.errors);
     return json(500, { error: 'internal_error', message: 'the relay could not process this request now; retry later' });
   }
 }

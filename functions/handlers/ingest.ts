@@ -11,7 +11,7 @@ import { SOURCE_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { sources } from '#registry';
 import { answer, checkRoute, json, toIncomingRequest } from './http.ts';
 import { createIngestPorts, ingestOptions } from './ingest-ports.ts';
-import { count, logger, metrics } from './powertools.ts';
+import { countOutcome, logger, metrics } from './powertools.ts';
 
 /**
  * The Lambda entry point of one source, served by its function URL (or an HTTP API route): check the route, verify
@@ -35,6 +35,8 @@ export function createIngestHandler(source: Source) {
   return middy(async (event: APIGatewayProxyEventV2, context: Context) =>
     answer(source.name, async () => {
       const invocationId = context.awsRequestId;
+      // Every outcome (accepted, duplicate, skipped, rejected, failed) is counted on the invocation's metrics, published
+      // once by logMetrics when it ends: one EMF document per webhook.
       metrics.addDimension('source', source.name);
       checkRoute(event, routes);
       const request = toIncomingRequest(event);
@@ -43,7 +45,7 @@ export function createIngestHandler(source: Source) {
       const outcome = await ingest(source.name, result, ports, optionsFor(settings), invocationId);
       if (outcome.kind === 'skipped') {
         logger.info('source event skipped', { source: source.name, sourceEventId: outcome.sourceEventId, eventType: outcome.eventType, reason: outcome.reason });
-        count(SOURCE_METRICS.skipped, { source: source.name, reason: reasonCategory(outcome.reason) });
+        countOutcome(SOURCE_METRICS.skipped, reasonCategory(outcome.reason));
         return json(200, { status: 'skipped', reason: outcome.reason });
       }
       for (const r of outcome.receipts) {
@@ -62,7 +64,7 @@ export function createIngestHandler(source: Source) {
         conversions: outcome.receipts.map((r) => ({ eventId: r.eventId, routes: r.routes })),
         ...(outcome.skipped?.length ? { skipped: outcome.skipped.map((s) => ({ sourceEventId: s.sourceEventId, reason: s.reason })) } : {}),
       });
-    }),
+    }, countOutcome),
   )
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics));

@@ -89,8 +89,8 @@ function sqsEvent(conversions: Conversion[]): SQSEvent {
   } as SQSEvent;
 }
 
-function stripeRequest(id: string, secret = SECRET): APIGatewayProxyEventV2 {
-  const payload = JSON.stringify({ id: `evt_${id}`, object: 'event', type: 'checkout.session.completed', created: Math.floor(Date.now() / 1000), livemode: true, data: { object: { id, object: 'checkout.session', mode: 'payment', payment_status: 'paid', amount_total: 1000, currency: 'usd', metadata: {}, customer_details: { email: 'm@example.com' } } } });
+function stripeRequest(id: string, secret = SECRET, type = 'checkout.session.completed'): APIGatewayProxyEventV2 {
+  const payload = JSON.stringify({ id: `evt_${id}`, object: 'event', type, created: Math.floor(Date.now() / 1000), livemode: true, data: { object: { id, object: 'checkout.session', mode: 'payment', payment_status: 'paid', amount_total: 1000, currency: 'usd', metadata: {}, customer_details: { email: 'm@example.com' } } } });
   const headers = { 'content-type': 'application/json', 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret }) };
   return httpEvent({ method: 'POST', path: '/webhooks/stripe', headers, body: payload }, 'function-url');
 }
@@ -122,16 +122,24 @@ afterAll(async () => {
 });
 
 describe('CloudWatch metrics (EMF)', () => {
-  it('counts accepted conversions, duplicates and rejections by reason, per source', async () => {
+  it('counts accepted conversions, duplicates, skipped events and rejections by reason, per source, in one document per webhook', async () => {
+    const stderr: string[] = [];
+    const stderrSpy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: any) => (stderr.push(String(chunk)), true));
     const docs = await emitted(async () => {
       await stripeIngest(stripeRequest('cs_metrics_1'), context());
       await stripeIngest(stripeRequest('cs_metrics_1'), context());
       await stripeIngest(stripeRequest('cs_metrics_2', 'whsec_wrong'), context());
-    });
+      await stripeIngest(stripeRequest('cs_metrics_3', SECRET, 'checkout.session.expired'), context());
+    }).finally(() => stderrSpy.mockRestore());
     const v = values(docs);
     expect(v.get(`${SOURCE_METRICS.accepted}{source=stripe}`)).toBe(1);
     expect(v.get(`${SOURCE_METRICS.duplicates}{source=stripe}`)).toBe(1);
     expect(v.get(`${SOURCE_METRICS.rejected}{source=stripe,reason=invalid_signature}`)).toBe(1);
+    expect(v.get(`${SOURCE_METRICS.skipped}{source=stripe,reason=event type checkout.session.expired is not a conversion}`)).toBe(1);
+    // One document per webhook, each outcome counted on the invocation's own metrics: none is left empty (Powertools
+    // warns of an empty one on stderr).
+    expect(docs).toHaveLength(4);
+    expect(stderr.join('')).not.toContain('No application metrics');
   });
 
   it('counts delivered, failed permanent, failed transient and skipped-by-reason per destination, with batch size and platform latency', async () => {
