@@ -10,6 +10,9 @@ import { sourceDrivers, startDriverFakes } from '../../test/support/source-reque
 import { decode, decodeRoutes, encode, encodeRoutes } from './conversion-codec.ts';
 
 const roundTrip = (c: Conversion) => decode(encode(c));
+/** `encode(conversionFactory())` by the first version 1 encoder: the form items already stored hold. */
+const STORED_CONVERSION_V1 =
+  'AQpy2ywqX7S8c1zOzizjecxsR2YtKkGZFvgtXCieSPKQ6+Mj7GJjGcqU7ov/LkyHz2E75uoZkZ7RNkEk4WgHqzF2HiMcZgEeei2Gepz64memr/EDz0kTZAtucamYUPwP+8gjkSfgkVfLr7YhISOxAqoRAyQZRrNoTCMsRLg2fDpNRxarsEC2p3W0kXuMOPjgBv9V2BC12GxKGutiw8ZAwCraGmvU2dedwKebU3lccNM0n6njiWij+++/6Hg++x0raqxpWQlwAdEFAax9VMC9uNthQg9ljykizCbkbVNhGaMRJpHcJRnqmMUALPIJHmoSt3Lq/c6dymGOYm19O4J1NheJea2yovzlxrohX+Xyf1MtTn7brEtqXgnh7zoICEqQRiGiksrBP3iPJvnsiqOzEDtSSdP6E7JYloaC7gTCF6xQaUNO8snF8aDWaTw4XcYbkpT8jXUNjEIMDa1MsSR/Q0tC6R/TZtLzQnFGfgEsM+jDwgA5QxhVRFZRK3FDUrQpPEWbQVO0OVKKtiCYoi3hlYWxnoGeoaGxnjmZJaFJvAGOOgFeyEP4oBYtoSxibmRiamgABnpIAYeaGZAU4cxBIDUGUIMMjYxNTM3MLSwNsBoFVUbXLGYAdxMJmQ2cTg3Jy3LgrlZtLQA=';
 
 describe('the ledger’s binary Conversion', () => {
   // What each source in the project really produces, purchase and refund, through the ingest pipeline.
@@ -108,6 +111,14 @@ describe('the ledger’s binary Conversion', () => {
     );
   });
 
+  it('reads what it wrote before, and writes as small', () => {
+    // An item's `c` as the first version 1 encoder wrote it (zlib's default window and memLevel) for conversionFactory():
+    // stored items keep reading back, and the leaner deflate settings cost no bytes.
+    const stored = Buffer.from(STORED_CONVERSION_V1, 'base64');
+    expect(decode(stored)).toEqual(conversionFactory());
+    expect(encode(conversionFactory()).length).toBeLessThanOrEqual(stored.length + 3);
+  });
+
   it('refuses bytes that are not a Conversion it wrote: another version, truncated, corrupted, or valid data that is no Conversion', () => {
     const bytes = Buffer.from(encode(conversionFactory()));
     expect(() => decode(Buffer.concat([Buffer.of(2), bytes.subarray(1)]))).toThrow(/unknown format version 2/);
@@ -145,6 +156,30 @@ describe('the ledger’s binary routes', () => {
     const refused: Route[] = names.map((destination) => ({ destination, status: 'skipped', reason: `consent: ad personalization refused, and ${destination} has no limited-data-use mode; recorded, not sent` }));
     expect(decodeRoutes(encodeRoutes(refused))).toEqual(refused);
     expect(encodeRoutes(refused).length).toBeLessThan(150);
+  });
+
+  it('reads what it wrote before, and writes as small', () => {
+    // An item's `r` as the first encoder wrote it (zlib's default window and memLevel) for `routes`.
+    const routes: Route[] = [
+      { destination: 'meta', status: 'skipped', reason: 'Meta has no way to retract a conversion: the refund is recorded, not sent' },
+      { destination: 'google-ads', status: 'queued' },
+      { destination: 'x', status: 'skipped', reason: 'consent: ad personalization refused, and X has no limited-data-use mode; recorded, not sent' },
+    ];
+    const stored = Buffer.from('AouGmw+KFQUqlSQoboxWqlDSoW2iigUA', 'base64');
+    expect(decodeRoutes(stored)).toEqual(routes);
+    expect(encodeRoutes(routes).length).toBeLessThanOrEqual(stored.length + 3);
+  });
+
+  it('gives the same routes the same bytes each time, which no caller can change for the next', () => {
+    const skipped = (reason: string): Route[] => [{ destination: 'x', status: 'skipped', reason }, ...queued.slice(0, 3)];
+    const first = Buffer.from(encodeRoutes(skipped('consent')));
+    const handedOut = encodeRoutes(skipped('consent'));
+    expect(Buffer.from(handedOut)).toEqual(first);
+    handedOut.fill(0);
+    expect(Buffer.from(encodeRoutes(skipped('consent')))).toEqual(first);
+    // Past the forms kept, each still encodes (and decodes) as itself.
+    for (let i = 0; i < 100; i++) expect(decodeRoutes(encodeRoutes(skipped(`reason ${i}`)))).toEqual(skipped(`reason ${i}`));
+    expect(Buffer.from(encodeRoutes(skipped('consent')))).toEqual(first);
   });
 
   it('refuses bytes that are not routes', () => {

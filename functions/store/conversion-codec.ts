@@ -56,6 +56,15 @@ const DICTIONARY_V1 = Buffer.from(
   'utf8',
 );
 
+/**
+ * How both forms deflate, once per webhook each. A sync deflate's cost is mostly fixed (a zlib stream object, its
+ * state and output buffer), not the ~1 KB it compresses: a window of 8 KB (not 32) and memLevel 4 (not 8) need under
+ * 100 KB of zlib state instead of ~256 KB, and a 1 KB output buffer (not 16 KB) fits the usual few hundred bytes (a
+ * longer output takes more chunks). The dictionary (2.8 KB) and a usual Conversion's JSON (~1 KB) still fit the window,
+ * so the output is as small as with the defaults, and the decoders' default 32 KB window reads it: no new version.
+ */
+const DEFLATE_OPTIONS = { level: 9, windowBits: 13, memLevel: 4, chunkSize: 1024 } as const;
+
 /** The Conversion in the ledger's binary form (version 1). */
 export function encode(conversion: Conversion): Uint8Array {
   const hashes: string[] = [];
@@ -68,7 +77,7 @@ export function encode(conversion: Conversion): Uint8Array {
     if (hashed && index < 0 && hashes.length < MAX_HASHES) index = hashes.push(value) - 1;
     user[key] = index >= 0 ? index : value;
   }
-  const json = deflateRawSync(JSON.stringify({ ...conversion, user }), { level: 9, dictionary: DICTIONARY_V1 });
+  const json = deflateRawSync(JSON.stringify({ ...conversion, user }), { ...DEFLATE_OPTIONS, dictionary: DICTIONARY_V1 });
   const out = Buffer.allocUnsafe(2 + hashes.length * HASH_BYTES + json.length);
   out[0] = VERSION_1;
   out[1] = hashes.length;
@@ -134,11 +143,25 @@ const ROUTES_DICTIONARY_V1 = Buffer.from(
   'utf8',
 );
 
+/**
+ * The SOME_SKIPPED forms written lately, by the JSON they deflate: a source's webhooks mostly meet the same
+ * destinations with the same consent, hence the same routes and the same bytes, without a deflate each. Bounded (the
+ * oldest entry goes first); a hit is copied out, so a caller that changes its bytes cannot change the next item's.
+ */
+const skippedRoutesForms = new Map<string, Buffer>();
+const SKIPPED_ROUTES_FORMS_KEPT = 32;
+
 /** The routes in the ledger's binary form. */
 export function encodeRoutes(routes: Route[]): Uint8Array {
   if (routes.some((r) => r.status === 'skipped')) {
-    const compact = routes.map((r) => (r.status === 'skipped' ? [r.destination, r.reason] : r.destination));
-    return Buffer.concat([Buffer.of(SOME_SKIPPED), deflateRawSync(JSON.stringify(compact), { level: 9, dictionary: ROUTES_DICTIONARY_V1 })]);
+    const json = JSON.stringify(routes.map((r) => (r.status === 'skipped' ? [r.destination, r.reason] : r.destination)));
+    let form = skippedRoutesForms.get(json);
+    if (!form) {
+      form = Buffer.concat([Buffer.of(SOME_SKIPPED), deflateRawSync(json, { ...DEFLATE_OPTIONS, dictionary: ROUTES_DICTIONARY_V1 })]);
+      if (skippedRoutesForms.size >= SKIPPED_ROUTES_FORMS_KEPT) skippedRoutesForms.delete(skippedRoutesForms.keys().next().value!);
+      skippedRoutesForms.set(json, form);
+    }
+    return Buffer.from(form);
   }
   const bytes = [ALL_QUEUED];
   for (const { destination } of routes) {
