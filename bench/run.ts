@@ -134,6 +134,15 @@ if (data.cpu) {
       target: `≤ ${TARGETS.cpuRatio}×`,
       met: s.handlerRatio <= TARGETS.cpuRatio,
     });
+    if (s.handlerRatioTuned !== undefined) {
+      rows.push({
+        area: 'CPU / webhook',
+        what: `${s.source}: handler vs the floor on the relay's SDK client settings (diagnostic)`,
+        figure: `${s.handler.cpuMsPerRequest.toFixed(2)} vs ${s.handlerFloorTuned.cpuMsPerRequest.toFixed(2)} ms CPU = ${s.handlerRatioTuned.toFixed(2)}×`,
+        target: '',
+        met: undefined,
+      });
+    }
     if (s.warmup?.handlerCpuMsPerRequest !== undefined) {
       rows.push({
         area: 'CPU / webhook',
