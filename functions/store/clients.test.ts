@@ -5,20 +5,20 @@ import { startLocalDynamo, type LocalDynamo } from '../../lib/local/dynamo.ts';
 import { startSqsServer, type SqsServer } from '../../lib/local/sqs-server.ts';
 
 /**
- * The relay's SDK clients (clients.ts): built without the SDK's logger middleware, the low-level ones with their
+ * The relay's SDK clients (clients.ts, document-client.ts): built without the SDK's logger middleware, the low-level ones with their
  * middleware stack resolved once per command class — and still sending each command's own input, concurrent sends of
  * one command class to different tables and queues included (they share the cached handler's context).
  */
 let local: LocalDynamo;
 let queues: SqsServer;
-let clients: typeof import('./clients.ts');
+let clients: typeof import('./clients.ts') & typeof import('./document-client.ts');
 
 beforeAll(async () => {
   [local, queues] = await Promise.all([startLocalDynamo(), startSqsServer()]);
   process.env.AWS_ENDPOINT_URL_DYNAMODB = local.url;
   process.env.AWS_ENDPOINT_URL_SQS = queues.url;
   // The module's clients read their endpoints when they are created.
-  clients = await import('./clients.ts');
+  clients = { ...(await import('./clients.ts')), ...(await import('./document-client.ts')) };
 });
 afterAll(async () => {
   delete process.env.AWS_ENDPOINT_URL_DYNAMODB;

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 /** What hotPathClient needs of an SDK client class. */
@@ -30,13 +29,12 @@ export function hotPathClient<C, Config extends object = object>(Client: SdkClie
  * One client each per execution environment, created at init. They use the standard credential chain and
  * endpoints, so the local runner points them at dynalite and the local queue with AWS_ENDPOINT_URL_* alone.
  * Marked pure (the inner call too: esbuild keeps an unused pure call's arguments): a function that never uses one
- * (ingest uses no SQS or document client) leaves it, and its SDK package, out of its bundle.
+ * (ingest uses no SQS client) leaves it, and its SDK package, out of its bundle. The document client is in
+ * ./document-client.ts: `@aws-sdk/lib-dynamodb`'s index has module-level code that esbuild keeps even when the
+ * client is unused (~10 KB of every bundle that imported this file).
  */
 
 /** The low-level DynamoDB client: ingest's commit and skip records, the visitor lookup, and secret-value's credentials. */
 export const dynamoClient = /* @__PURE__ */ hotPathClient(DynamoDBClient);
-/** The document client (the senders' ledger, collect's visitor writes), on a base client of its own without the cache. */
-export const dynamo = /* @__PURE__ */ DynamoDBDocumentClient.from(/* @__PURE__ */ hotPathClient(DynamoDBClient, { cacheMiddleware: false }), {
-  marshallOptions: { removeUndefinedValues: true },
-});
+/** The SQS client: the fan-out's sends, the senders' retries and dead letters. */
 export const sqs = /* @__PURE__ */ hotPathClient(SQSClient);

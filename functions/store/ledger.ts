@@ -6,7 +6,7 @@ import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import type { DeliveryResult } from '#destinations/deliver.ts';
 import type { PlatformVerdict, PriorDelivery } from '#destinations/types.ts';
 import { batchRecordItems, type BatchEntry } from './batch-records.ts';
-import { dynamo } from './clients.ts';
+import { dynamo } from './document-client.ts';
 import { conversionOf } from './conversion-item.ts';
 import { LEDGER_RETENTION_DAYS, conversionPk, deliverySk, destinationRows } from './ledger-items.ts';
 import { readConversions } from './ledger-reader.ts';

@@ -3,7 +3,7 @@ import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { CLICK_KEYS } from '#core/conversion.ts';
 import { TABLE_ENV, requireEnv } from '#core/names.ts';
 import { mergeClicks, type Visitor, type VisitorLookup } from '#core/visitor.ts';
-import { dynamo } from './clients.ts';
+import { dynamo } from './document-client.ts';
 import { findVisitor } from './visitor-lookup.ts';
 import { emailKey, live, phoneKey, toVisitor, ttlFrom, visitorKey } from './visitor-items.ts';
 

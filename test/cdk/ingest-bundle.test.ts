@@ -35,4 +35,11 @@ describe('ingest bundles', () => {
     // ~8 KB today (the skip rules and the match predicates they call); the full definitions were ~64 KB.
     expect(destinationBytes).toBeLessThan(16_000);
   }, 60_000);
+
+  // Ingest writes through the low-level client only; the document client's package (~10 KB that esbuild keeps once
+  // imported, used or not) belongs to the senders' and collect's bundles (functions/store/document-client.ts).
+  it.each(sources.map((s) => s.name))('ingest-%s carries no DynamoDB document client', async (source) => {
+    const files = Object.keys(await bundledInputs(sourceEntry(source)));
+    expect(files.filter((f) => /node_modules\/@aws-sdk\/(lib|util)-dynamodb\//.test(f))).toEqual([]);
+  }, 60_000);
 });
