@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#core/zod.ts';
 import { RequestError } from '#core/errors.ts';
 import { compiledAfterFirstParse } from '#core/first-parse.ts';
 import { eventIdFor } from '#core/event-id.ts';
@@ -12,7 +12,7 @@ import { CrmEventSchema, MAX_EVENTS_PER_REQUEST, type CrmEvent } from './schema.
 const parseEvent = compiledAfterFirstParse(CrmEventSchema);
 // Built once: zod compiles an object schema's parser on its first parse, so a schema built per request recompiled it
 // for every batch.
-const parseBatch = compiledAfterFirstParse(z.object({ events: z.array(CrmEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST) }));
+const parseBatch = compiledAfterFirstParse(z.object({ events: z.array(CrmEventSchema).check(z.minLength(1), z.maxLength(MAX_EVENTS_PER_REQUEST)) }));
 
 /**
  * Any CRM or backend that can call a URL (Salesforce Flow HTTP callout, Pipedrive / Zoho / GoHighLevel automations,
