@@ -1,5 +1,4 @@
 import * as z from './zod.ts';
-import { compiledAfterFirstParse } from './first-parse.ts';
 
 /**
  * The one shared type. Every source produces it, every destination consumes it, and it is what travels
@@ -136,10 +135,3 @@ export const ConversionSchema = z.object({
   }),
 });
 export type Conversion = z.infer<typeof ConversionSchema>;
-
-/**
- * `ConversionSchema.safeParse`, one for every reader of a Conversion (ingest, the senders, the ledger codec): the
- * process's first parse interpreted, not compiled, so the cold start's first event does not pay zod's compile of
- * this nested schema (functions/core/first-parse.ts).
- */
-export const safeParseConversion = /* @__PURE__ */ compiledAfterFirstParse(ConversionSchema);

@@ -1,6 +1,5 @@
 import * as z from '#core/zod.ts';
 import { RequestError } from '#core/errors.ts';
-import { compiledAfterFirstParse } from '#core/first-parse.ts';
 import { eventIdFor } from '#core/event-id.ts';
 import { conversionNameFor, mappingFrom, type Mapping } from '#core/mapping.ts';
 import { hashUser, sha256Hex } from '#core/normalize.ts';
@@ -36,7 +35,7 @@ const HubSpotEventSchema = z.looseObject({
   propertyValue: z.optional(z.union([z.string(), z.number(), z.boolean(), z.null()])),
 });
 type HubSpotEvent = z.infer<typeof HubSpotEventSchema>;
-const parseBody = compiledAfterFirstParse(z.array(HubSpotEventSchema).check(z.minLength(1), z.maxLength(1000)));
+const BodySchema = z.array(HubSpotEventSchema).check(z.minLength(1), z.maxLength(1000));
 
 const DEFAULT_VISITOR_PROPERTY = 'relay_visitor_id';
 
@@ -106,7 +105,7 @@ export function createHubSpotSource(opts: HubSpotSourceOptions = {}): Source {
       } catch {
         throw new RequestError(400, 'malformed_body', 'the body is not valid JSON');
       }
-      const parsed = parseBody(json);
+      const parsed = BodySchema.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         throw new RequestError(400, 'malformed_event', `not a HubSpot webhook batch: ${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
