@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.ts';
 import { FORWARDED_COOKIES, URL_CLICK_PARAMS } from './click-sources.ts';
 import type { ClickKey, Clicks, Consent } from './conversion.ts';
 
@@ -6,33 +6,28 @@ import type { ClickKey, Clicks, Consent } from './conversion.ts';
  * What the browser sends to /collect. Unknown keys are ignored (old snippets keep working); the client IP and
  * user agent come from the request itself.
  */
-const SHA256_HEX = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest');
-const ConsentValue = z.union([z.boolean(), z.enum(['granted', 'denied']).transform((v) => v === 'granted')]);
+const SHA256_HEX = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest'));
+const ConsentValue = z.union([z.boolean(), z.pipe(z.enum(['granted', 'denied']), z.transform((v) => v === 'granted'))]);
+const maxString = (max: number) => z.string().check(z.maxLength(max));
 export const CollectBodySchema = z.object({
-  url: z.url({ protocol: /^https?$/ }).max(4096),
-  referrer: z.string().max(4096).optional().catch(undefined),
-  fbp: z.string().max(200).optional(),
-  fbc: z.string().max(600).optional(),
-  consent: z
-    .object({
-      marketing: ConsentValue.optional(),
-      ad_user_data: ConsentValue.optional(),
-      ad_personalization: ConsentValue.optional(),
-      analytics: ConsentValue.optional(),
-    })
-    .optional(),
+  url: z.url({ protocol: /^https?$/ }).check(z.maxLength(4096)),
+  referrer: z.catch(z.optional(maxString(4096)), undefined),
+  fbp: z.optional(maxString(200)),
+  fbc: z.optional(maxString(600)),
+  consent: z.optional(
+    z.object({
+      marketing: z.optional(ConsentValue),
+      ad_user_data: z.optional(ConsentValue),
+      ad_personalization: z.optional(ConsentValue),
+      analytics: z.optional(ConsentValue),
+    }),
+  ),
   /** What the snippet sends for: `page_view` (default), `consent` (a change), `identify`. Informational. */
-  event: z.string().max(32).optional(),
+  event: z.optional(maxString(32)),
   /** The platforms' first-party cookies as the page sees them (see FORWARDED_COOKIES); other names are ignored. */
-  cookies: z
-    .record(z.string().max(64), z.string().max(600))
-    .refine((c) => Object.keys(c).length <= 32, 'at most 32 cookies')
-    .optional(),
+  cookies: z.optional(z.record(maxString(64), maxString(600)).check(z.refine((c) => Object.keys(c).length <= 32, 'at most 32 cookies'))),
   /** `identify`: SHA-256 hex digests computed in the browser. Anything else (a raw e-mail) is refused, never stored. */
-  identify: z
-    .object({ email: SHA256_HEX.optional(), phone: SHA256_HEX.optional() })
-    .strict()
-    .optional(),
+  identify: z.optional(z.strictObject({ email: z.optional(SHA256_HEX), phone: z.optional(SHA256_HEX) })),
 });
 export type CollectBody = z.infer<typeof CollectBodySchema>;
 

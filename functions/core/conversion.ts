@@ -1,5 +1,4 @@
-import * as z from 'zod';
-import { compiledAfterFirstParse } from './first-parse.ts';
+import * as z from './zod.ts';
 
 /**
  * The one shared type. Every source produces it, every destination consumes it, and it is what travels
@@ -7,7 +6,10 @@ import { compiledAfterFirstParse } from './first-parse.ts';
  * raw e-mail, phone, name or address.
  */
 
-const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest');
+/** A string of 1 to `max` characters (an ID, a name). */
+const nonEmpty = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+
+const sha256Hex = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest'));
 
 /**
  * Ad-platform click identifiers and first-party browser IDs, each with the time it was captured. New keys are only
@@ -20,9 +22,9 @@ export const CLICK_KEYS = ['fbc', 'fbp', 'gclid', 'gbraid', 'wbraid', 'ttclid', 
 export type ClickKey = (typeof CLICK_KEYS)[number];
 
 export const CapturedValueSchema = z.object({
-  value: z.string().min(1).max(500),
+  value: nonEmpty(500),
   /** Unix milliseconds when the value was first seen (for fbc: the click time). */
-  capturedAt: z.number().int().nonnegative(),
+  capturedAt: z.number().check(z.int(), z.nonnegative()),
 });
 export type CapturedValue = z.infer<typeof CapturedValueSchema>;
 
@@ -37,106 +39,99 @@ export type Clicks = z.infer<typeof ClicksSchema>;
  * - names and address parts follow Meta's rules (lowercase, no punctuation; zip without the +4; ISO country code).
  */
 export const UserSchema = z.object({
-  email: sha256Hex.optional(),
-  emailGoogle: sha256Hex.optional(),
+  email: z.optional(sha256Hex),
+  emailGoogle: z.optional(sha256Hex),
   /** The Data Manager API's form: Google's, with a gmail / googlemail '+tag' dropped too; only when it differs. */
-  emailDataManager: sha256Hex.optional(),
+  emailDataManager: z.optional(sha256Hex),
   /** Microsoft Advertising's form: '+alias' and every dot of the local part dropped, for any domain; only when it differs. */
-  emailMicrosoft: sha256Hex.optional(),
+  emailMicrosoft: z.optional(sha256Hex),
   /** Reddit's form: lowercase, '+alias' dropped, every non-alphanumeric removed from the local part; only when it differs. */
-  emailReddit: sha256Hex.optional(),
-  phone: sha256Hex.optional(),
-  phoneE164: sha256Hex.optional(),
-  firstName: sha256Hex.optional(),
-  lastName: sha256Hex.optional(),
-  street: sha256Hex.optional(),
-  city: sha256Hex.optional(),
-  state: sha256Hex.optional(),
-  zip: sha256Hex.optional(),
-  country: sha256Hex.optional(),
+  emailReddit: z.optional(sha256Hex),
+  phone: z.optional(sha256Hex),
+  phoneE164: z.optional(sha256Hex),
+  firstName: z.optional(sha256Hex),
+  lastName: z.optional(sha256Hex),
+  street: z.optional(sha256Hex),
+  city: z.optional(sha256Hex),
+  state: z.optional(sha256Hex),
+  zip: z.optional(sha256Hex),
+  country: z.optional(sha256Hex),
   /** ISO 3166-1 alpha-2, lowercase: not personal data, and Google wants it in clear. */
-  countryCode: z.string().regex(/^[a-z]{2}$/).optional(),
+  countryCode: z.optional(z.string().check(z.regex(/^[a-z]{2}$/))),
   /** SHA-256 of the advertiser's stable customer ID (or the visitor ID). */
-  externalId: sha256Hex.optional(),
+  externalId: z.optional(sha256Hex),
   /** IP and user agent travel in clear: the platforms require them that way. */
-  ip: z.string().max(64).optional(),
-  userAgent: z.string().max(1024).optional(),
+  ip: z.optional(z.string().check(z.maxLength(64))),
+  userAgent: z.optional(z.string().check(z.maxLength(1024))),
 });
 export type User = z.infer<typeof UserSchema>;
 
 /** Consent as the visitor gave it. `undefined` means no signal: the configured site default applies. */
 export const ConsentSchema = z.object({
   /** Marketing / advertising use at all (Meta, TikTok). */
-  marketing: z.boolean().optional(),
+  marketing: z.optional(z.boolean()),
   /** Google's ad_user_data. */
-  adUserData: z.boolean().optional(),
+  adUserData: z.optional(z.boolean()),
   /** Google's ad_personalization. */
-  adPersonalization: z.boolean().optional(),
-  analytics: z.boolean().optional(),
+  adPersonalization: z.optional(z.boolean()),
+  analytics: z.optional(z.boolean()),
 });
 export type Consent = z.infer<typeof ConsentSchema>;
 
 export const ContentSchema = z.object({
-  id: z.string().min(1).max(200),
-  quantity: z.number().int().positive().optional(),
-  price: z.number().nonnegative().optional(),
-  name: z.string().max(200).optional(),
+  id: nonEmpty(200),
+  quantity: z.optional(z.number().check(z.int(), z.positive())),
+  price: z.optional(z.number().check(z.nonnegative())),
+  name: z.optional(z.string().check(z.maxLength(200))),
 });
 
 export const ACTION_SOURCES = ['website', 'system_generated', 'crm', 'email', 'phone_call', 'physical_store', 'app', 'chat', 'other'] as const;
 
 export const ConversionSchema = z.object({
   /** Deterministic: the browser pixel can send the same ID, so the platform keeps one of the two. */
-  eventId: z.string().min(1).max(200),
+  eventId: nonEmpty(200),
   /** Purchase, Lead, CompleteRegistration, StartTrial, Subscribe, Refund, Chargeback, or a custom name. */
-  eventName: z.string().min(1).max(64),
+  eventName: nonEmpty(64),
   /** When the conversion happened (ISO 8601, UTC). */
   occurredAt: z.iso.datetime(),
-  value: z.number().finite().nonnegative().optional(),
+  value: z.optional(z.number().check(z.nonnegative())),
   /** ISO 4217, upper case. */
-  currency: z.string().regex(/^[A-Z]{3}$/).optional(),
-  orderId: z.string().min(1).max(200).optional(),
+  currency: z.optional(z.string().check(z.regex(/^[A-Z]{3}$/))),
+  orderId: z.optional(nonEmpty(200)),
   actionSource: z.enum(ACTION_SOURCES),
-  eventSourceUrl: z.url().max(2048).optional(),
-  contents: z.array(ContentSchema).max(200).optional(),
+  eventSourceUrl: z.optional(z.url().check(z.maxLength(2048))),
+  contents: z.optional(z.array(ContentSchema).check(z.maxLength(200))),
   user: UserSchema,
   clicks: ClicksSchema,
   consent: ConsentSchema,
-  visitorId: z.string().max(128).optional(),
+  visitorId: z.optional(z.string().check(z.maxLength(128))),
   /** A refund or chargeback: it corrects an earlier conversion, found by its order ID. */
-  adjustment: z
-    .object({
+  adjustment: z.optional(
+    z.object({
       kind: z.enum(['refund', 'chargeback']),
-      originalOrderId: z.string().min(1).max(200),
-      originalEventId: z.string().min(1).max(200).optional(),
+      originalOrderId: nonEmpty(200),
+      originalEventId: z.optional(nonEmpty(200)),
       /** The original conversion's event name (Purchase, …), where the source knows it: it picks Google's conversion action. */
-      originalEventName: z.string().min(1).max(64).optional(),
+      originalEventName: z.optional(nonEmpty(64)),
       /** When the original conversion happened, once a destination learns it from the ledger (Microsoft's offline adjustments name the original by its conversion time). */
-      originalOccurredAt: z.iso.datetime().optional(),
+      originalOccurredAt: z.optional(z.iso.datetime()),
       /** The whole order was reversed (a retraction) or only part of it (a restatement to `remainingValue`). */
       full: z.boolean(),
-      remainingValue: z.number().finite().nonnegative().optional(),
-    })
-    .optional(),
+      remainingValue: z.optional(z.number().check(z.nonnegative())),
+    }),
+  ),
   /** A lead ID issued by the platform (Meta lead ads' `lead_id`), for CRM-reported conversions. */
-  leadId: z.string().max(100).optional(),
+  leadId: z.optional(z.string().check(z.maxLength(100))),
   /** The CRM the lead is tracked in (`HubSpot`, `Salesforce`, …): Meta's `lead_event_source` for CRM lead events. */
-  leadEventSource: z.string().min(1).max(100).optional(),
+  leadEventSource: z.optional(nonEmpty(100)),
   /** A source's test event: processed and recorded with the exact payload, never sent to a platform. */
-  test: z.boolean().optional(),
+  test: z.optional(z.boolean()),
   /** Where it came from, for the ledger and for support. */
   source: z.object({
-    name: z.string().min(1),
-    eventId: z.string().min(1),
-    eventType: z.string().min(1),
-    livemode: z.boolean().optional(),
+    name: z.string().check(z.minLength(1)),
+    eventId: z.string().check(z.minLength(1)),
+    eventType: z.string().check(z.minLength(1)),
+    livemode: z.optional(z.boolean()),
   }),
 });
 export type Conversion = z.infer<typeof ConversionSchema>;
-
-/**
- * `ConversionSchema.safeParse`, one for every reader of a Conversion (ingest, the senders, the ledger codec): the
- * process's first parse interpreted, not compiled, so the cold start's first event does not pay zod's compile of
- * this nested schema (functions/core/first-parse.ts).
- */
-export const safeParseConversion = /* @__PURE__ */ compiledAfterFirstParse(ConversionSchema);

@@ -1,5 +1,5 @@
 import { resolveConsent, type ConsentDefault } from './consent.ts';
-import { safeParseConversion, type Conversion } from './conversion.ts';
+import { ConversionSchema, type Conversion } from './conversion.ts';
 import { allowlistReason, type Mapping } from './mapping.ts';
 import { RequestError } from './errors.ts';
 import { sha256Hex } from './normalize.ts';
@@ -86,7 +86,7 @@ export function attachVisitor(draft: ConversionDraft, visitor: Visitor | undefin
     actionSource: draft.actionSource ?? (user.userAgent && eventSourceUrl ? 'website' : 'system_generated'),
   };
   // A genuine (signed) event whose values no platform could take will not get better on a retry: 422, not 500.
-  const parsed = safeParseConversion(conversion);
+  const parsed = ConversionSchema.safeParse(conversion);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join('.') || 'conversion'}: ${i.message}`).join('; ');
     throw new RequestError(422, 'invalid_conversion', `the event cannot be a conversion: ${why}`.slice(0, 500));

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod.ts';
 import type { Settings } from '#sources/types.ts';
 
 /**
@@ -21,14 +21,15 @@ export const MAPPING_SETTING = 'RELAY_MAPPING';
 
 const EventNameSchema = z
   .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_ .-]{0,63}$/, 'must be a conversion name: a letter, then up to 63 letters, digits, spaces, _ . or -');
+  .check(z.regex(/^[A-Za-z][A-Za-z0-9_ .-]{0,63}$/, 'must be a conversion name: a letter, then up to 63 letters, digits, spaces, _ . or -'));
 
-const SourceMapSchema = z.record(z.string().min(1), z.union([EventNameSchema, z.null()]));
+const KeySchema = z.string().check(z.minLength(1));
+const SourceMapSchema = z.record(KeySchema, z.union([EventNameSchema, z.null()]));
 const AllowlistSchema = z.union([z.literal('*'), z.array(EventNameSchema)]);
 
 const MappingInputSchema = z.strictObject({
-  sources: z.record(z.string().min(1), SourceMapSchema).optional(),
-  destinations: z.record(z.string().min(1), AllowlistSchema).optional(),
+  sources: z.optional(z.record(KeySchema, SourceMapSchema)),
+  destinations: z.optional(z.record(KeySchema, AllowlistSchema)),
 });
 
 export interface Mapping {

@@ -4,7 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { safeParseConversion, type Conversion } from '#core/conversion.ts';
+import { ConversionSchema, type Conversion } from '#core/conversion.ts';
 import { matchRecord, type MatchRecord } from '#core/match-quality.ts';
 import { DESTINATION_METRICS, reasonCategory } from '#core/metric-names.ts';
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_BASE_SECONDS, MAX_ATTEMPTS_ENV, RETRY_BASE_ENV } from '#core/names.ts';
@@ -193,7 +193,7 @@ export function createSenderHandler<C>(dest: Destination<C>) {
 
 function parseConversion(record: SQSRecord): { ok: true; conversion: Conversion } | { ok: false; error: string } {
   try {
-    const res = safeParseConversion(JSON.parse(record.body));
+    const res = ConversionSchema.safeParse(JSON.parse(record.body));
     return res.success ? { ok: true, conversion: res.data } : { ok: false, error: `not a Conversion: ${res.error.issues[0]?.path.join('.')}: ${res.error.issues[0]?.message}` };
   } catch {
     return { ok: false, error: 'body is not JSON' };

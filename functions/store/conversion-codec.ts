@@ -1,5 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { safeParseConversion, type Conversion } from '#core/conversion.ts';
+import { ConversionSchema, type Conversion } from '#core/conversion.ts';
 import type { Route } from '#core/ingest.ts';
 
 /**
@@ -107,7 +107,7 @@ export function decode(bytes: Uint8Array): Conversion {
       parsed.user[key] = hashes[value];
     }
   }
-  const result = safeParseConversion(parsed);
+  const result = ConversionSchema.safeParse(parsed);
   if (!result.success) throw new Error(`conversion codec: not a Conversion: ${result.error.issues[0]?.path.join('.')}: ${result.error.issues[0]?.message}`);
   return result.data;
 }

@@ -2,7 +2,7 @@ import { build } from 'esbuild';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lambdaBuildOptions } from '../../bench/build.ts';
-import { destinations, sourceEntry, sources } from '../../functions/registry.ts';
+import { COLLECT_ENTRY, FAN_OUT_ENTRY, SNIPPET_ENTRY, destinationEntry, destinations, sourceEntry, sources } from '../../functions/registry.ts';
 import { PROJECT_ROOT } from '../../lib/constructs/relay-function.ts';
 
 /**
@@ -19,10 +19,20 @@ const REQUEST_CODE = [
   /^functions\/destinations\/ga4\/schema\.ts$/,
 ];
 
-async function bundledInputs(entry: string): Promise<Record<string, number>> {
-  const result = await build({ ...lambdaBuildOptions(entry, path.join(PROJECT_ROOT, 'bench/.out/ingest-bundle-test/index.mjs')), write: false });
-  const output = Object.values(result.metafile!.outputs).find((o) => o.entryPoint)!;
-  return Object.fromEntries(Object.entries(output.inputs).map(([file, v]) => [file, v.bytesInOutput]));
+const built = new Map<string, Promise<Record<string, number>>>();
+
+/** Each input file of the entry's bundle (built as the stack builds it, once per entry) and its bytes in the output. */
+function bundledInputs(entry: string): Promise<Record<string, number>> {
+  if (!built.has(entry)) {
+    built.set(
+      entry,
+      build({ ...lambdaBuildOptions(entry, path.join(PROJECT_ROOT, 'bench/.out/ingest-bundle-test/index.mjs')), write: false }).then((result) => {
+        const output = Object.values(result.metafile!.outputs).find((o) => o.entryPoint)!;
+        return Object.fromEntries(Object.entries(output.inputs).map(([file, v]) => [file, v.bytesInOutput]));
+      }),
+    );
+  }
+  return built.get(entry)!;
 }
 
 describe('ingest bundles', () => {
@@ -41,5 +51,21 @@ describe('ingest bundles', () => {
   it.each(sources.map((s) => s.name))('ingest-%s carries no DynamoDB document client', async (source) => {
     const files = Object.keys(await bundledInputs(sourceEntry(source)));
     expect(files.filter((f) => /node_modules\/@aws-sdk\/(lib|util)-dynamodb\//.test(f))).toEqual([]);
+  }, 60_000);
+});
+
+/**
+ * functions/ builds its schemas with zod/mini (functions/core/zod.ts): zod's classic API (`import … from 'zod'`)
+ * cost ~20 ms of an ingest function's cold start in construction and import, and an import of it anywhere in
+ * functions/ would bring it back into every bundle that reaches that file. mini registers no locale: English must be
+ * in every bundle that carries zod, or each message would read "Invalid input".
+ */
+const FUNCTION_ENTRIES = [COLLECT_ENTRY, SNIPPET_ENTRY, FAN_OUT_ENTRY, ...sources.map((s) => sourceEntry(s.name)), ...destinations.map((d) => destinationEntry(d.name))];
+
+describe('function bundles', () => {
+  it.each(FUNCTION_ENTRIES)('%s carries no zod classic, and English messages wherever it carries zod', async (entry) => {
+    const files = Object.keys(await bundledInputs(entry));
+    expect(files.filter((f) => /node_modules\/zod\/(v4\/classic|v3)\//.test(f))).toEqual([]);
+    if (files.some((f) => f.includes('node_modules/zod/'))) expect(files.filter((f) => f.endsWith('node_modules/zod/v4/locales/en.js'))).toHaveLength(1);
   }, 60_000);
 });

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#core/zod.ts';
 
 /**
  * GA4 Measurement Protocol's rules as a schema. `/mp/collect` answers 2xx even to payloads it then drops
@@ -35,62 +35,70 @@ const hasReservedPrefix = (name: string) => RESERVED_PREFIXES.some((p) => name.t
 const Name = (what: string) =>
   z
     .string()
-    .max(MAX_NAME_LENGTH, `${what} names are at most ${MAX_NAME_LENGTH} characters`)
-    .regex(GA4_NAME, `${what} names must start with a letter and hold only letters, digits and underscores`)
-    .refine((n) => !hasReservedPrefix(n), `${what} names must not start with a reserved prefix (${RESERVED_PREFIXES.join(' ')})`);
+    .check(
+      z.maxLength(MAX_NAME_LENGTH, `${what} names are at most ${MAX_NAME_LENGTH} characters`),
+      z.regex(GA4_NAME, `${what} names must start with a letter and hold only letters, digits and underscores`),
+      z.refine((n) => !hasReservedPrefix(n), `${what} names must not start with a reserved prefix (${RESERVED_PREFIXES.join(' ')})`),
+    );
 
-const ParamValue = z.union([z.string().max(MAX_PARAM_VALUE_LENGTH, `parameter values are at most ${MAX_PARAM_VALUE_LENGTH} characters`), z.number().finite(), z.boolean()]);
-const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest');
+const ParamValue = z.union([z.string().check(z.maxLength(MAX_PARAM_VALUE_LENGTH, `parameter values are at most ${MAX_PARAM_VALUE_LENGTH} characters`)), z.number(), z.boolean()]);
+const Sha256 = z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be a lowercase SHA-256 hex digest'));
+const ParamText = z.string().check(z.minLength(1), z.maxLength(MAX_PARAM_VALUE_LENGTH));
 
 export const Ga4ItemSchema = z
   .object({
-    item_id: z.string().min(1).max(MAX_PARAM_VALUE_LENGTH).optional(),
-    item_name: z.string().min(1).max(MAX_PARAM_VALUE_LENGTH).optional(),
-    price: z.number().finite().optional(),
-    quantity: z.number().int().positive().optional(),
+    item_id: z.optional(ParamText),
+    item_name: z.optional(ParamText),
+    price: z.optional(z.number()),
+    quantity: z.optional(z.number().check(z.int(), z.positive())),
   })
-  .refine((item) => item.item_id !== undefined || item.item_name !== undefined, 'an item needs item_id or item_name');
+  .check(z.refine((item) => item.item_id !== undefined || item.item_name !== undefined, 'an item needs item_id or item_name'));
 
 export const Ga4EventSchema = z
   .object({
-    name: Name('event').refine((n) => !RESERVED_EVENT_NAMES.has(n), 'this event name is reserved by Google Analytics'),
+    name: Name('event').check(z.refine((n) => !RESERVED_EVENT_NAMES.has(n), 'this event name is reserved by Google Analytics')),
     params: z
-      .record(Name('parameter'), z.union([ParamValue, z.array(Ga4ItemSchema).max(MAX_ITEMS, `at most ${MAX_ITEMS} items`)]))
-      .refine((p) => Object.keys(p).length <= MAX_PARAMS_PER_EVENT, `at most ${MAX_PARAMS_PER_EVENT} parameters per event`)
-      .refine((p) => p.value === undefined || (typeof p.value === 'number' && typeof p.currency === 'string'), 'value must be a number and comes with currency')
-      .refine((p) => p.currency === undefined || (typeof p.currency === 'string' && /^[A-Z]{3}$/.test(p.currency)), 'currency must be an ISO 4217 code')
-      .refine((p) => p.items === undefined || Array.isArray(p.items), 'items must be a list'),
-    timestamp_micros: z.number().int().positive().optional(),
+      .record(Name('parameter'), z.union([ParamValue, z.array(Ga4ItemSchema).check(z.maxLength(MAX_ITEMS, `at most ${MAX_ITEMS} items`))]))
+      .check(
+        z.refine((p) => Object.keys(p).length <= MAX_PARAMS_PER_EVENT, `at most ${MAX_PARAMS_PER_EVENT} parameters per event`),
+        z.refine((p) => p.value === undefined || (typeof p.value === 'number' && typeof p.currency === 'string'), 'value must be a number and comes with currency'),
+        z.refine((p) => p.currency === undefined || (typeof p.currency === 'string' && /^[A-Z]{3}$/.test(p.currency)), 'currency must be an ISO 4217 code'),
+        z.refine((p) => p.items === undefined || Array.isArray(p.items), 'items must be a list'),
+      ),
+    timestamp_micros: z.optional(z.number().check(z.int(), z.positive())),
   })
-  .refine((e) => e.name !== 'purchase' && e.name !== 'refund' ? true : typeof e.params.transaction_id === 'string', `purchase and refund need a transaction_id`)
-  .refine((e) => e.name !== 'purchase' || (typeof e.params.value === 'number' && typeof e.params.currency === 'string'), 'purchase needs value and currency');
+  .check(
+    z.refine((e) => e.name !== 'purchase' && e.name !== 'refund' ? true : typeof e.params.transaction_id === 'string', `purchase and refund need a transaction_id`),
+    z.refine((e) => e.name !== 'purchase' || (typeof e.params.value === 'number' && typeof e.params.currency === 'string'), 'purchase needs value and currency'),
+  );
 
 const UserDataSchema = z.object({
-  sha256_email_address: z.array(Sha256).max(3).optional(),
-  sha256_phone_number: z.array(Sha256).max(3).optional(),
-  address: z
-    .array(
-      z.object({
-        sha256_first_name: Sha256.optional(),
-        sha256_last_name: Sha256.optional(),
-        sha256_street: Sha256.optional(),
-        country: z.string().regex(/^[a-z]{2}$/).optional(),
-      }),
-    )
-    .max(2)
-    .optional(),
+  sha256_email_address: z.optional(z.array(Sha256).check(z.maxLength(3))),
+  sha256_phone_number: z.optional(z.array(Sha256).check(z.maxLength(3))),
+  address: z.optional(
+    z
+      .array(
+        z.object({
+          sha256_first_name: z.optional(Sha256),
+          sha256_last_name: z.optional(Sha256),
+          sha256_street: z.optional(Sha256),
+          country: z.optional(z.string().check(z.regex(/^[a-z]{2}$/))),
+        }),
+      )
+      .check(z.maxLength(2)),
+  ),
 });
 
 const ConsentValue = z.enum(['GRANTED', 'DENIED']);
 
 export const Ga4RequestSchema = z.object({
-  client_id: z.string().min(1).max(MAX_PARAM_VALUE_LENGTH),
-  user_id: z.string().min(1).max(MAX_USER_ID_LENGTH).optional(),
-  ip_override: z.string().optional(),
-  consent: z.object({ ad_user_data: ConsentValue.optional(), ad_personalization: ConsentValue.optional() }).optional(),
-  user_data: UserDataSchema.optional(),
-  validation_behavior: z.enum(['RELAXED', 'ENFORCE_RECOMMENDATIONS']).optional(),
-  events: z.array(Ga4EventSchema).min(1).max(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`),
+  client_id: ParamText,
+  user_id: z.optional(z.string().check(z.minLength(1), z.maxLength(MAX_USER_ID_LENGTH))),
+  ip_override: z.optional(z.string()),
+  consent: z.optional(z.object({ ad_user_data: z.optional(ConsentValue), ad_personalization: z.optional(ConsentValue) })),
+  user_data: z.optional(UserDataSchema),
+  validation_behavior: z.optional(z.enum(['RELAXED', 'ENFORCE_RECOMMENDATIONS'])),
+  events: z.array(Ga4EventSchema).check(z.minLength(1), z.maxLength(MAX_EVENTS_PER_REQUEST, `at most ${MAX_EVENTS_PER_REQUEST} events per request`)),
 });
 export type Ga4Request = z.infer<typeof Ga4RequestSchema>;
 export type Ga4Event = z.infer<typeof Ga4EventSchema>;

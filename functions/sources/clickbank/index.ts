@@ -1,11 +1,8 @@
 import { RequestError } from '#core/errors.ts';
-import { compiledAfterFirstParse } from '#core/first-parse.ts';
 import type { IncomingRequest, Settings, Source, SourceResult } from '#sources/types.ts';
 import { DecryptionError, decryptNotification, type EncryptedNotification } from './decrypt.ts';
 import { mapNotification } from './map.ts';
 import { NotificationSchema } from './schema.ts';
-
-const parseNotification = compiledAfterFirstParse(NotificationSchema);
 
 export const SECRET_SETTING = 'CLICKBANK_SECRET_KEY';
 
@@ -40,7 +37,7 @@ export const clickbankSource: Source = {
  * Orders API order wrapped as its notification, history.ts) both go through here, so they agree.
  */
 export function readNotification(candidate: unknown, settings: Settings, what = 'the notification'): SourceResult {
-  const parsed = parseNotification(candidate);
+  const parsed = NotificationSchema.safeParse(candidate);
   if (!parsed.success) {
     // Paths and rules only: the values are the customer's.
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'notification'}: ${i.message}`);

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '#core/zod.ts';
 
 /**
  * A decrypted ClickBank Instant Notification (v6.0 and later), as far as the relay reads it. Field names and nesting
@@ -17,71 +17,66 @@ export function parseTransactionTime(s: string): Date | undefined {
 }
 
 /** Amounts are JSON numbers in major units (`47.00`); a decimal string is accepted too. */
-const amount = z.union([z.number().finite(), z.string().regex(/^-?\d+(\.\d+)?$/, 'must be a decimal number').transform(Number)]);
-const text = z.string().max(1000);
+const amount = z.union([z.number(), z.pipe(z.string().check(z.regex(/^-?\d+(\.\d+)?$/, 'must be a decimal number')), z.transform(Number))]);
+const maxString = (max: number) => z.string().check(z.maxLength(max));
+/** What ClickBank may send as `null` or leave out. */
+const nullishText = z.nullish(maxString(1000));
+const nullishInt = z.nullish(z.number().check(z.int()));
 
-const AddressSchema = z
-  .object({
-    address1: text.nullish(),
-    address2: text.nullish(),
-    city: text.nullish(),
-    county: text.nullish(),
-    state: text.nullish(),
-    postalCode: text.nullish(),
-    country: text.nullish(),
-  })
-  .loose();
+const AddressSchema = z.looseObject({
+  address1: nullishText,
+  address2: nullishText,
+  city: nullishText,
+  county: nullishText,
+  state: nullishText,
+  postalCode: nullishText,
+  country: nullishText,
+});
 
-const PersonSchema = z
-  .object({
-    firstName: text.nullish(),
-    lastName: text.nullish(),
-    fullName: text.nullish(),
-    phoneNumber: text.nullish(),
-    email: text.nullish(),
-    address: AddressSchema.nullish(),
-  })
-  .loose();
+const PersonSchema = z.looseObject({
+  firstName: nullishText,
+  lastName: nullishText,
+  fullName: nullishText,
+  phoneNumber: nullishText,
+  email: nullishText,
+  address: z.nullish(AddressSchema),
+});
 
-const LineItemSchema = z
-  .object({
-    itemNo: z.union([z.string().max(200), z.number().transform(String)]).nullish(),
-    productTitle: text.nullish(),
-    recurring: z.boolean().nullish(),
-    accountAmount: amount.nullish(),
-    quantity: z.number().int().nullish(),
-    lineItemType: z.string().max(64).nullish(),
-    productPrice: amount.nullish(),
-    paymentsProcessed: z.number().int().nonnegative().nullish(),
-    paymentsRemaining: z.number().int().nullish(),
-  })
-  .loose();
+const LineItemSchema = z.looseObject({
+  itemNo: z.nullish(z.union([maxString(200), z.pipe(z.number(), z.transform(String))])),
+  productTitle: nullishText,
+  recurring: z.nullish(z.boolean()),
+  accountAmount: z.nullish(amount),
+  quantity: nullishInt,
+  lineItemType: z.nullish(maxString(64)),
+  productPrice: z.nullish(amount),
+  paymentsProcessed: z.nullish(z.number().check(z.int(), z.nonnegative())),
+  paymentsRemaining: nullishInt,
+});
 
-export const NotificationSchema = z
-  .object({
-    transactionTime: z.string().refine((s) => parseTransactionTime(s) !== undefined, 'must be a date-time like 20220810T162015-0700'),
-    receipt: z.string().trim().min(1).max(100).nullish(),
-    transactionType: z.string().trim().min(1).max(64),
-    vendor: z.string().max(100).nullish(),
-    affiliate: z.string().max(100).nullish(),
-    role: z.string().max(32).nullish(),
-    paymentMethod: z.string().max(32).nullish(),
-    totalAccountAmount: amount.nullish(),
-    totalOrderAmount: amount.nullish(),
-    totalTaxAmount: amount.nullish(),
-    totalShippingAmount: amount.nullish(),
-    currency: z.string().regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code').nullish(),
-    /** The affiliate's TID(s) from the hop link (`?tid=`). */
-    trackingCodes: z.array(z.string().max(200)).max(20).nullish(),
-    /** Extra query parameters the vendor put on the order-form link, by name. */
-    vendorVariables: z.record(z.string(), z.unknown()).nullish(),
-    lineItems: z.array(LineItemSchema).max(200).nullish(),
-    customer: z.object({ shipping: PersonSchema.nullish(), billing: PersonSchema.nullish() }).loose().nullish(),
-    upsell: z.object({ upsellOriginalReceipt: z.string().max(100).nullish() }).loose().nullish(),
-    version: z.union([z.number(), z.string().max(10)]).nullish(),
-    attemptCount: z.number().int().nullish(),
-  })
-  .loose();
+export const NotificationSchema = z.looseObject({
+  transactionTime: z.string().check(z.refine((s) => parseTransactionTime(s) !== undefined, 'must be a date-time like 20220810T162015-0700')),
+  receipt: z.nullish(z.string().check(z.trim(), z.minLength(1), z.maxLength(100))),
+  transactionType: z.string().check(z.trim(), z.minLength(1), z.maxLength(64)),
+  vendor: z.nullish(maxString(100)),
+  affiliate: z.nullish(maxString(100)),
+  role: z.nullish(maxString(32)),
+  paymentMethod: z.nullish(maxString(32)),
+  totalAccountAmount: z.nullish(amount),
+  totalOrderAmount: z.nullish(amount),
+  totalTaxAmount: z.nullish(amount),
+  totalShippingAmount: z.nullish(amount),
+  currency: z.nullish(z.string().check(z.regex(/^[A-Za-z]{3}$/, 'must be an ISO 4217 code'))),
+  /** The affiliate's TID(s) from the hop link (`?tid=`). */
+  trackingCodes: z.nullish(z.array(maxString(200)).check(z.maxLength(20))),
+  /** Extra query parameters the vendor put on the order-form link, by name. */
+  vendorVariables: z.nullish(z.record(z.string(), z.unknown())),
+  lineItems: z.nullish(z.array(LineItemSchema).check(z.maxLength(200))),
+  customer: z.nullish(z.looseObject({ shipping: z.nullish(PersonSchema), billing: z.nullish(PersonSchema) })),
+  upsell: z.nullish(z.looseObject({ upsellOriginalReceipt: z.nullish(maxString(100)) })),
+  version: z.nullish(z.union([z.number(), maxString(10)])),
+  attemptCount: nullishInt,
+});
 
 export type Notification = z.infer<typeof NotificationSchema>;
 export type Person = z.infer<typeof PersonSchema>;

@@ -1,6 +1,5 @@
-import * as z from 'zod';
+import * as z from '#core/zod.ts';
 import { RequestError } from '#core/errors.ts';
-import { compiledAfterFirstParse } from '#core/first-parse.ts';
 import { eventIdFor } from '#core/event-id.ts';
 import { conversionNameFor, mappingFrom } from '#core/mapping.ts';
 import { hashUser } from '#core/normalize.ts';
@@ -9,10 +8,8 @@ import { isVisitorId } from '#core/visitor.ts';
 import type { ConversionDraft, IncomingRequest, SkippedEvent, Source } from '#sources/types.ts';
 import { CrmEventSchema, MAX_EVENTS_PER_REQUEST, type CrmEvent } from './schema.ts';
 
-const parseEvent = compiledAfterFirstParse(CrmEventSchema);
-// Built once: zod compiles an object schema's parser on its first parse, so a schema built per request recompiled it
-// for every batch.
-const parseBatch = compiledAfterFirstParse(z.object({ events: z.array(CrmEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST) }));
+// Built once, not per request.
+const BatchSchema = z.object({ events: z.array(CrmEventSchema).check(z.minLength(1), z.maxLength(MAX_EVENTS_PER_REQUEST)) });
 
 /**
  * Any CRM or backend that can call a URL (Salesforce Flow HTTP callout, Pipedrive / Zoho / GoHighLevel automations,
@@ -67,7 +64,7 @@ function parseBody(request: IncomingRequest): CrmEvent[] {
     throw new RequestError(400, 'malformed_body', 'the body is not valid JSON');
   }
   const isBatch = typeof json === 'object' && json !== null && !Array.isArray(json) && 'events' in json;
-  const parsed = isBatch ? parseBatch(json) : parseEvent(json);
+  const parsed = isBatch ? BatchSchema.safeParse(json) : CrmEventSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const where = issue.path.length ? issue.path.map(String).join('.') : 'body';

@@ -1,6 +1,5 @@
-import * as z from 'zod';
+import * as z from '#core/zod.ts';
 import { RequestError } from '#core/errors.ts';
-import { compiledAfterFirstParse } from '#core/first-parse.ts';
 import { eventIdFor } from '#core/event-id.ts';
 import { conversionNameFor, mappingFrom, type Mapping } from '#core/mapping.ts';
 import { hashUser, sha256Hex } from '#core/normalize.ts';
@@ -22,20 +21,21 @@ import { verifyHubSpotSignature } from './signature.ts';
  */
 const ObjectTypes: Record<string, string> = { '0-1': 'contact', '0-2': 'company', '0-3': 'deal', '0-5': 'ticket' };
 
+const asString = z.pipe(z.union([z.number(), z.string()]), z.transform(String));
 const HubSpotEventSchema = z.looseObject({
-  eventId: z.union([z.number(), z.string()]).transform(String),
-  portalId: z.union([z.number(), z.string()]).transform(String),
+  eventId: asString,
+  portalId: asString,
   // Unix milliseconds, within what a Date holds (a larger one would crash the read instead of being refused).
-  occurredAt: z.number().int().positive().max(8.64e15),
-  subscriptionType: z.string().min(1).max(100),
-  objectId: z.union([z.number(), z.string()]).transform(String),
+  occurredAt: z.number().check(z.int(), z.positive(), z.maximum(8.64e15)),
+  subscriptionType: z.string().check(z.minLength(1), z.maxLength(100)),
+  objectId: asString,
   /** Newer generic subscriptions (`object.creation`) name the object type by ID: 0-1 contact, 0-3 deal, … */
-  objectTypeId: z.string().optional(),
-  propertyName: z.string().max(200).optional(),
-  propertyValue: z.union([z.string(), z.number(), z.boolean(), z.null()]).optional(),
+  objectTypeId: z.optional(z.string()),
+  propertyName: z.optional(z.string().check(z.maxLength(200))),
+  propertyValue: z.optional(z.union([z.string(), z.number(), z.boolean(), z.null()])),
 });
 type HubSpotEvent = z.infer<typeof HubSpotEventSchema>;
-const parseBody = compiledAfterFirstParse(z.array(HubSpotEventSchema).min(1).max(1000));
+const BodySchema = z.array(HubSpotEventSchema).check(z.minLength(1), z.maxLength(1000));
 
 const DEFAULT_VISITOR_PROPERTY = 'relay_visitor_id';
 
@@ -105,7 +105,7 @@ export function createHubSpotSource(opts: HubSpotSourceOptions = {}): Source {
       } catch {
         throw new RequestError(400, 'malformed_body', 'the body is not valid JSON');
       }
-      const parsed = parseBody(json);
+      const parsed = BodySchema.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         throw new RequestError(400, 'malformed_event', `not a HubSpot webhook batch: ${issue.path.map(String).join('.') || 'body'}: ${issue.message}`);
