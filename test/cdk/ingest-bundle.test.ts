@@ -46,10 +46,10 @@ describe('ingest bundles', () => {
     expect(destinationBytes).toBeLessThan(16_000);
   }, 60_000);
 
-  // Ingest writes through the low-level client only; the document client's package (~10 KB that esbuild keeps once
-  // imported, used or not) belongs to the senders' and collect's bundles (functions/store/document-client.ts).
-  it.each(sources.map((s) => s.name))('ingest-%s carries no DynamoDB document client', async (source) => {
-    const files = Object.keys(await bundledInputs(sourceEntry(source)));
+  // Ingest and the fan-out write through the low-level clients only; the document client's package (~10 KB that
+  // esbuild keeps once imported, used or not) belongs to the senders' and collect's bundles (functions/store/document-client.ts).
+  it.each([...sources.map((s) => sourceEntry(s.name)), FAN_OUT_ENTRY])('%s carries no DynamoDB document client', async (entry) => {
+    const files = Object.keys(await bundledInputs(entry));
     expect(files.filter((f) => /node_modules\/@aws-sdk\/(lib|util)-dynamodb\//.test(f))).toEqual([]);
   }, 60_000);
 });
