@@ -196,14 +196,14 @@ if (data.batching?.fanOut) {
 if (data.batching) {
   for (const d of data.batching.destinations) {
     if (d.status !== 'measured') {
-      rows.push({ area: 'batching', what: d.destination, figure: d.reason && d.status === 'failed' ? `failed: ${d.reason}` : d.status, target: d.status === 'failed' ? '= ⌈N/max⌉' : '', met: d.status === 'failed' ? false : undefined });
+      rows.push({ area: 'batching', what: d.destination, figure: d.reason && d.status === 'failed' ? `failed: ${d.reason}` : d.status, target: d.status === 'failed' ? '= ⌈N/min(max, batch)⌉' : '', met: d.status === 'failed' ? false : undefined });
       continue;
     }
     rows.push({
       area: 'batching',
       what: `${d.destination}: backlog ${d.backlog}, platform max ${d.platformMaxBatch}`,
       figure: `${d.requests} requests (min ${d.minimumRequests}), ${d.delivered} delivered, ${d.eventsPerSecond.toFixed(0)} events/s`,
-      target: '= ⌈N/max⌉, all delivered',
+      target: '= ⌈N/min(max, batch)⌉, all delivered',
       met: d.requests === d.minimumRequests && d.delivered === d.backlog && d.batchItemFailures === 0,
     });
     const e = d.eventSource;
