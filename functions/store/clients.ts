@@ -13,7 +13,8 @@ type SdkClientClass<C, Config> = new (config: Config & { cacheMiddleware?: boole
  *   class's prototype). The handler also shares one context between concurrent sends of the same command, which holds
  *   only while every request of the client resolves to the same endpoint: one region, tables by name (not ARN), queue
  *   URLs of that region. A `send` with options (an abort signal) skips and clears the cache: none passes any.
- *   The document client refuses this option (it shares its base client's stack): its base passes `false`.
+ *   The document client refuses this option (it shares its base client's stack): its base, in ./document-client.ts,
+ *   passes `false`.
  * - No `loggerMiddleware`: with no `logger` configured (the relay sets none) it logs to a no-op logger, yet still
  *   filters every input and output through the operation's schema (schemaLogFilter) to do so. Only the SDK's own
  *   per-request debug logging goes with it; errors are still thrown to the caller.
